@@ -1,0 +1,94 @@
+"""Mayak CRM core: :func:`create_app` builds the Flask application."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import ModuleType
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from core.config import Settings, load_settings
+
+__version__ = "0.1.0"
+SETTINGS_KEY = "mayak.settings"
+
+
+def _engine_options(database_url: str) -> dict[str, Any]:
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_recycle": 1800}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers work while one writer writes; busy_timeout makes writers wait instead of failing.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    extra_plugins: Iterable[tuple[str, ModuleType]] = (),
+) -> Flask:
+    """Build the app from the environment (``MAYAK_*``), ``plugins.toml`` and optional config overrides.
+
+    Raises :class:`core.errors.StartupError` with one line when anything is misconfigured.
+    """
+    from core import hooks, jobs
+    from core.db import db
+    from core.i18n import init_i18n
+    from core.plugins.facades import EXTENSION_KEY, REGISTRY_KEY, Registry
+    from core.plugins.manager import MayakPlugins
+    from core.themes import init_themes
+    from core.web import init_web
+
+    settings: Settings = load_settings(dict(environ) if environ is not None else None)
+    app = Flask("core", instance_path=str(settings.instance_path), static_folder="static", template_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        REDIS_URL=settings.redis_url,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.behind_tls,
+        SESSION_COOKIE_NAME="mayak_session",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.behind_tls,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=True,
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        PREFERRED_URL_SCHEME="https" if settings.behind_tls else "http",
+    )
+    if config:
+        app.config.update(config)
+    app.extensions[SETTINGS_KEY] = settings
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    manager = MayakPlugins(settings.plugins_file)
+    manager.load(hooks, extra=extra_plugins)
+    app.extensions[EXTENSION_KEY] = manager
+    with app.app_context():  # register_* hooks may read their plugin's settings through the facades
+        app.extensions[REGISTRY_KEY] = Registry(manager)
+        init_themes(app, settings, manager)
+        init_i18n(app, settings, manager)
+        jobs.init_app(app)
+        init_web(app, manager)
+        for command in manager.collect("register_commands"):
+            app.cli.add_command(command)
+    return app
+
+

@@ -1,0 +1,130 @@
+"""Settings read from the environment (``MAYAK_*``), with the embedded defaults.
+
+Everything the app needs to know at start-up comes through :class:`Settings`; a wrong value stops start-up with
+a :class:`~core.errors.StartupError` naming the variable and what it should look like.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.errors import StartupError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The deploy-time configuration of one Mayak installation."""
+
+    instance_path: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    plugins_file: Path
+    theme: str
+    default_locale: str
+    default_timezone: str
+    default_phone_region: str | None
+    behind_tls: bool
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def embedded_jobs(self) -> bool:
+        """Jobs run in a thread of this process when no Redis is configured."""
+        return not self.redis_url
+
+
+def _env(environ: dict[str, str], name: str, default: str | None = None) -> str | None:
+    value = environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _secret_key(environ: dict[str, str], instance_path: Path) -> str:
+    key = _env(environ, "MAYAK_SECRET_KEY")
+    if key:
+        if len(key) < 16:
+            raise StartupError("MAYAK_SECRET_KEY is too short: use at least 16 random characters")
+        return key
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the settings; raise :class:`StartupError` with one line on the first bad value."""
+    env = dict(os.environ if environ is None else environ)
+    instance_path = Path(_env(env, "MAYAK_INSTANCE_PATH", str(PROJECT_ROOT / "instance"))).resolve()
+    try:
+        instance_path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"MAYAK_INSTANCE_PATH {instance_path} cannot be created: {exc.strerror}") from exc
+
+    database_url = _env(env, "MAYAK_DATABASE_URL", f"sqlite:///{instance_path / 'mayak.db'}")
+    try:
+        url = make_url(database_url)
+    except ArgumentError as exc:
+        raise StartupError(
+            "MAYAK_DATABASE_URL is not a database URL: use sqlite:///path/to/mayak.db or "
+            "postgresql+psycopg://user:password@host/dbname"
+        ) from exc
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StartupError(
+            f"MAYAK_DATABASE_URL uses {url.get_backend_name()!r}: Mayak supports sqlite and postgresql"
+        )
+    if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+        database_url = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+    redis_url = _env(env, "REDIS_URL")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise StartupError("REDIS_URL must start with redis://, rediss:// or unix:// (or be unset for in-process jobs)")
+
+    plugins_file = Path(_env(env, "MAYAK_PLUGINS_FILE", str(PROJECT_ROOT / "plugins.toml")))
+    if not plugins_file.is_absolute():
+        plugins_file = (Path.cwd() / plugins_file).resolve()
+
+    locale = _env(env, "MAYAK_LOCALE", "en")
+    try:
+        Locale.parse(locale)
+    except (UnknownLocaleError, ValueError) as exc:
+        raise StartupError(f"MAYAK_LOCALE {locale!r} is not a locale: use a code such as en or ru") from exc
+
+    tz = _env(env, "MAYAK_TIMEZONE", "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise StartupError(f"MAYAK_TIMEZONE {tz!r} is not a time zone: use a name such as Europe/Moscow") from exc
+
+    region = _env(env, "MAYAK_PHONE_REGION")
+    if region is not None:
+        region = region.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise StartupError(f"MAYAK_PHONE_REGION {region!r} is not a region: use a code such as RU or US")
+
+    return Settings(
+        instance_path=instance_path,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=_secret_key(env, instance_path),
+        plugins_file=plugins_file,
+        theme=_env(env, "MAYAK_THEME", "default"),
+        default_locale=locale,
+        default_timezone=tz,
+        default_phone_region=region,
+        behind_tls=_env(env, "MAYAK_BEHIND_TLS", "0").lower() in ("1", "true", "yes"),
+    )

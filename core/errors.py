@@ -1,0 +1,14 @@
+"""Errors that stop start-up with one clear line, and errors the facades raise."""
+
+from __future__ import annotations
+
+
+class StartupError(Exception):
+    """A setting, plugin or service problem that must stop the app before it serves anything.
+
+    The message is one line that names the culprit and the fix; the CLI and ``wsgi.py`` print it alone.
+    """
+
+
+class ProviderNotFound(LookupError):
+    """No enabled plugin answered for a provider kind or name."""

@@ -1,0 +1,57 @@
+"""Localisation: Flask-Babel with one merged catalogue from core and every enabled plugin.
+
+The language is the user's own choice, then the browser's, then ``MAYAK_LOCALE``; the time zone is the user's,
+then ``MAYAK_TIMEZONE``. Messages are English in the source; other languages come from plugins such as
+``l10n_ru``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+from core.config import Settings
+from core.extensions import babel
+from core.plugins.facades import registry
+from core.plugins.manager import MayakPlugins
+
+SESSION_LOCALE = "locale"
+
+
+def available_locales() -> dict[str, str]:
+    return {code: spec.native_name for code, spec in registry().locales.items()}
+
+
+def select_locale() -> str | None:
+    locales = available_locales()
+    user = current_user
+    if getattr(user, "is_authenticated", False) and user.locale in locales:
+        return user.locale
+    chosen = session.get(SESSION_LOCALE)
+    if chosen in locales:
+        return chosen
+    from flask import current_app
+
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    return request.accept_languages.best_match(list(locales), default=default)
+
+
+def select_timezone() -> str | None:
+    user = current_user
+    if getattr(user, "is_authenticated", False) and user.timezone:
+        return user.timezone
+    return None
+
+
+def init_i18n(app: Flask, settings: Settings, manager: MayakPlugins) -> None:
+    from core.config import PROJECT_ROOT
+
+    dirs = [str(PROJECT_ROOT / "core" / "translations")]
+    dirs += [str(p.translations_dir) for p in manager.enabled if p.translations_dir.is_dir()]
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dirs)
+    app.config["BABEL_DEFAULT_LOCALE"] = settings.default_locale
+    app.config["BABEL_DEFAULT_TIMEZONE"] = settings.default_timezone
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+    app.jinja_env.globals["available_locales"] = available_locales

@@ -1,0 +1,133 @@
+"""The jobs facade: ``enqueue`` work by name; it runs on RQ with Redis, or in a thread without.
+
+A job is a row in ``job_record`` written in the caller's transaction and submitted to the backend after the
+commit, so a rolled-back change never runs its job and a committed one always does (the sweep resubmits what a
+Redis outage or a dead worker lost). Progress is stored on the row for progress bars in both modes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import event, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from core.db import db
+from core.jobs.backends import Backend, InProcessBackend, RQBackend
+from core.models import JobRecord, utcnow
+from core.plugins.facades import job_spec
+from core.services.events import SESSION_FLAG as EVENTS_FLAG
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "mayak.jobs"
+PENDING_KEY = "mayak.jobs.pending"
+
+
+def backend() -> Backend:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def init_app(app: Flask) -> None:
+    redis_url = app.config.get("REDIS_URL")
+    app.extensions[EXTENSION_KEY] = RQBackend(redis_url) if redis_url else InProcessBackend(app)
+    app.config.setdefault("JOB_HEARTBEAT_SECONDS", 5.0)
+    app.config.setdefault("JOB_STALE_SECONDS", 60.0)
+    app.config.setdefault("JOB_RESUBMIT_SECONDS", 300.0)
+
+
+def enqueue(name: str, *, unique_key: str | None = None, created_by_id: int | None = None,
+            **kwargs: Any) -> JobRecord:
+    """Add job ``name`` with JSON-serialisable ``kwargs`` to the current transaction.
+
+    It is submitted when the transaction commits. With ``unique_key``, enqueuing the same key again returns the
+    existing record instead of a second job (idempotency for webhooks, schedules and retries by users).
+    """
+    spec = job_spec(name)
+    if unique_key is not None:
+        existing = db.session.scalar(select(JobRecord).where(JobRecord.unique_key == unique_key))
+        if existing is not None:
+            return existing
+    record = JobRecord(name=name, kwargs=kwargs, unique_key=unique_key, max_attempts=spec.max_attempts,
+                       created_by_id=created_by_id)
+    db.session.add(record)
+    db.session.flush()
+    db.session.info.setdefault(PENDING_KEY, []).append((record.id, spec.timeout))
+    return record
+
+
+def submit(records: list[tuple[int, int]]) -> int:
+    """Hand committed ``(record id, timeout)`` pairs to the backend; a failure is logged and left to the sweep.
+
+    Uses its own connection: it runs from ``after_commit``, where the session cannot emit SQL.
+    """
+    if not records:
+        return 0
+    target = backend()
+    sent: list[int] = []
+    for record_id, timeout in records:
+        try:
+            target.submit(record_id, timeout)
+        except Exception as exc:
+            log.warning("job %s not submitted (%s); the sweep will retry", record_id, exc)
+            continue
+        sent.append(record_id)
+    if sent:
+        with db.engine.begin() as conn:
+            conn.execute(update(JobRecord).where(JobRecord.id.in_(sent)).values(submitted_at=utcnow()))
+    return len(sent)
+
+
+def kick_dispatch() -> None:
+    try:
+        backend().kick_dispatch()
+    except Exception as exc:
+        log.warning("event dispatch not queued (%s); the sweep will retry", exc)
+
+
+def get(record_id: int) -> JobRecord | None:
+    return db.session.get(JobRecord, record_id)
+
+
+@dataclass
+class JobContext:
+    """What a running job receives first: its record id, attempt number and a progress reporter."""
+
+    record_id: int
+    name: str
+    attempt: int
+
+    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
+        """Store progress on the job row at once (outside the job's own transaction) for progress bars."""
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(JobRecord)
+                .where(JobRecord.id == self.record_id)
+                .values(progress_done=done, progress_total=total, progress_message=message[:300],
+                        heartbeat_at=utcnow())
+            )
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(PENDING_KEY, None)
+    events_pending = session.info.pop(EVENTS_FLAG, None)
+    if not pending and not events_pending:
+        return
+    try:
+        if pending:
+            submit(pending)
+        if events_pending:
+            kick_dispatch()
+    except SQLAlchemyError:
+        log.exception("after-commit submission failed; the sweep will retry")
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)
+    session.info.pop(EVENTS_FLAG, None)

@@ -1,0 +1,67 @@
+"""Deliver outbox events to the plugins' event hooks: each handler at most once per event.
+
+A handler's database writes and its delivery row commit together; when two dispatchers race, the unique
+``(event_id, handler)`` constraint rolls one of them back. A handler that raises leaves the event pending for
+the next sweep (and the other handlers' deliveries stand).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core.db import db
+from core.models import EventDelivery, OutboxEvent, utcnow
+from core.plugins.facades import deliver_event, event_handlers
+from core.plugins.types import Event
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 10
+
+
+def dispatch_pending(limit: int = 200) -> int:
+    """Dispatch up to ``limit`` pending events, oldest first; returns how many were completed."""
+    ids = list(db.session.scalars(
+        select(OutboxEvent.id)
+        .where(OutboxEvent.dispatched_at.is_(None), OutboxEvent.attempts < MAX_ATTEMPTS)
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    ))
+    completed = 0
+    for event_id in ids:
+        completed += _dispatch_one(event_id)
+    return completed
+
+
+def _dispatch_one(event_id: int) -> int:
+    row = db.session.get(OutboxEvent, event_id)
+    if row is None or row.dispatched_at is not None:
+        return 0
+    event = Event(id=row.id, name=row.name, payload=dict(row.payload), created_at=row.created_at)
+    done = set(db.session.scalars(select(EventDelivery.handler).where(EventDelivery.event_id == event_id)))
+    for handler in event_handlers(row.name):
+        if handler in done:
+            continue
+        try:
+            db.session.add(EventDelivery(event_id=event_id, handler=handler))
+            db.session.flush()
+            deliver_event(handler, row.name, event)
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()  # another dispatcher delivered it first
+        except Exception as exc:
+            db.session.rollback()
+            log.exception("event %s (%s) failed in plugin %r", event_id, row.name, handler)
+            failed = db.session.get(OutboxEvent, event_id)
+            assert failed is not None
+            failed.attempts += 1
+            failed.last_error = f"{handler}: {type(exc).__name__}: {exc}"[:2000]
+            db.session.commit()
+            return 0
+    finished = db.session.get(OutboxEvent, event_id)
+    assert finished is not None
+    finished.dispatched_at = utcnow()
+    db.session.commit()
+    return 1

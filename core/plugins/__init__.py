@@ -1,0 +1,38 @@
+"""The public plugin API: the hook marker, the dataclasses hooks return, and the facades.
+
+A plugin imports only from here (and documented service functions)::
+
+    from core.plugins import hookimpl, NavItem
+"""
+
+import pluggy
+
+from core.plugins.hookspecs import PROJECT
+from core.plugins.manager import secret_field
+from core.plugins.types import (
+    CountryRules,
+    Event,
+    HealthStatus,
+    JobSpec,
+    LocaleSpec,
+    NavItem,
+    PermissionSpec,
+    PluginInfo,
+    ScheduleSpec,
+)
+
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+__all__ = [
+    "CountryRules",
+    "Event",
+    "HealthStatus",
+    "JobSpec",
+    "LocaleSpec",
+    "NavItem",
+    "PermissionSpec",
+    "PluginInfo",
+    "ScheduleSpec",
+    "hookimpl",
+    "secret_field",
+]

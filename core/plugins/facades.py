@@ -1,0 +1,104 @@
+"""Facades: the only way views, services and jobs reach plugins. They call hooks and fail loudly when a
+provider is missing, so callers never touch ``pm.hook`` directly."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app, has_app_context
+
+from core.errors import ProviderNotFound
+from core.plugins.types import CountryRules, HealthStatus, LocaleSpec, NavItem
+
+if TYPE_CHECKING:
+    from core.models import User
+    from core.plugins.manager import MayakPlugins
+    from core.plugins.types import JobSpec, PermissionSpec, ScheduleSpec
+
+EXTENSION_KEY = "mayak.plugins"
+REGISTRY_KEY = "mayak.registry"
+
+
+def plugins() -> MayakPlugins:
+    """The plugin manager of the current app."""
+    if not has_app_context():
+        raise RuntimeError("the plugin facades need an application context")
+    return current_app.extensions[EXTENSION_KEY]
+
+
+class Registry:
+    """What the ``register_*`` hooks returned, collected once at start-up."""
+
+    def __init__(self, manager: MayakPlugins) -> None:
+        self.permissions: dict[str, PermissionSpec] = {}
+        for spec in manager.collect("register_permissions"):
+            self.permissions[spec.entity] = spec
+        self.jobs: dict[str, JobSpec] = {}
+        for spec in manager.collect("register_jobs"):
+            self.jobs[spec.name] = spec
+        self.schedules: dict[str, ScheduleSpec] = {}
+        for spec in manager.collect("register_schedules"):
+            if spec.job not in self.jobs:
+                raise ProviderNotFound(f"schedule {spec.name!r} names unknown job {spec.job!r}")
+            self.schedules[spec.name] = spec
+        locales = {"en": LocaleSpec("en", "English")}
+        for spec in manager.collect("register_locales"):
+            locales[spec.code] = spec
+        self.locales: dict[str, LocaleSpec] = locales
+
+
+def registry() -> Registry:
+    return current_app.extensions[REGISTRY_KEY]
+
+
+def job_spec(name: str) -> JobSpec:
+    try:
+        return registry().jobs[name]
+    except KeyError:
+        raise ProviderNotFound(f"no enabled plugin registers the job {name!r}") from None
+
+
+def nav_items(user: User, section: str = "main") -> list[NavItem]:
+    items: list[NavItem] = []
+    for _plugin, result in plugins().call_each("nav_items", user=user):
+        items.extend(item for item in result if item.section == section)
+    return sorted(items, key=lambda item: (item.order, item.key))
+
+
+def country_rules() -> CountryRules:
+    rules = plugins().pm.hook.country_rules()
+    if rules is None:
+        raise ProviderNotFound("no plugin answered country_rules (core should have)")
+    return rules
+
+
+def plugin_health() -> dict[str, HealthStatus]:
+    """Each enabled plugin's health; a plugin that raises is reported unhealthy, not hidden."""
+    manager = plugins()
+    status = {info.name: HealthStatus(True, "") for info in manager.enabled}
+    caller = manager.pm.hook.plugin_health
+    for impl in caller.get_hookimpls():
+        try:
+            result = impl.function()
+        except Exception as exc:
+            current_app.logger.exception("plugin %r failed its health check", impl.plugin_name)
+            result = HealthStatus(False, f"health check raised {type(exc).__name__}")
+        if result is not None and impl.plugin_name in status:
+            status[impl.plugin_name] = result
+    return status
+
+
+def deliver_event(handler_plugin: str, event_name: str, event: Any) -> None:
+    """Call one plugin's implementation of an event hook (the dispatcher records delivery per plugin)."""
+    caller = getattr(plugins().pm.hook, event_name)
+    for impl in caller.get_hookimpls():
+        if impl.plugin_name == handler_plugin:
+            impl.function(**{arg: event for arg in impl.argnames})
+            return
+
+
+def event_handlers(event_name: str) -> list[str]:
+    caller = getattr(plugins().pm.hook, event_name, None)
+    if caller is None:
+        raise ProviderNotFound(f"no hook is declared for the event {event_name!r}")
+    return [impl.plugin_name for impl in reversed(caller.get_hookimpls())]

@@ -1,0 +1,134 @@
+"""The hook catalogue: the public contract between Mayak and its plugins.
+
+Argument names are the contract. Mayak calls every hook with keyword arguments; an implementation declares
+only the arguments it needs. A hook is never renamed and an argument is never removed: it is deprecated first.
+Every hook here is documented in ``docs/plugins.md`` (a test fails otherwise).
+
+Families:
+
+* ``register_*`` hooks return lists of the dataclasses in :mod:`core.plugins.types`; they are called once at
+  start-up.
+* UI hooks (``nav_items``) are called per request; an implementation that raises is logged and skipped.
+* ``firstresult`` hooks answer "who handles this?" and return ``None`` when it is not theirs.
+* Event hooks are named in the past tense, receive one :class:`~core.plugins.types.Event`, return nothing, run in a
+  background job after the change was committed, and must be idempotent by ``event.id``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from flask import Blueprint
+
+    from core.models import User
+    from core.plugins.types import (
+        CountryRules,
+        Event,
+        HealthStatus,
+        JobSpec,
+        LocaleSpec,
+        NavItem,
+        PermissionSpec,
+        ScheduleSpec,
+    )
+
+PROJECT = "mayak"
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+
+# --- registration (called once at start-up) -------------------------------------------------------------
+
+
+@hookspec
+def register_blueprints() -> list[Blueprint]:
+    """Flask blueprints to mount (pages, HTMX partials, webhooks). Give each a ``url_prefix``.
+
+    Every view in them must check permissions through :func:`core.services.access.require`; a test walks the
+    URL map as a user without rights.
+    """
+
+
+@hookspec
+def register_commands() -> list[click.Command]:
+    """Click commands or groups added to the ``mayak`` command line."""
+
+
+@hookspec
+def register_permissions() -> list[PermissionSpec]:
+    """Entities and the actions that roles can grant on them."""
+
+
+@hookspec
+def register_jobs() -> list[JobSpec]:
+    """Background jobs that :func:`core.jobs.enqueue` may run, by name."""
+
+
+@hookspec
+def register_schedules() -> list[ScheduleSpec]:
+    """Jobs the scheduler runs periodically (interval or cron)."""
+
+
+@hookspec
+def register_locales() -> list[LocaleSpec]:
+    """User interface languages the plugin ships catalogues for (in its ``translations/`` folder)."""
+
+
+# --- answers (firstresult) -------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def country_rules() -> CountryRules | None:
+    """The installation's country defaults (phone region, currency). The first plugin that answers wins;
+    core answers last with neutral defaults."""
+
+
+# --- UI (called per request; failures are logged and skipped) ------------------------------------------
+
+
+@hookspec
+def nav_items(user: User) -> list[NavItem]:
+    """Links for the left navigation that ``user`` may see (check permissions before returning an item)."""
+
+
+@hookspec
+def plugin_health() -> HealthStatus | None:
+    """The plugin's own health for ``/healthz`` and the plugins admin page (reachability of its provider,
+    queue backlog...). Keep it fast: it runs on every health probe."""
+
+
+# --- events (past tense; run in a job after commit; idempotent by event.id) ---------------------------------
+
+
+@hookspec
+def user_created(event: Event) -> None:
+    """A user account was created. Payload: ``user_id``, ``email``, ``actor_id``."""
+
+
+@hookspec
+def user_deactivated(event: Event) -> None:
+    """A user account was disabled (its sessions already ended). Payload: ``user_id``, ``actor_id``."""
+
+
+@hookspec
+def job_failed(event: Event) -> None:
+    """A background job failed for good after its last attempt. Payload: ``job_id``, ``name``, ``error``."""
+
+
+EVENT_HOOKS: tuple[str, ...] = ("user_created", "user_deactivated", "job_failed")
+
+
+def _all_hook_names() -> list[str]:
+    return sorted(
+        name
+        for name, value in globals().items()
+        if callable(value) and hasattr(value, f"{PROJECT}_spec")
+    )
+
+
+HOOK_NAMES: list[str] = _all_hook_names()
+
+__all__ = ["EVENT_HOOKS", "HOOK_NAMES", "PROJECT", "hookspec"]

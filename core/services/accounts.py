@@ -1,0 +1,291 @@
+"""Users, teams and roles: creation, changes, deactivation, and the default roles every installation has."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from core.db import db
+from core.models import Role, RoleGrant, Team, User, utcnow
+from core.models.users import SCOPES, new_session_token
+from core.services import audit, events
+from core.services.context import Actor
+from core.services.errors import ValidationError
+
+MIN_PASSWORD_LENGTH = 10
+
+# Roles seeded on every installation; plugins and admins add grants to them or create their own.
+DEFAULT_ROLES: dict[str, tuple[str, str]] = {
+    "manager": ("Manager", "Sees and manages the work of everyone in their teams."),
+    "sales": ("Sales", "Works their own clients, deals and tasks."),
+    "operator": ("Operator", "Takes calls and requests and passes them on."),
+}
+
+
+def normalise_email(email: str) -> str:
+    """Trim, lower-case the domain (and the local part: mailboxes are case-insensitive in practice)."""
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError("email", _l("Enter a valid email address, such as name@example.com.")) from exc
+    return result.normalized.lower()
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            "password", _l("Use at least %(n)d characters for the password.", n=MIN_PASSWORD_LENGTH)
+        )
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def find_by_email(email: str) -> User | None:
+    try:
+        normalised = normalise_email(email)
+    except ValidationError:
+        return None
+    return db.session.scalar(select(User).where(User.email == normalised))
+
+
+def create_user(
+    actor: Actor,
+    *,
+    email: str,
+    password: str,
+    full_name: str = "",
+    is_admin: bool = False,
+    roles: Iterable[Role] = (),
+    teams: Iterable[Team] = (),
+    locale: str | None = None,
+) -> User:
+    email = normalise_email(email)
+    check_password(password)
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ValidationError("email", _l("A user with this email already exists."))
+    user = User(
+        email=email,
+        full_name=full_name.strip(),
+        password_hash=hash_password(password),
+        is_admin=is_admin,
+        roles=list(roles),
+        teams=list(teams),
+        locale=locale,
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record(actor, "user.created", "user", user.id,
+                 {"email": email, "is_admin": is_admin, "roles": [r.key or r.name for r in user.roles]})
+    events.emit("user_created", user_id=user.id, email=email, actor_id=actor.user_id)
+    db.session.commit()
+    return user
+
+
+def update_user(
+    actor: Actor,
+    user: User,
+    *,
+    full_name: str,
+    email: str,
+    is_admin: bool,
+    roles: Iterable[Role],
+    teams: Iterable[Team],
+) -> User:
+    email = normalise_email(email)
+    clash = db.session.scalar(select(User.id).where(User.email == email, User.id != user.id))
+    if clash is not None:
+        raise ValidationError("email", _l("A user with this email already exists."))
+    if user.is_admin and not is_admin and _active_admin_count() <= 1:
+        raise ValidationError("is_admin", _l("This is the last administrator; make someone else one first."))
+    before = _snapshot(user)
+    user.full_name = full_name.strip()
+    user.email = email
+    user.is_admin = is_admin
+    user.roles = list(roles)
+    user.teams = list(teams)
+    audit.record(actor, "user.updated", "user", user.id, audit.diff(before, _snapshot(user)))
+    db.session.commit()
+    return user
+
+
+def update_preferences(actor: Actor, user: User, *, locale: str | None, timezone: str | None,
+                       full_name: str) -> None:
+    before = {"locale": user.locale, "timezone": user.timezone, "full_name": user.full_name}
+    user.locale, user.timezone, user.full_name = locale or None, timezone or None, full_name.strip()
+    after = {"locale": user.locale, "timezone": user.timezone, "full_name": user.full_name}
+    audit.record(actor, "user.preferences", "user", user.id, audit.diff(before, after))
+    db.session.commit()
+
+
+def set_password(actor: Actor, user: User, password: str) -> None:
+    """Change the password and end every existing session of the user."""
+    check_password(password)
+    user.password_hash = hash_password(password)
+    user.session_token = new_session_token()
+    audit.record(actor, "user.password_changed", "user", user.id, {"password": True})
+    db.session.commit()
+
+
+def end_sessions(actor: Actor, user: User, reason: str = "logout") -> None:
+    user.session_token = new_session_token()
+    audit.record(actor, f"auth.{reason}", "user", user.id)
+    db.session.commit()
+
+
+def set_active(actor: Actor, user: User, active: bool) -> None:
+    if not active and user.is_admin and _active_admin_count() <= 1:
+        raise ValidationError("is_active", _l("This is the last administrator; it cannot be disabled."))
+    if not active and actor.user_id == user.id:
+        raise ValidationError("is_active", _l("You cannot disable your own account."))
+    user.is_active = active
+    if not active:
+        user.session_token = new_session_token()
+        events.emit("user_deactivated", user_id=user.id, actor_id=actor.user_id)
+    audit.record(actor, "user.enabled" if active else "user.disabled", "user", user.id)
+    db.session.commit()
+
+
+def record_login(actor: Actor, user: User) -> None:
+    user.last_login_at = utcnow()
+    audit.record(actor, "auth.login", "user", user.id)
+    db.session.commit()
+
+
+def _active_admin_count() -> int:
+    return db.session.scalar(
+        select(func.count(User.id)).where(User.is_admin.is_(True), User.is_active.is_(True))
+    ) or 0
+
+
+def _snapshot(user: User) -> dict[str, object]:
+    return {
+        "full_name": user.full_name,
+        "email": user.email,
+        "is_admin": user.is_admin,
+        "roles": sorted(r.name for r in user.roles),
+        "teams": sorted(t.name for t in user.teams),
+    }
+
+
+# --- teams -----------------------------------------------------------------------------------------------
+
+
+def save_team(actor: Actor, team: Team | None, *, name: str, members: Iterable[User]) -> Team:
+    name = name.strip()
+    if not name:
+        raise ValidationError("name", _l("Give the team a name."))
+    clash = select(Team.id).where(func.lower(Team.name) == name.lower())
+    if team is not None:
+        clash = clash.where(Team.id != team.id)
+    if db.session.scalar(clash) is not None:
+        raise ValidationError("name", _l("A team with this name already exists."))
+    created = team is None
+    team = team or Team()
+    before = {"name": team.name, "members": sorted(u.email for u in team.members)} if not created else {}
+    team.name = name
+    team.members = list(members)
+    db.session.add(team)
+    db.session.flush()
+    after = {"name": team.name, "members": sorted(u.email for u in team.members)}
+    audit.record(actor, "team.created" if created else "team.updated", "team", team.id, audit.diff(before, after))
+    db.session.commit()
+    return team
+
+
+def delete_team(actor: Actor, team: Team) -> None:
+    audit.record(actor, "team.deleted", "team", team.id, {"name": team.name})
+    db.session.delete(team)
+    db.session.commit()
+
+
+# --- roles -----------------------------------------------------------------------------------------------
+
+
+def save_role(
+    actor: Actor,
+    role: Role | None,
+    *,
+    name: str,
+    description: str,
+    grants: dict[tuple[str, str], str],
+    known: dict[str, tuple[str, ...]],
+) -> Role:
+    """Create or update a role; ``grants`` maps (entity, action) to a scope and replaces the old grants."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("name", _l("Give the role a name."))
+    clash = select(Role.id).where(func.lower(Role.name) == name.lower())
+    if role is not None:
+        clash = clash.where(Role.id != role.id)
+    if db.session.scalar(clash) is not None:
+        raise ValidationError("name", _l("A role with this name already exists."))
+    for (entity, action), scope in grants.items():
+        if entity not in known or action not in known[entity] or scope not in SCOPES:
+            raise ValidationError("grants", _l("Unknown permission %(p)s.", p=f"{entity}.{action}"))
+    created = role is None
+    role = role or Role()
+    before = {f"{g.entity}.{g.action}": g.scope for g in role.grants} if not created else {}
+    role.name = name
+    role.description = description.strip()
+    existing = {(g.entity, g.action): g for g in role.grants}
+    for key, grant in existing.items():
+        if key not in grants:
+            role.grants.remove(grant)
+    for (entity, action), scope in grants.items():
+        grant = existing.get((entity, action))
+        if grant is None:
+            role.grants.append(RoleGrant(entity=entity, action=action, scope=scope))
+        else:
+            grant.scope = scope
+    db.session.add(role)
+    db.session.flush()
+    after = {f"{g.entity}.{g.action}": g.scope for g in role.grants}
+    changes = audit.diff(before, after)
+    changes.update({k: [v, None] for k, v in before.items() if k not in after})
+    audit.record(actor, "role.created" if created else "role.updated", "role", role.id, changes)
+    db.session.commit()
+    return role
+
+
+def delete_role(actor: Actor, role: Role) -> None:
+    audit.record(actor, "role.deleted", "role", role.id, {"name": role.name})
+    db.session.delete(role)
+    db.session.commit()
+
+
+# --- installation defaults -------------------------------------------------------------------------------
+
+
+def ensure_default_roles() -> None:
+    """Create the seeded roles that do not exist yet (idempotent; run by ``mayak db upgrade``)."""
+    existing = set(db.session.scalars(select(Role.key).where(Role.key.is_not(None))))
+    for key, (name, description) in DEFAULT_ROLES.items():
+        if key not in existing and db.session.scalar(select(Role.id).where(Role.name == name)) is None:
+            db.session.add(Role(key=key, name=name, description=description))
+    db.session.commit()
+
+
+def ensure_admin(email: str | None, password: str | None) -> tuple[User | None, str | None]:
+    """Create the first administrator when there is no user at all.
+
+    Returns the new user and the password to show once (generated when ``password`` is ``None``), or
+    ``(None, None)`` when users already exist.
+    """
+    if db.session.scalar(select(func.count(User.id))):
+        return None, None
+    shown = password or secrets.token_urlsafe(12)
+    user = create_user(
+        Actor(user=None, via="install"),
+        email=email or "admin@example.com",
+        password=shown,
+        full_name="Administrator",
+        is_admin=True,
+    )
+    return user, shown

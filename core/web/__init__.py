@@ -1,0 +1,127 @@
+"""The web layer: thin views over services, Jinja pages with HTMX partials."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_babel import format_datetime, gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core.db import db
+from core.extensions import csrf, login_manager
+from core.models import User
+from core.plugins import facades
+from core.plugins.manager import MayakPlugins
+from core.services import audit
+from core.services.access import AccessDenied, can
+from core.web.context import actor
+from core.web.htmx import init_htmx
+from core.web.security import init_security
+
+
+def _load_user(token: str) -> User | None:
+    user_id, _, session_token = token.partition(":")
+    if not user_id.isdigit() or not session_token:
+        return None
+    user = db.session.scalar(select(User).where(User.id == int(user_id)))
+    if user is None or not user.is_active or user.session_token != session_token:
+        return None
+    return user
+
+
+def _patch_user_model() -> None:
+    # Flask-Login's protocol on the model, without importing Flask-Login into core.models. The id it stores in
+    # the session is "<id>:<session token>", so changing the token ends every session of that user.
+    User.is_authenticated = property(lambda self: True)  # type: ignore[attr-defined]
+    User.is_anonymous = property(lambda self: False)  # type: ignore[attr-defined]
+    User.get_id = lambda self: f"{self.id}:{self.session_token}"  # type: ignore[attr-defined]
+
+
+def _error_page(error: HTTPException) -> tuple[str, int]:
+    code = error.code or 500
+    return render_template("errors/error.html", code=code, error=error), code
+
+
+def init_web(app: Flask, manager: MayakPlugins) -> None:
+    from core.web import admin, auth, health, home, jobs
+
+    settings = app.extensions["mayak.settings"]
+    if app.config.get("MAYAK_BEHIND_PROXY", settings.behind_tls):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    _patch_user_model()
+    login_manager.init_app(app)
+    login_manager.user_loader(_load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to open this page.")
+    login_manager.login_message_category = "warning"
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+    init_htmx(app)
+    init_security(app)
+
+    for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in manager.collect("register_blueprints"):
+        app.register_blueprint(blueprint)
+
+    @app.errorhandler(AccessDenied)
+    def access_denied(error: AccessDenied):  # type: ignore[no-untyped-def]
+        audit.record(actor(), "access.denied", error.entity, None,
+                     {"action": error.action, "path": request.path})
+        db.session.commit()
+        return render_template("errors/error.html", code=403, error=error), 403
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+        return render_template("errors/error.html", code=400, error=error, csrf=True), 400
+
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, _error_page)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):  # type: ignore[no-untyped-def]
+        if isinstance(error, HTTPException):
+            return _error_page(error)
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return render_template("errors/error.html", code=500, error=None), 500
+
+    @app.context_processor
+    def shell_context() -> dict[str, object]:
+        user = current_user if getattr(current_user, "is_authenticated", False) else None
+        return {
+            "nav_main": facades.nav_items(user, "main") if user else [],
+            "nav_admin": facades.nav_items(user, "admin") if user else [],
+            "can": lambda action, entity, obj=None: can(user, action, entity, obj),
+            "theme": app.config["MAYAK_THEME_META"],
+        }
+
+    def translate_notification(notification) -> str:  # type: ignore[no-untyped-def]
+        try:
+            return gettext(notification.message, **(notification.params or {}))
+        except (KeyError, ValueError, TypeError):
+            return notification.message
+
+    app.jinja_env.globals["translate_notification"] = translate_notification
+    app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
+
+    @app.before_request
+    def require_login():  # type: ignore[no-untyped-def]
+        if request.endpoint is None:
+            return None
+        view = app.view_functions.get(request.endpoint)
+        if getattr(view, "_mayak_public", False) or request.endpoint in ("static", "theme_static", "plugin_static"):
+            return None
+        if not getattr(current_user, "is_authenticated", False):
+            return login_manager.unauthorized()
+        return None
+
+
+def public(view):  # type: ignore[no-untyped-def]
+    """Mark a view as reachable without signing in (login page, health probe, webhooks with signatures)."""
+    view._mayak_public = True
+    return view

@@ -1,0 +1,255 @@
+"""Administration: users, teams, roles and their grants, plugins, and the audit log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from core.db import db
+from core.models import Role, Team, User
+from core.models.users import SCOPES
+from core.plugins import facades
+from core.services import accounts, audit
+from core.services.access import require
+from core.services.errors import ValidationError
+from core.web.context import actor, user
+from core.web.forms import EmptyForm, RoleForm, TeamForm, UserForm
+from core.web.htmx import render
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _get(model: type, object_id: int):  # type: ignore[no-untyped-def]
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def _show_error(form, exc: ValidationError) -> None:  # type: ignore[no-untyped-def]
+    field = getattr(form, exc.field, None)
+    if field is not None:
+        field.errors = [*field.errors, str(exc.message)]
+    else:
+        form.form_errors.append(str(exc.message))
+
+
+# --- users -----------------------------------------------------------------------------------------------
+
+
+@bp.get("/users")
+def users():  # type: ignore[no-untyped-def]
+    require(user(), "view", "user")
+    rows = db.session.scalars(select(User).order_by(User.is_active.desc(), User.email)).all()
+    return render("admin/users.html", users=rows, form=EmptyForm())
+
+
+def _user_form(obj: User | None) -> UserForm:
+    form = UserForm(obj=obj) if request.method == "GET" else UserForm()
+    form.roles.choices = [(r.id, r.name) for r in db.session.scalars(select(Role).order_by(Role.name))]
+    form.teams.choices = [(t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name))]
+    if obj is not None and request.method == "GET":
+        form.roles.data = [r.id for r in obj.roles]
+        form.teams.data = [t.id for t in obj.teams]
+    return form
+
+
+def _chosen(model: type, ids: list[int] | None) -> list:  # type: ignore[type-arg]
+    if not ids:
+        return []
+    return list(db.session.scalars(select(model).where(model.id.in_(ids))))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def user_new():  # type: ignore[no-untyped-def]
+    require(user(), "create", "user")
+    form = _user_form(None)
+    if form.validate_on_submit():
+        if not form.password.data:
+            form.password.errors = [_("Set a first password for the new user.")]
+        else:
+            try:
+                created = accounts.create_user(
+                    actor(), email=form.email.data or "", password=form.password.data,
+                    full_name=form.full_name.data or "", is_admin=_admin_flag(form),
+                    roles=_chosen(Role, form.roles.data), teams=_chosen(Team, form.teams.data),
+                )
+            except ValidationError as exc:
+                db.session.rollback()
+                _show_error(form, exc)
+            else:
+                flash(_("User %(email)s is created.", email=created.email), "success")
+                return redirect(url_for("admin.users"))
+    return render("admin/user_form.html", form=form, subject=None,
+                  status=400 if request.method == "POST" else 200)
+
+
+def _admin_flag(form: UserForm) -> bool:
+    """Only administrators may make administrators (mass assignment of is_admin is ignored otherwise)."""
+    me = user()
+    return bool(form.is_admin.data) and me is not None and me.is_admin
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+def user_edit(user_id: int):  # type: ignore[no-untyped-def]
+    require(user(), "edit", "user")
+    subject = _get(User, user_id)
+    form = _user_form(subject)
+    if form.validate_on_submit():
+        me = user()
+        is_admin = _admin_flag(form) if me is not None and me.is_admin else subject.is_admin
+        try:
+            accounts.update_user(actor(), subject, full_name=form.full_name.data or "",
+                                 email=form.email.data or "", is_admin=is_admin,
+                                 roles=_chosen(Role, form.roles.data), teams=_chosen(Team, form.teams.data))
+            if form.password.data:
+                accounts.set_password(actor(), subject, form.password.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            _show_error(form, exc)
+        else:
+            flash(_("Changes to %(email)s are saved.", email=subject.email), "success")
+            return redirect(url_for("admin.users"))
+    return render("admin/user_form.html", form=form, subject=subject,
+                  status=400 if request.method == "POST" else 200)
+
+
+@bp.post("/users/<int:user_id>/active")
+def user_active(user_id: int):  # type: ignore[no-untyped-def]
+    require(user(), "edit", "user")
+    subject = _get(User, user_id)
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_active(actor(), subject, request.form.get("active") == "1")
+        except ValidationError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "danger")
+        else:
+            flash(_("%(email)s is enabled.", email=subject.email) if subject.is_active
+                  else _("%(email)s is disabled; their sessions have ended.", email=subject.email), "success")
+    return redirect(url_for("admin.users"))
+
+
+# --- teams -----------------------------------------------------------------------------------------------
+
+
+@bp.get("/teams")
+def teams():  # type: ignore[no-untyped-def]
+    require(user(), "view", "team")
+    rows = db.session.scalars(select(Team).order_by(Team.name)).all()
+    return render("admin/teams.html", teams=rows, form=EmptyForm())
+
+
+@bp.route("/teams/new", methods=["GET", "POST"], defaults={"team_id": None})
+@bp.route("/teams/<int:team_id>", methods=["GET", "POST"])
+def team_edit(team_id: int | None):  # type: ignore[no-untyped-def]
+    require(user(), "edit", "team")
+    team = _get(Team, team_id) if team_id is not None else None
+    form = TeamForm(obj=team) if request.method == "GET" else TeamForm()
+    form.members.choices = [(u.id, u.display_name) for u in
+                            db.session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.email))]
+    if team is not None and request.method == "GET":
+        form.members.data = [u.id for u in team.members]
+    if form.validate_on_submit():
+        try:
+            accounts.save_team(actor(), team, name=form.name.data or "",
+                               members=_chosen(User, form.members.data))
+        except ValidationError as exc:
+            db.session.rollback()
+            _show_error(form, exc)
+        else:
+            flash(_("The team is saved."), "success")
+            return redirect(url_for("admin.teams"))
+    return render("admin/team_form.html", form=form, team=team, status=400 if request.method == "POST" else 200)
+
+
+@bp.post("/teams/<int:team_id>/delete")
+def team_delete(team_id: int):  # type: ignore[no-untyped-def]
+    require(user(), "edit", "team")
+    team = _get(Team, team_id)
+    if EmptyForm().validate_on_submit():
+        accounts.delete_team(actor(), team)
+        flash(_("The team is deleted."), "success")
+    return redirect(url_for("admin.teams"))
+
+
+# --- roles -----------------------------------------------------------------------------------------------
+
+
+def _grants_from_request(known: dict[str, tuple[str, ...]]) -> dict[tuple[str, str], str]:
+    grants: dict[tuple[str, str], str] = {}
+    for entity, actions in known.items():
+        for action in actions:
+            scope = request.form.get(f"grant-{entity}-{action}", "")
+            if scope in SCOPES:
+                grants[(entity, action)] = scope
+    return grants
+
+
+@bp.get("/roles")
+def roles():  # type: ignore[no-untyped-def]
+    require(user(), "view", "role")
+    rows = db.session.scalars(select(Role).order_by(Role.name)).all()
+    return render("admin/roles.html", roles=rows, form=EmptyForm())
+
+
+@bp.route("/roles/new", methods=["GET", "POST"], defaults={"role_id": None})
+@bp.route("/roles/<int:role_id>", methods=["GET", "POST"])
+def role_edit(role_id: int | None):  # type: ignore[no-untyped-def]
+    require(user(), "edit", "role")
+    role = _get(Role, role_id) if role_id is not None else None
+    form = RoleForm(obj=role) if request.method == "GET" else RoleForm()
+    specs = facades.registry().permissions
+    known = {entity: spec.actions for entity, spec in specs.items()}
+    current = {(g.entity, g.action): g.scope for g in role.grants} if role else {}
+    if form.validate_on_submit():
+        grants = _grants_from_request(known)
+        current = grants
+        try:
+            accounts.save_role(actor(), role, name=form.name.data or "", description=form.description.data or "",
+                               grants=grants, known=known)
+        except ValidationError as exc:
+            db.session.rollback()
+            _show_error(form, exc)
+        else:
+            flash(_("The role is saved."), "success")
+            return redirect(url_for("admin.roles"))
+    return render("admin/role_form.html", form=form, role=role, specs=specs, current=current, scopes=SCOPES,
+                  status=400 if request.method == "POST" else 200)
+
+
+@bp.post("/roles/<int:role_id>/delete")
+def role_delete(role_id: int):  # type: ignore[no-untyped-def]
+    require(user(), "edit", "role")
+    role = _get(Role, role_id)
+    if EmptyForm().validate_on_submit():
+        accounts.delete_role(actor(), role)
+        flash(_("The role is deleted."), "success")
+    return redirect(url_for("admin.roles"))
+
+
+# --- plugins and audit -----------------------------------------------------------------------------------
+
+
+@bp.get("/plugins")
+def plugins():  # type: ignore[no-untyped-def]
+    require(user(), "view", "plugin")
+    manager = facades.plugins()
+    health = facades.plugin_health()
+    rows = [
+        {"info": info, "hooks": manager.hooks_of(info.name), "health": health.get(info.name)}
+        for info in manager.enabled
+    ]
+    return render("admin/plugins.html", rows=rows, core_hooks=manager.hooks_of("core"))
+
+
+@bp.get("/audit", endpoint="audit")
+def audit_log():  # type: ignore[no-untyped-def]
+    require(user(), "view", "audit")
+    before = request.args.get("before", type=int)
+    action = request.args.get("action") or None
+    entries = audit.recent(limit=50, before_id=before, action=action)
+    return render("admin/audit.html", "rows", entries=entries, action=action,
+                  more=entries[-1].id if len(entries) == 50 else None)

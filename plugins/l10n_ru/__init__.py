@@ -1,0 +1,1 @@
+"""Russian localisation: the Russian catalogue of core and the country rules of Russia."""

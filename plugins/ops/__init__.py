@@ -1,0 +1,1 @@
+"""Operations: background job monitor, failure alerts, and housekeeping of old records."""

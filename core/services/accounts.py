@@ -19,11 +19,18 @@ from core.services.errors import ValidationError
 
 MIN_PASSWORD_LENGTH = 10
 
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; seeded role names are stored in English and translated when shown."""
+    return message
+
+
 # Roles seeded on every installation; plugins and admins add grants to them or create their own.
 DEFAULT_ROLES: dict[str, tuple[str, str]] = {
-    "manager": ("Manager", "Sees and manages the work of everyone in their teams."),
-    "sales": ("Sales", "Works their own clients, deals and tasks."),
-    "operator": ("Operator", "Takes calls and requests and passes them on."),
+    "manager": (N_("Manager"), N_("Sees and manages the work of everyone in their teams.")),
+    "sales": (N_("Sales"), N_("Works their own clients, deals and tasks.")),
+    "operator": (N_("Operator"), N_("Takes calls and requests and passes them on.")),
 }
 
 

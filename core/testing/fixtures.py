@@ -1,0 +1,213 @@
+"""Pytest fixtures for Mayak and plugin tests.
+
+``app`` is a migrated application on SQLite and, when the server is there, on PostgreSQL (each test that uses it
+runs on both); every table is emptied after each test. ``client`` is a Flask test client, ``make_user`` creates
+users, ``login`` signs a client in, ``make_app`` builds a separate app with extra plugins or settings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select, text
+
+from core import create_app
+from core.config import PROJECT_ROOT
+from core.db import db
+from core.models import Role, RoleGrant, Team, User
+from core.models.base import Base
+from core.testing import services
+
+TEST_PASSWORD = "correct horse battery"
+TEST_CONFIG = {"TESTING": True, "JOB_HEARTBEAT_SECONDS": 0.2, "JOB_STALE_SECONDS": 2.0,
+               "JOB_RESUBMIT_SECONDS": 2.0}
+
+
+def backend_params() -> list[Any]:
+    return [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql",
+                                                                marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session", params=backend_params())
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'mayak.db'}"
+        return
+    url = services.create_postgres_database()
+    yield url
+    services.drop_postgres_database(url)
+
+
+def app_environ(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "MAYAK_DATABASE_URL": database_url,
+        "MAYAK_INSTANCE_PATH": str(instance),
+        "MAYAK_SECRET_KEY": "test-secret-key-0123456789abcdef",
+        "MAYAK_PLUGINS_FILE": str(PROJECT_ROOT / "plugins.toml"),
+        "MAYAK_LOCALE": "en",
+    }
+    env.update(extra)
+    return env
+
+
+def migrate_app(app: Flask) -> None:
+    from core import migrate
+    from core.services import accounts
+
+    with app.app_context():
+        migrate.upgrade()
+        accounts.ensure_default_roles()
+
+
+@pytest.fixture(scope="session")
+def migrated_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    app = create_app(TEST_CONFIG, environ=app_environ(database_url, tmp_path_factory.mktemp("instance")))
+    migrate_app(app)
+    return app
+
+
+def empty_tables(app: Flask) -> None:
+    from core.services import accounts
+
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            existing = set(db.inspect(conn).get_table_names())
+            names = [t for t in tables if t in existing]
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
+            else:
+                for name in names:
+                    conn.execute(text(f'DELETE FROM "{name}"'))
+        accounts.ensure_default_roles()
+        db.session.remove()
+
+
+def wait_for_jobs(app: Flask, timeout: float = 10.0) -> None:
+    """Wait until the in-process job thread has run everything submitted so far."""
+    from core.jobs import backend
+
+    with app.app_context():
+        target = backend()
+        wait = getattr(target, "wait_idle", None)
+        if wait is not None:
+            assert wait(timeout), "in-process jobs did not finish in time"
+
+
+@pytest.fixture
+def app(migrated_app: Flask) -> Iterator[Flask]:
+    """The migrated app, emptied after the test. No app context is pushed: each request gets its own, as in
+    production (use ``with app.app_context():`` for direct database work)."""
+    yield migrated_app
+    wait_for_jobs(migrated_app)
+    empty_tables(migrated_app)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_token(client: FlaskClient) -> str:
+    """The signed CSRF token a page would embed for this client's session."""
+    with client.session_transaction() as session:
+        raw = session.get("csrf_token")
+    if raw is None:
+        for page in ("/", "/login"):
+            client.get(page)
+            with client.session_transaction() as session:
+                raw = session.get("csrf_token")
+            if raw is not None:
+                break
+    assert raw is not None, "no page gave this client a CSRF token"
+    app = client.application
+    return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="wtf-csrf-token").dumps(raw)
+
+
+def post_form(client: FlaskClient, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """POST a form with this client's CSRF token, as the browser would."""
+    payload = {"csrf_token": csrf_token(client), **(data or {})}
+    return client.post(url, data=payload, **kwargs)
+
+
+def create_user(app: Flask, email: str, *, password: str = TEST_PASSWORD, is_admin: bool = False,
+                grants: dict[tuple[str, str], str] | None = None, teams: list[Team] | None = None,
+                full_name: str = "", locale: str | None = None) -> User:
+    """Create a user directly (bypassing the service) with an optional private role holding ``grants``.
+
+    Returns a detached copy whose columns can be read outside the app context.
+    """
+    with app.app_context():
+        return _create_user(email, password, is_admin, grants, [t.id for t in teams or []], full_name, locale)
+
+
+def _create_user(email: str, password: str, is_admin: bool, grants: dict[tuple[str, str], str] | None,
+                 team_ids: list[int], full_name: str, locale: str | None) -> User:
+    from core.services.accounts import hash_password
+
+    teams = list(db.session.scalars(select(Team).where(Team.id.in_(team_ids)))) if team_ids else []
+    user = User(email=email, password_hash=hash_password(password), is_admin=is_admin, full_name=full_name,
+                locale=locale, teams=teams)
+    if grants:
+        role = Role(name=f"role for {email}", grants=[RoleGrant(entity=e, action=a, scope=s)
+                                                      for (e, a), s in grants.items()])
+        user.roles = [role]
+    db.session.add(user)
+    db.session.commit()
+    db.session.refresh(user)
+    db.session.expunge(user)
+    return user
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    return lambda email, **kwargs: create_user(app, email, **kwargs)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = TEST_PASSWORD) -> Any:
+    response = post_form(client, "/login", {"email": email, "password": password})
+    assert response.status_code == 302, f"sign-in of {email} failed with {response.status_code}"
+    return response
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[..., Any]:
+    return lambda user, password=TEST_PASSWORD: sign_in(client, user.email, password)
+
+
+@pytest.fixture
+def admin(app: Flask) -> User:
+    return create_user(app, "admin@example.com", is_admin=True, full_name="Ada Admin")
+
+
+@pytest.fixture
+def admin_client(app: Flask, admin: User) -> FlaskClient:
+    client = app.test_client()
+    sign_in(client, admin.email)
+    return client
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path: Path) -> Callable[..., Flask]:
+    """Build another app on the same database, e.g. with ``extra_plugins`` or other environment values."""
+
+    def build(extra_plugins: list[tuple[str, ModuleType]] | None = None, config: dict[str, Any] | None = None,
+              **environ: str) -> Flask:
+        env = app_environ(database_url, tmp_path / "instance", **environ)
+        return create_app({**TEST_CONFIG, **(config or {})}, environ=env, extra_plugins=extra_plugins or [])
+
+    return build
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """Hidden inputs of a page, to post a form the way the browser would."""
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))

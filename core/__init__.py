@@ -87,7 +87,9 @@ def create_app(
         init_i18n(app, settings, manager)
         jobs.init_app(app)
         init_web(app, manager)
-        for command in manager.collect("register_commands"):
+        from core.commands import CORE_COMMANDS
+
+        for command in [*CORE_COMMANDS, *manager.collect("register_commands")]:
             app.cli.add_command(command)
     return app
 

@@ -9,6 +9,9 @@ class StartupError(Exception):
     The message is one line that names the culprit and the fix; the CLI and ``wsgi.py`` print it alone.
     """
 
+    def __init__(self, message: str) -> None:
+        super().__init__("; ".join(part.strip() for part in str(message).splitlines() if part.strip()))
+
 
 class ProviderNotFound(LookupError):
     """No enabled plugin answered for a provider kind or name."""

@@ -110,7 +110,7 @@ def user_created(event: Event) -> None:
 
 @hookspec
 def user_deactivated(event: Event) -> None:
-    """A user account was disabled (its sessions already ended). Payload: ``user_id``, ``actor_id``."""
+    """A user account was disabled (its sessions already ended). Payload: ``user_id``, ``email``, ``actor_id``."""
 
 
 @hookspec

@@ -154,7 +154,7 @@ def set_active(actor: Actor, user: User, active: bool) -> None:
     user.is_active = active
     if not active:
         user.session_token = new_session_token()
-        events.emit("user_deactivated", user_id=user.id, actor_id=actor.user_id)
+        events.emit("user_deactivated", user_id=user.id, email=user.email, actor_id=actor.user_id)
     audit.record(actor, "user.enabled" if active else "user.disabled", "user", user.id)
     db.session.commit()
 

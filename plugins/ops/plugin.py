@@ -175,10 +175,19 @@ def job_failed(event: Event) -> None:
     )
 
 
+def _tell_other_admins(event: Event, message: str) -> None:
+    skip = (event.payload.get("actor_id"), event.payload.get("user_id"))
+    recipients = [uid for uid in notifications.admin_ids() if uid not in skip]
+    if recipients:
+        notifications.notify(recipients, message, params={"email": event.payload.get("email", "")},
+                             link="/admin/users", source="ops")
+
+
 @hookimpl
 def user_created(event: Event) -> None:
-    actor_id = event.payload.get("actor_id")
-    recipients = [uid for uid in notifications.admin_ids() if uid not in (actor_id, event.payload.get("user_id"))]
-    if recipients:
-        notifications.notify(recipients, N_("A new user was added: %(email)s"),
-                             params={"email": event.payload.get("email", "")}, link="/admin/users", source="ops")
+    _tell_other_admins(event, N_("A new user was added: %(email)s"))
+
+
+@hookimpl
+def user_deactivated(event: Event) -> None:
+    _tell_other_admins(event, N_("A user was disabled: %(email)s"))

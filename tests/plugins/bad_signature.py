@@ -1,0 +1,8 @@
+"""A test plugin implementing a hook with an argument the hook does not have."""
+
+from core.plugins import hookimpl
+
+
+@hookimpl
+def nav_items(user, colour):
+    return []

@@ -1,0 +1,13 @@
+"""A test plugin whose per-request hooks raise: pages must still render."""
+
+from core.plugins import hookimpl
+
+
+@hookimpl
+def nav_items(user):
+    raise RuntimeError("raising plugin: nav_items is broken")
+
+
+@hookimpl
+def plugin_health():
+    raise RuntimeError("raising plugin: health is broken")

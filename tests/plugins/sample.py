@@ -1,0 +1,59 @@
+"""A test plugin: jobs whose effects are audit lines, and an event handler. Loaded by module path."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from core.plugins import Event, JobSpec, ScheduleSpec, hookimpl
+from core.plugins.models import db
+from core.services import audit
+from core.services.context import SYSTEM
+
+
+@dataclass(frozen=True)
+class Settings:
+    greeting: str = "hello"
+
+
+def mark(ctx, key: str) -> dict[str, str]:
+    audit.record(SYSTEM, "sample.mark", "sample", key, {"attempt": ctx.attempt})
+    return {"key": key}
+
+
+def slow_mark(ctx, key: str, seconds: float) -> None:
+    for step in range(int(seconds * 10)):
+        ctx.progress(step + 1, int(seconds * 10), "working")
+        time.sleep(0.1)
+    audit.record(SYSTEM, "sample.mark", "sample", key, {"attempt": ctx.attempt})
+
+
+def fail(ctx, key: str) -> None:
+    raise RuntimeError(f"sample failure {key}")
+
+
+def flaky(ctx, key: str) -> None:
+    if ctx.attempt < 2:
+        raise RuntimeError("first attempt fails")
+    audit.record(SYSTEM, "sample.mark", "sample", key, {"attempt": ctx.attempt})
+
+
+@hookimpl
+def register_jobs() -> list[JobSpec]:
+    return [
+        JobSpec("sample.mark", mark),
+        JobSpec("sample.slow_mark", slow_mark, timeout=60),
+        JobSpec("sample.fail", fail, max_attempts=2),
+        JobSpec("sample.flaky", flaky, max_attempts=3),
+    ]
+
+
+@hookimpl
+def register_schedules() -> list[ScheduleSpec]:
+    return [ScheduleSpec("sample.every_minute", "sample.mark", every=60, kwargs={"key": "scheduled"})]
+
+
+@hookimpl
+def user_created(event: Event) -> None:
+    audit.record(SYSTEM, "sample.saw_user", "user", event.payload["user_id"], {"event": event.id})
+    db.session.flush()

@@ -1,0 +1,51 @@
+"""The URL map, walked: every route with its arguments filled from real records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+
+from core.db import db
+from core.models import JobRecord, Role, Team
+
+# Routes anyone may reach (they carry their own protection: throttling, CSRF, signatures).
+PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_static", "plugin_static"}
+# Routes every signed-in user may use, about themselves only.
+SELF_SERVICE = {"home.index", "home.notifications", "home.notifications_badge", "home.notifications_read",
+                "home.profile", "auth.logout", "jobs.progress"}
+
+
+@dataclass(frozen=True)
+class Route:
+    endpoint: str
+    method: str
+    url: str
+
+
+def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
+    """Create one record of each kind a route can name, owned by ``owner_id``."""
+    with app.app_context():
+        team = Team(name="Target team")
+        role = Role(name="Target role")
+        job = JobRecord(name="ops.purge", kwargs={}, created_by_id=owner_id, status="failed")
+        db.session.add_all([team, role, job])
+        db.session.commit()
+        return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id}
+
+
+def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ("static", "theme_static", "plugin_static"):
+            continue
+        missing = [arg for arg in rule.arguments if arg not in targets and arg not in (rule.defaults or {})]
+        assert not missing, f"{rule.rule}: teach tests/security/routes.py how to fill {missing}"
+        values = {arg: targets[arg] for arg in rule.arguments if arg in targets}
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **values)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append(Route(rule.endpoint, method, url))
+    return routes

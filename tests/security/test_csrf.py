@@ -1,0 +1,52 @@
+"""QUALITY 2: every state-changing route rejects a missing token and a foreign Origin; no GET writes."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.db import db
+from core.models.base import Base
+from core.testing.fixtures import csrf_token
+from tests.security.routes import all_routes, seed_targets
+
+
+def _row_counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+
+
+def test_posts_without_a_token_are_refused(app, admin, admin_client):
+    targets = seed_targets(app, admin.id)
+    posts = [r for r in all_routes(app, targets) if r.method != "GET"]
+    assert len(posts) >= 10
+    before = _row_counts(app)
+    for route in posts:
+        response = admin_client.open(route.url, method=route.method, data={"email": "x@example.com"})
+        assert response.status_code == 400, f"{route} accepted a post without a CSRF token"
+    assert _row_counts(app) == before
+
+
+def test_posts_from_a_foreign_origin_are_refused(app, admin, admin_client):
+    targets = seed_targets(app, admin.id)
+    token = csrf_token(admin_client)
+    for route in [r for r in all_routes(app, targets) if r.method != "GET"]:
+        for header in ({"Origin": "https://evil.example"}, {"Origin": "null"},
+                       {"Referer": "https://evil.example/page"}):
+            response = admin_client.open(route.url, method=route.method, data={"csrf_token": token},
+                                         headers=header)
+            assert response.status_code == 403, f"{route} accepted {header}"
+
+
+def test_same_origin_post_passes(app, admin, admin_client):
+    response = admin_client.post("/notifications/read", data={"csrf_token": csrf_token(admin_client)},
+                                 headers={"Origin": "http://localhost"})
+    assert response.status_code == 302
+
+
+def test_no_get_request_writes(app, admin, admin_client):
+    targets = seed_targets(app, admin.id)
+    gets = [r for r in all_routes(app, targets) if r.method == "GET"]
+    before = _row_counts(app)
+    for route in gets:
+        assert admin_client.get(route.url).status_code < 500, route
+    assert _row_counts(app) == before

@@ -8,6 +8,7 @@ Redis outage or a dead worker lost). Progress is stored on the row for progress 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +35,12 @@ def backend() -> Backend:
 
 def init_app(app: Flask) -> None:
     redis_url = app.config.get("REDIS_URL")
-    app.extensions[EXTENSION_KEY] = RQBackend(redis_url) if redis_url else InProcessBackend(app)
-    app.config.setdefault("JOB_HEARTBEAT_SECONDS", 5.0)
-    app.config.setdefault("JOB_STALE_SECONDS", 60.0)
-    app.config.setdefault("JOB_RESUBMIT_SECONDS", 300.0)
+    queue_name = os.environ.get("MAYAK_RQ_QUEUE", "mayak")
+    app.extensions[EXTENSION_KEY] = RQBackend(redis_url, queue_name) if redis_url else InProcessBackend(app)
+    # Timings of the durable job layer; the environment can tune them (MAYAK_JOB_STALE_SECONDS=...).
+    for key, default in (("JOB_HEARTBEAT_SECONDS", 5.0), ("JOB_STALE_SECONDS", 60.0),
+                         ("JOB_RESUBMIT_SECONDS", 300.0), ("JOB_RETRY_PAUSE_SECONDS", 5.0)):
+        app.config.setdefault(key, float(os.environ.get(f"MAYAK_{key}", default)))
 
 
 def enqueue(name: str, *, unique_key: str | None = None, created_by_id: int | None = None,

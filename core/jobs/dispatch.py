@@ -2,7 +2,7 @@
 
 A handler's database writes and its delivery row commit together; when two dispatchers race, the unique
 ``(event_id, handler)`` constraint rolls one of them back. A handler that raises leaves the event pending for
-the next sweep (and the other handlers' deliveries stand).
+the next sweep; the other handlers still get it, once.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def _dispatch_one(event_id: int) -> int:
         return 0
     event = Event(id=row.id, name=row.name, payload=dict(row.payload), created_at=row.created_at)
     done = set(db.session.scalars(select(EventDelivery.handler).where(EventDelivery.event_id == event_id)))
+    errors: list[str] = []
     for handler in event_handlers(row.name):
         if handler in done:
             continue
@@ -54,14 +55,13 @@ def _dispatch_one(event_id: int) -> int:
         except Exception as exc:
             db.session.rollback()
             log.exception("event %s (%s) failed in plugin %r", event_id, row.name, handler)
-            failed = db.session.get(OutboxEvent, event_id)
-            assert failed is not None
-            failed.attempts += 1
-            failed.last_error = f"{handler}: {type(exc).__name__}: {exc}"[:2000]
-            db.session.commit()
-            return 0
+            errors.append(f"{handler}: {type(exc).__name__}: {exc}")
     finished = db.session.get(OutboxEvent, event_id)
     assert finished is not None
-    finished.dispatched_at = utcnow()
+    if errors:
+        finished.attempts += 1
+        finished.last_error = "; ".join(errors)[:2000]
+    else:
+        finished.dispatched_at = utcnow()
     db.session.commit()
-    return 1
+    return 0 if errors else 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -126,7 +125,3 @@ def rq_dispatch_events() -> int:
         return dispatch_pending()
     finally:
         db.session.remove()
-
-
-def stale_before(now: Any | None = None) -> Any:
-    return (now or utcnow()) - timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])

@@ -25,7 +25,6 @@ from core.plugins.types import ScheduleSpec
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY = 10.0
-RETRY_PAUSE = timedelta(seconds=5)
 
 
 def next_run(spec: ScheduleSpec, after: datetime) -> datetime:
@@ -70,6 +69,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     config = current_app.config
     stale = now - timedelta(seconds=config["JOB_STALE_SECONDS"])
+    pause = timedelta(seconds=config["JOB_RETRY_PAUSE_SECONDS"])
     dead = list(db.session.scalars(
         select(JobRecord).where(JobRecord.status == "running", JobRecord.heartbeat_at < stale)
     ))
@@ -87,7 +87,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         select(JobRecord.id, JobRecord.name).where(
             JobRecord.status == "queued",
             or_(
-                (JobRecord.submitted_at.is_(None)) & (JobRecord.created_at < now - RETRY_PAUSE),
+                (JobRecord.submitted_at.is_(None)) & (JobRecord.created_at < now - pause),
                 JobRecord.submitted_at < resubmit_before,
             ),
         ).limit(500)
@@ -97,7 +97,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
 
     pending = db.session.scalar(
         select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None),
-                                     OutboxEvent.created_at < now - RETRY_PAUSE).limit(1)
+                                     OutboxEvent.created_at < now - pause).limit(1)
     )
     db.session.commit()
     if pending is not None:

@@ -12,11 +12,11 @@ from core.plugins.hookspecs import EVENT_HOOKS
 SESSION_FLAG = "mayak.outbox.pending"
 
 
-def emit(name: str, **payload: Any) -> OutboxEvent:
-    """Queue event ``name`` (one of the event hooks) with a JSON-serialisable payload."""
-    if name not in EVENT_HOOKS:
-        raise ValueError(f"unknown event {name!r}: declare it in core/plugins/hookspecs.py")
-    event = OutboxEvent(name=name, payload=payload)
+def emit(event_name: str, /, **payload: Any) -> OutboxEvent:
+    """Queue event ``event_name`` (one of the event hooks) with a JSON-serialisable payload."""
+    if event_name not in EVENT_HOOKS:
+        raise ValueError(f"unknown event {event_name!r}: declare it in core/plugins/hookspecs.py")
+    event = OutboxEvent(name=event_name, payload=payload)
     db.session.add(event)
     db.session.info[SESSION_FLAG] = True
     return event

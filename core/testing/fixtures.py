@@ -28,7 +28,7 @@ from core.testing import services
 
 TEST_PASSWORD = "correct horse battery"
 TEST_CONFIG = {"TESTING": True, "JOB_HEARTBEAT_SECONDS": 0.2, "JOB_STALE_SECONDS": 2.0,
-               "JOB_RESUBMIT_SECONDS": 2.0}
+               "JOB_RESUBMIT_SECONDS": 2.0, "JOB_RETRY_PAUSE_SECONDS": 0.0}
 
 
 def backend_params() -> list[Any]:

@@ -1,0 +1,85 @@
+"""Helpers for job tests: apps with the sample plugin, and real ``mayak`` worker processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from core.config import PROJECT_ROOT
+from core.db import db
+from core.models import AuditEntry, JobRecord
+from tests.plugins import sample
+
+SAMPLE = [("sample", sample)]
+
+
+def plugins_file_with_sample(tmp_path: Path) -> Path:
+    path = tmp_path / "plugins-with-sample.toml"
+    path.write_text((PROJECT_ROOT / "plugins.toml").read_text() + '\n[plugins.sample]\nmodule = "tests.plugins.sample"\n')
+    return path
+
+
+def marks(app: Flask, key: str) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count(AuditEntry.id)).where(
+            AuditEntry.action == "sample.mark", AuditEntry.target_id == key)) or 0
+
+
+def job(app: Flask, record_id: int) -> JobRecord:
+    with app.app_context():
+        record = db.session.get(JobRecord, record_id)
+        assert record is not None
+        db.session.expunge(record)
+        return record
+
+
+def wait_until(predicate, timeout: float = 20.0, every: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(every)
+    raise AssertionError("condition not reached in time")
+
+
+def worker_env(app: Flask, tmp_path: Path, redis_url: str, queue: str) -> dict[str, str]:
+    return {
+        "MAYAK_RQ_QUEUE": queue,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "MAYAK_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "MAYAK_INSTANCE_PATH": str(tmp_path / "worker-instance"),
+        "MAYAK_SECRET_KEY": app.config["SECRET_KEY"],
+        "MAYAK_PLUGINS_FILE": str(plugins_file_with_sample(tmp_path)),
+        "REDIS_URL": redis_url,
+        "MAYAK_JOB_HEARTBEAT_SECONDS": "0.2",
+        "MAYAK_JOB_STALE_SECONDS": "2",
+    }
+
+
+def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """A real ``mayak worker`` process in its own process group (so a test can kill it and its work horse)."""
+    return subprocess.Popen([sys.executable, "-m", "core.cli", "worker", *args], env=env, cwd=PROJECT_ROOT,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def run_burst_worker(env: dict[str, str], timeout: float = 60) -> str:
+    proc = start_worker(env, "--burst")
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out.decode(errors="replace")
+    return out.decode(errors="replace")
+
+
+def rq_app(make_app, redis_url: str, queue: str) -> Flask:
+    """An app whose jobs go to RQ on ``queue`` (unique per test, so parallel tests never share a queue)."""
+    os.environ["MAYAK_RQ_QUEUE"] = queue
+    try:
+        return make_app(extra_plugins=SAMPLE, REDIS_URL=redis_url)
+    finally:
+        del os.environ["MAYAK_RQ_QUEUE"]

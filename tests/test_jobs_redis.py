@@ -1,0 +1,58 @@
+"""Jobs on a real Redis with real ``mayak worker`` processes (RQ)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from core import jobs
+from core.db import db
+from core.testing import services
+from tests.jobs_support import job, marks, rq_app, run_burst_worker, worker_env
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def queue() -> str:
+    return f"mayak-test-{uuid.uuid4().hex[:8]}"
+
+
+def test_job_runs_on_an_rq_worker(app, make_app, tmp_path, queue):
+    url = services.redis_url()
+    rq = rq_app(make_app, url, queue)
+    with rq.app_context():
+        record = jobs.enqueue("sample.mark", key="rq")
+        db.session.commit()
+        record_id = record.id
+        assert jobs.backend().queue.count == 1
+    assert job(rq, record_id).submitted_at is not None
+    run_burst_worker(worker_env(rq, tmp_path, url, queue))
+    done = job(rq, record_id)
+    assert done.status == "finished" and done.result == {"key": "rq"}
+    assert marks(rq, "rq") == 1
+
+
+def test_failed_attempt_goes_back_through_the_sweep(app, make_app, tmp_path, queue):
+    from core.jobs import scheduler
+
+    url = services.redis_url()
+    rq = rq_app(make_app, url, queue)
+    with rq.app_context():
+        record = jobs.enqueue("sample.flaky", key="rqf")
+        db.session.commit()
+        record_id = record.id
+    env = worker_env(rq, tmp_path, url, queue)
+    run_burst_worker(env)
+    assert job(rq, record_id).status == "queued"
+    with rq.app_context():
+        assert scheduler.sweep()["resubmitted"] == 1
+    run_burst_worker(env)
+    assert job(rq, record_id).status == "finished" and marks(rq, "rqf") == 1
+
+
+def test_healthz_reports_redis(app, make_app, queue):
+    rq = rq_app(make_app, services.redis_url(), queue)
+    body = rq.test_client().get("/healthz").get_json()
+    assert body["redis"]["ok"] is True and body["jobs"]["detail"].startswith("rq:")

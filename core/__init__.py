@@ -32,6 +32,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _check_services(settings: Settings) -> None:
+    """Stop start-up with one line when the database or Redis cannot be reached."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.db import db
+    from core.errors import StartupError
+
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise StartupError(
+            f"the database at {url} is unreachable ({reason}); start it or fix MAYAK_DATABASE_URL"
+        ) from exc
+    if settings.redis_url:
+        try:
+            Redis.from_url(settings.redis_url, socket_connect_timeout=2).ping()
+        except RedisError as exc:
+            raise StartupError(
+                f"Redis (REDIS_URL) is unreachable ({exc}); start it or unset REDIS_URL to run jobs in-process"
+            ) from exc
+
+
 def create_app(
     config: Mapping[str, Any] | None = None,
     *,
@@ -77,6 +105,7 @@ def create_app(
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+        _check_services(settings)
 
     manager = MayakPlugins(settings.plugins_file)
     manager.load(hooks, extra=extra_plugins)

@@ -1,0 +1,82 @@
+"""End to end in Debian's chromium (Playwright): sign in, switch to Russian, open every top-level page, and fail
+on any console error (CSP violations included)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from core import create_app
+from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    app = create_app(TEST_CONFIG, environ=app_environ(f"sqlite:///{tmp / 'e2e.db'}", tmp / "instance"))
+    migrate_app(app)
+    create_user(app, "boss@example.com", is_admin=True, full_name="Анна Босс")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        from core.testing.services import unavailable
+
+        unavailable("Debian's chromium", CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+def test_sign_in_switch_to_russian_and_visit_every_page(live_server, browser):
+    page = browser.new_page(locale="en-US")
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+            if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+    page.goto(f"{live_server}/")
+    page.fill("input[name=email]", "boss@example.com")
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    assert "Анна Босс" in page.inner_text("body")
+
+    page.click("button.dropdown-toggle")
+    page.click("button[name=locale][value=ru]")
+    page.wait_for_load_state()
+    nav = page.locator("nav.shell-nav")
+    assert "Главная" in nav.inner_text() and "Пользователи" in nav.inner_text()
+
+    links = nav.locator("a.nav-link")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    assert len(hrefs) >= 7, hrefs
+    for href in hrefs:
+        response = page.goto(f"{live_server}{href}")
+        assert response is not None and response.status == 200, href
+        assert page.locator("html").get_attribute("lang") == "ru"
+        page.wait_for_timeout(150)  # let htmx and bootstrap run
+
+    page.goto(f"{live_server}/notifications")
+    page.wait_for_selector("#notification-badge")
+    assert problems == []
+    page.close()

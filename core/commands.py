@@ -12,7 +12,6 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-
 # --- database --------------------------------------------------------------------------------------------
 
 

@@ -21,7 +21,8 @@ SAMPLE = [("sample", sample)]
 
 def plugins_file_with_sample(tmp_path: Path) -> Path:
     path = tmp_path / "plugins-with-sample.toml"
-    path.write_text((PROJECT_ROOT / "plugins.toml").read_text() + '\n[plugins.sample]\nmodule = "tests.plugins.sample"\n')
+    extra = '\n[plugins.sample]\nmodule = "tests.plugins.sample"\n'
+    path.write_text((PROJECT_ROOT / "plugins.toml").read_text() + extra)
     return path
 
 

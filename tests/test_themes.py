@@ -30,7 +30,8 @@ def test_instance_templates_override_the_theme_and_can_extend_core(app, database
     templates = tmp_path / "instance" / "templates"
     templates.mkdir(parents=True)
     (templates / "_brand.html").write_text('<span class="site-brand">ACME</span>')
-    (templates / "base.html").write_text('{% extends "core:base.html" %}{% block head %}<meta name="site" content="acme">{% endblock %}')
+    (templates / "base.html").write_text(
+        '{% extends "core:base.html" %}{% block head %}<meta name="site" content="acme">{% endblock %}')
     _, html = _login_page(database_url, tmp_path, MAYAK_THEME="dark")
     assert "site-brand" in html and "brand-night" not in html
     assert '<meta name="site" content="acme">' in html and 'name="email"' in html

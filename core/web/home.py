@@ -61,8 +61,8 @@ def notifications_read():  # type: ignore[no-untyped-def]
 def profile():  # type: ignore[no-untyped-def]
     me = _me()
     prefs = PreferencesForm(prefix="prefs", obj=me)
-    prefs.locale.choices = [("", _("Browser language"))] + list(available_locales().items())
-    prefs.timezone.choices = [("", _("Installation default"))] + [(tz, tz) for tz in _TIMEZONES]
+    prefs.locale.choices = [("", _("Browser language")), *available_locales().items()]
+    prefs.timezone.choices = [("", _("Installation default")), *((tz, tz) for tz in _TIMEZONES)]
     password = PasswordForm(prefix="pw")
     status = 200
     if request.method == "POST" and "prefs-submit" in request.form and prefs.validate_on_submit():

@@ -1,13 +1,13 @@
 """core: users, teams, roles, audit, jobs, outbox, notifications
 
 Revision ID: core_0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 00:39:15.044700
 """
-from alembic import op
 import sqlalchemy as sa
-import core.models.base
+from alembic import op
 
+import core.models.base
 
 revision = 'core_0001'
 down_revision = None
@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('login_failure',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -182,7 +182,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('user_role', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_role_role_id'))
 

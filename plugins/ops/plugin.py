@@ -29,7 +29,6 @@ from core.services.errors import ValidationError
 from plugins.ops.models import PurgeRun
 
 
-
 def N_(message: str) -> str:
     """Mark a message for extraction but keep it untranslated: notifications are translated when shown."""
     return message

@@ -1,13 +1,13 @@
 """ops: purge runs
 
 Revision ID: ops_0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 00:39:19.411339
 """
-from alembic import op
 import sqlalchemy as sa
-import core.models.base
+from alembic import op
 
+import core.models.base
 
 revision = 'ops_0001'
 down_revision = None
@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('ops_purge_run',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ran_at', core.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -30,6 +30,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    
+
     op.drop_table('ops_purge_run')
 

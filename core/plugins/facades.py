@@ -72,6 +72,12 @@ def country_rules() -> CountryRules:
     return rules
 
 
+def default_phone_region() -> str:
+    """Region for phone numbers typed without a country code: ``MAYAK_PHONE_REGION``, else the country rules."""
+    settings = current_app.extensions["mayak.settings"]
+    return settings.default_phone_region or country_rules().phone_region
+
+
 def plugin_health() -> dict[str, HealthStatus]:
     """Each enabled plugin's health; a plugin that raises is reported unhealthy, not hidden."""
     manager = plugins()

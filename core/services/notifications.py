@@ -28,6 +28,8 @@ def notify(
     """Add one notification per user to the current transaction."""
     if level not in ("info", "success", "warning", "danger"):
         raise ValueError(f"unknown notification level {level!r}")
+    if link is not None and not _safe_link(link):
+        raise ValueError(f"notification links must be paths within Mayak or http(s) URLs, not {link[:40]!r}")
     created = [
         Notification(user_id=uid, message=str(message), params=params or {}, link=link, level=level,
                      source=source, domain=domain)
@@ -35,6 +37,13 @@ def notify(
     ]
     db.session.add_all(created)
     return created
+
+
+def _safe_link(link: str) -> bool:
+    """Only links a browser follows harmlessly: ``/path`` inside Mayak or an http(s) URL (never ``javascript:``)."""
+    if link.startswith("/") and not link.startswith("//"):
+        return True
+    return link.startswith(("https://", "http://")) and "\\" not in link
 
 
 def admin_ids() -> list[int]:

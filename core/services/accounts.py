@@ -184,15 +184,22 @@ def _snapshot(user: User) -> dict[str, object]:
 # --- teams -----------------------------------------------------------------------------------------------
 
 
-def save_team(actor: Actor, team: Team | None, *, name: str, members: Iterable[User]) -> Team:
+def _unique_name(model: type[Team] | type[Role], current: Team | Role | None, name: str,
+                 missing: object, taken: object) -> str:
+    """The trimmed name, or a ValidationError when it is empty or another record has it (ignoring case)."""
     name = name.strip()
     if not name:
-        raise ValidationError("name", _l("Give the team a name."))
-    clash = select(Team.id).where(func.lower(Team.name) == name.lower())
-    if team is not None:
-        clash = clash.where(Team.id != team.id)
+        raise ValidationError("name", missing)
+    clash = select(model.id).where(func.lower(model.name) == name.lower())
+    if current is not None:
+        clash = clash.where(model.id != current.id)
     if db.session.scalar(clash) is not None:
-        raise ValidationError("name", _l("A team with this name already exists."))
+        raise ValidationError("name", taken)
+    return name
+
+
+def save_team(actor: Actor, team: Team | None, *, name: str, members: Iterable[User]) -> Team:
+    name = _unique_name(Team, team, name, _l("Give the team a name."), _l("A team with this name already exists."))
     created = team is None
     team = team or Team()
     before = {"name": team.name, "members": sorted(u.email for u in team.members)} if not created else {}
@@ -225,14 +232,7 @@ def save_role(
     known: dict[str, tuple[str, ...]],
 ) -> Role:
     """Create or update a role; ``grants`` maps (entity, action) to a scope and replaces the old grants."""
-    name = name.strip()
-    if not name:
-        raise ValidationError("name", _l("Give the role a name."))
-    clash = select(Role.id).where(func.lower(Role.name) == name.lower())
-    if role is not None:
-        clash = clash.where(Role.id != role.id)
-    if db.session.scalar(clash) is not None:
-        raise ValidationError("name", _l("A role with this name already exists."))
+    name = _unique_name(Role, role, name, _l("Give the role a name."), _l("A role with this name already exists."))
     for (entity, action), scope in grants.items():
         if entity not in known or action not in known[entity] or scope not in SCOPES:
             raise ValidationError("grants", _l("Unknown permission %(p)s.", p=f"{entity}.{action}"))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import AuditEntry
+from core.services import paging
 from core.services.context import Actor
 
 SECRET_KEYS = frozenset({"password", "password_hash", "session_token", "token", "secret"})
@@ -42,9 +43,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 def recent(limit: int = 50, before_id: int | None = None, action: str | None = None) -> list[AuditEntry]:
     """Newest entries first, keyset-paginated by id."""
-    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if before_id is not None:
-        stmt = stmt.where(AuditEntry.id < before_id)
+    stmt = select(AuditEntry)
     if action:
         stmt = stmt.where(AuditEntry.action == action)
-    return list(db.session.scalars(stmt))
+    return paging.newest_first(stmt, AuditEntry.id, limit, before_id)

@@ -14,7 +14,7 @@ from core.db import db
 from core.jobs import PENDING_KEY
 from core.models import JobRecord, LoginFailure, Notification, OutboxEvent, utcnow
 from core.plugins.facades import job_spec
-from core.services import audit
+from core.services import audit, paging
 from core.services.context import Actor
 from core.services.errors import ValidationError
 
@@ -41,12 +41,10 @@ def purge(job_days: int, event_days: int, notification_days: int) -> dict[str, i
 
 
 def recent_jobs(limit: int = 50, before_id: int | None = None, status: str | None = None) -> list[JobRecord]:
-    stmt = select(JobRecord).order_by(JobRecord.id.desc()).limit(limit)
-    if before_id is not None:
-        stmt = stmt.where(JobRecord.id < before_id)
+    stmt = select(JobRecord)
     if status:
         stmt = stmt.where(JobRecord.status == status)
-    return list(db.session.scalars(stmt))
+    return paging.newest_first(stmt, JobRecord.id, limit, before_id)
 
 
 def waiting_jobs(older_than: timedelta) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 
 from core.db import db
 from core.models import Notification, User, utcnow
+from core.services import paging
 
 
 def notify(
@@ -57,15 +58,8 @@ def unread_count(user: User) -> int:
 
 
 def for_user(user: User, limit: int = 30, before_id: int | None = None) -> list[Notification]:
-    stmt = (
-        select(Notification)
-        .where(Notification.user_id == user.id)
-        .order_by(Notification.id.desc())
-        .limit(limit)
-    )
-    if before_id is not None:
-        stmt = stmt.where(Notification.id < before_id)
-    return list(db.session.scalars(stmt))
+    stmt = select(Notification).where(Notification.user_id == user.id)
+    return paging.newest_first(stmt, Notification.id, limit, before_id)
 
 
 def mark_read(user: User, notification_id: int | None = None) -> int:

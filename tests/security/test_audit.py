@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -64,3 +65,20 @@ def test_role_changes_are_audited(app, admin, admin_client):
 def test_audit_page_lists_entries(app, admin, admin_client):
     page = admin_client.get("/admin/audit?action=auth.login")
     assert page.status_code == 200 and b"auth.login" in page.data
+
+
+def test_audit_log_pages_by_keyset(app, admin, admin_client):
+    from core.services import audit as audit_service
+    from core.services.context import SYSTEM
+
+    with app.app_context():
+        for n in range(60):
+            audit_service.record(SYSTEM, "test.bulk", "thing", n)
+        db.session.commit()
+    first = admin_client.get("/admin/audit?action=test.bulk").data.decode()
+    assert first.count("<code>test.bulk</code>") == 50
+    before = re.search(r'hx-get="/admin/audit\?before=(\d+)', first).group(1)
+    rest = admin_client.get(f"/admin/audit?action=test.bulk&before={before}",
+                            headers={"HX-Request": "true"}).data.decode()
+    assert rest.count("<code>test.bulk</code>") == 10
+    assert "<html" not in rest, "htmx asked for the rows only"

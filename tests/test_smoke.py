@@ -28,3 +28,17 @@ def test_logout(admin_client):
     response = post_form(admin_client, "/logout")
     assert response.status_code == 302
     assert admin_client.get("/").status_code == 302
+
+
+def test_expired_session_on_an_htmx_request_redirects_the_whole_page(client):
+    response = client.get("/notifications/badge", headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"].startswith("/login?next=")
+
+
+def test_sign_in_returns_to_the_page_asked_for(app, admin, client):
+    first = client.get("/admin/users")
+    assert first.headers["Location"] == "/login?next=/admin/users"
+    response = post_form(client, "/login?next=/admin/users",
+                         {"email": admin.email, "password": "correct horse battery"})
+    assert response.headers["Location"] == "/admin/users"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,7 +19,8 @@ from core.plugins.manager import MayakPlugins
 from core.services import audit
 from core.services.access import AccessDenied, can
 from core.web.context import actor
-from core.web.htmx import init_htmx
+from core.web.htmx import init_htmx, is_htmx
+from core.web.htmx import redirect as htmx_redirect
 from core.web.security import init_security
 
 
@@ -59,6 +60,15 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     login_manager.login_message = _l("Please sign in to open this page.")
     login_manager.login_message_category = "warning"
     login_manager.session_protection = "basic"
+
+    @login_manager.unauthorized_handler
+    def unauthorized():  # type: ignore[no-untyped-def]
+        # htmx would swap the sign-in page into a fragment; send the whole browser there instead.
+        target = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+        if is_htmx():
+            return htmx_redirect(target)
+        flash(login_manager.login_message, login_manager.login_message_category)
+        return redirect(target)
     csrf.init_app(app)
     init_htmx(app)
     init_security(app)

@@ -180,3 +180,24 @@ def test_failing_handler_leaves_event_pending_and_others_delivered(app, make_app
         assert set(db.session.scalars(select(EventDelivery.handler))) == {"ops"}
         dispatch_pending()  # the retry delivers to nobody twice
         assert db.session.scalar(select(func.count()).select_from(EventDelivery)) == 1
+
+
+def test_two_running_schedulers_fire_on_time_and_never_twice(sample_app):
+    """QUALITY 19 with the real loop: two scheduler threads for three seconds, one job per one-second slot."""
+    import time
+
+    from core.models import JobRecord
+
+    stops = [scheduler.start_thread(sample_app), scheduler.start_thread(sample_app)]
+    time.sleep(3.5)
+    for stop in stops:
+        stop.set()
+    time.sleep(1.2)
+    wait_for_jobs(sample_app)
+    with sample_app.app_context():
+        slots = db.session.scalars(select(JobRecord.unique_key).where(
+            JobRecord.unique_key.like("schedule:sample.every_second:%"))).all()
+        states = db.session.get(ScheduleState, "sample.every_second")
+        assert 2 <= len(slots) <= 4 and len(set(slots)) == len(slots)
+        assert states.last_run_at is not None
+    assert marks(sample_app, "tick") == len(slots)

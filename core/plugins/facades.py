@@ -58,10 +58,10 @@ def job_spec(name: str) -> JobSpec:
         raise ProviderNotFound(f"no enabled plugin registers the job {name!r}") from None
 
 
-def nav_items(user: User, section: str = "main") -> list[NavItem]:
-    items: list[NavItem] = []
-    for _plugin, result in plugins().call_each("nav_items", user=user):
-        items.extend(item for item in result if item.section == section)
+def nav_items(user: User) -> list[NavItem]:
+    """Every navigation item the plugins offer ``user``, in display order (a raising plugin is skipped)."""
+    items: list[NavItem] = [item for _plugin, result in plugins().call_each("nav_items", user=user)
+                            for item in result]
     return sorted(items, key=lambda item: (item.order, item.key))
 
 

@@ -103,9 +103,10 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     @app.context_processor
     def shell_context() -> dict[str, object]:
         user = current_user if getattr(current_user, "is_authenticated", False) else None
+        nav = facades.nav_items(user) if user else []
         return {
-            "nav_main": facades.nav_items(user, "main") if user else [],
-            "nav_admin": facades.nav_items(user, "admin") if user else [],
+            "nav_main": [item for item in nav if item.section == "main"],
+            "nav_admin": [item for item in nav if item.section == "admin"],
             "can": lambda action, entity, obj=None: can(user, action, entity, obj),
             "theme": app.config["MAYAK_THEME_META"],
         }

@@ -50,7 +50,10 @@ def register_jobs() -> list[JobSpec]:
 
 @hookimpl
 def register_schedules() -> list[ScheduleSpec]:
-    return [ScheduleSpec("sample.every_minute", "sample.mark", every=60, kwargs={"key": "scheduled"})]
+    return [
+        ScheduleSpec("sample.every_minute", "sample.mark", every=60, kwargs={"key": "scheduled"}),
+        ScheduleSpec("sample.every_second", "sample.mark", every=1, kwargs={"key": "tick"}),
+    ]
 
 
 @hookimpl

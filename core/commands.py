@@ -25,11 +25,12 @@ def db_group() -> None:
 def db_upgrade() -> None:
     """Apply every pending migration of core and the enabled plugins, then seed the default roles."""
     from core import migrate
+    from core.plugins.facades import registry
     from core.services import accounts
 
     for unit in migrate.upgrade():
         click.echo(f"migrated {unit}")
-    accounts.ensure_default_roles()
+    accounts.ensure_default_roles(registry().permissions.values())
 
 
 @db_group.command("current")

@@ -7,7 +7,7 @@ then ``MAYAK_TIMEZONE``. Messages are English in the source; other languages com
 
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -24,6 +24,8 @@ def available_locales() -> dict[str, str]:
 
 
 def select_locale() -> str | None:
+    if not has_request_context():  # jobs, the CLI: the installation's language
+        return None
     locales = available_locales()
     user = current_user
     if getattr(user, "is_authenticated", False) and user.locale in locales:
@@ -38,6 +40,8 @@ def select_locale() -> str | None:
 
 
 def select_timezone() -> str | None:
+    if not has_request_context():
+        return None
     user = current_user
     if getattr(user, "is_authenticated", False) and user.timezone:
         return user.timezone

@@ -25,6 +25,8 @@ UNITS: list[tuple[list[Path], Path, list[Path]]] = [
      [PROJECT_ROOT / "plugins/l10n_ru/translations"]),
     ([PROJECT_ROOT / "plugins/ops"], PROJECT_ROOT / "plugins/ops/translations/messages.pot",
      [PROJECT_ROOT / "plugins/ops/translations"]),
+    ([PROJECT_ROOT / "plugins/card_basics"], PROJECT_ROOT / "plugins/card_basics/translations/messages.pot",
+     [PROJECT_ROOT / "plugins/card_basics/translations"]),
 ]
 LOCALES = ["ru"]
 

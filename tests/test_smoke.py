@@ -18,7 +18,7 @@ def test_anonymous_is_sent_to_login(client):
 def test_admin_sees_home_and_admin_pages(admin_client):
     for url in ("/", "/notifications", "/profile", "/admin/users", "/admin/teams", "/admin/roles",
                 "/admin/plugins", "/admin/audit", "/admin/jobs/", "/admin/users/new", "/admin/teams/new",
-                "/admin/roles/new"):
+                "/admin/roles/new", "/contacts/", "/companies/", "/admin/custom-fields"):
         response = admin_client.get(url)
         assert response.status_code == 200, url
         assert b"Traceback" not in response.data

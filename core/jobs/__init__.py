@@ -66,23 +66,29 @@ def enqueue(name: str, *, unique_key: str | None = None, created_by_id: int | No
 def submit(records: list[tuple[int, int]]) -> int:
     """Hand committed ``(record id, timeout)`` pairs to the backend; a failure is logged and left to the sweep.
 
-    Uses its own connection: it runs from ``after_commit``, where the session cannot emit SQL.
+    ``submitted_at`` is stamped *before* the hand-over: a fast worker may run and fail the job (clearing the
+    stamp for a retry) before this function returns, and must not be overwritten. Uses its own connection: it
+    runs from ``after_commit``, where the session cannot emit SQL.
     """
     if not records:
         return 0
     target = backend()
-    sent: list[int] = []
+    stamp = utcnow()
+    ids = [record_id for record_id, _timeout in records]
+    with db.engine.begin() as conn:
+        conn.execute(update(JobRecord).where(JobRecord.id.in_(ids)).values(submitted_at=stamp))
+    lost: list[int] = []
     for record_id, timeout in records:
         try:
             target.submit(record_id, timeout)
         except Exception as exc:
             log.warning("job %s not submitted (%s); the sweep will retry", record_id, exc)
-            continue
-        sent.append(record_id)
-    if sent:
+            lost.append(record_id)
+    if lost:
         with db.engine.begin() as conn:
-            conn.execute(update(JobRecord).where(JobRecord.id.in_(sent)).values(submitted_at=utcnow()))
-    return len(sent)
+            conn.execute(update(JobRecord).where(JobRecord.id.in_(lost), JobRecord.submitted_at == stamp)
+                         .values(submitted_at=None))
+    return len(records) - len(lost)
 
 
 def kick_dispatch() -> None:

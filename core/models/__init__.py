@@ -1,23 +1,40 @@
 """Core models, one module per aggregate. Importing this package registers every core table."""
 
+from core.models.activities import ACTIVITY_KINDS, Activity, Attachment
+from core.models.api import ApiToken
 from core.models.audit import AuditEntry
 from core.models.auth import LoginFailure
 from core.models.base import Base, UTCDateTime, utcnow
+from core.models.contacts import Company, Contact, ContactCompany, Email, Phone, Tag
+from core.models.custom_fields import CustomField
 from core.models.jobs import EventDelivery, JobRecord, OutboxEvent, ScheduleState
 from core.models.notifications import Notification
 from core.models.users import Role, RoleGrant, Team, User
+from core.models.views import SavedView
 
 __all__ = [
+    "ACTIVITY_KINDS",
+    "Activity",
+    "ApiToken",
+    "Attachment",
     "AuditEntry",
     "Base",
+    "Company",
+    "Contact",
+    "ContactCompany",
+    "CustomField",
+    "Email",
     "EventDelivery",
     "JobRecord",
     "LoginFailure",
     "Notification",
     "OutboxEvent",
+    "Phone",
     "Role",
     "RoleGrant",
+    "SavedView",
     "ScheduleState",
+    "Tag",
     "Team",
     "UTCDateTime",
     "User",

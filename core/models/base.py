@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -39,6 +39,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def search_key(length: int) -> String:
+    """A column for prefix range scans (``col >= 'ab' AND col < 'ab\uffff'``): binary order on PostgreSQL too,
+    where linguistic collations would break the prefix property."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
 
 
 class Base(DeclarativeBase):

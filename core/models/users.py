@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.models.base import Base, UTCDateTime, utcnow
@@ -82,6 +82,8 @@ class Role(Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     key: Mapped[str | None] = mapped_column(String(40), unique=True)
     description: Mapped[str] = mapped_column(String(500), default="")
+    # entities whose default grants were applied once (so an admin's later changes are never overwritten)
+    seeded_entities: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     grants: Mapped[list[RoleGrant]] = relationship(
         back_populates="role", cascade="all, delete-orphan", lazy="selectin"

@@ -10,6 +10,8 @@ import pluggy
 from core.plugins.hookspecs import PROJECT
 from core.plugins.manager import secret_field
 from core.plugins.types import (
+    CardAction,
+    CardPanel,
     CountryRules,
     Event,
     HealthStatus,
@@ -24,6 +26,8 @@ from core.plugins.types import (
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 __all__ = [
+    "CardAction",
+    "CardPanel",
     "CountryRules",
     "Event",
     "HealthStatus",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app, has_app_context
 
 from core.errors import ProviderNotFound
-from core.plugins.types import CountryRules, HealthStatus, LocaleSpec, NavItem
+from core.plugins.types import CardAction, CardPanel, CountryRules, HealthStatus, LocaleSpec, NavItem
 
 if TYPE_CHECKING:
     from core.models import User
@@ -63,6 +63,18 @@ def nav_items(user: User) -> list[NavItem]:
     items: list[NavItem] = [item for _plugin, result in plugins().call_each("nav_items", user=user)
                             for item in result]
     return sorted(items, key=lambda item: (item.order, item.key))
+
+
+def card_actions(entity: str, record: object, user: User) -> list[CardAction]:
+    found = [a for _p, result in plugins().call_each("card_actions", entity=entity, record=record, user=user)
+             for a in result]
+    return sorted(found, key=lambda a: (a.order, a.key))
+
+
+def card_panels(entity: str, record: object, user: User) -> list[CardPanel]:
+    found = [p for _p, result in plugins().call_each("card_panels", entity=entity, record=record, user=user)
+             for p in result]
+    return sorted(found, key=lambda p: (p.order, p.key))
 
 
 def country_rules() -> CountryRules:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
     from core.models import User
     from core.plugins.types import (
+        CardAction,
+        CardPanel,
         CountryRules,
         Event,
         HealthStatus,
@@ -92,6 +94,17 @@ def country_rules() -> CountryRules | None:
 @hookspec
 def nav_items(user: User) -> list[NavItem]:
     """Links for the left navigation that ``user`` may see (check permissions before returning an item)."""
+
+
+@hookspec
+def card_actions(entity: str, record: object, user: User) -> list[CardAction]:
+    """Quick actions for the card of ``record`` (``entity`` is ``contact`` or ``company``) as ``user`` sees it."""
+
+
+@hookspec
+def card_panels(entity: str, record: object, user: User) -> list[CardPanel]:
+    """Side panels for the card of ``record``; each loads lazily from its own URL, so a slow plugin never stalls
+    the card. The panel's view must check permissions itself."""
 
 
 @hookspec

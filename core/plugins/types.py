@@ -14,13 +14,15 @@ class PermissionSpec:
     """An entity that roles can be granted actions on, e.g. ``PermissionSpec("contact", ("view", "edit"))``.
 
     ``label`` is an untranslated message id (wrap it in ``lazy_gettext`` or ``_l``); ``scoped`` says whether
-    own/team scopes make sense (records with an owner) or only all-or-nothing.
+    own/team scopes make sense (records with an owner) or only all-or-nothing. ``defaults`` grants actions to the
+    seeded roles once, e.g. ``{"sales": {"view": "own"}}``; admins' later changes are kept.
     """
 
     entity: str
     actions: tuple[str, ...]
     label: Any
     scoped: bool = True
+    defaults: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,29 @@ class NavItem:
     order: int = 100
     section: str = "main"
     badge: int | None = None
+
+
+@dataclass(frozen=True)
+class CardAction:
+    """A quick action in a client card's header (call, SMS, email...). ``url`` is followed on click; with
+    ``post=True`` it is posted (with the CSRF token) instead, for actions that change something."""
+
+    key: str
+    label: Any
+    url: str
+    icon: str = ""
+    post: bool = False
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class CardPanel:
+    """A panel in a client card's side column, loaded lazily from ``url`` (an htmx partial) when revealed."""
+
+    key: str
+    title: Any
+    url: str
+    order: int = 100
 
 
 @dataclass(frozen=True)

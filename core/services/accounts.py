@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
@@ -13,9 +13,12 @@ from werkzeug.security import generate_password_hash
 from core.db import db
 from core.models import Role, RoleGrant, Team, User, utcnow
 from core.models.users import SCOPES, new_session_token
-from core.services import audit, events
+from core.services import audit, emails, events
 from core.services.context import Actor
 from core.services.errors import ValidationError
+
+if TYPE_CHECKING:
+    from core.plugins.types import PermissionSpec
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -35,12 +38,11 @@ DEFAULT_ROLES: dict[str, tuple[str, str]] = {
 
 
 def normalise_email(email: str) -> str:
-    """Trim, lower-case the domain (and the local part: mailboxes are case-insensitive in practice)."""
-    try:
-        result = validate_email(email.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValidationError("email", _l("Enter a valid email address, such as name@example.com.")) from exc
-    return result.normalized.lower()
+    """The sign-in form of an address: trimmed and lower-cased (mailboxes are case-insensitive in practice)."""
+    parsed = emails.parse(email)
+    if not parsed.valid:
+        raise ValidationError("email", _l("Enter a valid email address, such as name@example.com."))
+    return parsed.normalized
 
 
 def check_password(password: str) -> None:
@@ -270,12 +272,24 @@ def delete_role(actor: Actor, role: Role) -> None:
 # --- installation defaults -------------------------------------------------------------------------------
 
 
-def ensure_default_roles() -> None:
-    """Create the seeded roles that do not exist yet (idempotent; run by ``mayak db upgrade``)."""
+def ensure_default_roles(permissions: Iterable[PermissionSpec] = ()) -> None:
+    """Create the seeded roles that do not exist yet and give them each entity's default grants once
+    (idempotent; run by ``mayak db upgrade``). Grants an admin changed later are never touched."""
     existing = set(db.session.scalars(select(Role.key).where(Role.key.is_not(None))))
     for key, (name, description) in DEFAULT_ROLES.items():
         if key not in existing and db.session.scalar(select(Role.id).where(Role.name == name)) is None:
-            db.session.add(Role(key=key, name=name, description=description))
+            db.session.add(Role(key=key, name=name, description=description, seeded_entities=[]))
+    db.session.flush()
+    for role in db.session.scalars(select(Role).where(Role.key.in_(list(DEFAULT_ROLES)))):
+        seeded = list(role.seeded_entities or [])
+        for spec in permissions:
+            if spec.entity in seeded:
+                continue
+            for action, scope in spec.defaults.get(role.key or "", {}).items():
+                if not any(g.entity == spec.entity and g.action == action for g in role.grants):
+                    role.grants.append(RoleGrant(entity=spec.entity, action=action, scope=scope))
+            seeded.append(spec.entity)
+        role.seeded_entities = seeded
     db.session.commit()
 
 

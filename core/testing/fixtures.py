@@ -24,6 +24,7 @@ from core.config import PROJECT_ROOT
 from core.db import db
 from core.models import Role, RoleGrant, Team, User
 from core.models.base import Base
+from core.plugins.facades import registry
 from core.testing import services
 
 TEST_PASSWORD = "correct horse battery"
@@ -64,7 +65,7 @@ def migrate_app(app: Flask) -> None:
 
     with app.app_context():
         migrate.upgrade()
-        accounts.ensure_default_roles()
+        accounts.ensure_default_roles(registry().permissions.values())
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +89,7 @@ def empty_tables(app: Flask) -> None:
             else:
                 for name in names:
                     conn.execute(text(f'DELETE FROM "{name}"'))
-        accounts.ensure_default_roles()
+        accounts.ensure_default_roles(registry().permissions.values())
         db.session.remove()
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+from datetime import date, datetime, timedelta
+
 from flask import Flask, flash, redirect, render_template, request, url_for
-from flask_babel import format_datetime, gettext
+from flask_babel import format_date, format_datetime, format_timedelta, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -13,10 +17,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.db import db
 from core.extensions import csrf, login_manager
-from core.models import User
+from core.models import User, utcnow
 from core.plugins import facades
 from core.plugins.manager import MayakPlugins
-from core.services import audit
+from core.services import audit, phones
 from core.services.access import AccessDenied, can
 from core.web.context import actor
 from core.web.htmx import init_htmx, is_htmx
@@ -47,8 +51,25 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
     return render_template("errors/error.html", code=code, error=error), code
 
 
+def _relative(moment: datetime) -> str:
+    """"5 minutes ago" within a week, the date after that (the exact time is in the title attribute)."""
+    delta = moment - utcnow()
+    if abs(delta) < timedelta(days=7):
+        return format_timedelta(delta, add_direction=True, granularity="minute")
+    return format_datetime(moment, "short")
+
+
+def _format_date_value(value: object) -> str:
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    return format_date(value, "short") if isinstance(value, date) else str(value)
+
+
 def init_web(app: Flask, manager: MayakPlugins) -> None:
-    from core.web import admin, auth, health, home, jobs
+    from core.web import admin, auth, companies, contacts, exports, health, home, jobs
 
     settings = app.extensions["mayak.settings"]
     if app.config.get("MAYAK_BEHIND_PROXY", settings.behind_tls):
@@ -73,7 +94,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     init_htmx(app)
     init_security(app)
 
-    for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp):
+    for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp):
         app.register_blueprint(blueprint)
     for blueprint in manager.collect("register_blueprints"):
         app.register_blueprint(blueprint)
@@ -118,6 +139,12 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
             return notification.message
 
     app.jinja_env.globals["translate_notification"] = translate_notification
+    app.jinja_env.globals["now_utc"] = utcnow
+    app.jinja_env.filters["relative"] = _relative
+    app.jinja_env.tests["match"] = lambda value, pattern: re.match(pattern, str(value)) is not None
+    app.jinja_env.filters["format_date_value"] = _format_date_value
+    app.jinja_env.filters["phone"] = lambda p: phones.display(p.e164, p.raw, facades.default_phone_region())
+    app.config.setdefault("MAYAK_ATTENTION_DAYS", int(os.environ.get("MAYAK_ATTENTION_DAYS", "30")))
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
 
     @app.before_request

@@ -253,3 +253,42 @@ def audit_log():  # type: ignore[no-untyped-def]
     entries = audit.recent(limit=50, before_id=before, action=action)
     return render("admin/audit.html", "rows", entries=entries, action=action,
                   more=entries[-1].id if len(entries) == 50 else None)
+
+
+# --- custom fields ---------------------------------------------------------------------------------------
+
+
+def custom_fields_page():  # type: ignore[no-untyped-def]
+    from core.models import CustomField
+    from core.services import custom_fields
+    from core.services.errors import InvalidInput
+
+    require(user(), "edit", "custom_field")
+    errors: dict[str, str] = {}
+    typed: dict[str, str] = {}
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        field_id = request.form.get("field_id", type=int)
+        existing = db.session.get(CustomField, field_id) if field_id else None
+        if request.form.get("toggle") and existing is not None:
+            custom_fields.set_active(actor(), existing, not existing.active)
+            return redirect(url_for("admin.custom_fields"))
+        typed = dict(request.form.items())
+        try:
+            custom_fields.save_definition(
+                actor(), existing, entity=request.form.get("entity", ""), label=request.form.get("label", ""),
+                type_=request.form.get("type", ""), choices=request.form.get("choices", "").splitlines(),
+                required=bool(request.form.get("required")))
+        except InvalidInput as exc:
+            db.session.rollback()
+            errors = {k: str(v) for k, v in exc.errors.items()}
+        else:
+            flash(_("The field is saved."), "success")
+            return redirect(url_for("admin.custom_fields"))
+    fields = {entity: custom_fields.definitions(entity, include_inactive=True)
+              for entity in custom_fields.ENTITIES}
+    return render("admin/custom_fields.html", fields=fields, errors=errors, typed=typed, form=EmptyForm(),
+                  types=custom_fields.FIELD_TYPES, status=422 if errors else 200)
+
+
+bp.add_url_rule("/custom-fields", endpoint="custom_fields", view_func=custom_fields_page,
+                methods=["GET", "POST"])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from core.db import db
-from core.models import JobRecord, Role, Team
+from core.models import Company, Contact, JobRecord, Role, Team
 
 # Routes anyone may reach (they carry their own protection: throttling, CSRF, signatures).
 PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_static", "plugin_static"}
@@ -29,9 +29,13 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
         team = Team(name="Target team")
         role = Role(name="Target role")
         job = JobRecord(name="ops.purge", kwargs={}, created_by_id=owner_id, status="failed")
-        db.session.add_all([team, role, job])
+        company = Company(name="Target company", search_name="target company", owner_id=owner_id)
+        contact = Contact(first_name="Target", search_lf="target", search_fl="target", owner_id=owner_id)
+        db.session.add_all([team, role, job, company, contact])
         db.session.commit()
-        return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id}
+        return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id,
+                "contact_id": contact.id, "company_id": company.id, "name": "city", "entity": "contacts",
+                "format": "csv"}
 
 
 def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:

@@ -1,0 +1,183 @@
+"""Contacts (people) and companies (organisations), their phones, emails and tags.
+
+Every phone is kept as typed (``raw``) and, when it parses, as E.164 (``e164``, indexed) plus its digits reversed
+(``digits_rev``, indexed) so that "the last digits" is an index range scan too. Emails keep what was typed and a
+normalised form (indexed). ``search_lf``/``search_fl`` hold the case-folded name ("last first middle" and
+"first last middle") so that name prefixes are index range scans on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.models.base import Base, UTCDateTime, search_key, utcnow
+
+contact_tags = Table(
+    "contact_tag",
+    Base.metadata,
+    Column("contact_id", ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+company_tags = Table(
+    "company_tag",
+    Base.metadata,
+    Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Tag(Base):
+    __tablename__ = "tag"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(search_key(80), unique=True)  # case-folded name
+
+
+class _ClientRecord:
+    """Columns contacts and companies share: ownership, provenance, notes, custom fields, lifecycle."""
+
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
+    city: Mapped[str] = mapped_column(String(120), default="")
+    region: Mapped[str] = mapped_column(String(120), default="")
+    source: Mapped[str] = mapped_column(String(120), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    custom: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Company(_ClientRecord, Base):
+    __tablename__ = "company"
+    __table_args__ = (
+        Index("ix_company_live_name", "deleted_at", "search_name", "id"),
+        Index("ix_company_live_created", "deleted_at", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    search_name: Mapped[str] = mapped_column(search_key(300), default="")
+    industry: Mapped[str] = mapped_column(String(120), default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+
+    phones: Mapped[list[Phone]] = relationship(back_populates="company", cascade="all, delete-orphan",
+                                               order_by="Phone.position", lazy="selectin")
+    emails: Mapped[list[Email]] = relationship(back_populates="company", cascade="all, delete-orphan",
+                                               order_by="Email.position", lazy="selectin")
+    tags: Mapped[list[Tag]] = relationship(secondary=company_tags, lazy="selectin", order_by="Tag.key")
+    memberships: Mapped[list[ContactCompany]] = relationship(back_populates="company",
+                                                             cascade="all, delete-orphan")
+
+
+class Contact(_ClientRecord, Base):
+    __tablename__ = "contact"
+    __table_args__ = (
+        Index("ix_contact_live_lf", "deleted_at", "search_lf", "id"),
+        Index("ix_contact_live_fl", "deleted_at", "search_fl", "id"),
+        Index("ix_contact_live_created", "deleted_at", "created_at", "id"),
+        Index("ix_contact_live_activity", "deleted_at", "last_activity_at", "id"),
+        Index("ix_contact_owner_live", "owner_id", "deleted_at", "search_lf", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(120), default="")
+    middle_name: Mapped[str] = mapped_column(String(120), default="")
+    last_name: Mapped[str] = mapped_column(String(120), default="")
+    search_lf: Mapped[str] = mapped_column(search_key(400), default="")
+    search_fl: Mapped[str] = mapped_column(search_key(400), default="")
+    job_title: Mapped[str] = mapped_column(String(200), default="")
+    birthday: Mapped[date | None] = mapped_column(Date)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+
+    phones: Mapped[list[Phone]] = relationship(back_populates="contact", cascade="all, delete-orphan",
+                                               order_by="Phone.position", lazy="selectin")
+    emails: Mapped[list[Email]] = relationship(back_populates="contact", cascade="all, delete-orphan",
+                                               order_by="Email.position", lazy="selectin")
+    tags: Mapped[list[Tag]] = relationship(secondary=contact_tags, lazy="selectin", order_by="Tag.key")
+    memberships: Mapped[list[ContactCompany]] = relationship(back_populates="contact", cascade="all, delete-orphan",
+                                                             lazy="selectin")
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.middle_name, self.last_name) if p) or "—"
+
+
+class ContactCompany(Base):
+    """A person's place in an organisation; a person may belong to several."""
+
+    __tablename__ = "contact_company"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), primary_key=True,
+                                            index=True)
+    job_title: Mapped[str] = mapped_column(String(200), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    contact: Mapped[Contact] = relationship(back_populates="memberships")
+    company: Mapped[Company] = relationship(back_populates="memberships", lazy="joined")
+
+
+PHONE_KINDS = ("mobile", "work", "home", "fax", "other")
+EMAIL_KINDS = ("work", "personal", "other")
+
+
+class Phone(Base):
+    __tablename__ = "phone"
+    __table_args__ = (
+        CheckConstraint("(contact_id IS NULL) <> (company_id IS NULL)", name="one_owner"),
+        Index("ix_phone_e164", "e164"),
+        Index("ix_phone_digits_rev", "digits_rev"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="mobile")
+    raw: Mapped[str] = mapped_column(String(64))
+    e164: Mapped[str | None] = mapped_column(String(20))
+    digits_rev: Mapped[str] = mapped_column(search_key(32), default="")
+    valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    contact: Mapped[Contact | None] = relationship(back_populates="phones")
+    company: Mapped[Company | None] = relationship(back_populates="phones")
+
+
+class Email(Base):
+    __tablename__ = "email"
+    __table_args__ = (
+        CheckConstraint("(contact_id IS NULL) <> (company_id IS NULL)", name="one_owner"),
+        Index("ix_email_normalized", "normalized"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="work")
+    address: Mapped[str] = mapped_column(String(254))
+    normalized: Mapped[str] = mapped_column(search_key(254))
+    valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    contact: Mapped[Contact | None] = relationship(back_populates="emails")
+    company: Mapped[Company | None] = relationship(back_populates="emails")

@@ -1,0 +1,127 @@
+"""What contacts and companies share: phones, emails, tags, owner and team, the common text fields.
+
+Each helper validates typed input and collects errors per field (``phones.0``, ``emails.1``, ``owner_id``) so a
+form can show every problem next to its field at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from core.db import db
+from core.models import Email, Phone, Tag, Team, User
+from core.models.contacts import EMAIL_KINDS, PHONE_KINDS
+from core.plugins.facades import default_phone_region
+from core.services import emails, phones
+from core.services.access import can
+from core.services.context import Actor
+from core.services.text import clean, search_key
+
+TEXT_LIMITS = {"first_name": 120, "middle_name": 120, "last_name": 120, "job_title": 200, "city": 120,
+               "region": 120, "source": 120, "industry": 120, "website": 300, "name": 300}
+MAX_ITEMS = 20
+
+
+def text_fields(values: dict[str, Any], names: Sequence[str]) -> dict[str, str]:
+    return {name: clean(str(values.get(name) or ""), TEXT_LIMITS.get(name, 200)) for name in names
+            if name in values}
+
+
+def build_phones(items: list[dict[str, Any]], errors: dict[str, Any], *, keep_unparsed: bool) -> list[Phone]:
+    region = default_phone_region()
+    result: list[Phone] = []
+    for index, item in enumerate(items[:MAX_ITEMS]):
+        raw = str(item.get("raw") or item.get("number") or "").strip()
+        if not raw:
+            continue
+        kind = item.get("kind") if item.get("kind") in PHONE_KINDS else "mobile"
+        parsed = phones.parse(raw, region)
+        if parsed.e164 is None and not keep_unparsed:
+            errors[f"phones.{index}"] = _l(
+                "%(raw)s is not a phone number we can read: add the country code (+7 …) or save it as typed.",
+                raw=raw)
+        result.append(Phone(kind=kind, raw=parsed.raw, e164=parsed.e164, digits_rev=parsed.digits_rev,
+                            valid=parsed.valid and parsed.e164 is not None, position=len(result)))
+    return result
+
+
+def build_emails(items: list[dict[str, Any]], errors: dict[str, Any]) -> list[Email]:
+    result: list[Email] = []
+    for index, item in enumerate(items[:MAX_ITEMS]):
+        typed = str(item.get("address") or item.get("email") or "").strip()
+        if not typed:
+            continue
+        kind = item.get("kind") if item.get("kind") in EMAIL_KINDS else "work"
+        parsed = emails.parse(typed)
+        if not parsed.valid:
+            errors[f"emails.{index}"] = _l("%(email)s is not an email address, such as name@example.com.",
+                                           email=typed)
+        result.append(Email(kind=kind, address=parsed.address, normalized=parsed.normalized, valid=parsed.valid,
+                            position=len(result)))
+    return result
+
+
+def tags_named(names: Sequence[str]) -> list[Tag]:
+    """Existing tags by name (ignoring case), creating the missing ones."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        label = clean(str(name), 80)
+        if label:
+            wanted.setdefault(search_key(label)[:80], label)
+    if not wanted:
+        return []
+    found = {t.key: t for t in db.session.scalars(select(Tag).where(Tag.key.in_(list(wanted))))}
+    for key, label in wanted.items():
+        if key not in found:
+            found[key] = Tag(key=key, name=label)
+            db.session.add(found[key])
+    return [found[key] for key in wanted]
+
+
+def resolve_owner(actor: Actor, entity: str, requested: Any, current: int | None,
+                  errors: dict[str, Any]) -> int | None:
+    """The owner to store. Choosing someone else needs the ``assign`` right; otherwise the request is ignored
+    (so a crafted form cannot hand records around)."""
+    default = current if current is not None else actor.user_id
+    if requested in (None, ""):
+        return default
+    try:
+        owner_id = int(requested)
+    except (TypeError, ValueError):
+        errors["owner_id"] = _l("Choose a user from the list.")
+        return default
+    if owner_id == default:
+        return default
+    if not can(actor.user, "assign", entity):
+        return default
+    owner = db.session.get(User, owner_id)
+    if owner is None or not owner.is_active:
+        errors["owner_id"] = _l("Choose an active user as the owner.")
+        return default
+    return owner_id
+
+
+def team_of(owner_id: int | None, requested: Any) -> int | None:
+    if requested not in (None, ""):
+        try:
+            team = db.session.get(Team, int(requested))
+        except (TypeError, ValueError):
+            team = None
+        if team is not None:
+            return team.id
+    if owner_id is None:
+        return None
+    owner = db.session.get(User, owner_id)
+    return owner.teams[0].id if owner is not None and owner.teams else None
+
+
+def phone_sets_equal(a: Sequence[Phone], b: Sequence[Phone]) -> bool:
+    return [(p.kind, p.raw) for p in a] == [(p.kind, p.raw) for p in b]
+
+
+def email_sets_equal(a: Sequence[Email], b: Sequence[Email]) -> bool:
+    return [(e.kind, e.address) for e in a] == [(e.kind, e.address) for e in b]

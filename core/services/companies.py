@@ -1,0 +1,131 @@
+"""Companies: create, change, delete (soft, undoable) — the organisations contacts belong to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from core.db import db
+from core.models import Company, utcnow
+from core.services import audit, client_fields, custom_fields
+from core.services.access import can, require
+from core.services.context import Actor
+from core.services.errors import InvalidInput
+from core.services.text import company_key
+
+TEXT = ("name", "industry", "website", "city", "region", "source")
+ENTITY = "company"
+
+
+def get(actor: Actor, company_id: int, action: str = "view") -> Company:
+    company = db.session.get(Company, company_id)
+    if company is None or company.deleted_at is not None:
+        raise LookupError(company_id)
+    require(actor.user, action, ENTITY, company)
+    return company
+
+
+def names_of(ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Company.id, Company.name).where(Company.id.in_(list(ids)))).tuples().all())
+
+
+def snapshot(company: Company) -> dict[str, Any]:
+    return {
+        **{name: getattr(company, name) for name in TEXT},
+        "notes": company.notes,
+        "owner_id": company.owner_id,
+        "phones": [p.raw for p in company.phones],
+        "emails": [e.address for e in company.emails],
+        "tags": [t.name for t in company.tags],
+        "custom": dict(company.custom or {}),
+    }
+
+
+def save(actor: Actor, company: Company | None, values: dict[str, Any], *, partial: bool = False,
+         keep_unparsed_phones: bool = False) -> Company:
+    if company is None:
+        require(actor.user, "create", ENTITY)
+    else:
+        require(actor.user, "edit", ENTITY, company)
+    errors: dict[str, Any] = {}
+    target = company or Company()
+    before = snapshot(company) if company is not None else {}
+    for name, value in client_fields.text_fields(values, TEXT).items():
+        setattr(target, name, value)
+    if "website" in values and target.website and not target.website.startswith(("http://", "https://")):
+        target.website = f"https://{target.website}"
+    if "notes" in values:
+        target.notes = str(values.get("notes") or "")[:20000]
+    if not partial or "phones" in values:
+        new_phones = client_fields.build_phones(list(values.get("phones") or []), errors,
+                                                keep_unparsed=keep_unparsed_phones)
+        if company is None or not client_fields.phone_sets_equal(target.phones, new_phones):
+            target.phones = new_phones
+    if not partial or "emails" in values:
+        new_emails = client_fields.build_emails(list(values.get("emails") or []), errors)
+        if company is None or not client_fields.email_sets_equal(target.emails, new_emails):
+            target.emails = new_emails
+    if not partial or "tags" in values:
+        target.tags = client_fields.tags_named(list(values.get("tags") or []))
+    if not partial or "custom" in values:
+        try:
+            target.custom = custom_fields.clean_values(ENTITY, dict(values.get("custom") or {}), partial=partial,
+                                                       current=dict(target.custom or {}))
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    if not partial or "owner_id" in values:
+        target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
+                                                      company.owner_id if company else None, errors)
+    if company is None or "owner_id" in values:
+        target.team_id = client_fields.team_of(target.owner_id, values.get("team_id"))
+    if not target.name:
+        errors["name"] = _l("Give the company a name.")
+    if errors:
+        db.session.rollback()
+        raise InvalidInput(errors)
+    target.search_name = company_key(target.name)
+    if company is None:
+        db.session.add(target)
+        db.session.flush()
+        audit.record(actor, "company.created", ENTITY, target.id, snapshot(target))
+    else:
+        changes = audit.diff(before, snapshot(target))
+        if not changes:
+            db.session.rollback()
+            return target
+        target.updated_at = utcnow()
+        audit.record(actor, "company.updated", ENTITY, target.id, changes)
+    db.session.commit()
+    return target
+
+
+def delete(actor: Actor, ids: Sequence[int]) -> list[int]:
+    done = []
+    now = utcnow()
+    for company in db.session.scalars(select(Company).where(Company.id.in_(list(ids)),
+                                                            Company.deleted_at.is_(None))):
+        if can(actor.user, "delete", ENTITY, company):
+            company.deleted_at = now
+            done.append(company.id)
+    if done:
+        audit.record(actor, "company.deleted", ENTITY, ",".join(map(str, done[:50])), {"ids": done})
+    db.session.commit()
+    return done
+
+
+def restore(actor: Actor, ids: Sequence[int]) -> list[int]:
+    done = []
+    for company in db.session.scalars(select(Company).where(Company.id.in_(list(ids)),
+                                                            Company.deleted_at.is_not(None))):
+        if can(actor.user, "delete", ENTITY, company):
+            company.deleted_at = None
+            done.append(company.id)
+    if done:
+        audit.record(actor, "company.restored", ENTITY, ",".join(map(str, done[:50])), {"ids": done})
+    db.session.commit()
+    return done

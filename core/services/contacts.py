@@ -1,0 +1,247 @@
+"""Contacts: create, change, delete (soft, undoable), reassign and tag — with permissions, validation, audit
+and the owner history on the timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from core.db import db
+from core.models import Activity, Company, Contact, ContactCompany, utcnow
+from core.services import audit, client_fields, custom_fields
+from core.services.access import AccessDenied, can, require
+from core.services.context import Actor
+from core.services.errors import InvalidInput
+from core.services.text import search_key
+
+TEXT = ("first_name", "middle_name", "last_name", "job_title", "city", "region", "source")
+ENTITY = "contact"
+
+
+def get(actor: Actor, contact_id: int, action: str = "view") -> Contact:
+    """The contact, if it exists, is not deleted and ``actor`` may ``action`` it; else :class:`LookupError`
+    (not found) or :class:`AccessDenied`."""
+    contact = db.session.get(Contact, contact_id)
+    if contact is None or contact.deleted_at is not None:
+        raise LookupError(contact_id)
+    require(actor.user, action, ENTITY, contact)
+    return contact
+
+
+def snapshot(contact: Contact) -> dict[str, Any]:
+    return {
+        **{name: getattr(contact, name) for name in TEXT},
+        "birthday": contact.birthday.isoformat() if contact.birthday else None,
+        "notes": contact.notes,
+        "owner_id": contact.owner_id,
+        "team_id": contact.team_id,
+        "phones": [p.raw for p in contact.phones],
+        "emails": [e.address for e in contact.emails],
+        "tags": [t.name for t in contact.tags],
+        "companies": [m.company_id for m in contact.memberships],
+        "custom": dict(contact.custom or {}),
+    }
+
+
+def _memberships(items: list[dict[str, Any]], errors: dict[str, Any], actor: Actor) -> list[ContactCompany]:
+    result: list[ContactCompany] = []
+    seen: set[int] = set()
+    for index, item in enumerate(items[: client_fields.MAX_ITEMS]):
+        raw_id = item.get("company_id")
+        if raw_id in (None, ""):
+            continue
+        try:
+            company = db.session.get(Company, int(raw_id))
+        except (TypeError, ValueError):
+            company = None
+        if company is None or company.deleted_at is not None or not can(actor.user, "view", "company", company):
+            errors[f"companies.{index}"] = _l("Choose a company from the list.")
+            continue
+        if company.id in seen:
+            continue
+        seen.add(company.id)
+        result.append(ContactCompany(company_id=company.id,
+                                     job_title=client_fields.clean(str(item.get("job_title") or ""), 200),
+                                     position=len(result)))
+    return result
+
+
+def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, partial: bool = False,
+         keep_unparsed_phones: bool = False) -> Contact:
+    """Create (``contact=None``) or change a contact from typed ``values``.
+
+    With ``partial`` only the keys present are changed (inline edit, API PATCH). Raises :class:`InvalidInput`
+    naming every bad field; nothing is written then.
+    """
+    if contact is None:
+        require(actor.user, "create", ENTITY)
+    else:
+        require(actor.user, "edit", ENTITY, contact)
+    errors: dict[str, Any] = {}
+    target = contact or Contact()
+    before = snapshot(contact) if contact is not None else {}
+
+    for name, value in client_fields.text_fields(values, TEXT).items():
+        setattr(target, name, value)
+    if "notes" in values:
+        target.notes = str(values.get("notes") or "")[:20000]
+    if "birthday" in values:
+        target.birthday = _birthday(values.get("birthday"), errors)
+    if not partial or "phones" in values:
+        new_phones = client_fields.build_phones(list(values.get("phones") or []), errors,
+                                                keep_unparsed=keep_unparsed_phones)
+        if contact is None or not client_fields.phone_sets_equal(target.phones, new_phones):
+            target.phones = new_phones
+    if not partial or "emails" in values:
+        new_emails = client_fields.build_emails(list(values.get("emails") or []), errors)
+        if contact is None or not client_fields.email_sets_equal(target.emails, new_emails):
+            target.emails = new_emails
+    if not partial or "tags" in values:
+        target.tags = client_fields.tags_named(list(values.get("tags") or []))
+    if not partial or "companies" in values:
+        memberships = _memberships(list(values.get("companies") or []), errors, actor)
+        if [(m.company_id, m.job_title) for m in target.memberships] != [(m.company_id, m.job_title)
+                                                                         for m in memberships]:
+            target.memberships = memberships
+    if not partial or "custom" in values:
+        try:
+            target.custom = custom_fields.clean_values(ENTITY, dict(values.get("custom") or {}), partial=partial,
+                                                       current=dict(target.custom or {}))
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    if not partial or "owner_id" in values:
+        target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
+                                                      contact.owner_id if contact else None, errors)
+    if contact is None or "owner_id" in values or "team_id" in values:
+        target.team_id = client_fields.team_of(target.owner_id, values.get("team_id"))
+
+    if not (target.first_name or target.last_name or target.middle_name):
+        if target.emails or target.phones:
+            pass  # a number or address alone is enough to keep someone who called
+        else:
+            errors["first_name"] = _l("Give at least a name, a phone or an email.")
+    if errors:
+        db.session.rollback()
+        raise InvalidInput(errors)
+
+    target.search_lf = search_key(target.last_name, target.first_name, target.middle_name)
+    # "Иван Петров" is how people type a name after the first name; "Петров Иван Сергеевич" is the other way
+    target.search_fl = search_key(target.first_name, target.last_name, target.middle_name)
+    if contact is None:
+        db.session.add(target)
+        db.session.flush()
+        audit.record(actor, "contact.created", ENTITY, target.id, snapshot(target))
+    else:
+        after = snapshot(target)
+        changes = audit.diff(before, after)
+        if not changes:
+            db.session.rollback()
+            return target
+        target.updated_at = utcnow()
+        audit.record(actor, "contact.updated", ENTITY, target.id, changes)
+        if "owner_id" in changes:
+            _owner_history(actor, target, before["owner_id"], after["owner_id"])
+    db.session.commit()
+    return target
+
+
+def _birthday(value: Any, errors: dict[str, Any]) -> Any:
+    if value in (None, ""):
+        return None
+    try:
+        day = custom_fields.parse_date(value)
+    except ValueError:
+        errors["birthday"] = _l("Enter the birthday as DD.MM.YYYY.")
+        return None
+    if day > utcnow().date() or day.year < 1900:
+        errors["birthday"] = _l("The birthday must be a past date after 1900.")
+        return None
+    return day
+
+
+def _owner_history(actor: Actor, contact: Contact, old: int | None, new: int | None) -> None:
+    db.session.add(Activity(kind="owner", contact_id=contact.id, author_id=actor.user_id,
+                            data={"from": old, "to": new}, source="core"))
+
+
+def delete(actor: Actor, ids: Sequence[int]) -> list[int]:
+    """Soft-delete the contacts ``actor`` may delete; returns their ids (for the undo toast)."""
+    done = []
+    now = utcnow()
+    for contact in db.session.scalars(select(Contact).where(Contact.id.in_(list(ids)),
+                                                            Contact.deleted_at.is_(None))):
+        if can(actor.user, "delete", ENTITY, contact):
+            contact.deleted_at = now
+            done.append(contact.id)
+    if done:
+        audit.record(actor, "contact.deleted", ENTITY, ",".join(map(str, done[:50])), {"ids": done})
+    db.session.commit()
+    return done
+
+
+def restore(actor: Actor, ids: Sequence[int]) -> list[int]:
+    done = []
+    for contact in db.session.scalars(select(Contact).where(Contact.id.in_(list(ids)),
+                                                            Contact.deleted_at.is_not(None),
+                                                            Contact.merged_into_id.is_(None))):
+        if can(actor.user, "delete", ENTITY, contact):
+            contact.deleted_at = None
+            done.append(contact.id)
+    if done:
+        audit.record(actor, "contact.restored", ENTITY, ",".join(map(str, done[:50])), {"ids": done})
+    db.session.commit()
+    return done
+
+
+def reassign(actor: Actor, ids: Sequence[int], owner_id: int) -> list[int]:
+    """Give contacts to another owner (needs ``assign``); each contact's history records the change."""
+    require(actor.user, "assign", ENTITY)
+    errors: dict[str, Any] = {}
+    new_owner = client_fields.resolve_owner(actor, ENTITY, owner_id, -1, errors)
+    if errors or new_owner in (None, -1):
+        raise InvalidInput(errors or {"owner_id": _l("Choose an active user as the owner.")})
+    team_id = client_fields.team_of(new_owner, None)
+    done = []
+    for contact in db.session.scalars(select(Contact).where(Contact.id.in_(list(ids)),
+                                                            Contact.deleted_at.is_(None))):
+        if contact.owner_id == new_owner or not can(actor.user, "edit", ENTITY, contact):
+            continue
+        _owner_history(actor, contact, contact.owner_id, new_owner)
+        contact.owner_id, contact.team_id = new_owner, team_id
+        done.append(contact.id)
+    if done:
+        audit.record(actor, "contact.reassigned", ENTITY, ",".join(map(str, done[:50])),
+                     {"ids": done, "owner_id": new_owner})
+    db.session.commit()
+    return done
+
+
+def add_tags(actor: Actor, ids: Sequence[int], names: Sequence[str]) -> list[int]:
+    tags = client_fields.tags_named(names)
+    done = []
+    for contact in db.session.scalars(select(Contact).where(Contact.id.in_(list(ids)),
+                                                            Contact.deleted_at.is_(None))):
+        if not can(actor.user, "edit", ENTITY, contact):
+            continue
+        missing = [t for t in tags if t not in contact.tags]
+        if missing:
+            contact.tags = [*contact.tags, *missing]
+            done.append(contact.id)
+    if done:
+        audit.record(actor, "contact.tagged", ENTITY, ",".join(map(str, done[:50])),
+                     {"ids": done, "tags": [t.name for t in tags]})
+    db.session.commit()
+    return done
+
+
+def touch_activity(contact_ids: Sequence[int], when: Any = None) -> None:
+    """Record that something happened with these contacts (for the "no activity for N days" highlight)."""
+    if contact_ids:
+        db.session.execute(update(Contact).where(Contact.id.in_(list(contact_ids)))
+                           .values(last_activity_at=when or utcnow()))
+
+
+__all__ = ["AccessDenied", "add_tags", "delete", "get", "reassign", "restore", "save", "snapshot"]

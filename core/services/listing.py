@@ -1,0 +1,315 @@
+"""Lists of contacts and companies: allow-listed filters (custom fields included), sorting, grouping with
+counts, active search, permission scope, and keyset pagination (no OFFSET, whatever the page)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, false, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from core.db import db
+from core.models import Company, Contact, ContactCompany, Email, Phone, Tag, User, utcnow
+from core.models.contacts import company_tags, contact_tags
+from core.plugins.facades import default_phone_region
+from core.services import custom_fields, phones
+from core.services.access import filter_query
+from core.services.text import company_key, search_key
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+GROUP_LIMIT = 100
+
+
+@dataclass
+class ListQuery:
+    """What a list shows: parsed from the query string of a list page, an export or the API."""
+
+    q: str = ""
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    sort: str = "name"
+    desc: bool = False
+    cursor: str | None = None
+    group: str | None = None
+    limit: int = PAGE_SIZE
+
+    RESERVED = ("q", "sort", "dir", "after", "group", "limit", "columns", "view", "format")
+
+    @classmethod
+    def from_args(cls, args: Any) -> ListQuery:
+        filters: dict[str, list[str]] = {}
+        for key in args:
+            if key in cls.RESERVED:
+                continue
+            values = [v for v in args.getlist(key) if str(v).strip()]
+            if values:
+                filters[key] = [str(v)[:200] for v in values[:50]]
+        try:
+            limit = max(1, min(MAX_PAGE_SIZE, int(args.get("limit", PAGE_SIZE))))
+        except (TypeError, ValueError):
+            limit = PAGE_SIZE
+        return cls(q=str(args.get("q", ""))[:200].strip(), filters=filters, sort=str(args.get("sort", "name")),
+                   desc=args.get("dir") == "desc", cursor=args.get("after") or None,
+                   group=args.get("group") or None, limit=limit)
+
+    def as_args(self, **override: Any) -> dict[str, Any]:
+        """Query-string arguments that reproduce this list (for links, saved views and "more")."""
+        args: dict[str, Any] = {k: v for k, v in self.filters.items()}
+        if self.q:
+            args["q"] = self.q
+        if self.sort != "name":
+            args["sort"] = self.sort
+        if self.desc:
+            args["dir"] = "desc"
+        if self.group:
+            args["group"] = self.group
+        args.update({k: v for k, v in override.items() if v is not None})
+        return args
+
+
+@dataclass(frozen=True)
+class Sort:
+    column: InstrumentedAttribute[Any]
+    kind: str  # str | datetime
+
+
+@dataclass(frozen=True)
+class EntityList:
+    entity: str
+    model: type[Contact] | type[Company]
+    sorts: dict[str, Sort]
+    text_filters: tuple[str, ...]
+    tag_table: Any
+    tag_column: str
+
+
+CONTACTS = EntityList("contact", Contact, {"name": Sort(Contact.search_lf, "str"),
+                                           "created": Sort(Contact.created_at, "datetime")},
+                      ("city", "region", "source", "job_title"), contact_tags, "contact_id")
+COMPANIES = EntityList("company", Company, {"name": Sort(Company.search_name, "str"),
+                                            "created": Sort(Company.created_at, "datetime")},
+                       ("city", "region", "source", "industry"), company_tags, "company_id")
+GROUPS = ("owner", "city", "region", "source", "tag", "company", "industry")
+
+
+def _encode(value: Any, ident: int) -> str:
+    raw = value.isoformat() if isinstance(value, datetime) else value
+    return base64.urlsafe_b64encode(json.dumps([raw, ident]).encode()).decode()
+
+
+def _decode(cursor: str | None, sort: Sort) -> tuple[Any, int] | None:
+    if not cursor:
+        return None
+    try:
+        raw, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        value = datetime.fromisoformat(raw) if sort.kind == "datetime" else str(raw)
+        return value, int(ident)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None
+
+
+def _day(text: str) -> date | None:
+    try:
+        return custom_fields.parse_date(text)
+    except ValueError:
+        return None
+
+
+def search_condition(spec: EntityList, q: str) -> Any:
+    """Rows matching a search box: name prefix (any word order), phone in any format, email or company."""
+    model = spec.model
+    key = search_key(q)
+    if not key:
+        return None
+    upper = phones.prefix_upper_bound(key)
+    owner_col = Phone.contact_id if spec.entity == "contact" else Phone.company_id
+    email_col = Email.contact_id if spec.entity == "contact" else Email.company_id
+    if spec.entity == "contact":
+        conditions = [and_(Contact.search_lf >= key, Contact.search_lf < upper),
+                      and_(Contact.search_fl >= key, Contact.search_fl < upper)]
+        company = company_key(q)
+        companies = select(Company.id).where(Company.search_name >= company,
+                                             Company.search_name < phones.prefix_upper_bound(company),
+                                             Company.deleted_at.is_(None))
+        conditions.append(model.id.in_(select(ContactCompany.contact_id)
+                                       .where(ContactCompany.company_id.in_(companies))))
+    else:
+        company = company_key(q)
+        conditions = [and_(Company.search_name >= company,
+                           Company.search_name < phones.prefix_upper_bound(company))]
+    lowered = q.strip().lower()
+    if "@" in lowered or "." in lowered:
+        conditions.append(model.id.in_(select(email_col).where(Email.normalized >= lowered,
+                                                               Email.normalized < lowered + "\uffff")))
+    phone = phones.query(q, default_phone_region())
+    if phone is not None:
+        matches = []
+        if phone.e164:
+            matches.append(Phone.e164 == phone.e164)
+        if phone.tail_rev:
+            matches.append(and_(Phone.digits_rev >= phone.tail_rev,
+                                Phone.digits_rev < phones.prefix_upper_bound(phone.tail_rev)))
+        conditions.append(model.id.in_(select(owner_col).where(or_(*matches))))
+    return or_(*conditions)
+
+
+def _custom_condition(spec: EntityList, key: str, values: list[str]) -> Any:
+    definition = next((d for d in custom_fields.definitions(spec.entity) if d.key == key), None)
+    if definition is None:
+        return false()
+    column = spec.model.custom[key]
+    if definition.type == "boolean":
+        wanted = values[0].lower() in ("1", "true", "yes", "on", "да")
+        return column.as_boolean() == wanted if wanted else or_(column.as_boolean().is_(None),
+                                                                column.as_boolean() == False)  # noqa: E712
+    if definition.type == "number":
+        numbers = []
+        for v in values:
+            try:
+                numbers.append(float(v.replace(",", ".")))
+            except ValueError:
+                continue
+        return column.as_float().in_(numbers) if numbers else false()
+    if definition.type == "multichoice":
+        return or_(*[func.coalesce(spec.model.custom[key].as_string(), "").contains(f'"{v}"') for v in values])
+    return column.as_string().in_(values)
+
+
+def apply_filters(spec: EntityList, stmt: Select[Any], query: ListQuery, user: User | None) -> Select[Any]:
+    model = spec.model
+    stmt = stmt.where(model.deleted_at.is_(None))
+    stmt = filter_query(user, "view", spec.entity, stmt, model.owner_id)
+    if query.q:
+        condition = search_condition(spec, query.q)
+        if condition is not None:
+            stmt = stmt.where(condition)
+    for name, values in query.filters.items():
+        stmt = _filter(spec, stmt, name, values, user)
+    return stmt
+
+
+def _ints(values: list[str], user: User | None) -> list[int]:
+    result = []
+    for v in values:
+        if v == "me" and user is not None:
+            result.append(user.id)
+        elif v.isdigit():
+            result.append(int(v))
+    return result
+
+
+def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], user: User | None) -> Select[Any]:
+    model = spec.model
+    if name in spec.text_filters:
+        return stmt.where(getattr(model, name).in_(values))
+    if name == "owner":
+        ids = _ints(values, user)
+        wants_none = "none" in values
+        return stmt.where(or_(model.owner_id.in_(ids), model.owner_id.is_(None) if wants_none else false()))
+    if name == "team":
+        return stmt.where(model.team_id.in_(_ints(values, user)))
+    if name == "tag":
+        tag_ids = select(Tag.id).where(Tag.key.in_([search_key(v) for v in values]))
+        link = spec.tag_table
+        return stmt.where(exists().where(getattr(link.c, spec.tag_column) == model.id,
+                                         link.c.tag_id.in_(tag_ids)))
+    if name == "company" and spec.entity == "contact":
+        return stmt.where(model.id.in_(select(ContactCompany.contact_id)
+                                       .where(ContactCompany.company_id.in_(_ints(values, user)))))
+    if name in ("created_from", "created_to"):
+        day = _day(values[0])
+        if day is None:
+            return stmt
+        from datetime import UTC
+
+        if name == "created_from":
+            return stmt.where(model.created_at >= datetime.combine(day, time.min, tzinfo=UTC))
+        return stmt.where(model.created_at < datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC))
+    if name == "has_phone":
+        owner_col = Phone.contact_id if spec.entity == "contact" else Phone.company_id
+        has = exists().where(owner_col == model.id)
+        return stmt.where(has if values[0] in ("1", "yes", "true") else ~has)
+    if name == "has_email":
+        owner_col = Email.contact_id if spec.entity == "contact" else Email.company_id
+        has = exists().where(owner_col == model.id)
+        return stmt.where(has if values[0] in ("1", "yes", "true") else ~has)
+    if name == "flagged_phone":
+        owner_col = Phone.contact_id if spec.entity == "contact" else Phone.company_id
+        return stmt.where(exists().where(owner_col == model.id, Phone.valid.is_(False)))
+    if name == "quiet_days" and values[0].isdigit():
+        since = utcnow() - timedelta(days=int(values[0]))
+        return stmt.where(func.coalesce(model.last_activity_at, model.created_at) < since)
+    if name == "birthday_month" and spec.entity == "contact" and values[0].isdigit():
+        month = f"{int(values[0]):02d}"
+        return stmt.where(func.strftime("%m", Contact.birthday) == month if db.engine.dialect.name == "sqlite"
+                          else func.to_char(Contact.birthday, "MM") == month)
+    if name.startswith("custom."):
+        return stmt.where(_custom_condition(spec, name.removeprefix("custom."), values))
+    return stmt  # unknown filters are ignored: the allow-list is this function
+
+
+@dataclass
+class Page:
+    rows: list[Any]
+    next_cursor: str | None
+
+
+def page(spec: EntityList, query: ListQuery, user: User | None) -> Page:
+    sort = spec.sorts.get(query.sort, spec.sorts["name"])
+    model = spec.model
+    stmt = apply_filters(spec, select(model), query, user)
+    after = _decode(query.cursor, sort)
+    if after is not None:
+        value, ident = after
+        if query.desc:
+            stmt = stmt.where(or_(sort.column < value, and_(sort.column == value, model.id < ident)))
+        else:
+            stmt = stmt.where(or_(sort.column > value, and_(sort.column == value, model.id > ident)))
+    order = (sort.column.desc(), model.id.desc()) if query.desc else (sort.column.asc(), model.id.asc())
+    rows = list(db.session.scalars(stmt.order_by(*order).limit(query.limit + 1)))
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    cursor = None
+    if more and rows:
+        last = rows[-1]
+        cursor = _encode(getattr(last, sort.column.key), last.id)
+    return Page(rows, cursor)
+
+
+def groups(spec: EntityList, query: ListQuery, user: User | None) -> list[tuple[Any, str, int]]:
+    """``(value, label, count)`` for the chosen grouping, largest groups first."""
+    model = spec.model
+    base = apply_filters(spec, select(model.id), query, user).subquery()
+    column: Any
+    label: Callable[[Any], str] = lambda v: str(v) if v not in (None, "") else "—"  # noqa: E731
+    if query.group == "owner":
+        stmt = (select(model.owner_id, func.count()).where(model.id.in_(select(base.c.id)))
+                .group_by(model.owner_id))
+        names = {u.id: u.display_name for u in db.session.scalars(select(User))}
+        label = lambda v: names.get(v, "—")  # noqa: E731
+    elif query.group == "tag":
+        link = spec.tag_table
+        stmt = (select(Tag.name, func.count()).join(link, link.c.tag_id == Tag.id)
+                .where(getattr(link.c, spec.tag_column).in_(select(base.c.id))).group_by(Tag.name))
+    elif query.group == "company" and spec.entity == "contact":
+        stmt = (select(Company.name, func.count()).join(ContactCompany, ContactCompany.company_id == Company.id)
+                .where(ContactCompany.contact_id.in_(select(base.c.id))).group_by(Company.name))
+    elif query.group in GROUPS and hasattr(model, query.group or ""):
+        column = getattr(model, str(query.group))
+        stmt = select(column, func.count()).where(model.id.in_(select(base.c.id))).group_by(column)
+    else:
+        return []
+    rows = db.session.execute(stmt.order_by(func.count().desc()).limit(GROUP_LIMIT)).all()
+    return [(value, label(value), count) for value, count in rows]
+
+
+def count(spec: EntityList, query: ListQuery, user: User | None, cap: int = 10_000) -> tuple[int, bool]:
+    """How many rows match, counted up to ``cap`` (so a count never scans a million rows): (n, capped)."""
+    stmt = apply_filters(spec, select(spec.model.id), query, user).limit(cap + 1).subquery()
+    n = db.session.scalar(select(func.count()).select_from(stmt)) or 0
+    return min(n, cap), n > cap

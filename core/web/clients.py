@@ -1,0 +1,74 @@
+"""What the contact and company pages share: reading the card form, the owner list, list-page context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from core.db import db
+from core.models import User
+from core.services import custom_fields, listing
+
+
+def _rows(form: MultiDict[str, str], *names: str) -> list[dict[str, str]]:
+    columns = [form.getlist(name) for name in names]
+    width = max((len(c) for c in columns), default=0)
+    return [{name.split("_", 1)[1]: (col[i] if i < len(col) else "") for name, col in zip(names, columns, strict=True)}
+            for i in range(width)]
+
+
+def values_from_form(entity: str, form: MultiDict[str, str], text_fields: tuple[str, ...]) -> dict[str, Any]:
+    """The service's ``values`` dict from a submitted card form (repeatable rows as parallel lists)."""
+    values: dict[str, Any] = {name: form.get(name, "") for name in text_fields if name in form}
+    for name in ("notes", "birthday", "owner_id"):
+        if name in form:
+            values[name] = form.get(name, "")
+    values["phones"] = _rows(form, "phone_raw", "phone_kind")
+    values["emails"] = _rows(form, "email_address", "email_kind")
+    values["tags"] = [t for t in (form.get("tags", "").split(",")) if t.strip()]
+    if entity == "contact":
+        values["companies"] = _rows(form, "company_id", "company_title")
+        for row in values["companies"]:
+            row["company_id"], row["job_title"] = row.pop("id", ""), row.pop("title", "")
+    custom: dict[str, Any] = {}
+    for field in custom_fields.definitions(entity):
+        name = f"custom.{field.key}"
+        if field.type == "multichoice":
+            custom[field.key] = form.getlist(name)
+        elif field.type == "boolean":
+            custom[field.key] = form.get(name, "") in ("1", "on", "y", "yes")
+        elif name in form:
+            custom[field.key] = form.get(name, "")
+    values["custom"] = custom
+    return values
+
+
+def assignable_users() -> list[User]:
+    return list(db.session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.full_name,
+                                                                                           User.email)))
+
+
+def list_query() -> listing.ListQuery:
+    return listing.ListQuery.from_args(request.args)
+
+
+def form_errors(errors: dict[str, Any]) -> dict[str, str]:
+    return {key: str(message) for key, message in errors.items()}
+
+
+def form_rows(record: Any, values: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """The repeatable rows a card form shows: what was typed (after an error) or what is stored."""
+    if values is not None:
+        return {"phones": list(values.get("phones") or []), "emails": list(values.get("emails") or []),
+                "companies": list(values.get("companies") or [])}
+    if record is None:
+        return {"phones": [], "emails": [], "companies": []}
+    return {
+        "phones": [{"raw": p.raw, "kind": p.kind} for p in record.phones],
+        "emails": [{"address": e.address, "kind": e.kind} for e in record.emails],
+        "companies": [{"company_id": m.company_id, "job_title": m.job_title, "name": m.company.name}
+                      for m in getattr(record, "memberships", [])],
+    }

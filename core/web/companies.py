@@ -1,0 +1,135 @@
+"""Company pages: the list, the card (with its people and their timeline), the form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from core.models import ACTIVITY_KINDS
+from core.plugins import facades
+from core.services import companies, custom_fields, listing, timeline
+from core.services.access import require
+from core.services.errors import InvalidInput
+from core.web import clients
+from core.web.context import actor, user
+from core.web.forms import EmptyForm
+from core.web.htmx import fragment, is_htmx, render
+
+bp = Blueprint("companies", __name__, url_prefix="/companies")
+
+
+def _load(company_id: int, action: str = "view"):  # type: ignore[no-untyped-def]
+    try:
+        return companies.get(actor(), company_id, action)
+    except LookupError:
+        abort(404)
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    me = user()
+    require(me, "view", "company")
+    query = clients.list_query()
+    owners = clients.assignable_users()
+    context: dict[str, Any] = {
+        "query": query, "page": listing.page(listing.COMPANIES, query, me), "owners": owners,
+        "owner_names": {u.id: u.display_name for u in owners}, "form": EmptyForm(),
+        "attention_days": current_app.config["MAYAK_ATTENTION_DAYS"],
+    }
+    if query.group:
+        context["groups"] = listing.groups(listing.COMPANIES, query, me)
+    if is_htmx() and request.args.get("after"):
+        return fragment("companies/index.html", "rows", **context)
+    if is_htmx() and request.headers.get("HX-Target") == "list-body":
+        return fragment("companies/index.html", "rows", **context)
+    context["total"] = listing.count(listing.COMPANIES, query, me)
+    return render("companies/index.html", **context)
+
+
+def _form_context(company: Any, values: dict[str, Any] | None, errors: dict[str, Any]) -> dict[str, Any]:
+    return {"company": company, "values": values, "errors": clients.form_errors(errors),
+            "rows": clients.form_rows(company, values),
+            "fields": custom_fields.definitions("company"), "owners": clients.assignable_users(),
+            "form": EmptyForm()}
+
+
+@bp.route("/new", methods=["GET", "POST"], defaults={"company_id": None})
+@bp.route("/<int:company_id>/edit", methods=["GET", "POST"])
+def edit(company_id: int | None):  # type: ignore[no-untyped-def]
+    company = _load(company_id, "edit") if company_id is not None else None
+    if company is None:
+        require(user(), "create", "company")
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        values = clients.values_from_form("company", request.form, companies.TEXT)
+        try:
+            saved = companies.save(actor(), company, values, keep_unparsed_phones="keep_unparsed" in request.form)
+        except InvalidInput as exc:
+            return render("companies/form.html", status=422, **_form_context(company, values, exc.errors))
+        flash(_("The company is saved."), "success")
+        return redirect(url_for("companies.card", company_id=saved.id))
+    return render("companies/form.html", status=400 if request.method == "POST" else 200,
+                  **_form_context(company, None, {}))
+
+
+@bp.get("/<int:company_id>")
+def card(company_id: int):  # type: ignore[no-untyped-def]
+    company = _load(company_id)
+    me = user()
+    kinds = [k for k in request.args.getlist("kind") if k in ACTIVITY_KINDS]
+    entries = timeline.entries(company_id=company.id, kinds=kinds)
+    people = [m.contact for m in company.memberships if m.contact.deleted_at is None]
+    return render("companies/card.html", "timeline", company=company, entries=entries, kinds=kinds,
+                  cursor=timeline.next_cursor(entries), all_kinds=ACTIVITY_KINDS, people=people,
+                  actions=facades.card_actions("company", company, me),
+                  panels=facades.card_panels("company", company, me),
+                  fields=custom_fields.definitions("company"), form=EmptyForm())
+
+
+@bp.get("/<int:company_id>/timeline")
+def timeline_page(company_id: int):  # type: ignore[no-untyped-def]
+    company = _load(company_id)
+    kinds = [k for k in request.args.getlist("kind") if k in ACTIVITY_KINDS]
+    entries = timeline.entries(company_id=company.id, kinds=kinds,
+                               before=timeline.Cursor.decode(request.args.get("before")))
+    return fragment("companies/card.html", "timeline_rows", company=company, entries=entries, kinds=kinds,
+                    cursor=timeline.next_cursor(entries))
+
+
+@bp.post("/<int:company_id>/notes")
+def add_note(company_id: int):  # type: ignore[no-untyped-def]
+    company = _load(company_id, "edit")
+    if EmptyForm().validate_on_submit():
+        try:
+            timeline.add_note(actor(), company=company, body=request.form.get("body", ""))
+        except InvalidInput as exc:
+            flash(str(exc.errors["body"]), "danger")
+    return redirect(url_for("companies.card", company_id=company.id))
+
+
+@bp.post("/bulk")
+def bulk():  # type: ignore[no-untyped-def]
+    require(user(), "view", "company")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:1000]
+    if request.form.get("action") == "delete":
+        done = companies.delete(actor(), ids)
+        flash(ngettext("%(num)d company deleted.", "%(num)d companies deleted.", len(done)), "success")
+    elif request.form.get("action") == "restore":
+        done = companies.restore(actor(), ids)
+        flash(ngettext("%(num)d company restored.", "%(num)d companies restored.", len(done)), "success")
+    else:
+        abort(400)
+    return redirect(url_for("companies.index"))
+
+
+@bp.get("/options")
+def options():  # type: ignore[no-untyped-def]
+    """Companies whose name starts with ``q``, as <option>s for the contact form's company picker (htmx)."""
+    me = user()
+    require(me, "view", "company")
+    query = listing.ListQuery(q=request.args.get("q", ""), limit=20)
+    return fragment("companies/index.html", "options", rows=listing.page(listing.COMPANIES, query, me).rows)

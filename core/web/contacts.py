@@ -1,0 +1,253 @@
+"""Contact pages: the list (search, filters, grouping, bulk actions), the card with its timeline, the form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from core.models import ACTIVITY_KINDS
+from core.plugins import facades
+from core.services import companies, contacts, custom_fields, duplicates, listing, timeline
+from core.services.access import require
+from core.services.errors import InvalidInput
+from core.web import clients
+from core.web.context import actor, user
+from core.web.forms import EmptyForm
+from core.web.htmx import fragment, is_htmx, render, trigger
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+COLUMNS = ("phone", "email", "company", "city", "owner", "tags", "source", "created")
+DEFAULT_COLUMNS = ("phone", "email", "company", "owner")
+
+
+def _load(contact_id: int, action: str = "view"):  # type: ignore[no-untyped-def]
+    try:
+        return contacts.get(actor(), contact_id, action)
+    except LookupError:
+        abort(404)
+
+
+def _columns() -> list[str]:
+    chosen = [c for c in request.args.getlist("columns") if c in COLUMNS]
+    return chosen or list(DEFAULT_COLUMNS)
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    me = user()
+    require(me, "view", "contact")
+    query = clients.list_query()
+    result = listing.page(listing.CONTACTS, query, me)
+    owners = clients.assignable_users()
+    context: dict[str, Any] = {
+        "query": query, "page": result, "columns": _columns(), "all_columns": COLUMNS, "owners": owners,
+        "owner_names": {u.id: u.display_name for u in owners}, "fields": custom_fields.definitions("contact"),
+        "form": EmptyForm(), "attention_days": current_app.config["MAYAK_ATTENTION_DAYS"],
+    }
+    if query.group:
+        context["groups"] = listing.groups(listing.CONTACTS, query, me)
+    if is_htmx() and request.args.get("after"):
+        return fragment("contacts/index.html", "rows", **context)
+    if is_htmx() and request.headers.get("HX-Target") == "list-body":
+        return fragment("contacts/index.html", "list_body", **context)
+    context["total"] = listing.count(listing.CONTACTS, query, me)
+    return render("contacts/index.html", **context)
+
+
+def _form_context(contact: Any, values: dict[str, Any] | None, errors: dict[str, Any]) -> dict[str, Any]:
+    ids = [int(r["company_id"]) for r in (values or {}).get("companies", []) if str(r.get("company_id")).isdigit()]
+    return {"contact": contact, "values": values, "errors": clients.form_errors(errors),
+            "rows": clients.form_rows(contact, values),
+            "company_names": companies.names_of(ids),
+            "fields": custom_fields.definitions("contact"), "owners": clients.assignable_users(),
+            "form": EmptyForm()}
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():  # type: ignore[no-untyped-def]
+    require(user(), "create", "contact")
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        values = clients.values_from_form("contact", request.form, contacts.TEXT)
+        try:
+            created = contacts.save(actor(), None, values, keep_unparsed_phones="keep_unparsed" in request.form)
+        except InvalidInput as exc:
+            return render("contacts/form.html", status=422, **_form_context(None, values, exc.errors))
+        _warn_duplicates(created)
+        flash(_("The contact is saved."), "success")
+        return redirect(url_for("contacts.card", contact_id=created.id))
+    return render("contacts/form.html", status=400 if request.method == "POST" else 200,
+                  **_form_context(None, None, {}))
+
+
+@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+def edit(contact_id: int):  # type: ignore[no-untyped-def]
+    contact = _load(contact_id, "edit")
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        values = clients.values_from_form("contact", request.form, contacts.TEXT)
+        try:
+            contacts.save(actor(), contact, values, keep_unparsed_phones="keep_unparsed" in request.form)
+        except InvalidInput as exc:
+            return render("contacts/form.html", status=422, **_form_context(contact, values, exc.errors))
+        _warn_duplicates(contact)
+        flash(_("The contact is saved."), "success")
+        return redirect(url_for("contacts.card", contact_id=contact.id))
+    return render("contacts/form.html", status=400 if request.method == "POST" else 200,
+                  **_form_context(contact, None, {}))
+
+
+def _warn_duplicates(contact: Any) -> None:
+    found = duplicates.for_contact(actor(), contact)
+    if found:
+        names = ", ".join(f"{c.display_name} (#{c.id})" for c, _reason in found[:3])
+        flash(_("This may be a duplicate of: %(names)s. Check the duplicates page to merge them.", names=names),
+              "warning")
+
+
+@bp.post("/check-duplicates")
+def check_duplicates():  # type: ignore[no-untyped-def]
+    """Live warning while the form is filled in (htmx, on change of name, phone or email)."""
+    require(user(), "view", "contact")
+    values = clients.values_from_form("contact", request.form, contacts.TEXT)
+    exclude = request.form.get("contact_id", type=int)
+    found = duplicates.for_values(actor(), values, exclude_id=exclude)
+    return fragment("contacts/form.html", "duplicate_warning", duplicates=found)
+
+
+@bp.get("/<int:contact_id>")
+def card(contact_id: int):  # type: ignore[no-untyped-def]
+    contact = _load(contact_id)
+    me = user()
+    kinds = [k for k in request.args.getlist("kind") if k in ACTIVITY_KINDS]
+    entries = timeline.entries(contact_id=contact.id, kinds=kinds)
+    return render(
+        "contacts/card.html", "timeline", contact=contact, entries=entries, kinds=kinds,
+        cursor=timeline.next_cursor(entries), all_kinds=ACTIVITY_KINDS,
+        actions=facades.card_actions("contact", contact, me),
+        panels=facades.card_panels("contact", contact, me),
+        fields=custom_fields.definitions("contact"), form=EmptyForm(), owners=clients.assignable_users(),
+    )
+
+
+@bp.get("/<int:contact_id>/timeline")
+def timeline_page(contact_id: int):  # type: ignore[no-untyped-def]
+    contact = _load(contact_id)
+    kinds = [k for k in request.args.getlist("kind") if k in ACTIVITY_KINDS]
+    entries = timeline.entries(contact_id=contact.id, kinds=kinds,
+                               before=timeline.Cursor.decode(request.args.get("before")))
+    return fragment("contacts/card.html", "timeline_rows", contact=contact, entries=entries, kinds=kinds,
+                    cursor=timeline.next_cursor(entries))
+
+
+@bp.post("/<int:contact_id>/notes")
+def add_note(contact_id: int):  # type: ignore[no-untyped-def]
+    contact = _load(contact_id, "edit")
+    error = None
+    if EmptyForm().validate_on_submit():
+        try:
+            timeline.add_note(actor(), contact=contact, body=request.form.get("body", ""))
+        except InvalidInput as exc:
+            error = str(exc.errors["body"])
+    if not is_htmx():
+        if error:
+            flash(error, "danger")
+        return redirect(url_for("contacts.card", contact_id=contact.id))
+    entries = timeline.entries(contact_id=contact.id)
+    response = fragment("contacts/card.html", "timeline", contact=contact, entries=entries, kinds=[],
+                        cursor=timeline.next_cursor(entries), all_kinds=ACTIVITY_KINDS, form=EmptyForm(),
+                        note_error=error, note_text=request.form.get("body", "") if error else "")
+    return response if error else trigger(response, {"mayak:toast": {"message": _("The note is added."),
+                                                                       "level": "success"}})
+
+
+@bp.route("/<int:contact_id>/field/<name>", methods=["GET", "POST"])
+def field(contact_id: int, name: str):  # type: ignore[no-untyped-def]
+    """Click-to-edit of one field on the card (htmx): GET ?edit=1 gives the input, POST saves it."""
+    if name not in (*contacts.TEXT, "birthday", "notes", "owner_id", "tags") and not name.startswith("custom."):
+        abort(404)
+    contact = _load(contact_id, "edit" if request.method == "POST" or request.args.get("edit") else "view")
+    context = {"contact": contact, "name": name, "fields": custom_fields.definitions("contact"),
+               "owners": clients.assignable_users(), "form": EmptyForm(), "error": None, "typed": None}
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        if name.startswith("custom."):
+            key = name.removeprefix("custom.")
+            definition = next((f for f in context["fields"] if f.key == key), None)
+            if definition is None:
+                abort(404)
+            raw: Any = (request.form.getlist("value") if definition.type == "multichoice"
+                        else request.form.get("value", "") in ("1", "on") if definition.type == "boolean"
+                        else request.form.get("value", ""))
+            values: dict[str, Any] = {"custom": {key: raw}}
+        elif name == "tags":
+            values = {"tags": [t for t in request.form.get("value", "").split(",") if t.strip()]}
+        else:
+            values = {name: request.form.get("value", "")}
+        try:
+            contacts.save(actor(), contact, values, partial=True)
+        except InvalidInput as exc:
+            context["error"] = next(iter(clients.form_errors(exc.errors).values()))
+            context["typed"] = request.form.get("value", "")
+            return fragment("contacts/_field.html", "editor", status=422, **context)
+        contact = _load(contact_id)
+        context["contact"] = contact
+        return fragment("contacts/_field.html", "display", **context)
+    block = "editor" if request.args.get("edit") else "display"
+    return fragment("contacts/_field.html", block, **context)
+
+
+@bp.post("/bulk")
+def bulk():  # type: ignore[no-untyped-def]
+    """Bulk actions on the selected rows: reassign, tag, delete (undoable) — each checked per record."""
+    me = user()
+    require(me, "view", "contact")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:1000]
+    action = request.form.get("action")
+    try:
+        if action == "delete":
+            done = contacts.delete(actor(), ids)
+            message = ngettext("%(num)d contact deleted.", "%(num)d contacts deleted.", len(done))
+            flash(message, "success")
+            return _after_bulk(done, undo=True)
+        if action == "restore":
+            done = contacts.restore(actor(), ids)
+            flash(ngettext("%(num)d contact restored.", "%(num)d contacts restored.", len(done)), "success")
+        elif action == "reassign":
+            done = contacts.reassign(actor(), ids, request.form.get("owner_id", type=int) or 0)
+            flash(ngettext("%(num)d contact reassigned.", "%(num)d contacts reassigned.", len(done)), "success")
+        elif action == "tag":
+            done = contacts.add_tags(actor(), ids, request.form.get("tags", "").split(","))
+            flash(ngettext("%(num)d contact tagged.", "%(num)d contacts tagged.", len(done)), "success")
+        else:
+            abort(400)
+    except InvalidInput as exc:
+        flash(next(iter(clients.form_errors(exc.errors).values())), "danger")
+    return _after_bulk([], undo=False)
+
+
+def _after_bulk(done: list[int], undo: bool):  # type: ignore[no-untyped-def]
+    back = request.form.get("next") or url_for("contacts.index")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("contacts.index")
+    if undo and done:
+        flash(_("Changed your mind? Use Undo below."), "info")
+        from flask import session
+
+        session["undo_contacts"] = done[:1000]
+    return redirect(back)
+
+
+@bp.post("/undo-delete")
+def undo_delete():  # type: ignore[no-untyped-def]
+    from flask import session
+
+    require(user(), "view", "contact")
+    if EmptyForm().validate_on_submit():
+        ids = session.pop("undo_contacts", [])
+        done = contacts.restore(actor(), ids)
+        flash(ngettext("%(num)d contact restored.", "%(num)d contacts restored.", len(done)), "success")
+    return redirect(request.form.get("next") if str(request.form.get("next", "")).startswith("/")
+                    and not str(request.form.get("next", "")).startswith("//") else url_for("contacts.index"))

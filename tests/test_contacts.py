@@ -1,0 +1,182 @@
+"""Contacts and companies: validation, phones in every format, search, lists, card, inline edit, bulk actions."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from core.db import db
+from core.models import Activity, Contact, Phone
+from core.services import companies, contacts, custom_fields, listing
+from core.services.context import Actor
+from core.services.errors import InvalidInput
+from core.testing.fixtures import post_form
+
+
+def _actor(app, user_id):
+    from core.models import User
+
+    return Actor(db.session.get(User, user_id), "127.0.0.1")
+
+
+@pytest.fixture
+def ivan(app, admin):
+    with app.app_context():
+        acme = companies.save(_actor(app, admin.id), None, {"name": "ООО «Ромашка»", "city": "Москва"})
+        contact = contacts.save(_actor(app, admin.id), None, {
+            "first_name": "Иван", "last_name": "Петров", "middle_name": "Сергеевич", "city": "Москва",
+            "phones": [{"raw": "8 916 123-45-67", "kind": "mobile"}],
+            "emails": [{"address": " Ivan.Petrov@Example.COM "}],
+            "companies": [{"company_id": acme.id, "job_title": "Директор"}], "tags": ["VIP", "vip", "Опт"],
+        })
+        return contact.id
+
+
+def test_phone_is_stored_raw_and_e164_and_email_normalised(app, ivan):
+    with app.app_context():
+        contact = db.session.get(Contact, ivan)
+        phone = contact.phones[0]
+        assert (phone.raw, phone.e164, phone.valid) == ("8 916 123-45-67", "+79161234567", True)
+        assert contact.emails[0].address == "Ivan.Petrov@example.com"
+        assert contact.emails[0].normalized == "ivan.petrov@example.com"
+        assert [t.name for t in contact.tags] == ["VIP", "Опт"]
+        assert contact.search_lf == "петров иван сергеевич"
+
+
+@pytest.mark.parametrize("typed", ["8 916 123-45-67", "+7(916)1234567", "9161234567", "4567", "1234567",
+                                   "петр", "иван пет", "ромашка", "ivan.petrov@", "IVAN.PETROV@EXAMPLE.COM"])
+def test_search_finds_the_contact_however_it_is_typed(app, admin, ivan, typed):
+    with app.app_context():
+        from core.models import User
+
+        me = db.session.get(User, admin.id)
+        rows = listing.page(listing.CONTACTS, listing.ListQuery(q=typed), me).rows
+        assert [c.id for c in rows] == [ivan], typed
+
+
+def test_unparseable_phone_is_an_error_unless_kept_flagged(app, admin):
+    with app.app_context():
+        actor = _actor(app, admin.id)
+        with pytest.raises(InvalidInput) as info:
+            contacts.save(actor, None, {"first_name": "Anna", "phones": [{"raw": "12"}]})
+        assert "phones.0" in info.value.errors
+        assert db.session.scalar(select(Contact.id)) is None, "nothing half-written"
+        saved = contacts.save(actor, None, {"first_name": "Anna", "phones": [{"raw": "12"}]},
+                              keep_unparsed_phones=True)
+        phone = db.session.scalar(select(Phone).where(Phone.contact_id == saved.id))
+        assert (phone.raw, phone.e164, phone.valid) == ("12", None, False)
+
+
+def test_bad_values_name_each_field(app, admin):
+    with app.app_context():
+        custom_fields.save_definition(_actor(app, admin.id), None, entity="contact", label="Марка авто",
+                                      type_="choice", choices=["BMW", "Lada"], required=False)
+        custom_fields.save_definition(_actor(app, admin.id), None, entity="contact", label="Дети",
+                                      type_="number", choices=[], required=False)
+        with pytest.raises(InvalidInput) as info:
+            contacts.save(_actor(app, admin.id), None, {
+                "first_name": "X", "emails": [{"address": "not-an-email"}], "birthday": "31.02.1990",
+                "custom": {"marka_avto": "Tesla", "deti": "two"}})
+        assert set(info.value.errors) == {"emails.0", "birthday", "custom.marka_avto", "custom.deti"}
+
+
+def test_custom_fields_are_validated_and_stored(app, admin):
+    with app.app_context():
+        actor = _actor(app, admin.id)
+        for label, type_, choices in [("Car", "choice", ["BMW", "Lada"]), ("Kids", "number", []),
+                                      ("Since", "date", []), ("Hobbies", "multichoice", ["golf", "fishing"]),
+                                      ("Vip", "boolean", []), ("Site", "link", [])]:
+            custom_fields.save_definition(actor, None, entity="contact", label=label, type_=type_, choices=choices,
+                                          required=False)
+        saved = contacts.save(actor, None, {"first_name": "Olga", "custom": {
+            "car": "BMW", "kids": "2", "since": "01.03.2020", "hobbies": ["golf"], "vip": True,
+            "site": "https://olga.example"}})
+        assert saved.custom == {"car": "BMW", "kids": 2, "since": "2020-03-01", "hobbies": ["golf"], "vip": True,
+                                "site": "https://olga.example"}
+        with pytest.raises(InvalidInput) as info:
+            contacts.save(actor, saved, {"custom": {"site": "javascript:alert(1)"}}, partial=True)
+        assert "custom.site" in info.value.errors
+
+
+def test_list_pages_by_keyset_and_filters(app, admin):
+    with app.app_context():
+        from core.models import User
+
+        actor = _actor(app, admin.id)
+        for n in range(7):
+            contacts.save(actor, None, {"first_name": f"Name{n}", "last_name": "Same", "city": "Тверь" if n % 2
+                                        else "Псков"})
+        me = db.session.get(User, admin.id)
+        first = listing.page(listing.CONTACTS, listing.ListQuery(limit=3), me)
+        assert len(first.rows) == 3 and first.next_cursor
+        second = listing.page(listing.CONTACTS, listing.ListQuery(limit=3, cursor=first.next_cursor), me)
+        third = listing.page(listing.CONTACTS, listing.ListQuery(limit=3, cursor=second.next_cursor), me)
+        names = [c.first_name for c in first.rows + second.rows + third.rows]
+        assert names == [f"Name{n}" for n in range(7)] and third.next_cursor is None
+        tver = listing.page(listing.CONTACTS, listing.ListQuery(filters={"city": ["Тверь"]}), me)
+        assert len(tver.rows) == 3
+        groups = listing.groups(listing.CONTACTS, listing.ListQuery(group="city"), me)
+        assert [(label, n) for _v, label, n in groups] == [("Псков", 4), ("Тверь", 3)]
+
+
+def test_reassign_keeps_history_and_needs_assign(app, admin, make_user):
+    other = make_user("other@example.com")
+    seller = make_user("seller@example.com", grants={("contact", "view"): "own", ("contact", "edit"): "own"})
+    with app.app_context():
+        saved = contacts.save(_actor(app, admin.id), None, {"first_name": "Client", "owner_id": seller.id})
+        assert saved.owner_id == seller.id
+        with pytest.raises(contacts.AccessDenied):
+            contacts.reassign(_actor(app, seller.id), [saved.id], other.id)
+        assert contacts.reassign(_actor(app, admin.id), [saved.id], other.id) == [saved.id]
+        history = db.session.scalar(select(Activity).where(Activity.contact_id == saved.id, Activity.kind == "owner"))
+        assert history.data == {"from": seller.id, "to": other.id}
+
+
+def test_soft_delete_and_undo(app, admin, ivan):
+    with app.app_context():
+        actor = _actor(app, admin.id)
+        assert contacts.delete(actor, [ivan]) == [ivan]
+        with pytest.raises(LookupError):
+            contacts.get(actor, ivan)
+        assert contacts.restore(actor, [ivan]) == [ivan]
+        assert contacts.get(actor, ivan).id == ivan
+
+
+def test_pages_render(admin_client, ivan):
+    for url in ("/contacts/", f"/contacts/{ivan}", f"/contacts/{ivan}/edit", "/contacts/new", "/companies/",
+                "/companies/new", "/contacts/?group=owner", "/contacts/?q=916", "/admin/custom-fields",
+                f"/contacts/{ivan}/field/city?edit=1", "/contacts/?columns=tags&columns=created"):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+    card = admin_client.get(f"/contacts/{ivan}").data.decode()
+    assert "Петров" in card and "8 (916) 123-45-67" in card and 'href="tel:+79161234567"' in card
+
+
+def test_form_keeps_what_was_typed_and_names_the_field(admin_client):
+    response = post_form(admin_client, "/contacts/new", {
+        "first_name": "Мария", "email_address": "maria@", "email_kind": "work", "phone_raw": "+7 916 000-00-01",
+        "phone_kind": "mobile", "birthday": "40.13.2000"})
+    assert response.status_code == 422
+    html = response.data.decode()
+    assert 'value="Мария"' in html and 'value="maria@"' in html and 'value="+7 916 000-00-01"' in html
+    assert "is not an email address" in html and "DD.MM.YYYY" in html
+
+
+def test_inline_edit(admin_client, ivan, app):
+    response = post_form(admin_client, f"/contacts/{ivan}/field/city", {"value": "Казань"})
+    assert response.status_code == 200 and "Казань" in response.data.decode()
+    bad = post_form(admin_client, f"/contacts/{ivan}/field/birthday", {"value": "завтра"})
+    assert bad.status_code == 422 and 'value="завтра"' in bad.data.decode()
+    with app.app_context():
+        assert db.session.get(Contact, ivan).city == "Казань"
+
+
+def test_html_in_names_and_notes_is_text(admin_client, app, admin):
+    payload = '<img src=x onerror=alert(1)><script>alert(2)</script>'
+    with app.app_context():
+        saved = contacts.save(_actor(app, admin.id), None, {"first_name": payload, "notes": payload})
+        contact_id = saved.id
+    post_form(admin_client, f"/contacts/{contact_id}/notes", {"body": payload})
+    for url in (f"/contacts/{contact_id}", "/contacts/", f"/contacts/?q={payload[:5]}"):
+        html = admin_client.get(url).data.decode()
+        assert "<script>alert(2)" not in html and "<img src=x" not in html

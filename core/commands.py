@@ -128,6 +128,28 @@ def users_create(email: str, name: str, admin: bool, password: str) -> None:
     click.echo(f"created user {user.id} {user.email}")
 
 
+@users_group.group("token")
+def token_group() -> None:
+    """API tokens."""
+
+
+@token_group.command("create")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True, help="what the token is for")
+@with_appcontext
+def token_create(email: str, name: str) -> None:
+    """Create an API token for EMAIL; the token is printed on the last line, once."""
+    from core.services import accounts, tokens
+    from core.services.context import Actor
+
+    user = accounts.find_by_email(email)
+    if user is None or not user.is_active:
+        raise click.ClickException(f"no active user {email}")
+    token = tokens.create(Actor(None, via="cli"), user, name)
+    click.echo(f"API token for {user.email} (keep it secret; it is not shown again):")
+    click.echo(token)
+
+
 # --- plugins ---------------------------------------------------------------------------------------------
 
 

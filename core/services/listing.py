@@ -238,6 +238,13 @@ def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], u
         owner_col = Email.contact_id if spec.entity == "contact" else Email.company_id
         has = exists().where(owner_col == model.id)
         return stmt.where(has if values[0] in ("1", "yes", "true") else ~has)
+    if name == "phone_e164":
+        owner_col = Phone.contact_id if spec.entity == "contact" else Phone.company_id
+        return stmt.where(model.id.in_(select(owner_col).where(Phone.e164.in_(values))))
+    if name == "phone":
+        region = default_phone_region()
+        numbers = [p.e164 for p in (phones.parse(v, region) for v in values) if p.e164]
+        return _filter(spec, stmt, "phone_e164", numbers, user) if numbers else stmt.where(false())
     if name == "flagged_phone":
         owner_col = Phone.contact_id if spec.entity == "contact" else Phone.company_id
         return stmt.where(exists().where(owner_col == model.id, Phone.valid.is_(False)))

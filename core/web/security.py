@@ -20,8 +20,8 @@ def _same_origin(url: str) -> bool:
 
 def check_origin() -> None:
     """Reject cross-site writes even when a token leaked: a foreign ``Origin`` (or ``Referer``) is refused."""
-    if request.method not in UNSAFE_METHODS:
-        return
+    if request.method not in UNSAFE_METHODS or request.blueprint == "api":
+        return  # the API authenticates with bearer tokens, which a cross-site request cannot carry
     origin = request.headers.get("Origin")
     if origin and origin != "null":
         if not _same_origin(origin):

@@ -10,7 +10,8 @@ from core.db import db
 from core.models import Company, Contact, JobRecord, Role, Team
 
 # Routes anyone may reach (they carry their own protection: throttling, CSRF, signatures).
-PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_static", "plugin_static"}
+PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_static", "plugin_static",
+          "api.openapi"}
 # Routes every signed-in user may use, about themselves only.
 SELF_SERVICE = {"home.index", "home.notifications", "home.notifications_badge", "home.notifications_read",
                 "home.profile", "auth.logout", "jobs.progress"}
@@ -35,7 +36,7 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
         db.session.commit()
         return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id,
                 "contact_id": contact.id, "company_id": company.id, "name": "city", "entity": "contacts",
-                "format": "csv"}
+                "format": "csv", "collection": "contacts"}
 
 
 def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:

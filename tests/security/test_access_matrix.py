@@ -7,6 +7,8 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import AuditEntry, User
+from core.services import tokens
+from core.services.context import Actor
 from core.testing.fixtures import csrf_token, post_form
 from tests.security.routes import PUBLIC, SELF_SERVICE, all_routes, seed_targets
 
@@ -24,6 +26,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, admin):
         if route.endpoint in PUBLIC:
             continue
         response = _call(client, route)
+        if route.endpoint.startswith("api."):
+            assert response.status_code == 401, f"{route} answered {response.status_code}"
+            continue
         assert response.status_code == 302, f"{route} answered {response.status_code}"
         assert "/login" in response.headers["Location"]
 
@@ -32,14 +37,22 @@ def test_user_without_rights_is_refused_everywhere_else(app, admin, make_user, l
     outsider = make_user("outsider@example.com")
     login(outsider)
     targets = seed_targets(app, admin.id)
+    with app.app_context():
+        api_token = tokens.create(Actor(None, via="test"), db.session.get(User, outsider.id))
     checked = 0
     for route in all_routes(app, targets):
         if route.endpoint in PUBLIC or route.endpoint in SELF_SERVICE:
             continue
+        if route.endpoint.startswith("api."):
+            headers = {"Authorization": f"Bearer {api_token}"}
+            response = client.open(route.url, method=route.method, headers=headers, json={"city": "x"})
+            assert response.status_code in (403, 404), f"{route} answered {response.status_code} to an outsider"
+            checked += 1
+            continue
         response = _call(client, route)
         assert response.status_code in (403, 404), f"{route} answered {response.status_code} to an outsider"
         checked += 1
-    assert checked >= 15
+    assert checked >= 40
     # another user's job progress is not shown either
     assert client.get(f"/jobs/{targets['record_id']}/progress").status_code == 404
     with app.app_context():

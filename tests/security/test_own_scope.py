@@ -1,0 +1,48 @@
+"""Issue 3's leak walk: a user with the "own" scope walks every route (pages, partials, exports, API) and never
+sees another owner's contact or company."""
+
+from __future__ import annotations
+
+from core.db import db
+from core.models import User
+from core.services import companies, contacts, tokens
+from core.services.context import Actor
+from tests.security.routes import all_routes
+
+SECRET = "Засекреченный"
+OWN = {(entity, action): "own" for entity in ("contact", "company")
+       for action in ("view", "create", "edit", "delete", "export")}
+
+
+def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, login, client):
+    seller = make_user("seller@example.com", grants=OWN)
+    with app.app_context():
+        boss = Actor(db.session.get(User, admin.id))
+        company = companies.save(boss, None, {"name": f"{SECRET} холдинг", "phones": [{"raw": "+7 495 111-22-33"}]})
+        secret = contacts.save(boss, None, {"first_name": SECRET, "last_name": "Агент",
+                                            "phones": [{"raw": "+7 916 999-88-77"}],
+                                            "emails": [{"address": "agent@secret.example"}],
+                                            "companies": [{"company_id": company.id}]})
+        mine = contacts.save(Actor(db.session.get(User, seller.id)), None, {"first_name": "Мой клиент"})
+        token = tokens.create(Actor(None, via="test"), db.session.get(User, seller.id))
+        targets = {"user_id": admin.id, "team_id": 1, "role_id": 1, "record_id": 1, "contact_id": secret.id,
+                   "company_id": company.id, "name": "city", "entity": "contacts", "format": "csv",
+                   "collection": "contacts"}
+        mine_id = mine.id
+    login(seller)
+    api = {"Authorization": f"Bearer {token}"}
+    for route in all_routes(app, targets):
+        if route.method != "GET":
+            continue
+        response = client.get(route.url, headers=api if route.endpoint.startswith("api.") else {})
+        assert SECRET not in response.get_data(as_text=True), f"{route} leaked another owner's client"
+    searches = ["/contacts/?q=Засекр", "/contacts/?q=916 999-88-77", "/contacts/?q=agent@secret",
+                "/companies/?q=засекр", "/export/contacts.csv?q=Засекр", "/export/contacts.csv",
+                "/export/companies.csv", "/contacts/?group=company", "/contacts/?group=owner",
+                "/companies/options?q=засекр", f"/plugins/card-basics/colleagues/{mine_id}"]
+    for url in searches:
+        body = client.get(url).get_data(as_text=True)
+        assert SECRET not in body, url
+    for url in ("/api/v1/contacts?q=Засекр", "/api/v1/contacts?phone=89169998877", "/api/v1/companies"):
+        assert SECRET not in client.get(url, headers=api).get_data(as_text=True), url
+    assert "Мой клиент" in client.get("/contacts/").get_data(as_text=True)

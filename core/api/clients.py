@@ -74,8 +74,9 @@ def list_records(collection: str):  # type: ignore[no-untyped-def]
         raise InvalidInput({"phone": _("%(raw)s is not a phone number we can read: add the country code (+7 …) "
                                        "or save it as typed.", raw=typed_phone)})
     page = listing.page(spec, query, actor().user)
-    next_url = (url_for("api.list_records", collection=collection, _external=False, **query.as_args(after=page.next_cursor))
-                if page.next_cursor else None)
+    next_url = None
+    if page.next_cursor:
+        next_url = url_for("api.list_records", collection=collection, **query.as_args(after=page.next_cursor))
     return jsonify({"data": [serialize(r) for r in page.rows], "next": next_url, "next_cursor": page.next_cursor})
 
 

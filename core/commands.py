@@ -243,4 +243,19 @@ def scheduler_command(interval: float) -> None:
 
 
 
-CORE_COMMANDS = [db_group, users_group, plugins_group, serve, worker, scheduler_command]
+@click.command("demo-data")
+@click.option("--size", default=120, show_default=True, help="how many contacts")
+@with_appcontext
+def demo_data(size: int) -> None:
+    """Fill a fresh installation with believable companies, contacts and their timelines."""
+    from core.services import demo
+
+    try:
+        counts = demo.fill(size)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {counts['companies']} companies and {counts['contacts']} contacts; demo users "
+               f"manager@demo.example, sales1@demo.example, sales2@demo.example (password {demo.DEMO_PASSWORD})")
+
+
+CORE_COMMANDS = [db_group, users_group, plugins_group, serve, worker, scheduler_command, demo_data]

@@ -180,3 +180,13 @@ def test_html_in_names_and_notes_is_text(admin_client, app, admin):
     for url in (f"/contacts/{contact_id}", "/contacts/", f"/contacts/?q={payload[:5]}"):
         html = admin_client.get(url).data.decode()
         assert "<script>alert(2)" not in html and "<img src=x" not in html
+
+
+def test_demo_data_fills_a_fresh_installation(app, admin):
+    result = app.test_cli_runner().invoke(args=["demo-data", "--size", "20"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(Contact.id))) == 20
+        assert db.session.scalar(select(db.func.count(Activity.id))) > 0
+    again = app.test_cli_runner().invoke(args=["demo-data"])
+    assert again.exit_code == 1 and "fresh installation" in again.output

@@ -1,0 +1,76 @@
+"""``mayak demo-data``: fill a fresh installation with a living CRM to look at."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from core.db import db
+from core.models import Contact, Role, Team, User, utcnow
+from core.services import accounts, companies, contacts, sample_data, timeline
+from core.services.context import Actor
+
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - printed to the admin; demo installs only
+
+
+def _user(email: str, name: str, role_key: str, team: Team) -> User:
+    existing = accounts.find_by_email(email)
+    if existing is not None:
+        return existing
+    role = db.session.scalar(select(Role).where(Role.key == role_key))
+    user = User(email=email, full_name=name, password_hash=accounts.hash_password(DEMO_PASSWORD),
+                roles=[role] if role else [], teams=[team])
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def fill(size: int = 120, seed: int = 7) -> dict[str, int]:
+    """Create a sales team, ``size`` contacts in about ``size // 4`` companies, and their timelines."""
+    if db.session.scalar(select(func.count(Contact.id))):
+        raise ValueError("the database already has contacts; demo data goes into a fresh installation only")
+    rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
+    team = db.session.scalar(select(Team).where(Team.name == "Отдел продаж")) or Team(name="Отдел продаж")
+    db.session.add(team)
+    db.session.commit()
+    people = [
+        _user("manager@demo.example", "Ольга Руководитель", "manager", team),
+        _user("sales1@demo.example", "Павел Продажин", "sales", team),
+        _user("sales2@demo.example", "Marina Sales", "sales", team),
+    ]
+    admin = db.session.scalar(select(User).where(User.is_admin.is_(True)).order_by(User.id))
+    acting = Actor(admin or people[0], via="demo")
+    company_ids = []
+    for n in range(max(1, size // 4)):
+        name, industry, city = sample_data.company_name(rng, n)
+        owner = rng.choice(people)
+        company = companies.save(acting, None, {"name": name, "industry": industry, "city": city,
+                                                "owner_id": owner.id, "source": rng.choice(sample_data.SOURCES),
+                                                "phones": [{"raw": f"+7 495 {rng.randint(100, 999)}-"
+                                                                   f"{rng.randint(10, 99)}-{rng.randint(10, 99)}",
+                                                            "kind": "work"}]})
+        company_ids.append(company.id)
+    now = utcnow()
+    for n in range(size):
+        p = sample_data.person(rng, n)
+        owner = rng.choice(people)
+        contact = contacts.save(acting, None, {
+            "first_name": p.first_name, "middle_name": p.middle_name, "last_name": p.last_name,
+            "phones": [{"raw": p.phone, "kind": "mobile"}], "emails": [{"address": p.email}],
+            "city": p.city, "region": p.region, "source": p.source, "owner_id": owner.id,
+            "companies": [{"company_id": rng.choice(company_ids), "job_title": p.title}] if rng.random() < 0.8 else [],
+            "tags": rng.sample(["VIP", "опт", "розница", "новый", "постоянный"], k=rng.randint(0, 2)),
+        })
+        for _ in range(rng.randint(0, 6)):
+            kind = rng.choice(["note", "call", "email", "meeting", "purchase"])
+            when = now - timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 600))
+            title = {"note": "", "call": rng.choice(sample_data.CALLS), "email": rng.choice(sample_data.EMAILS),
+                     "meeting": rng.choice(sample_data.MEETINGS),
+                     "purchase": f"Покупка на {rng.randint(5, 300) * 1000:,} ₽".replace(",", " ")}[kind]
+            body = rng.choice(sample_data.NOTES) if kind in ("note", "meeting") else ""
+            timeline.record(kind=kind, contact_id=contact.id, author_id=owner.id, title=title, body=body,
+                            occurred_at=when, source="demo", commit=False)
+        db.session.commit()
+    return {"users": len(people), "companies": len(company_ids), "contacts": size}

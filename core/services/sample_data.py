@@ -64,7 +64,7 @@ def person(rng: random.Random, n: int) -> Person:
         last = rng.choice(RU_LAST) + ("а" if female else "")
         middle = rng.choice(RU_MIDDLE_F if female else RU_MIDDLE_M)
         city, region = rng.choice(CITIES_RU)
-        number = f"9{rng.randint(10, 99)}{n % 10_000_000:07d}"
+        number = f"9{rng.randint(10, 99)}{rng.randint(100, 999)}{n % 10_000:04d}"
         phone = rng.choice([f"8 {number[:3]} {number[3:6]}-{number[6:8]}-{number[8:]}", f"+7{number}",
                             f"+7 ({number[:3]}) {number[3:6]}-{number[6:8]}-{number[8:]}", number])
         email = f"{_latin(first)}.{_latin(last)}{n}@{rng.choice(['mail.ru', 'yandex.ru', 'example.ru'])}"

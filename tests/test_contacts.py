@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import Activity, Contact, Phone
-from core.services import companies, contacts, custom_fields, listing
+from core.services import companies, contacts, custom_fields, listing, timeline
 from core.services.context import Actor
 from core.services.errors import InvalidInput
 from core.testing.fixtures import post_form
@@ -190,3 +190,70 @@ def test_demo_data_fills_a_fresh_installation(app, admin):
         assert db.session.scalar(select(db.func.count(Activity.id))) > 0
     again = app.test_cli_runner().invoke(args=["demo-data"])
     assert again.exit_code == 1 and "fresh installation" in again.output
+
+
+def test_duplicates_warned_listed_merged_and_undone(app, admin, admin_client):
+    with app.app_context():
+        actor = _actor(app, admin.id)
+        first = contacts.save(actor, None, {"first_name": "Пётр", "last_name": "Орлов", "city": "Тверь",
+                                            "phones": [{"raw": "+7 916 555-44-33"}], "tags": ["опт"]})
+        timeline.record(kind="note", contact_id=first.id, body="first note", source="test", external_id="n1")
+        first_id = first.id
+    response = post_form(admin_client, "/contacts/new", {
+        "first_name": "Петя", "last_name": "Орлов", "phone_raw": "8 (916) 555-44-33", "phone_kind": "mobile",
+        "email_address": "petya@example.com", "email_kind": "work"}, follow_redirects=True)
+    assert "Возможно, это дубль" in response.get_data(as_text=True) or "may be a duplicate" in response.get_data(
+        as_text=True)
+    with app.app_context():
+        second_id = db.session.scalar(select(Contact.id).where(Contact.first_name == "Петя"))
+        timeline.record(kind="call", contact_id=second_id, title="call", source="test", external_id="c1")
+    groups = admin_client.get("/contacts/duplicates").get_data(as_text=True)
+    assert "+79165554433" in groups
+    compare = admin_client.get(f"/contacts/merge?ids={first_id}&ids={second_id}")
+    assert compare.status_code == 200 and "1 entry" in compare.get_data(as_text=True)
+    merged = post_form(admin_client, "/contacts/merge", {"ids": [first_id, second_id], "keep": first_id,
+                                                         "field-first_name": second_id})
+    assert merged.status_code == 302
+    with app.app_context():
+        kept = db.session.get(Contact, first_id)
+        assert kept.first_name == "Петя" and kept.city == "Тверь"
+        assert {e.address for e in kept.emails} == {"petya@example.com"} and len(kept.phones) == 1
+        assert db.session.get(Contact, second_id).merged_into_id == first_id
+        kinds = {a.kind for a in db.session.scalars(select(Activity).where(Activity.contact_id == first_id))}
+        assert {"note", "call", "merge"} <= kinds
+        merge_id = db.session.scalar(select(Activity.id).where(Activity.kind == "merge"))
+    assert "Undo merge" in admin_client.get(f"/contacts/{first_id}").get_data(as_text=True)
+    undone = post_form(admin_client, f"/contacts/merge/{merge_id}/undo")
+    assert undone.status_code == 302
+    with app.app_context():
+        kept = db.session.get(Contact, first_id)
+        other = db.session.get(Contact, second_id)
+        assert kept.first_name == "Пётр" and kept.emails == [] and other.deleted_at is None
+        assert db.session.scalar(select(Activity.contact_id).where(Activity.external_id == "c1")) == second_id
+        from core.models import AuditEntry
+
+        actions = set(db.session.scalars(select(AuditEntry.action)))
+        assert {"contact.merged", "contact.merge_undone"} <= actions
+
+
+def test_export_neutralises_formulas(app, admin, admin_client):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    with app.app_context():
+        contacts.save(_actor(app, admin.id), None, {"first_name": "=HYPERLINK(\"http://evil\")", "last_name": "+1",
+                                                    "city": "@SUM(A1)", "source": "-2+3"})
+    text = admin_client.get("/export/contacts.csv").get_data().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][0] == "ID" and len(rows) == 2
+    for cell in rows[1]:
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    book = load_workbook(io.BytesIO(admin_client.get("/export/contacts.xlsx").data))
+    for row in book.active.iter_rows(min_row=2, values_only=True):
+        for cell in row:
+            assert cell is None or not str(cell).startswith(("=", "+", "-", "@")), cell
+    for row in book.active.iter_rows():
+        for cell in row:
+            assert cell.data_type != "f"

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from core.db import db
@@ -113,6 +113,10 @@ def entries(*, contact_id: int | None = None, company_id: int | None = None, kin
                               and_(Activity.occurred_at == before.occurred_at, Activity.id < before.id)))
     stmt = stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit)
     return list(db.session.scalars(stmt))
+
+
+def count_for_contact(contact_id: int) -> int:
+    return db.session.scalar(select(func.count(Activity.id)).where(Activity.contact_id == contact_id)) or 0
 
 
 def next_cursor(page: list[Activity], limit: int = PAGE) -> str | None:

@@ -10,7 +10,7 @@ from flask_babel import ngettext
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import companies, contacts, custom_fields, duplicates, listing, timeline
+from core.services import companies, contacts, custom_fields, duplicates, listing, merge, timeline
 from core.services.access import require
 from core.services.errors import InvalidInput
 from core.web import clients
@@ -218,6 +218,8 @@ def bulk():  # type: ignore[no-untyped-def]
         elif action == "reassign":
             done = contacts.reassign(actor(), ids, request.form.get("owner_id", type=int) or 0)
             flash(ngettext("%(num)d contact reassigned.", "%(num)d contacts reassigned.", len(done)), "success")
+        elif action == "merge":
+            return redirect(url_for("contacts.merge_page", ids=ids))
         elif action == "tag":
             done = contacts.add_tags(actor(), ids, request.form.get("tags", "").split(","))
             flash(ngettext("%(num)d contact tagged.", "%(num)d contacts tagged.", len(done)), "success")
@@ -251,3 +253,53 @@ def undo_delete():  # type: ignore[no-untyped-def]
         flash(ngettext("%(num)d contact restored.", "%(num)d contacts restored.", len(done)), "success")
     return redirect(request.form.get("next") if str(request.form.get("next", "")).startswith("/")
                     and not str(request.form.get("next", "")).startswith("//") else url_for("contacts.index"))
+
+
+@bp.get("/duplicates")
+def duplicates_page():  # type: ignore[no-untyped-def]
+    require(user(), "view", "contact")
+    return render("contacts/duplicates.html", groups=merge.candidate_groups(actor()))
+
+
+@bp.route("/merge", methods=["GET", "POST"])
+def merge_page():  # type: ignore[no-untyped-def]
+    """Compare the chosen contacts side by side, pick each field's value, see what will happen, merge."""
+    require(user(), "edit", "contact")
+    ids = [int(i) for i in request.values.getlist("ids") if str(i).isdigit()][:10]
+    people = []
+    for contact_id in dict.fromkeys(ids):
+        people.append(_load(contact_id, "edit"))
+    if len(people) < 2:
+        flash(_("Choose at least two different contacts to merge."), "warning")
+        return redirect(url_for("contacts.duplicates_page"))
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        keep_id = request.form.get("keep", type=int) or people[0].id
+        chosen = {f: request.form.get(f"field-{f}", type=int) or keep_id for f in merge.FIELDS}
+        try:
+            record = merge.merge(actor(), keep_id, [p.id for p in people if p.id != keep_id], chosen)
+        except InvalidInput as exc:
+            flash(next(iter(clients.form_errors(exc.errors).values())), "danger")
+        else:
+            from flask import session
+
+            session["undo_merge"] = record.id
+            flash(_("The contacts are merged. Use Undo on the card if this was a mistake."), "success")
+            return redirect(url_for("contacts.card", contact_id=keep_id))
+    moving = {p.id: timeline.count_for_contact(p.id) for p in people}
+    return render("contacts/merge.html", people=people, fields=merge.FIELDS, form=EmptyForm(), moving=moving,
+                  owner_names={u.id: u.display_name for u in clients.assignable_users()})
+
+
+@bp.post("/merge/<int:merge_id>/undo")
+def merge_undo(merge_id: int):  # type: ignore[no-untyped-def]
+    from flask import session
+
+    if EmptyForm().validate_on_submit():
+        try:
+            kept = merge.undo(actor(), merge_id)
+        except LookupError:
+            abort(404)
+        session.pop("undo_merge", None)
+        flash(_("The merge is undone."), "success")
+        return redirect(url_for("contacts.card", contact_id=kept.id))
+    abort(400)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from core.db import db
-from core.models import Company, Contact, JobRecord, Role, Team
+from core.models import Activity, Company, Contact, JobRecord, Role, Team
 
 # Routes anyone may reach (they carry their own protection: throttling, CSRF, signatures).
 PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_static", "plugin_static",
@@ -33,10 +33,15 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
         company = Company(name="Target company", search_name="target company", owner_id=owner_id)
         contact = Contact(first_name="Target", search_lf="target", search_fl="target", owner_id=owner_id)
         db.session.add_all([team, role, job, company, contact])
+        db.session.flush()
+        merge = Activity(kind="merge", contact_id=contact.id, data={"merged": [], "before": {}, "moved": [],
+                                                                    "added_phones": [], "added_emails": [],
+                                                                    "added_companies": [], "tags_before": []})
+        db.session.add(merge)
         db.session.commit()
         return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id,
                 "contact_id": contact.id, "company_id": company.id, "name": "city", "entity": "contacts",
-                "format": "csv", "collection": "contacts"}
+                "format": "csv", "collection": "contacts", "merge_id": merge.id}
 
 
 def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:

@@ -1,0 +1,63 @@
+"""Upload to a client's timeline, download, and inline preview of images and PDFs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
+from flask_babel import gettext as _
+
+from core.services import companies, contacts, files
+from core.services.errors import InvalidInput
+from core.web.context import actor
+from core.web.forms import EmptyForm
+
+bp = Blueprint("files", __name__)
+
+
+@bp.post("/<any(contacts, companies):collection>/<int:record_id>/files")
+def upload(collection: str, record_id: int):  # type: ignore[no-untyped-def]
+    service = contacts if collection == "contacts" else companies
+    try:
+        record = service.get(actor(), record_id, "edit")
+    except LookupError:
+        abort(404)
+    card = url_for("contacts.card", contact_id=record_id) if collection == "contacts" else url_for(
+        "companies.card", company_id=record_id)
+    upload = request.files.get("file")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if upload is None or not upload.filename:
+        flash(_("Choose a file to upload."), "danger")
+        return redirect(card)
+    key = {"contact": record} if collection == "contacts" else {"company": record}
+    try:
+        files.store(actor(), stream=upload.stream, filename=upload.filename, **key)
+    except InvalidInput as exc:
+        flash(str(exc.errors["file"]), "danger")
+    else:
+        flash(_("The file is attached."), "success")
+    return redirect(card)
+
+
+def _send(attachment_id: int, inline: bool):  # type: ignore[no-untyped-def]
+    try:
+        attachment, path = files.open_for(actor(), attachment_id)
+    except LookupError:
+        abort(404)
+    preview = inline and attachment.content_type in files.PREVIEWABLE
+    response = send_file(path, mimetype=attachment.content_type if preview else "application/octet-stream",
+                         as_attachment=not preview, download_name=attachment.filename, max_age=0,
+                         conditional=True, etag=attachment.sha256)
+    # a stored file never runs as a page of ours: downloads are sandboxed, previews may only show themselves
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self'; object-src 'self'" if preview else "default-src 'none'; sandbox")
+    return response
+
+
+@bp.get("/files/<int:attachment_id>")
+def download(attachment_id: int):  # type: ignore[no-untyped-def]
+    return _send(attachment_id, inline=False)
+
+
+@bp.get("/files/<int:attachment_id>/preview")
+def preview(attachment_id: int):  # type: ignore[no-untyped-def]
+    return _send(attachment_id, inline=True)

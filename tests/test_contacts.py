@@ -144,7 +144,7 @@ def test_soft_delete_and_undo(app, admin, ivan):
 
 def test_pages_render(admin_client, ivan):
     for url in ("/contacts/", f"/contacts/{ivan}", f"/contacts/{ivan}/edit", "/contacts/new", "/companies/",
-                "/companies/new", "/contacts/?group=owner", "/contacts/?q=916", "/admin/custom-fields",
+                "/companies/new", "/contacts/?group=owner", "/contacts/?q=916", "/admin/custom-fields", "/contacts/?city=Москва&tag=VIP&owner=me&quiet_days=3", "/companies/?group=city",
                 f"/contacts/{ivan}/field/city?edit=1", "/contacts/?columns=tags&columns=created"):
         response = admin_client.get(url)
         assert response.status_code == 200, url

@@ -81,10 +81,10 @@ class Company(_ClientRecord, Base):
     website: Mapped[str] = mapped_column(String(300), default="")
 
     phones: Mapped[list[Phone]] = relationship(back_populates="company", cascade="all, delete-orphan",
-                                               order_by="Phone.position", lazy="selectin")
+                                               order_by="Phone.position")
     emails: Mapped[list[Email]] = relationship(back_populates="company", cascade="all, delete-orphan",
-                                               order_by="Email.position", lazy="selectin")
-    tags: Mapped[list[Tag]] = relationship(secondary=company_tags, lazy="selectin", order_by="Tag.key")
+                                               order_by="Email.position")
+    tags: Mapped[list[Tag]] = relationship(secondary=company_tags, order_by="Tag.key")
     memberships: Mapped[list[ContactCompany]] = relationship(back_populates="company",
                                                              cascade="all, delete-orphan")
 
@@ -134,7 +134,7 @@ class ContactCompany(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     contact: Mapped[Contact] = relationship(back_populates="memberships")
-    company: Mapped[Company] = relationship(back_populates="memberships", lazy="joined")
+    company: Mapped[Company] = relationship(back_populates="memberships", lazy="joined", innerjoin=True)
 
 
 PHONE_KINDS = ("mobile", "work", "home", "fax", "other")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import Select, and_, exists, false, func, or_, select, union
+from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
 from core.db import db
 from core.models import Company, Contact, ContactCompany, Email, Phone, Tag, User, utcnow
@@ -120,42 +120,53 @@ def _day(text: str) -> date | None:
         return None
 
 
+SEARCH_CAP = 500
+
+
+def _capped(stmt: Select[Any]) -> Select[Any]:
+    """One branch of a search, limited, so that no search ever scans a whole table."""
+    inner = stmt.limit(SEARCH_CAP).subquery()
+    return select(inner.c[0])
+
+
 def search_condition(spec: EntityList, q: str) -> Any:
-    """Rows matching a search box: name prefix (any word order), phone in any format, email or company."""
+    """Rows matching a search box: name prefix (either word order), phone in any format, email or company.
+
+    Each way of matching is an index range scan capped at ``SEARCH_CAP`` rows; the list then sorts what they
+    found. A search box that matches more than that is asking to be refined.
+    """
     model = spec.model
     key = search_key(q)
     if not key:
         return None
     upper = phones.prefix_upper_bound(key)
+    live = model.deleted_at.is_(None)
+    branches: list[Select[Any]] = []
+    if spec.entity == "contact":
+        branches.append(select(Contact.id).where(live, Contact.search_lf >= key, Contact.search_lf < upper))
+        branches.append(select(Contact.id).where(live, Contact.search_fl >= key, Contact.search_fl < upper))
+    company = company_key(q)
+    company_ids = select(Company.id).where(Company.search_name >= company,
+                                           Company.search_name < phones.prefix_upper_bound(company),
+                                           Company.deleted_at.is_(None))
+    if spec.entity == "contact":
+        branches.append(select(ContactCompany.contact_id).where(ContactCompany.company_id.in_(
+            _capped(company_ids))))
+    else:
+        branches.append(company_ids)
     owner_col = Phone.contact_id if spec.entity == "contact" else Phone.company_id
     email_col = Email.contact_id if spec.entity == "contact" else Email.company_id
-    if spec.entity == "contact":
-        conditions = [and_(Contact.search_lf >= key, Contact.search_lf < upper),
-                      and_(Contact.search_fl >= key, Contact.search_fl < upper)]
-        company = company_key(q)
-        companies = select(Company.id).where(Company.search_name >= company,
-                                             Company.search_name < phones.prefix_upper_bound(company),
-                                             Company.deleted_at.is_(None))
-        conditions.append(model.id.in_(select(ContactCompany.contact_id)
-                                       .where(ContactCompany.company_id.in_(companies))))
-    else:
-        company = company_key(q)
-        conditions = [and_(Company.search_name >= company,
-                           Company.search_name < phones.prefix_upper_bound(company))]
     lowered = q.strip().lower()
     if "@" in lowered or "." in lowered:
-        conditions.append(model.id.in_(select(email_col).where(Email.normalized >= lowered,
-                                                               Email.normalized < lowered + "\uffff")))
+        branches.append(select(email_col).where(Email.normalized >= lowered, Email.normalized < lowered + "\uffff"))
     phone = phones.query(q, default_phone_region())
     if phone is not None:
-        matches = []
         if phone.e164:
-            matches.append(Phone.e164 == phone.e164)
+            branches.append(select(owner_col).where(Phone.e164 == phone.e164))
         if phone.tail_rev:
-            matches.append(and_(Phone.digits_rev >= phone.tail_rev,
-                                Phone.digits_rev < phones.prefix_upper_bound(phone.tail_rev)))
-        conditions.append(model.id.in_(select(owner_col).where(or_(*matches))))
-    return or_(*conditions)
+            branches.append(select(owner_col).where(Phone.digits_rev >= phone.tail_rev,
+                                                    Phone.digits_rev < phones.prefix_upper_bound(phone.tail_rev)))
+    return model.id.in_(union(*[_capped(b) for b in branches]))
 
 
 def _custom_condition(spec: EntityList, key: str, values: list[str]) -> Any:
@@ -278,6 +289,7 @@ def page(spec: EntityList, query: ListQuery, user: User | None) -> Page:
         else:
             stmt = stmt.where(or_(sort.column > value, and_(sort.column == value, model.id > ident)))
     order = (sort.column.desc(), model.id.desc()) if query.desc else (sort.column.asc(), model.id.asc())
+    stmt = stmt.options(*[selectinload(getattr(model, name)) for name in ("phones", "emails", "tags")])
     rows = list(db.session.scalars(stmt.order_by(*order).limit(query.limit + 1)))
     more = len(rows) > query.limit
     rows = rows[: query.limit]
@@ -315,7 +327,7 @@ def groups(spec: EntityList, query: ListQuery, user: User | None) -> list[tuple[
     return [(value, label(value), count) for value, count in rows]
 
 
-def count(spec: EntityList, query: ListQuery, user: User | None, cap: int = 10_000) -> tuple[int, bool]:
+def count(spec: EntityList, query: ListQuery, user: User | None, cap: int = 1_000) -> tuple[int, bool]:
     """How many rows match, counted up to ``cap`` (so a count never scans a million rows): (n, capped)."""
     stmt = apply_filters(spec, select(spec.model.id), query, user).limit(cap + 1).subquery()
     n = db.session.scalar(select(func.count()).select_from(stmt)) or 0

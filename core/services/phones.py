@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
@@ -45,8 +46,11 @@ def parse(raw: str, region: str) -> ParsedPhone:
     return ParsedPhone(raw, e164, valid, e164[1:][::-1], phonenumbers.region_code_for_number(number))
 
 
+@lru_cache(maxsize=65536)
 def display(e164: str | None, raw: str, home_region: str) -> str:
-    """National format for numbers of ``home_region``, international for the rest, raw when unparsed."""
+    """National format for numbers of ``home_region``, international for the rest, raw when unparsed.
+
+    Cached: parsing is the slowest part of drawing a list of 50 people, and the answer never changes."""
     if not e164:
         return raw
     try:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.seed import PASSWORD  # noqa: E402
+from bench.seed import PASSWORD
 
 
 def free_port() -> int:

@@ -19,15 +19,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import insert, select
 
-from core import create_app  # noqa: E402
-from core.db import db  # noqa: E402
-from core.models import Activity, Company, Contact, ContactCompany, Email, Phone, User  # noqa: E402
-from core.services import phones, sample_data  # noqa: E402
-from core.services.accounts import hash_password  # noqa: E402
-from core.services.text import company_key, search_key  # noqa: E402
-from core.testing.fixtures import migrate_app  # noqa: E402
+from core import create_app
+from core.db import db
+from core.models import Activity, Company, Contact, ContactCompany, Email, Phone, User
+from core.services import phones, sample_data
+from core.services.accounts import hash_password
+from core.services.text import company_key, search_key
+from core.testing.fixtures import migrate_app
 
 BATCH = 20_000
 PASSWORD = "bench-password-1"

@@ -144,7 +144,8 @@ def test_soft_delete_and_undo(app, admin, ivan):
 
 def test_pages_render(admin_client, ivan):
     for url in ("/contacts/", f"/contacts/{ivan}", f"/contacts/{ivan}/edit", "/contacts/new", "/companies/",
-                "/companies/new", "/contacts/?group=owner", "/contacts/?q=916", "/admin/custom-fields", "/contacts/?city=Москва&tag=VIP&owner=me&quiet_days=3", "/companies/?group=city",
+                "/companies/new", "/contacts/?group=owner", "/contacts/?q=916", "/admin/custom-fields",
+                "/contacts/?city=Москва&tag=VIP&owner=me&quiet_days=3", "/companies/?group=city",
                 f"/contacts/{ivan}/field/city?edit=1", "/contacts/?columns=tags&columns=created"):
         response = admin_client.get(url)
         assert response.status_code == 200, url
@@ -257,3 +258,22 @@ def test_export_neutralises_formulas(app, admin, admin_client):
     for row in book.active.iter_rows():
         for cell in row:
             assert cell.data_type != "f"
+
+
+def test_saved_views_private_and_shared(app, admin, admin_client, make_user, login, client):
+    saved = post_form(admin_client, "/views/contact", {"name": "Тверь, VIP", "city": "Тверь", "tag": "VIP",
+                                                       "columns": ["tags", "city"], "shared": "1"})
+    assert saved.status_code == 302 and "city=" in saved.headers["Location"]
+    post_form(admin_client, "/views/contact", {"name": "Мой личный", "city": "Псков"})
+    seller = make_user("seller@example.com", grants={("contact", "view"): "own"})
+    login(seller)
+    page = client.get("/contacts/").get_data(as_text=True)
+    assert "Тверь, VIP" in page and "Мой личный" not in page
+    post_form(client, "/views/contact", {"name": "Попытка", "shared": "1"})
+    with app.app_context():
+        from core.models import SavedView
+
+        mine = db.session.scalar(select(SavedView).where(SavedView.name == "Попытка"))
+        assert mine.shared is False, "sharing needs the assign right"
+        shared_id = db.session.scalar(select(SavedView.id).where(SavedView.name == "Тверь, VIP"))
+    assert post_form(client, f"/views/{shared_id}/delete").status_code == 404

@@ -10,7 +10,7 @@ from flask_babel import ngettext
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import companies, custom_fields, listing, timeline
+from core.services import companies, custom_fields, listing, timeline, views
 from core.services.access import require
 from core.services.errors import InvalidInput
 from core.web import clients
@@ -38,6 +38,7 @@ def index():  # type: ignore[no-untyped-def]
         "query": query, "page": listing.page(listing.COMPANIES, query, me), "owners": owners,
         "owner_names": {u.id: u.display_name for u in owners}, "form": EmptyForm(),
         "attention_days": current_app.config["MAYAK_ATTENTION_DAYS"],
+        "saved_views": views.for_user(actor(), "company"),
     }
     if query.group:
         context["groups"] = listing.groups(listing.COMPANIES, query, me)

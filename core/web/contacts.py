@@ -10,7 +10,7 @@ from flask_babel import ngettext
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import companies, contacts, custom_fields, duplicates, listing, merge, timeline
+from core.services import companies, contacts, custom_fields, duplicates, listing, merge, timeline, views
 from core.services.access import require
 from core.services.errors import InvalidInput
 from core.web import clients
@@ -46,6 +46,7 @@ def index():  # type: ignore[no-untyped-def]
         "query": query, "page": result, "columns": _columns(), "all_columns": COLUMNS, "owners": owners,
         "owner_names": {u.id: u.display_name for u in owners}, "fields": custom_fields.definitions("contact"),
         "form": EmptyForm(), "attention_days": current_app.config["MAYAK_ATTENTION_DAYS"],
+        "saved_views": views.for_user(actor(), "contact"),
     }
     if query.group:
         context["groups"] = listing.groups(listing.CONTACTS, query, me)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from core.db import db
-from core.models import Activity, Attachment, Company, Contact, JobRecord, Role, Team
+from core.models import Activity, Attachment, Company, Contact, JobRecord, Role, SavedView, Team
 
 # Routes anyone may reach (they carry their own protection: throttling, CSRF, signatures).
 PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_static", "plugin_static",
@@ -44,11 +44,13 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
         attachment = Attachment(activity_id=note.id, filename="secret.pdf", content_type="application/pdf",
                                 size=1, sha256="0" * 64)
         db.session.add(attachment)
+        view = SavedView(entity="contact", name="Target view", owner_id=owner_id, params={})
+        db.session.add(view)
         db.session.commit()
         return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id,
                 "contact_id": contact.id, "company_id": company.id, "name": "city", "entity": "contacts",
                 "format": "csv", "collection": "contacts", "merge_id": merge.id,
-                "attachment_id": attachment.id}
+                "attachment_id": attachment.id, "view_id": view.id, "kind": "contact"}
 
 
 def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:

@@ -80,3 +80,38 @@ def test_sign_in_switch_to_russian_and_visit_every_page(live_server, browser):
     page.wait_for_selector("#notification-badge")
     assert problems == []
     page.close()
+
+
+def test_create_find_and_edit_a_contact(live_server, browser):
+    page = browser.new_page(locale="ru-RU")
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", "boss@example.com")
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+
+    page.goto(f"{live_server}/contacts/new")
+    page.fill("#last_name", "Браузеров")
+    page.fill("#first_name", "Тест")
+    page.locator("input[name=phone_raw]").first.fill("8 916 777-66-55")
+    page.locator("input[name=email_address]").first.fill("browser@example.com")
+    page.locator("form.client-form button[type=submit]").click()
+    page.wait_for_url(f"{live_server}/contacts/*")
+    assert "Тест Браузеров" in page.inner_text("h1")
+    assert "8 (916) 777-66-55" in page.inner_text("body")
+
+    # click-to-edit a field in place
+    page.locator("#field-city button").click()
+    page.locator("#field-city input[name=value]").fill("Тула")
+    page.locator("#field-city button.btn-primary").click()
+    page.wait_for_selector("#field-city button:has-text('Тула')")
+
+    # active search by the phone typed another way
+    page.goto(f"{live_server}/contacts/")
+    page.fill("#q", "+7 (916) 7776655")
+    page.wait_for_selector("#list-body a:has-text('Тест Браузеров')", timeout=5000)
+    assert problems == []
+    page.close()

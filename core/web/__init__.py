@@ -12,12 +12,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.db import db
 from core.extensions import csrf, login_manager
-from core.models import User, utcnow
+from core.models import Role, User, utcnow
 from core.plugins import facades
 from core.plugins.manager import MayakPlugins
 from core.services import audit, phones
@@ -32,7 +33,11 @@ def _load_user(token: str) -> User | None:
     user_id, _, session_token = token.partition(":")
     if not user_id.isdigit() or not session_token:
         return None
-    user = db.session.scalar(select(User).where(User.id == int(user_id)))
+    # one statement for the user, their teams, roles and grants: every request needs all four
+    user = db.session.execute(
+        select(User).where(User.id == int(user_id))
+        .options(joinedload(User.teams), joinedload(User.roles).joinedload(Role.grants))
+    ).unique().scalar_one_or_none()
     if user is None or not user.is_active or user.session_token != session_token:
         return None
     return user

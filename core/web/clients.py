@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import request
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 from werkzeug.datastructures import MultiDict
 
 from core.db import db
@@ -47,8 +48,10 @@ def values_from_form(entity: str, form: MultiDict[str, str], text_fields: tuple[
 
 
 def assignable_users() -> list[User]:
-    return list(db.session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.full_name,
-                                                                                           User.email)))
+    """Active users for owner pickers and names (without their teams and roles: not needed here)."""
+    return list(db.session.scalars(select(User).where(User.is_active.is_(True))
+                                   .options(lazyload(User.teams), lazyload(User.roles))
+                                   .order_by(User.full_name, User.email)))
 
 
 def list_query() -> listing.ListQuery:

@@ -146,7 +146,8 @@ def test_pages_render(admin_client, ivan):
     for url in ("/contacts/", f"/contacts/{ivan}", f"/contacts/{ivan}/edit", "/contacts/new", "/companies/",
                 "/companies/new", "/contacts/?group=owner", "/contacts/?q=916", "/admin/custom-fields",
                 "/contacts/?city=Москва&tag=VIP&owner=me&quiet_days=3", "/companies/?group=city",
-                f"/contacts/{ivan}/field/city?edit=1", "/contacts/?columns=tags&columns=created"):
+                f"/contacts/{ivan}/field/city?edit=1", "/companies/1", "/companies/1/field/industry?edit=1",
+                "/contacts/?columns=tags&columns=created"):
         response = admin_client.get(url)
         assert response.status_code == 200, url
     card = admin_client.get(f"/contacts/{ivan}").data.decode()
@@ -277,3 +278,16 @@ def test_saved_views_private_and_shared(app, admin, admin_client, make_user, log
         assert mine.shared is False, "sharing needs the assign right"
         shared_id = db.session.scalar(select(SavedView.id).where(SavedView.name == "Тверь, VIP"))
     assert post_form(client, f"/views/{shared_id}/delete").status_code == 404
+
+
+def test_company_fields_edit_in_place(admin_client, app, ivan):
+    with app.app_context():
+        from core.models import Company
+
+        company_id = db.session.scalar(select(Company.id))
+    ok = post_form(admin_client, f"/companies/{company_id}/field/industry", {"value": "Логистика"})
+    assert ok.status_code == 200 and "Логистика" in ok.get_data(as_text=True)
+    empty = post_form(admin_client, f"/companies/{company_id}/field/name", {"value": " "})
+    assert empty.status_code == 422 and "Укажите название" not in empty.get_data(as_text=True)
+    assert "Give the company a name." in empty.get_data(as_text=True)
+    assert admin_client.get(f"/companies/{company_id}/field/password_hash").status_code == 404

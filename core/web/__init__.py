@@ -74,7 +74,7 @@ def _format_date_value(value: object) -> str:
 
 
 def init_web(app: Flask, manager: MayakPlugins) -> None:
-    from core.web import admin, auth, companies, contacts, exports, files, health, home, jobs, views
+    from core.web import admin, auth, companies, contacts, exports, files, health, home, inline, jobs, views
 
     settings = app.extensions["mayak.settings"]
     if app.config.get("MAYAK_BEHIND_PROXY", settings.behind_tls):
@@ -100,7 +100,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     init_security(app)
 
     for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp, files.bp,
-                      views.bp):
+                      views.bp, inline.bp):
         app.register_blueprint(blueprint)
     from core.api import init_api
 

@@ -91,7 +91,7 @@ def card(company_id: int):  # type: ignore[no-untyped-def]
                   cursor=timeline.next_cursor(entries), all_kinds=ACTIVITY_KINDS, people=people,
                   actions=facades.card_actions("company", company, me),
                   panels=facades.card_panels("company", company, me),
-                  fields=custom_fields.definitions("company"), form=EmptyForm())
+                  fields=custom_fields.definitions("company"), form=EmptyForm(), owners=clients.assignable_users())
 
 
 @bp.get("/<int:company_id>/timeline")

@@ -168,41 +168,6 @@ def add_note(contact_id: int):  # type: ignore[no-untyped-def]
                                                                        "level": "success"}})
 
 
-@bp.route("/<int:contact_id>/field/<name>", methods=["GET", "POST"])
-def field(contact_id: int, name: str):  # type: ignore[no-untyped-def]
-    """Click-to-edit of one field on the card (htmx): GET ?edit=1 gives the input, POST saves it."""
-    if name not in (*contacts.TEXT, "birthday", "notes", "owner_id", "tags") and not name.startswith("custom."):
-        abort(404)
-    contact = _load(contact_id, "edit" if request.method == "POST" or request.args.get("edit") else "view")
-    context = {"contact": contact, "name": name, "fields": custom_fields.definitions("contact"),
-               "owners": clients.assignable_users(), "form": EmptyForm(), "error": None, "typed": None}
-    if request.method == "POST" and EmptyForm().validate_on_submit():
-        if name.startswith("custom."):
-            key = name.removeprefix("custom.")
-            definition = next((f for f in context["fields"] if f.key == key), None)
-            if definition is None:
-                abort(404)
-            raw: Any = (request.form.getlist("value") if definition.type == "multichoice"
-                        else request.form.get("value", "") in ("1", "on") if definition.type == "boolean"
-                        else request.form.get("value", ""))
-            values: dict[str, Any] = {"custom": {key: raw}}
-        elif name == "tags":
-            values = {"tags": [t for t in request.form.get("value", "").split(",") if t.strip()]}
-        else:
-            values = {name: request.form.get("value", "")}
-        try:
-            contacts.save(actor(), contact, values, partial=True)
-        except InvalidInput as exc:
-            context["error"] = next(iter(clients.form_errors(exc.errors).values()))
-            context["typed"] = request.form.get("value", "")
-            return fragment("contacts/_field.html", "editor", status=422, **context)
-        contact = _load(contact_id)
-        context["contact"] = contact
-        return fragment("contacts/_field.html", "display", **context)
-    block = "editor" if request.args.get("edit") else "display"
-    return fragment("contacts/_field.html", block, **context)
-
-
 @bp.post("/bulk")
 def bulk():  # type: ignore[no-untyped-def]
     """Bulk actions on the selected rows: reassign, tag, delete (undoable) — each checked per record."""

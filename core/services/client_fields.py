@@ -125,3 +125,26 @@ def phone_sets_equal(a: Sequence[Phone], b: Sequence[Phone]) -> bool:
 
 def email_sets_equal(a: Sequence[Email], b: Sequence[Email]) -> bool:
     return [(e.kind, e.address) for e in a] == [(e.kind, e.address) for e in b]
+
+
+def set_deleted(actor: Actor, model: Any, entity: str, ids: Sequence[int], deleted: bool,
+                *conditions: Any) -> list[int]:
+    """Soft-delete (or restore) the records ``actor`` may delete; returns their ids, audited as one line.
+
+    Deleting keeps the row (and everything that points at it), so *Undo* is a restore.
+    """
+    from core.models import utcnow
+    from core.services import audit
+
+    state = model.deleted_at.is_(None) if deleted else model.deleted_at.is_not(None)
+    done: list[int] = []
+    stamp = utcnow() if deleted else None
+    for record in db.session.scalars(select(model).where(model.id.in_(list(ids)), state, *conditions)):
+        if can(actor.user, "delete", entity, record):
+            record.deleted_at = stamp
+            done.append(record.id)
+    if done:
+        audit.record(actor, f"{entity}.{'deleted' if deleted else 'restored'}", entity,
+                     ",".join(map(str, done[:50])), {"ids": done})
+    db.session.commit()
+    return done

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.db import db
 from core.models import Company, utcnow
 from core.services import audit, client_fields, custom_fields
-from core.services.access import can, require
+from core.services.access import require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
 from core.services.text import company_key
@@ -105,27 +105,8 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
 
 
 def delete(actor: Actor, ids: Sequence[int]) -> list[int]:
-    done = []
-    now = utcnow()
-    for company in db.session.scalars(select(Company).where(Company.id.in_(list(ids)),
-                                                            Company.deleted_at.is_(None))):
-        if can(actor.user, "delete", ENTITY, company):
-            company.deleted_at = now
-            done.append(company.id)
-    if done:
-        audit.record(actor, "company.deleted", ENTITY, ",".join(map(str, done[:50])), {"ids": done})
-    db.session.commit()
-    return done
+    return client_fields.set_deleted(actor, Company, ENTITY, ids, True)
 
 
 def restore(actor: Actor, ids: Sequence[int]) -> list[int]:
-    done = []
-    for company in db.session.scalars(select(Company).where(Company.id.in_(list(ids)),
-                                                            Company.deleted_at.is_not(None))):
-        if can(actor.user, "delete", ENTITY, company):
-            company.deleted_at = None
-            done.append(company.id)
-    if done:
-        audit.record(actor, "company.restored", ENTITY, ",".join(map(str, done[:50])), {"ids": done})
-    db.session.commit()
-    return done
+    return client_fields.set_deleted(actor, Company, ENTITY, ids, False)

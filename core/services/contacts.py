@@ -169,31 +169,12 @@ def _owner_history(actor: Actor, contact: Contact, old: int | None, new: int | N
 
 def delete(actor: Actor, ids: Sequence[int]) -> list[int]:
     """Soft-delete the contacts ``actor`` may delete; returns their ids (for the undo toast)."""
-    done = []
-    now = utcnow()
-    for contact in db.session.scalars(select(Contact).where(Contact.id.in_(list(ids)),
-                                                            Contact.deleted_at.is_(None))):
-        if can(actor.user, "delete", ENTITY, contact):
-            contact.deleted_at = now
-            done.append(contact.id)
-    if done:
-        audit.record(actor, "contact.deleted", ENTITY, ",".join(map(str, done[:50])), {"ids": done})
-    db.session.commit()
-    return done
+    return client_fields.set_deleted(actor, Contact, ENTITY, ids, True)
 
 
 def restore(actor: Actor, ids: Sequence[int]) -> list[int]:
-    done = []
-    for contact in db.session.scalars(select(Contact).where(Contact.id.in_(list(ids)),
-                                                            Contact.deleted_at.is_not(None),
-                                                            Contact.merged_into_id.is_(None))):
-        if can(actor.user, "delete", ENTITY, contact):
-            contact.deleted_at = None
-            done.append(contact.id)
-    if done:
-        audit.record(actor, "contact.restored", ENTITY, ",".join(map(str, done[:50])), {"ids": done})
-    db.session.commit()
-    return done
+    """Bring deleted contacts back (not those merged into another: undo the merge for them)."""
+    return client_fields.set_deleted(actor, Contact, ENTITY, ids, False, Contact.merged_into_id.is_(None))
 
 
 def reassign(actor: Actor, ids: Sequence[int], owner_id: int) -> list[int]:

@@ -72,6 +72,7 @@ class Company(_ClientRecord, Base):
     __table_args__ = (
         Index("ix_company_live_name", "deleted_at", "search_name", "id"),
         Index("ix_company_live_created", "deleted_at", "created_at", "id"),
+        Index("ix_company_live_city", "deleted_at", "city", "search_name", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -97,6 +98,9 @@ class Contact(_ClientRecord, Base):
         Index("ix_contact_live_created", "deleted_at", "created_at", "id"),
         Index("ix_contact_live_activity", "deleted_at", "last_activity_at", "id"),
         Index("ix_contact_owner_live", "owner_id", "deleted_at", "search_lf", "id"),
+        # the filters people use most, each kept in name order so a filtered page is a range scan
+        Index("ix_contact_live_city", "deleted_at", "city", "search_lf", "id"),
+        Index("ix_contact_live_source", "deleted_at", "source", "search_lf", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

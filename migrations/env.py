@@ -35,6 +35,13 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite changes a table by copying it and dropping the original; with foreign keys on, that drop would
+        # cascade to every child row (ON DELETE CASCADE). Foreign keys are switched off for the migration (the
+        # pragma only works outside a transaction) and checked afterwards.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # end the transaction the pragma opened, so Alembic's own one commits
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -46,6 +53,12 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
     )
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+        if broken:
+            raise RuntimeError(f"the migration left rows pointing nowhere: {broken[:5]}")
 
 
 run_migrations_online()

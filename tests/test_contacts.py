@@ -291,3 +291,38 @@ def test_company_fields_edit_in_place(admin_client, app, ivan):
     assert empty.status_code == 422 and "Укажите название" not in empty.get_data(as_text=True)
     assert "Give the company a name." in empty.get_data(as_text=True)
     assert admin_client.get(f"/companies/{company_id}/field/password_hash").status_code == 404
+
+
+def test_companies_merge_moves_people_and_undo_restores(app, admin, admin_client):
+    with app.app_context():
+        actor = _actor(app, admin.id)
+        first = companies.save(actor, None, {"name": "ООО «Вектор»", "phones": [{"raw": "+7 495 100-20-30"}]})
+        second = companies.save(actor, None, {"name": "Вектор", "industry": "Логистика",
+                                              "emails": [{"address": "info@vector.example"}]})
+        person = contacts.save(actor, None, {"first_name": "Сотрудник",
+                                             "companies": [{"company_id": second.id, "job_title": "Водитель"}]})
+        timeline.record(kind="note", company_id=second.id, body="about the company", source="t", external_id="cn")
+        first_id, second_id, person_id = first.id, second.id, person.id
+    groups = admin_client.get("/companies/duplicates").get_data(as_text=True)
+    assert "name: вектор" in groups
+    assert admin_client.get(f"/companies/merge?ids={first_id}&ids={second_id}").status_code == 200
+    response = post_form(admin_client, "/companies/merge", {"ids": [first_id, second_id], "keep": first_id,
+                                                            "field-industry": second_id})
+    assert response.status_code == 302
+    with app.app_context():
+        from core.models import Company, ContactCompany
+
+        kept = db.session.get(Company, first_id)
+        assert kept.industry == "Логистика" and [e.address for e in kept.emails] == ["info@vector.example"]
+        links = db.session.scalars(select(ContactCompany).where(ContactCompany.contact_id == person_id)).all()
+        assert [(m.company_id, m.job_title) for m in links] == [(first_id, "Водитель")]
+        assert db.session.scalar(select(Activity.company_id).where(Activity.external_id == "cn")) == first_id
+        merge_id = db.session.scalar(select(Activity.id).where(Activity.kind == "merge"))
+    assert post_form(admin_client, f"/companies/merge/{merge_id}/undo").status_code == 302
+    with app.app_context():
+        kept = db.session.get(Company, first_id)
+        assert kept.industry == "" and kept.emails == []
+        links = db.session.scalars(select(ContactCompany).where(ContactCompany.contact_id == person_id)).all()
+        assert [(m.company_id, m.job_title) for m in links] == [(second_id, "Водитель")]
+        assert db.session.get(Company, second_id).deleted_at is None
+        assert db.session.scalar(select(Activity.company_id).where(Activity.external_id == "cn")) == second_id

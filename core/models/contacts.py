@@ -89,6 +89,7 @@ class Company(_ClientRecord, Base):
     search_name: Mapped[str] = mapped_column(search_key(300), default="")
     industry: Mapped[str] = mapped_column(String(120), default="")
     website: Mapped[str] = mapped_column(String(300), default="")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
 
     phones: Mapped[list[Phone]] = relationship(back_populates="company", cascade="all, delete-orphan",
                                                order_by="Phone.position")
@@ -97,6 +98,10 @@ class Company(_ClientRecord, Base):
     tags: Mapped[list[Tag]] = relationship(secondary=company_tags, order_by="Tag.key")
     memberships: Mapped[list[ContactCompany]] = relationship(back_populates="company",
                                                              cascade="all, delete-orphan")
+
+    @property
+    def display_name(self) -> str:
+        return self.name
 
 
 class Contact(_ClientRecord, Base):

@@ -8,6 +8,7 @@ one. Everything needed to undo is stored on the "merge" timeline entry, and the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -40,27 +41,12 @@ def candidate_groups(actor: Actor, limit: int = 50) -> list[tuple[str, list[Cont
     return groups[:limit]
 
 
-def merge(actor: Actor, keep_id: int, other_ids: Sequence[int], chosen: dict[str, int]) -> Activity:
-    """Merge ``other_ids`` into ``keep_id``; ``chosen`` names, per field, the contact whose value to keep."""
-    keep = contacts.get(actor, keep_id, "edit")
-    others = [contacts.get(actor, i, "delete") for i in dict.fromkeys(other_ids) if i != keep_id]
-    if not others:
-        raise InvalidInput({"ids": _l("Choose at least two different contacts to merge.")})
-    by_id = {c.id: c for c in [keep, *others]}
-    before = {**contacts.snapshot(keep), "birthday": keep.birthday.isoformat() if keep.birthday else None}
-    for field in FIELDS:
-        source = by_id.get(chosen.get(field, keep.id), keep)
-        value = getattr(source, field)
-        if value in (None, "") and field != "owner_id":
-            value = next((getattr(c, field) for c in [keep, *others] if getattr(c, field) not in (None, "")), value)
-        setattr(keep, field, value)
-    if "owner_id" in chosen and keep.owner_id != before["owner_id"]:
-        require(actor.user, "assign", "contact")
-
-    added_phones, added_emails, added_memberships = [], [], []
+def absorb_contact_points(keep: Any, others: Sequence[Any]) -> tuple[list[Phone], list[Email]]:
+    """Copy the others' phones and emails the kept record lacks onto it; returns the copies (for undo)."""
+    added_phones: list[Phone] = []
+    added_emails: list[Email] = []
     known_numbers = {p.e164 or p.raw for p in keep.phones}
     known_addresses = {e.normalized for e in keep.emails}
-    known_companies = {m.company_id for m in keep.memberships}
     for other in others:
         for phone in other.phones:
             if (phone.e164 or phone.raw) not in known_numbers:
@@ -76,15 +62,52 @@ def merge(actor: Actor, keep_id: int, other_ids: Sequence[int], chosen: dict[str
                 keep.emails.append(copy)
                 added_emails.append(copy)
                 known_addresses.add(email.normalized)
+        keep.tags = [*keep.tags, *[t for t in other.tags if t not in keep.tags]]
+        keep.custom = {**{k: v for k, v in (other.custom or {}).items() if v not in (None, "", [])},
+                       **{k: v for k, v in (keep.custom or {}).items() if v not in (None, "", [])}}
+    return added_phones, added_emails
+
+
+def choose_fields(keep: Any, others: Sequence[Any], fields: Sequence[str], chosen: dict[str, int]) -> None:
+    """Give ``keep`` each field's value from the record ``chosen`` names (empty values are filled from any)."""
+    by_id = {r.id: r for r in [keep, *others]}
+    for field in fields:
+        source = by_id.get(chosen.get(field, keep.id), keep)
+        value = getattr(source, field)
+        if value in (None, "") and field != "owner_id":
+            value = next((getattr(r, field) for r in [keep, *others] if getattr(r, field) not in (None, "")), value)
+        setattr(keep, field, value)
+
+
+def drop_added(keep: Any, data: dict[str, Any]) -> None:
+    """Undo :func:`absorb_contact_points`: remove the copies, restore tags and custom values."""
+    keep.phones = [p for p in keep.phones if p.id not in set(data["added_phones"])]
+    keep.emails = [e for e in keep.emails if e.id not in set(data["added_emails"])]
+    keep.tags = [t for t in keep.tags if t.name in set(data["tags_before"])]
+    keep.custom = data["before"].get("custom", {})
+
+
+def merge(actor: Actor, keep_id: int, other_ids: Sequence[int], chosen: dict[str, int]) -> Activity:
+    """Merge ``other_ids`` into ``keep_id``; ``chosen`` names, per field, the contact whose value to keep."""
+    keep = contacts.get(actor, keep_id, "edit")
+    others = [contacts.get(actor, i, "delete") for i in dict.fromkeys(other_ids) if i != keep_id]
+    if not others:
+        raise InvalidInput({"ids": _l("Choose at least two different contacts to merge.")})
+    before = {**contacts.snapshot(keep), "birthday": keep.birthday.isoformat() if keep.birthday else None}
+    choose_fields(keep, others, FIELDS, chosen)
+    if "owner_id" in chosen and keep.owner_id != before["owner_id"]:
+        require(actor.user, "assign", "contact")
+
+    added_phones, added_emails = absorb_contact_points(keep, others)
+    added_memberships = []
+    known_companies = {m.company_id for m in keep.memberships}
+    for other in others:
         for membership in other.memberships:
             if membership.company_id not in known_companies:
                 added_memberships.append(membership.company_id)
                 keep.memberships.append(ContactCompany(company_id=membership.company_id,
                                                        job_title=membership.job_title))
                 known_companies.add(membership.company_id)
-        keep.tags = [*keep.tags, *[t for t in other.tags if t not in keep.tags]]
-        keep.custom = {**{k: v for k, v in (other.custom or {}).items() if v not in (None, "", [])},
-                       **{k: v for k, v in (keep.custom or {}).items() if v not in (None, "", [])}}
     keep.search_lf = search_key(keep.last_name, keep.first_name, keep.middle_name)
     keep.search_fl = search_key(keep.first_name, keep.last_name, keep.middle_name)
     db.session.flush()
@@ -122,11 +145,8 @@ def undo(actor: Actor, merge_id: int) -> Contact:
         if field == "birthday":
             value = parse_date(value) if value else None
         setattr(keep, field, value)
-    keep.custom = before.get("custom", {})
-    keep.phones = [p for p in keep.phones if p.id not in set(data["added_phones"])]
-    keep.emails = [e for e in keep.emails if e.id not in set(data["added_emails"])]
+    drop_added(keep, data)
     keep.memberships = [m for m in keep.memberships if m.company_id not in set(data["added_companies"])]
-    keep.tags = [t for t in keep.tags if t.name in set(data["tags_before"])]
     keep.search_lf = search_key(keep.last_name, keep.first_name, keep.middle_name)
     keep.search_fl = search_key(keep.first_name, keep.last_name, keep.middle_name)
     back: dict[int, list[int]] = {}

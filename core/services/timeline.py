@@ -119,6 +119,10 @@ def count_for_contact(contact_id: int) -> int:
     return db.session.scalar(select(func.count(Activity.id)).where(Activity.contact_id == contact_id)) or 0
 
 
+def count_for_company(company_id: int) -> int:
+    return db.session.scalar(select(func.count(Activity.id)).where(Activity.company_id == company_id)) or 0
+
+
 def next_cursor(page: list[Activity], limit: int = PAGE) -> str | None:
     if len(page) < limit:
         return None

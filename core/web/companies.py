@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import companies, custom_fields, listing, timeline, views
+from core.services import companies, company_merge, custom_fields, listing, timeline, views
 from core.services.access import require
 from core.services.errors import InvalidInput
 from core.web import clients
@@ -139,3 +139,48 @@ def options():  # type: ignore[no-untyped-def]
     require(me, "view", "company")
     query = listing.ListQuery(q=request.args.get("q", ""), limit=20)
     return fragment("companies/index.html", "options", rows=listing.page(listing.COMPANIES, query, me).rows)
+
+
+@bp.get("/duplicates")
+def duplicates_page():  # type: ignore[no-untyped-def]
+    require(user(), "view", "company")
+    return render("clients/duplicates.html", groups=company_merge.candidate_groups(actor()), collection="companies")
+
+
+@bp.route("/merge", methods=["GET", "POST"])
+def merge_page():  # type: ignore[no-untyped-def]
+    require(user(), "edit", "company")
+    ids = [int(i) for i in request.values.getlist("ids") if str(i).isdigit()][:10]
+    chosen_companies = [_load(company_id, "edit") for company_id in dict.fromkeys(ids)]
+    if len(chosen_companies) < 2:
+        flash(_("Choose at least two different companies to merge."), "warning")
+        return redirect(url_for("companies.duplicates_page"))
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        keep_id = request.form.get("keep", type=int) or chosen_companies[0].id
+        picked = {f: request.form.get(f"field-{f}", type=int) or keep_id for f in company_merge.FIELDS}
+        try:
+            record = company_merge.merge(actor(), keep_id, [c.id for c in chosen_companies if c.id != keep_id],
+                                         picked)
+        except InvalidInput as exc:
+            flash(next(iter(clients.form_errors(exc.errors).values())), "danger")
+        else:
+            session["undo_company_merge"] = record.id
+            flash(_("The companies are merged. Use Undo on the card if this was a mistake."), "success")
+            return redirect(url_for("companies.card", company_id=keep_id))
+    moving = {c.id: timeline.count_for_company(c.id) for c in chosen_companies}
+    return render("clients/merge.html", people=chosen_companies, fields=company_merge.FIELDS, form=EmptyForm(),
+                  moving=moving, collection="companies",
+                  owner_names={u.id: u.display_name for u in clients.assignable_users()})
+
+
+@bp.post("/merge/<int:merge_id>/undo")
+def merge_undo(merge_id: int):  # type: ignore[no-untyped-def]
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        kept = company_merge.undo(actor(), merge_id)
+    except LookupError:
+        abort(404)
+    session.pop("undo_company_merge", None)
+    flash(_("The merge is undone."), "success")
+    return redirect(url_for("companies.card", company_id=kept.id))

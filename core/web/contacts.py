@@ -229,7 +229,7 @@ def undo_delete():  # type: ignore[no-untyped-def]
 @bp.get("/duplicates")
 def duplicates_page():  # type: ignore[no-untyped-def]
     require(user(), "view", "contact")
-    return render("contacts/duplicates.html", groups=merge.candidate_groups(actor()))
+    return render("clients/duplicates.html", groups=merge.candidate_groups(actor()), collection="contacts")
 
 
 @bp.route("/merge", methods=["GET", "POST"])
@@ -257,7 +257,8 @@ def merge_page():  # type: ignore[no-untyped-def]
             flash(_("The contacts are merged. Use Undo on the card if this was a mistake."), "success")
             return redirect(url_for("contacts.card", contact_id=keep_id))
     moving = {p.id: timeline.count_for_contact(p.id) for p in people}
-    return render("contacts/merge.html", people=people, fields=merge.FIELDS, form=EmptyForm(), moving=moving,
+    return render("clients/merge.html", people=people, fields=merge.FIELDS, form=EmptyForm(), moving=moving,
+                  collection="contacts",
                   owner_names={u.id: u.display_name for u in clients.assignable_users()})
 
 

@@ -38,6 +38,10 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
                                                                     "added_phones": [], "added_emails": [],
                                                                     "added_companies": [], "tags_before": []})
         db.session.add(merge)
+        company_merge = Activity(kind="merge", company_id=company.id, data={"merged": [], "before": {}, "moved": [],
+                                                                            "people": [], "added_phones": [],
+                                                                            "added_emails": [], "tags_before": []})
+        db.session.add(company_merge)
         note = Activity(kind="file", contact_id=contact.id, title="secret.pdf")
         db.session.add(note)
         db.session.flush()

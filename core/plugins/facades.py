@@ -85,9 +85,16 @@ def country_rules() -> CountryRules:
 
 
 def default_phone_region() -> str:
-    """Region for phone numbers typed without a country code: ``MAYAK_PHONE_REGION``, else the country rules."""
-    settings = current_app.extensions["mayak.settings"]
-    return settings.default_phone_region or country_rules().phone_region
+    """Region for phone numbers typed without a country code: ``MAYAK_PHONE_REGION``, else the country rules.
+
+    Settings and plugins are fixed for the life of the app, so the answer is computed once per app (lists ask for
+    it once per phone shown)."""
+    cached = current_app.extensions.get("mayak.phone_region")
+    if cached is None:
+        settings = current_app.extensions["mayak.settings"]
+        cached = settings.default_phone_region or country_rules().phone_region
+        current_app.extensions["mayak.phone_region"] = cached
+    return str(cached)
 
 
 def plugin_health() -> dict[str, HealthStatus]:

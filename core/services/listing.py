@@ -11,13 +11,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, false, func, or_, select, union
-from sqlalchemy.orm import InstrumentedAttribute, selectinload
+from sqlalchemy.orm import InstrumentedAttribute
 
 from core.db import db
 from core.models import Company, Contact, ContactCompany, Email, Phone, Tag, User, utcnow
 from core.models.contacts import company_tags, contact_tags
 from core.plugins.facades import default_phone_region
-from core.services import custom_fields, phones
+from core.services import custom_fields, loading, phones
 from core.services.access import filter_query
 from core.services.text import company_key, search_key
 
@@ -289,8 +289,9 @@ def page(spec: EntityList, query: ListQuery, user: User | None) -> Page:
         else:
             stmt = stmt.where(or_(sort.column > value, and_(sort.column == value, model.id > ident)))
     order = (sort.column.desc(), model.id.desc()) if query.desc else (sort.column.asc(), model.id.asc())
-    stmt = stmt.options(*[selectinload(getattr(model, name)) for name in ("phones", "emails", "tags")])
-    rows = list(db.session.scalars(stmt.order_by(*order).limit(query.limit + 1)))
+    names = ("phones", "emails", "tags", "memberships") if spec.entity == "contact" else ("phones", "emails", "tags")
+    stmt = stmt.options(*loading.with_related(*[getattr(model, name) for name in names]))
+    rows = list(db.session.scalars(stmt.order_by(*order).limit(query.limit + 1)).unique())
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     cursor = None

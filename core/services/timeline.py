@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import db
 from core.models import ACTIVITY_KINDS, Activity, Contact, ContactCompany, utcnow
-from core.services import audit
+from core.services import audit, loading
 from core.services.access import require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
@@ -112,7 +112,7 @@ def entries(*, contact_id: int | None = None, company_id: int | None = None, kin
         stmt = stmt.where(or_(Activity.occurred_at < before.occurred_at,
                               and_(Activity.occurred_at == before.occurred_at, Activity.id < before.id)))
     stmt = stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit)
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(stmt.options(*loading.with_related(Activity.attachments))).unique())
 
 
 def count_for_contact(contact_id: int) -> int:

@@ -71,6 +71,7 @@ def create_app(
     Raises :class:`core.errors.StartupError` with one line when anything is misconfigured.
     """
     from core import hooks, jobs
+    from core.api import init_api
     from core.db import db
     from core.i18n import init_i18n
     from core.plugins.facades import EXTENSION_KEY, REGISTRY_KEY, Registry
@@ -116,6 +117,7 @@ def create_app(
         init_i18n(app, settings, manager)
         jobs.init_app(app)
         init_web(app, manager)
+        init_api(app)
         from core.commands import CORE_COMMANDS
 
         for command in [*CORE_COMMANDS, *manager.collect("register_commands")]:

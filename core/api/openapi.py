@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from flask import jsonify
 
-from core import __version__
 from core.api import bp
 
 PHONE = {"type": "object", "properties": {"raw": {"type": "string"}, "kind": {"type": "string",
@@ -98,12 +98,19 @@ def _collection(name: str, schema: str, extra_params: list[dict[str, Any]]) -> d
     }
 
 
+def _version() -> str:
+    try:
+        return version("mayak-crm")
+    except PackageNotFoundError:
+        return "0"
+
+
 def document() -> dict[str, Any]:
     phone_param = [{"name": "phone", "in": "query", "schema": {"type": "string"},
                     "description": "Look up by phone, typed in any format (8 916 ..., +7(916)..., 9161234567)"}]
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Mayak CRM API", "version": __version__},
+        "info": {"title": "Mayak CRM API", "version": _version()},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": {**_collection("contacts", "Contact", phone_param), **_collection("companies", "Company", [])},

@@ -102,9 +102,6 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp, files.bp,
                       views.bp, inline.bp):
         app.register_blueprint(blueprint)
-    from core.api import init_api
-
-    init_api(app)
     for blueprint in manager.collect("register_blueprints"):
         app.register_blueprint(blueprint)
 

@@ -326,3 +326,16 @@ def test_companies_merge_moves_people_and_undo_restores(app, admin, admin_client
         assert [(m.company_id, m.job_title) for m in links] == [(second_id, "Водитель")]
         assert db.session.get(Company, second_id).deleted_at is None
         assert db.session.scalar(select(Activity.company_id).where(Activity.external_id == "cn")) == second_id
+
+
+def test_count_loads_after_the_page(admin_client, app, admin):
+    with app.app_context():
+        actor = _actor(app, admin.id)
+        for n in range(3):
+            contacts.save(actor, None, {"first_name": f"C{n}", "city": "Омск" if n else "Тула"})
+    page = admin_client.get("/contacts/?limit=2").get_data(as_text=True)
+    assert 'hx-get="/contacts/count?limit=2"' in page
+    assert admin_client.get("/contacts/count", headers={"HX-Request": "true"}).get_data(as_text=True).strip() == "3"
+    assert admin_client.get("/contacts/count?city=Омск").get_data(as_text=True).strip() == "2"
+    whole = admin_client.get("/contacts/").get_data(as_text=True)
+    assert "/contacts/count" not in whole, "a list that fits on one page is counted in place"

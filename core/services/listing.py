@@ -68,6 +68,8 @@ class ListQuery:
             args["dir"] = "desc"
         if self.group:
             args["group"] = self.group
+        if self.limit != PAGE_SIZE:
+            args["limit"] = str(self.limit)
         args.update({k: v for k, v in override.items() if v is not None})
         return args
 

@@ -28,6 +28,15 @@ def _load(company_id: int, action: str = "view"):  # type: ignore[no-untyped-def
         abort(404)
 
 
+@bp.get("/count")
+def count():  # type: ignore[no-untyped-def]
+    """How many companies the list shows (capped), loaded after the page."""
+    me = user()
+    require(me, "view", "company")
+    total = listing.count(listing.COMPANIES, clients.list_query(), me)
+    return fragment("companies/index.html", "count", total=total)
+
+
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
     me = user()
@@ -38,20 +47,14 @@ def index():  # type: ignore[no-untyped-def]
         "query": query, "page": listing.page(listing.COMPANIES, query, me), "owners": owners,
         "owner_names": {u.id: u.display_name for u in owners}, "form": EmptyForm(),
         "attention_days": current_app.config["MAYAK_ATTENTION_DAYS"],
-        "saved_views": views.for_user(actor(), "company"),
     }
+    if is_htmx() and (request.args.get("after") or request.headers.get("HX-Target") == "list-body"):
+        return fragment("companies/index.html", "rows", **context)
+    context["saved_views"] = views.for_user(actor(), "company")
     if query.group:
         context["groups"] = listing.groups(listing.COMPANIES, query, me)
-    if is_htmx() and request.args.get("after"):
-        return fragment("companies/index.html", "rows", **context)
-    if is_htmx() and request.headers.get("HX-Target") == "list-body":
-        return fragment("companies/index.html", "rows", **context)
-    if query.group:
-        pass  # the groups carry their own counts
     elif context["page"].next_cursor is None and not query.cursor:
         context["total"] = (len(context["page"].rows), False)  # the whole list is on this page: no need to count
-    else:
-        context["total"] = listing.count(listing.COMPANIES, query, me)
     return render("companies/index.html", **context)
 
 

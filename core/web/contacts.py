@@ -35,6 +35,15 @@ def _columns() -> list[str]:
     return chosen or list(DEFAULT_COLUMNS)
 
 
+@bp.get("/count")
+def count():  # type: ignore[no-untyped-def]
+    """How many contacts the list shows (capped), loaded after the page so counting never delays it."""
+    me = user()
+    require(me, "view", "contact")
+    total = listing.count(listing.CONTACTS, clients.list_query(), me)
+    return fragment("contacts/index.html", "count", total=total)
+
+
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
     me = user()
@@ -44,22 +53,20 @@ def index():  # type: ignore[no-untyped-def]
     owners = clients.assignable_users()
     context: dict[str, Any] = {
         "query": query, "page": result, "columns": _columns(), "all_columns": COLUMNS, "owners": owners,
-        "owner_names": {u.id: u.display_name for u in owners}, "fields": custom_fields.definitions("contact"),
-        "form": EmptyForm(), "attention_days": current_app.config["MAYAK_ATTENTION_DAYS"],
-        "saved_views": views.for_user(actor(), "contact"),
+        "owner_names": {u.id: u.display_name for u in owners}, "form": EmptyForm(),
+        "attention_days": current_app.config["MAYAK_ATTENTION_DAYS"],
     }
-    if query.group:
-        context["groups"] = listing.groups(listing.CONTACTS, query, me)
+    # htmx asks for more rows, or for the rows of a new search: only what the rows need
     if is_htmx() and request.args.get("after"):
         return fragment("contacts/index.html", "rows", **context)
     if is_htmx() and request.headers.get("HX-Target") == "list-body":
         return fragment("contacts/index.html", "list_body", **context)
+    context["fields"] = custom_fields.definitions("contact")
+    context["saved_views"] = views.for_user(actor(), "contact")
     if query.group:
-        pass  # the groups carry their own counts
+        context["groups"] = listing.groups(listing.CONTACTS, query, me)
     elif result.next_cursor is None and not query.cursor:
         context["total"] = (len(result.rows), False)  # the whole list is on this page: no need to count
-    else:
-        context["total"] = listing.count(listing.CONTACTS, query, me)
     return render("contacts/index.html", **context)
 
 

@@ -23,14 +23,19 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @with_appcontext
 def db_upgrade() -> None:
-    """Apply every pending migration of core and the enabled plugins, then seed the default roles."""
+    """Apply every pending migration of core and the enabled plugins; seed the default roles and pipeline."""
     from core import migrate
+    from core.plugins import facades
     from core.plugins.facades import registry
     from core.services import accounts
 
     for unit in migrate.upgrade():
         click.echo(f"migrated {unit}")
     accounts.ensure_default_roles(registry().permissions.values())
+    from core.services import deals
+
+    rules = facades.country_rules()
+    deals.ensure_default_pipeline(rules.currency)
 
 
 @db_group.command("current")

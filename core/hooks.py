@@ -26,6 +26,7 @@ def register_permissions() -> list[PermissionSpec]:
     return [
         PermissionSpec("contact", CLIENT_ACTIONS, _l("Contacts"), defaults=CLIENT_DEFAULTS),
         PermissionSpec("company", CLIENT_ACTIONS, _l("Companies"), defaults=CLIENT_DEFAULTS),
+        PermissionSpec("deal", CLIENT_ACTIONS, _l("Deals"), defaults=CLIENT_DEFAULTS),
         PermissionSpec("custom_field", ("edit",), _l("Custom fields"), scoped=False),
         PermissionSpec("user", ("view", "create", "edit"), _l("Users"), scoped=False),
         PermissionSpec("team", ("view", "edit"), _l("Teams"), scoped=False),

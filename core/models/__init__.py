@@ -7,6 +7,7 @@ from core.models.auth import LoginFailure
 from core.models.base import Base, UTCDateTime, utcnow
 from core.models.contacts import Company, Contact, ContactCompany, Email, Phone, Tag
 from core.models.custom_fields import CustomField
+from core.models.deals import Deal, DealItem, Payment, Pipeline, Stage, StageChange
 from core.models.jobs import EventDelivery, JobRecord, OutboxEvent, ScheduleState
 from core.models.notifications import Notification
 from core.models.users import Role, RoleGrant, Team, User
@@ -23,17 +24,23 @@ __all__ = [
     "Contact",
     "ContactCompany",
     "CustomField",
+    "Deal",
+    "DealItem",
     "Email",
     "EventDelivery",
     "JobRecord",
     "LoginFailure",
     "Notification",
     "OutboxEvent",
+    "Payment",
     "Phone",
+    "Pipeline",
     "Role",
     "RoleGrant",
     "SavedView",
     "ScheduleState",
+    "Stage",
+    "StageChange",
     "Tag",
     "Team",
     "UTCDateTime",

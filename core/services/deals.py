@@ -1,0 +1,202 @@
+"""Pipelines and deals: the default pipeline, creating and changing deals, moving them between stages.
+
+Issue 4 in progress: the kanban, lists, items/payments UI, events and the API come next (see the issue note).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel.numbers import list_currencies
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from core.db import db
+from core.models import Company, Contact, Deal, Pipeline, Stage, StageChange, utcnow
+from core.models.deals import CHANNELS
+from core.services import audit, client_fields, custom_fields, timeline
+from core.services.access import can, require
+from core.services.context import Actor
+from core.services.errors import InvalidInput
+from core.services.text import clean
+
+ENTITY = "deal"
+DEFAULT_STAGES = (
+    (_l("New request"), "open", 10), (_l("Qualification"), "open", 25), (_l("Proposal sent"), "open", 50),
+    (_l("Negotiation"), "open", 75), (_l("Won"), "won", 100), (_l("Lost"), "lost", 0),
+)
+
+
+def ensure_default_pipeline(currency: str = "RUB") -> Pipeline:
+    """The first pipeline of an installation (created once, in the installation's language)."""
+    existing = db.session.scalar(select(Pipeline).order_by(Pipeline.position, Pipeline.id))
+    if existing is not None:
+        return existing
+    pipeline = Pipeline(name=str(_l("Sales")), currency=currency, position=0)
+    pipeline.stages = [Stage(name=str(name), kind=kind, probability=probability, position=n)
+                       for n, (name, kind, probability) in enumerate(DEFAULT_STAGES)]
+    db.session.add(pipeline)
+    db.session.commit()
+    return pipeline
+
+
+def get(actor: Actor, deal_id: int, action: str = "view") -> Deal:
+    deal = db.session.get(Deal, deal_id)
+    if deal is None or deal.deleted_at is not None:
+        raise LookupError(deal_id)
+    require(actor.user, action, ENTITY, deal)
+    return deal
+
+
+def _amount(value: Any, errors: dict[str, Any]) -> Decimal:
+    text = str(value if value is not None else "0").replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    try:
+        amount = Decimal(text or "0")
+    except InvalidOperation:
+        errors["amount"] = _l("Enter the amount as a number, such as 150000 or 1 250,50.")
+        return Decimal("0")
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
+        errors["amount"] = _l("The amount must be zero or more.")
+        return Decimal("0")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _stage(pipeline_id: int | None, stage_id: Any, errors: dict[str, Any]) -> tuple[Pipeline | None, Stage | None]:
+    pipeline = db.session.get(Pipeline, pipeline_id) if pipeline_id else None
+    if pipeline is None or pipeline.archived:
+        errors["pipeline_id"] = _l("Choose a pipeline.")
+        return None, None
+    if stage_id in (None, ""):
+        return pipeline, pipeline.stages[0] if pipeline.stages else None
+    try:
+        stage = db.session.get(Stage, int(stage_id))
+    except (TypeError, ValueError):
+        stage = None
+    if stage is None:
+        errors["stage_id"] = _l("Choose a stage.")
+    elif stage.pipeline_id != pipeline.id:
+        errors["stage_id"] = _l("This stage belongs to another pipeline; choose one of %(pipeline)s.",
+                                pipeline=pipeline.name)
+        stage = None
+    return pipeline, stage
+
+
+def _linked(model: Any, entity: str, value: Any, field: str, actor: Actor, errors: dict[str, Any]) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        record = db.session.get(model, int(value))
+    except (TypeError, ValueError):
+        record = None
+    if record is None or record.deleted_at is not None or not can(actor.user, "view", entity, record):
+        errors[field] = _l("Choose a client from the list.")
+        return None
+    return record.id
+
+
+def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bool = False) -> Deal:
+    if deal is None:
+        require(actor.user, "create", ENTITY)
+    else:
+        require(actor.user, "edit", ENTITY, deal)
+    errors: dict[str, Any] = {}
+    target = deal or Deal()
+    if not partial or "title" in values:
+        target.title = clean(str(values.get("title") or ""), 300)
+        if not target.title:
+            errors["title"] = _l("Give the deal a title, such as what the client wants.")
+    if deal is None or "pipeline_id" in values or "stage_id" in values:
+        pipeline, stage = _stage(values.get("pipeline_id") or (deal.pipeline_id if deal else None),
+                                 values.get("stage_id"), errors)
+        if pipeline is not None and stage is not None:
+            if deal is not None and stage.id != deal.stage_id:
+                errors["stage_id"] = _l("Move the deal between stages with the board or the stage menu.")
+            target.pipeline_id, target.stage_id = pipeline.id, stage.id
+            if deal is None:
+                target.currency = pipeline.currency
+    if "amount" in values:
+        target.amount = _amount(values.get("amount"), errors)
+    if "currency" in values and values.get("currency"):
+        currency = str(values["currency"]).upper()[:3]
+        if currency not in list_currencies():
+            errors["currency"] = _l("Use a three-letter currency code, such as RUB or USD.")
+        target.currency = currency
+    if "contact_id" in values:
+        target.contact_id = _linked(Contact, "contact", values["contact_id"], "contact_id", actor, errors)
+    if "company_id" in values:
+        target.company_id = _linked(Company, "company", values["company_id"], "company_id", actor, errors)
+    for name in ("source", "lost_reason"):
+        if name in values:
+            setattr(target, name, clean(str(values.get(name) or ""), 200))
+    if "channel" in values:
+        channel = str(values.get("channel") or "other")
+        if channel not in CHANNELS:
+            errors["channel"] = _l("Choose how the request came in.")
+        target.channel = channel
+    if "expected_close" in values:
+        target.expected_close = None
+        if values.get("expected_close"):
+            try:
+                target.expected_close = custom_fields.parse_date(values["expected_close"])
+            except ValueError:
+                errors["expected_close"] = _l("Enter the date as DD.MM.YYYY.")
+    if "probability" in values and values.get("probability") not in (None, ""):
+        try:
+            probability = int(values["probability"])
+            if not 0 <= probability <= 100:
+                raise ValueError
+            target.probability = probability
+        except (TypeError, ValueError):
+            errors["probability"] = _l("The probability is a whole number from 0 to 100.")
+    if not partial or "owner_id" in values:
+        target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
+                                                      deal.owner_id if deal else None, errors)
+        target.team_id = client_fields.team_of(target.owner_id, None)
+    if errors:
+        db.session.rollback()
+        raise InvalidInput(errors)
+    target.updated_at = utcnow()
+    if deal is None:
+        db.session.add(target)
+        db.session.flush()
+        db.session.add(StageChange(deal_id=target.id, from_stage_id=None, to_stage_id=target.stage_id,
+                                   actor_id=actor.user_id))
+        if target.contact_id or target.company_id:
+            timeline.record(kind="deal", contact_id=target.contact_id, company_id=target.company_id,
+                            author_id=actor.user_id, title=target.title, data={"deal_id": target.id},
+                            commit=False)
+        audit.record(actor, "deal.created", ENTITY, target.id, {"title": target.title})
+    else:
+        audit.record(actor, "deal.updated", ENTITY, target.id, {k: str(v) for k, v in values.items()})
+    db.session.commit()
+    return target
+
+
+def move(actor: Actor, deal: Deal, stage_id: int, *, lost_reason: str = "") -> Deal:
+    """Move a deal to another stage of its pipeline, with history; won/lost stages close it."""
+    require(actor.user, "edit", ENTITY, deal)
+    stage = db.session.get(Stage, stage_id)
+    if stage is None or stage.pipeline_id != deal.pipeline_id:
+        raise InvalidInput({"stage_id": _l("This stage belongs to another pipeline; choose one of %(pipeline)s.",
+                                           pipeline=deal.stage.pipeline.name)})
+    if stage.kind == "lost" and not clean(lost_reason, 200) and not deal.lost_reason:
+        raise InvalidInput({"lost_reason": _l("Say why the deal was lost.")})
+    if stage.id == deal.stage_id:
+        return deal
+    previous = deal.stage_id
+    deal.stage_id = stage.id
+    deal.closed_at = utcnow() if stage.kind in ("won", "lost") else None
+    if stage.kind == "lost":
+        deal.lost_reason = clean(lost_reason, 200) or deal.lost_reason
+    deal.updated_at = utcnow()
+    db.session.add(StageChange(deal_id=deal.id, from_stage_id=previous, to_stage_id=stage.id,
+                               actor_id=actor.user_id))
+    if deal.contact_id or deal.company_id:
+        timeline.record(kind="stage", contact_id=deal.contact_id, company_id=deal.company_id,
+                        author_id=actor.user_id, title=deal.title,
+                        data={"deal_id": deal.id, "from": previous, "to": stage.id, "stage": stage.name},
+                        commit=False)
+    audit.record(actor, "deal.stage_changed", ENTITY, deal.id, {"stage": [previous, stage.id]})
+    db.session.commit()
+    return deal

@@ -1,0 +1,93 @@
+"""Deals (issue 4, first part): the default pipeline, validation, stage moves with history, scopes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core.db import db
+from core.models import Activity, Pipeline, Stage, StageChange, User
+from core.services import contacts, deals
+from core.services.access import AccessDenied
+from core.services.context import Actor
+from core.services.errors import InvalidInput
+
+
+def _actor(user_id: int) -> Actor:
+    return Actor(db.session.get(User, user_id))
+
+
+def test_default_pipeline_is_created_once(app):
+    with app.app_context():
+        first = deals.ensure_default_pipeline("RUB")
+        again = deals.ensure_default_pipeline("RUB")
+        assert first.id == again.id and db.session.scalar(select(db.func.count(Pipeline.id))) == 1
+        assert [s.kind for s in first.stages] == ["open", "open", "open", "open", "won", "lost"]
+
+
+def test_deal_validation_names_each_field(app, admin):
+    with app.app_context():
+        pipeline = deals.ensure_default_pipeline()
+        other = Pipeline(name="Другая", stages=[Stage(name="Новая")])
+        db.session.add(other)
+        db.session.commit()
+        with pytest.raises(InvalidInput) as info:
+            deals.save(_actor(admin.id), None, {"title": " ", "pipeline_id": pipeline.id,
+                                                "stage_id": other.stages[0].id, "amount": "много",
+                                                "probability": "120", "expected_close": "32.13.2026",
+                                                "channel": "pigeon", "currency": "рубли"})
+        assert set(info.value.errors) == {"title", "stage_id", "amount", "probability", "expected_close",
+                                          "channel", "currency"}
+
+
+def test_create_and_move_with_history_and_timeline(app, admin):
+    with app.app_context():
+        actor = _actor(admin.id)
+        pipeline = deals.ensure_default_pipeline()
+        client = contacts.save(actor, None, {"first_name": "Покупатель"})
+        deal = deals.save(actor, None, {"title": "Поставка окон", "pipeline_id": pipeline.id,
+                                        "amount": "1 250 000,50", "contact_id": client.id, "channel": "phone"})
+        assert deal.amount == Decimal("1250000.50") and deal.stage.name == pipeline.stages[0].name
+        won = next(s for s in pipeline.stages if s.kind == "won")
+        lost = next(s for s in pipeline.stages if s.kind == "lost")
+        with pytest.raises(InvalidInput) as info:
+            deals.move(actor, deal, lost.id)
+        assert "lost_reason" in info.value.errors
+        deals.move(actor, deal, won.id)
+        assert deal.closed_at is not None
+        history = db.session.scalars(select(StageChange).where(StageChange.deal_id == deal.id)
+                                     .order_by(StageChange.id)).all()
+        assert [(h.from_stage_id, h.to_stage_id) for h in history] == [(None, pipeline.stages[0].id),
+                                                                       (pipeline.stages[0].id, won.id)]
+        kinds = [a.kind for a in db.session.scalars(select(Activity).where(Activity.contact_id == client.id))]
+        assert sorted(kinds) == ["deal", "stage"]
+
+
+def test_stage_of_another_pipeline_is_refused_on_move(app, admin):
+    with app.app_context():
+        actor = _actor(admin.id)
+        pipeline = deals.ensure_default_pipeline()
+        other = Pipeline(name="Сервис", stages=[Stage(name="Заявка")])
+        db.session.add(other)
+        db.session.commit()
+        deal = deals.save(actor, None, {"title": "Сделка", "pipeline_id": pipeline.id})
+        with pytest.raises(InvalidInput) as info:
+            deals.move(actor, deal, other.stages[0].id)
+        assert "another pipeline" in str(info.value.errors["stage_id"])
+
+
+def test_own_scope_on_deals(app, admin, make_user):
+    seller = make_user("seller@example.com", grants={("deal", "view"): "own", ("deal", "edit"): "own",
+                                                      ("deal", "create"): "own"})
+    with app.app_context():
+        pipeline = deals.ensure_default_pipeline()
+        theirs = deals.save(_actor(admin.id), None, {"title": "Чужая", "pipeline_id": pipeline.id})
+        mine = deals.save(_actor(seller.id), None, {"title": "Своя", "pipeline_id": pipeline.id,
+                                                    "owner_id": admin.id})
+        assert mine.owner_id == seller.id
+        with pytest.raises(AccessDenied):
+            deals.get(_actor(seller.id), theirs.id)
+        with pytest.raises(AccessDenied):
+            deals.move(_actor(seller.id), theirs, pipeline.stages[1].id)

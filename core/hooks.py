@@ -44,6 +44,8 @@ def nav_items(user: User) -> list[NavItem]:
           if can(user, "view", "contact") else []),
         *([NavItem("companies", _l("Companies"), "companies.index", icon="building", order=20)]
           if can(user, "view", "company") else []),
+        *([NavItem("deals", _l("Deals"), "deals.index", icon="kanban", order=30)]
+          if can(user, "view", "deal") else []),
         NavItem("notifications", _l("Notifications"), "home.notifications", icon="bell", order=900),
     ]
     admin = [

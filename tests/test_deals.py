@@ -91,3 +91,30 @@ def test_own_scope_on_deals(app, admin, make_user):
             deals.get(_actor(seller.id), theirs.id)
         with pytest.raises(AccessDenied):
             deals.move(_actor(seller.id), theirs, pipeline.stages[1].id)
+
+
+def test_board_and_moves_from_the_web(app, admin, admin_client):
+    from core.testing.fixtures import post_form
+
+    with app.app_context():
+        pipeline = deals.ensure_default_pipeline()
+        deal = deals.save(_actor(admin.id), None, {"title": "Доска", "pipeline_id": pipeline.id,
+                                                   "amount": "1500"})
+        deal_id, pipeline_id = deal.id, pipeline.id
+        stages = [s.id for s in pipeline.stages]
+    assert admin_client.get("/deals/").headers["Location"] == f"/deals/board/{pipeline_id}"
+    page = admin_client.get(f"/deals/board/{pipeline_id}").get_data(as_text=True)
+    assert "Доска" in page and "1,500.00" in page and "vendor/sortable/Sortable.min.js" in page
+    moved = post_form(admin_client, f"/deals/{deal_id}/move", {"stage_id": stages[2]},
+                      headers={"HX-Request": "true"})
+    assert moved.status_code == 200 and "mayak:toast" in moved.headers["HX-Trigger"]
+    assert "<html" not in moved.get_data(as_text=True)
+    refused = post_form(admin_client, f"/deals/{deal_id}/move", {"stage_id": stages[5]},
+                        headers={"HX-Request": "true"})
+    assert "Say why the deal was lost" in refused.headers["HX-Trigger"]
+    plain = post_form(admin_client, f"/deals/{deal_id}/move", {"stage_id": stages[5], "lost_reason": "Дорого"})
+    assert plain.status_code == 302
+    with app.app_context():
+        from core.models import Deal
+
+        assert db.session.get(Deal, deal_id).lost_reason == "Дорого"

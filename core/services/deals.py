@@ -200,3 +200,30 @@ def move(actor: Actor, deal: Deal, stage_id: int, *, lost_reason: str = "") -> D
     audit.record(actor, "deal.stage_changed", ENTITY, deal.id, {"stage": [previous, stage.id]})
     db.session.commit()
     return deal
+
+
+def pipelines() -> list[Pipeline]:
+    return list(db.session.scalars(select(Pipeline).where(Pipeline.archived.is_(False))
+                                   .order_by(Pipeline.position, Pipeline.id)))
+
+
+def board(actor: Actor, pipeline: Pipeline, per_stage: int = 50) -> dict[int, dict[str, Any]]:
+    """For each stage of ``pipeline``: the deals ``actor`` may see (newest first, up to ``per_stage``), their
+    count and the sum of their amounts."""
+    from sqlalchemy import func
+
+    from core.services.access import filter_query
+
+    visible = filter_query(actor.user, "view", ENTITY, select(Deal.id).where(Deal.deleted_at.is_(None),
+                                                                             Deal.pipeline_id == pipeline.id),
+                           Deal.owner_id)
+    totals = {stage_id: (count, amount) for stage_id, count, amount in db.session.execute(
+        select(Deal.stage_id, func.count(Deal.id), func.coalesce(func.sum(Deal.amount), 0))
+        .where(Deal.id.in_(visible)).group_by(Deal.stage_id))}
+    columns: dict[int, dict[str, Any]] = {}
+    for stage in pipeline.stages:
+        rows = list(db.session.scalars(select(Deal).where(Deal.id.in_(visible), Deal.stage_id == stage.id)
+                                       .order_by(Deal.id.desc()).limit(per_stage)))
+        count, amount = totals.get(stage.id, (0, Decimal("0")))
+        columns[stage.id] = {"stage": stage, "deals": rows, "count": count, "sum": Decimal(amount)}
+    return columns

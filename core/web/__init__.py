@@ -7,7 +7,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from flask import Flask, flash, redirect, render_template, request, url_for
-from flask_babel import format_date, format_datetime, format_timedelta, gettext
+from flask_babel import format_currency, format_date, format_datetime, format_timedelta, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -74,7 +74,7 @@ def _format_date_value(value: object) -> str:
 
 
 def init_web(app: Flask, manager: MayakPlugins) -> None:
-    from core.web import admin, auth, companies, contacts, exports, files, health, home, inline, jobs, views
+    from core.web import admin, auth, companies, contacts, deals, exports, files, health, home, inline, jobs, views
 
     settings = app.extensions["mayak.settings"]
     if app.config.get("MAYAK_BEHIND_PROXY", settings.behind_tls):
@@ -100,7 +100,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     init_security(app)
 
     for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp, files.bp,
-                      views.bp, inline.bp):
+                      views.bp, inline.bp, deals.bp):
         app.register_blueprint(blueprint)
     for blueprint in manager.collect("register_blueprints"):
         app.register_blueprint(blueprint)
@@ -147,6 +147,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     app.jinja_env.globals["translate_notification"] = translate_notification
     app.jinja_env.globals["now_utc"] = utcnow
     app.jinja_env.filters["relative"] = _relative
+    app.jinja_env.filters["money"] = lambda amount, currency: format_currency(amount, currency)
     app.jinja_env.tests["match"] = lambda value, pattern: re.match(pattern, str(value)) is not None
     app.jinja_env.filters["format_date_value"] = _format_date_value
     app.jinja_env.filters["phone"] = lambda p: phones.display(p.e164, p.raw, facades.default_phone_region())

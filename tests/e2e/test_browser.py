@@ -22,7 +22,16 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("e2e")
     app = create_app(TEST_CONFIG, environ=app_environ(f"sqlite:///{tmp / 'e2e.db'}", tmp / "instance"))
     migrate_app(app)
-    create_user(app, "boss@example.com", is_admin=True, full_name="Анна Босс")
+    boss = create_user(app, "boss@example.com", is_admin=True, full_name="Анна Босс")
+    with app.app_context():
+        from core.db import db
+        from core.models import User
+        from core.services import deals
+        from core.services.context import Actor
+
+        pipeline = deals.ensure_default_pipeline()
+        deals.save(Actor(db.session.get(User, boss.id)), None, {"title": "Окна для дачи", "pipeline_id": pipeline.id,
+                                                                 "amount": "85000"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -113,5 +122,27 @@ def test_create_find_and_edit_a_contact(live_server, browser):
     page.goto(f"{live_server}/contacts/")
     page.fill("#q", "+7 (916) 7776655")
     page.wait_for_selector("#list-body a:has-text('Тест Браузеров')", timeout=5000)
+    assert problems == []
+    page.close()
+
+
+def test_drag_a_deal_to_another_stage(live_server, browser):
+    page = browser.new_page(locale="ru-RU")
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", "boss@example.com")
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"{live_server}/deals/")
+    columns = page.locator(".kanban-cards")
+    assert columns.count() == 6
+    source = page.locator(".kanban-card", has_text="Окна для дачи")
+    target = columns.nth(2)
+    source.drag_to(target)
+    page.wait_for_selector(".kanban-cards >> nth=2 >> .kanban-card:has-text('Окна для дачи')", timeout=5000)
+    page.reload()
+    assert page.locator(".kanban-cards").nth(2).locator(".kanban-card", has_text="Окна для дачи").count() == 1
     assert problems == []
     page.close()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from core.db import db
-from core.models import Activity, Attachment, Company, Contact, JobRecord, Role, SavedView, Team
+from core.models import Activity, Attachment, Company, Contact, Deal, JobRecord, Pipeline, Role, SavedView, Stage, Team
 
 # Routes anyone may reach (they carry their own protection: throttling, CSRF, signatures).
 PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_static", "plugin_static",
@@ -50,11 +50,17 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
         db.session.add(attachment)
         view = SavedView(entity="contact", name="Target view", owner_id=owner_id, params={})
         db.session.add(view)
+        pipeline = Pipeline(name="Target pipeline", stages=[Stage(name="One"), Stage(name="Two")])
+        db.session.add(pipeline)
+        db.session.flush()
+        deal = Deal(title="Target deal", pipeline_id=pipeline.id, stage_id=pipeline.stages[0].id, owner_id=owner_id)
+        db.session.add(deal)
         db.session.commit()
         return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id,
                 "contact_id": contact.id, "company_id": company.id, "name": "city", "entity": "contacts",
                 "format": "csv", "collection": "contacts", "merge_id": merge.id,
-                "attachment_id": attachment.id, "view_id": view.id, "kind": "contact"}
+                "attachment_id": attachment.id, "view_id": view.id, "kind": "contact",
+                "pipeline_id": pipeline.id, "deal_id": deal.id}
 
 
 def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:

@@ -27,7 +27,8 @@ def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, logi
         token = tokens.create(Actor(None, via="test"), db.session.get(User, seller.id))
         targets = {"user_id": admin.id, "team_id": 1, "role_id": 1, "record_id": 1, "contact_id": secret.id,
                    "company_id": company.id, "name": "city", "entity": "contacts", "format": "csv",
-                   "collection": "contacts", "merge_id": 1, "attachment_id": 1, "view_id": 1, "kind": "contact"}
+                   "collection": "contacts", "merge_id": 1, "attachment_id": 1, "view_id": 1, "kind": "contact",
+                   "pipeline_id": 1, "deal_id": 1}
         mine_id = mine.id
     login(seller)
     api = {"Authorization": f"Bearer {token}"}

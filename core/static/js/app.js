@@ -20,3 +20,28 @@
     if (window.bootstrap) { new window.bootstrap.Toast(toast).show(); }
   });
 })();
+// Kanban: drag a deal card to another stage; the server answers with the redrawn board (or puts it back and
+// says why in a toast). Without JavaScript each card has a stage menu.
+(function () {
+  "use strict";
+  function initBoard(root) {
+    if (!window.Sortable || !window.htmx) { return; }
+    root.querySelectorAll(".kanban-cards").forEach(function (list) {
+      if (list.dataset.sortable) { return; }
+      list.dataset.sortable = "1";
+      new window.Sortable(list, {
+        group: "deals", animation: 120, filter: "select, input, button", preventOnFilter: false,
+        onEnd: function (event) {
+          var card = event.item;
+          var stage = event.to.dataset.stage;
+          if (event.from === event.to) { return; }
+          window.htmx.ajax("POST", card.dataset.moveUrl, {source: card, target: "#kanban", swap: "innerHTML",
+                                                           values: {stage_id: stage}});
+        }
+      });
+    });
+    root.querySelectorAll(".kanban-move").forEach(function (form) { form.classList.add("d-none"); });
+  }
+  document.addEventListener("DOMContentLoaded", function () { initBoard(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { initBoard(event.detail.target); });
+})();

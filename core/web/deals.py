@@ -1,0 +1,72 @@
+"""Deal pages: the kanban board of a pipeline (drag a card to another stage) and moving a deal."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+
+from core.db import db
+from core.models import Pipeline
+from core.services import deals
+from core.services.access import require
+from core.services.errors import InvalidInput
+from core.web import clients
+from core.web.context import actor, user
+from core.web.forms import EmptyForm
+from core.web.htmx import fragment, is_htmx, render, trigger
+
+bp = Blueprint("deals", __name__, url_prefix="/deals")
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    require(user(), "view", "deal")
+    first = next(iter(deals.pipelines()), None)
+    if first is None:
+        return render("deals/board.html", pipeline=None, pipelines=[], columns={}, form=EmptyForm())
+    return redirect(url_for("deals.board", pipeline_id=first.id))
+
+
+@bp.get("/board/<int:pipeline_id>")
+def board(pipeline_id: int):  # type: ignore[no-untyped-def]
+    require(user(), "view", "deal")
+    pipeline = db.session.get(Pipeline, pipeline_id)
+    if pipeline is None:
+        abort(404)
+    owners = clients.assignable_users()
+    return render("deals/board.html", pipeline=pipeline, pipelines=deals.pipelines(),
+                  columns=deals.board(actor(), pipeline), form=EmptyForm(),
+                  owner_names={u.id: u.display_name for u in owners})
+
+
+def _board_fragment(pipeline: Pipeline):  # type: ignore[no-untyped-def]
+    owners = clients.assignable_users()
+    return fragment("deals/board.html", "board", pipeline=pipeline, columns=deals.board(actor(), pipeline),
+                    form=EmptyForm(), owner_names={u.id: u.display_name for u in owners})
+
+
+@bp.post("/<int:deal_id>/move")
+def move(deal_id: int):  # type: ignore[no-untyped-def]
+    """Move a deal to a stage (the board posts here on drop; the card's stage menu without JavaScript)."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        deal = deals.get(actor(), deal_id, "edit")
+    except LookupError:
+        abort(404)
+    back = url_for("deals.board", pipeline_id=deal.pipeline_id)
+    try:
+        deals.move(actor(), deal, request.form.get("stage_id", type=int) or 0,
+                   lost_reason=request.form.get("lost_reason", ""))
+    except InvalidInput as exc:
+        message = str(next(iter(exc.errors.values())))
+        if is_htmx():  # the board is redrawn with the card back in place, and says why
+            response = _board_fragment(deal.stage.pipeline)
+            return trigger(response, {"mayak:toast": {"message": message, "level": "danger"}})
+        flash(message, "danger")
+        return redirect(back)
+    if is_htmx():
+        response = _board_fragment(deal.stage.pipeline)
+        return trigger(response, {"mayak:toast": {"message": _("The deal is moved."), "level": "success"}})
+    flash(_("The deal is moved."), "success")
+    return redirect(back)

@@ -118,3 +118,25 @@ def test_board_and_moves_from_the_web(app, admin, admin_client):
         from core.models import Deal
 
         assert db.session.get(Deal, deal_id).lost_reason == "Дорого"
+
+
+def test_deal_form_creates_and_keeps_typed_values(app, admin, admin_client):
+    from core.testing.fixtures import post_form
+
+    with app.app_context():
+        pipeline_id = deals.ensure_default_pipeline().id
+    assert admin_client.get(f"/deals/new?pipeline_id={pipeline_id}").status_code == 200
+    bad = post_form(admin_client, "/deals/new", {"title": "", "pipeline_id": pipeline_id, "amount": "abc",
+                                                 "currency": "RUB", "channel": "phone"})
+    assert bad.status_code == 422 and 'value="abc"' in bad.get_data(as_text=True)
+    ok = post_form(admin_client, "/deals/new", {"title": "Новая сделка", "pipeline_id": pipeline_id,
+                                                "amount": "99 000", "currency": "RUB", "channel": "web_form"})
+    assert ok.status_code == 302
+    with app.app_context():
+        from core.models import Deal
+
+        deal = db.session.scalar(select(Deal).where(Deal.title == "Новая сделка"))
+        assert deal.amount == Decimal("99000.00") and deal.channel == "web_form"
+        deal_id = deal.id
+    edited = post_form(admin_client, f"/deals/{deal_id}/edit", {"title": "Переименована", "amount": "1"})
+    assert edited.status_code == 302

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from core.db import db
 from core.models import Pipeline
+from core.models.deals import CHANNELS
 from core.services import deals
 from core.services.access import require
 from core.services.errors import InvalidInput
@@ -70,3 +71,38 @@ def move(deal_id: int):  # type: ignore[no-untyped-def]
         return trigger(response, {"mayak:toast": {"message": _("The deal is moved."), "level": "success"}})
     flash(_("The deal is moved."), "success")
     return redirect(back)
+
+
+FIELDS = ("title", "pipeline_id", "stage_id", "amount", "currency", "contact_id", "company_id", "channel", "source",
+          "expected_close", "probability", "owner_id")
+
+
+@bp.route("/new", methods=["GET", "POST"], defaults={"deal_id": None})
+@bp.route("/<int:deal_id>/edit", methods=["GET", "POST"])
+def edit(deal_id: int | None):  # type: ignore[no-untyped-def]
+    """Create or change a deal; ``?contact_id=`` or ``?company_id=`` prefill the client (from a card)."""
+    if deal_id is None:
+        require(user(), "create", "deal")
+        deal = None
+    else:
+        try:
+            deal = deals.get(actor(), deal_id, "edit")
+        except LookupError:
+            abort(404)
+    errors: dict[str, str] = {}
+    values: dict[str, str] = {k: v for k, v in request.args.items() if k in FIELDS}
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        values = {k: request.form.get(k, "") for k in FIELDS if k in request.form}
+        if deal is not None:  # stages change on the board, not in the form
+            values.pop("stage_id", None)
+            values.pop("pipeline_id", None)
+        try:
+            saved = deals.save(actor(), deal, values, partial=deal is not None)
+        except InvalidInput as exc:
+            errors = {k: str(v) for k, v in exc.errors.items()}
+        else:
+            flash(_("The deal is saved."), "success")
+            return redirect(url_for("deals.board", pipeline_id=saved.pipeline_id))
+    owners = clients.assignable_users()
+    return render("deals/form.html", deal=deal, values=values, errors=errors, pipelines=deals.pipelines(),
+                  owners=owners, form=EmptyForm(), channels=CHANNELS, status=422 if errors else 200)

@@ -140,3 +140,16 @@ def test_deal_form_creates_and_keeps_typed_values(app, admin, admin_client):
         deal_id = deal.id
     edited = post_form(admin_client, f"/deals/{deal_id}/edit", {"title": "Переименована", "amount": "1"})
     assert edited.status_code == 302
+
+
+def test_client_card_lists_deals_as_purchase_history(app, admin, admin_client):
+    with app.app_context():
+        actor = _actor(admin.id)
+        pipeline = deals.ensure_default_pipeline()
+        client = contacts.save(actor, None, {"first_name": "Постоянный"})
+        deal = deals.save(actor, None, {"title": "Кухня", "pipeline_id": pipeline.id, "amount": "120000",
+                                        "contact_id": client.id})
+        deals.move(actor, deal, next(s.id for s in pipeline.stages if s.kind == "won"))
+        client_id = client.id
+    card = admin_client.get(f"/contacts/{client_id}").get_data(as_text=True)
+    assert "Кухня" in card and "120,000.00" in card and f"/deals/new?contact_id={client_id}" in card

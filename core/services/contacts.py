@@ -8,6 +8,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from core.db import db
 from core.models import Activity, Company, Contact, ContactCompany, utcnow
@@ -24,7 +25,11 @@ ENTITY = "contact"
 def get(actor: Actor, contact_id: int, action: str = "view") -> Contact:
     """The contact, if it exists, is not deleted and ``actor`` may ``action`` it; else :class:`LookupError`
     (not found) or :class:`AccessDenied`."""
-    contact = db.session.get(Contact, contact_id)
+    # one statement for the contact and everything its card shows
+    contact = db.session.execute(
+        select(Contact).where(Contact.id == contact_id)
+        .options(*(joinedload(getattr(Contact, name)) for name in ("phones", "emails", "tags", "memberships")))
+    ).unique().scalar_one_or_none()
     if contact is None or contact.deleted_at is not None:
         raise LookupError(contact_id)
     require(actor.user, action, ENTITY, contact)

@@ -227,3 +227,15 @@ def board(actor: Actor, pipeline: Pipeline, per_stage: int = 50) -> dict[int, di
         count, amount = totals.get(stage.id, (0, Decimal("0")))
         columns[stage.id] = {"stage": stage, "deals": rows, "count": count, "sum": Decimal(amount)}
     return columns
+
+
+def for_client(actor: Actor, *, contact_id: int | None = None, company_id: int | None = None,
+               limit: int = 20) -> list[Deal]:
+    """A client's deals that ``actor`` may see, open first, then the latest closed (the purchase history)."""
+    from core.services.access import filter_query
+
+    stmt = select(Deal).where(Deal.deleted_at.is_(None))
+    stmt = stmt.where(Deal.contact_id == contact_id) if contact_id is not None else stmt.where(
+        Deal.company_id == company_id)
+    stmt = filter_query(actor.user, "view", ENTITY, stmt, Deal.owner_id)
+    return list(db.session.scalars(stmt.order_by(Deal.closed_at.is_not(None), Deal.id.desc()).limit(limit)))

@@ -10,8 +10,8 @@ from flask_babel import ngettext
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import companies, contacts, custom_fields, duplicates, listing, merge, timeline, views
-from core.services.access import require
+from core.services import companies, contacts, custom_fields, deals, duplicates, listing, merge, timeline, views
+from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.web import clients
 from core.web.context import actor, user
@@ -141,6 +141,7 @@ def card(contact_id: int):  # type: ignore[no-untyped-def]
         actions=facades.card_actions("contact", contact, me),
         panels=facades.card_panels("contact", contact, me),
         fields=custom_fields.definitions("contact"), form=EmptyForm(), owners=clients.assignable_users(),
+        deals=deals.for_client(actor(), contact_id=contact.id) if can(me, "view", "deal") else [],
     )
 
 

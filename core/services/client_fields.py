@@ -148,3 +148,32 @@ def set_deleted(actor: Actor, model: Any, entity: str, ids: Sequence[int], delet
                      ",".join(map(str, done[:50])), {"ids": done})
     db.session.commit()
     return done
+
+
+def apply_common(target: Any, values: dict[str, Any], *, entity: str, is_new: bool, partial: bool,
+                 keep_unparsed: bool, errors: dict[str, Any]) -> None:
+    """Set what contacts and companies share from typed ``values``: notes, phones, emails, tags, custom fields.
+
+    With ``partial`` only the keys present change. Phones and emails are replaced only when they differ, so an
+    unchanged card keeps its rows (and their ids)."""
+    from core.services import custom_fields
+    from core.services.errors import InvalidInput
+
+    if "notes" in values:
+        target.notes = str(values.get("notes") or "")[:20000]
+    if not partial or "phones" in values:
+        new_phones = build_phones(list(values.get("phones") or []), errors, keep_unparsed=keep_unparsed)
+        if is_new or not phone_sets_equal(target.phones, new_phones):
+            target.phones = new_phones
+    if not partial or "emails" in values:
+        new_emails = build_emails(list(values.get("emails") or []), errors)
+        if is_new or not email_sets_equal(target.emails, new_emails):
+            target.emails = new_emails
+    if not partial or "tags" in values:
+        target.tags = tags_named(list(values.get("tags") or []))
+    if not partial or "custom" in values:
+        try:
+            target.custom = custom_fields.clean_values(entity, dict(values.get("custom") or {}), partial=partial,
+                                                       current=dict(target.custom or {}))
+        except InvalidInput as exc:
+            errors.update(exc.errors)

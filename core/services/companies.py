@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import Company, utcnow
-from core.services import audit, client_fields, custom_fields
+from core.services import audit, client_fields
 from core.services.access import require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
@@ -59,25 +59,8 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
         setattr(target, name, value)
     if "website" in values and target.website and not target.website.startswith(("http://", "https://")):
         target.website = f"https://{target.website}"
-    if "notes" in values:
-        target.notes = str(values.get("notes") or "")[:20000]
-    if not partial or "phones" in values:
-        new_phones = client_fields.build_phones(list(values.get("phones") or []), errors,
-                                                keep_unparsed=keep_unparsed_phones)
-        if company is None or not client_fields.phone_sets_equal(target.phones, new_phones):
-            target.phones = new_phones
-    if not partial or "emails" in values:
-        new_emails = client_fields.build_emails(list(values.get("emails") or []), errors)
-        if company is None or not client_fields.email_sets_equal(target.emails, new_emails):
-            target.emails = new_emails
-    if not partial or "tags" in values:
-        target.tags = client_fields.tags_named(list(values.get("tags") or []))
-    if not partial or "custom" in values:
-        try:
-            target.custom = custom_fields.clean_values(ENTITY, dict(values.get("custom") or {}), partial=partial,
-                                                       current=dict(target.custom or {}))
-        except InvalidInput as exc:
-            errors.update(exc.errors)
+    client_fields.apply_common(target, values, entity=ENTITY, is_new=company is None, partial=partial,
+                               keep_unparsed=keep_unparsed_phones, errors=errors)
     if not partial or "owner_id" in values:
         target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
                                                       company.owner_id if company else None, errors)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from core.db import db
 from core.models import Activity, Company, ContactCompany, Email, Phone, utcnow
@@ -15,7 +15,14 @@ from core.services import audit, companies
 from core.services.access import filter_query, require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
-from core.services.merge import absorb_contact_points, choose_fields, drop_added
+from core.services.merge import (
+    absorb_contact_points,
+    bring_back,
+    choose_fields,
+    drop_added,
+    move_entries,
+    return_entries,
+)
 from core.services.text import company_key
 
 FIELDS = ("name", "industry", "website", "city", "region", "source", "notes", "owner_id")
@@ -61,9 +68,7 @@ def merge(actor: Actor, keep_id: int, other_ids: Sequence[int], chosen: dict[str
             members.add(membership.contact_id)
         moved_people.append([membership.contact_id, membership.company_id, membership.job_title, created])
         db.session.delete(membership)
-    moved = [[activity_id, company_id] for activity_id, company_id in db.session.execute(
-        select(Activity.id, Activity.company_id).where(Activity.company_id.in_(other_list)))]
-    db.session.execute(update(Activity).where(Activity.company_id.in_(other_list)).values(company_id=keep.id))
+    moved = move_entries(Activity.company_id, other_list, keep.id)
     now = utcnow()
     for other in others:
         other.deleted_at, other.merged_into_id = now, keep.id
@@ -94,13 +99,8 @@ def undo(actor: Actor, merge_id: int) -> Company:
             db.session.execute(ContactCompany.__table__.delete().where(
                 ContactCompany.contact_id == contact_id, ContactCompany.company_id == keep.id))
         db.session.add(ContactCompany(contact_id=contact_id, company_id=company_id, job_title=job_title))
-    back: dict[int, list[int]] = {}
-    for activity_id, company_id in data["moved"]:
-        back.setdefault(company_id, []).append(activity_id)
-    for company_id, ids in back.items():
-        db.session.execute(update(Activity).where(Activity.id.in_(ids)).values(company_id=company_id))
-    for other in db.session.scalars(select(Company).where(Company.id.in_(data["merged"]))):
-        other.deleted_at, other.merged_into_id = None, None
+    return_entries(Activity.company_id, data["moved"])
+    bring_back(Company, data["merged"])
     record.data = {**data, "undone": True}
     audit.record(actor, "company.merge_undone", "company", keep.id, {"merged": data["merged"]})
     db.session.commit()

@@ -91,32 +91,15 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
 
     for name, value in client_fields.text_fields(values, TEXT).items():
         setattr(target, name, value)
-    if "notes" in values:
-        target.notes = str(values.get("notes") or "")[:20000]
     if "birthday" in values:
         target.birthday = _birthday(values.get("birthday"), errors)
-    if not partial or "phones" in values:
-        new_phones = client_fields.build_phones(list(values.get("phones") or []), errors,
-                                                keep_unparsed=keep_unparsed_phones)
-        if contact is None or not client_fields.phone_sets_equal(target.phones, new_phones):
-            target.phones = new_phones
-    if not partial or "emails" in values:
-        new_emails = client_fields.build_emails(list(values.get("emails") or []), errors)
-        if contact is None or not client_fields.email_sets_equal(target.emails, new_emails):
-            target.emails = new_emails
-    if not partial or "tags" in values:
-        target.tags = client_fields.tags_named(list(values.get("tags") or []))
+    client_fields.apply_common(target, values, entity=ENTITY, is_new=contact is None, partial=partial,
+                               keep_unparsed=keep_unparsed_phones, errors=errors)
     if not partial or "companies" in values:
         memberships = _memberships(list(values.get("companies") or []), errors, actor)
         if [(m.company_id, m.job_title) for m in target.memberships] != [(m.company_id, m.job_title)
                                                                          for m in memberships]:
             target.memberships = memberships
-    if not partial or "custom" in values:
-        try:
-            target.custom = custom_fields.clean_values(ENTITY, dict(values.get("custom") or {}), partial=partial,
-                                                       current=dict(target.custom or {}))
-        except InvalidInput as exc:
-            errors.update(exc.errors)
     if not partial or "owner_id" in values:
         target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
                                                       contact.owner_id if contact else None, errors)
@@ -132,9 +115,7 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
         db.session.rollback()
         raise InvalidInput(errors)
 
-    target.search_lf = search_key(target.last_name, target.first_name, target.middle_name)
-    # "Иван Петров" is how people type a name after the first name; "Петров Иван Сергеевич" is the other way
-    target.search_fl = search_key(target.first_name, target.last_name, target.middle_name)
+    refresh_search_keys(target)
     if contact is None:
         db.session.add(target)
         db.session.flush()
@@ -151,6 +132,12 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
             _owner_history(actor, target, before["owner_id"], after["owner_id"])
     db.session.commit()
     return target
+
+
+def refresh_search_keys(contact: Contact) -> None:
+    contact.search_lf = search_key(contact.last_name, contact.first_name, contact.middle_name)
+    # "Иван Петров" is how people type a name after the first name; "Петров Иван Сергеевич" is the other way
+    contact.search_fl = search_key(contact.first_name, contact.last_name, contact.middle_name)
 
 
 def _birthday(value: Any, errors: dict[str, Any]) -> Any:

@@ -19,7 +19,6 @@ from core.services import audit, contacts
 from core.services.access import filter_query, require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
-from core.services.text import search_key
 
 FIELDS = ("first_name", "middle_name", "last_name", "job_title", "birthday", "city", "region", "source", "notes",
           "owner_id")
@@ -87,6 +86,28 @@ def drop_added(keep: Any, data: dict[str, Any]) -> None:
     keep.custom = data["before"].get("custom", {})
 
 
+def move_entries(owner: Any, from_ids: list[int], to_id: int) -> list[list[int]]:
+    """Move the timeline entries of the merged records to the kept one; returns [entry id, old owner] pairs."""
+    moved = [[activity_id, owner_id] for activity_id, owner_id in db.session.execute(
+        select(Activity.id, owner).where(owner.in_(from_ids)))]
+    db.session.execute(update(Activity).where(owner.in_(from_ids)).values({owner.key: to_id}))
+    return moved
+
+
+def return_entries(owner: Any, moved: list[list[int]]) -> None:
+    """Undo :func:`move_entries`: every entry goes back to the record it came from."""
+    back: dict[int, list[int]] = {}
+    for activity_id, owner_id in moved:
+        back.setdefault(owner_id, []).append(activity_id)
+    for owner_id, ids in back.items():
+        db.session.execute(update(Activity).where(Activity.id.in_(ids)).values({owner.key: owner_id}))
+
+
+def bring_back(model: Any, ids: list[int]) -> None:
+    for record in db.session.scalars(select(model).where(model.id.in_(ids))):
+        record.deleted_at, record.merged_into_id = None, None
+
+
 def merge(actor: Actor, keep_id: int, other_ids: Sequence[int], chosen: dict[str, int]) -> Activity:
     """Merge ``other_ids`` into ``keep_id``; ``chosen`` names, per field, the contact whose value to keep."""
     keep = contacts.get(actor, keep_id, "edit")
@@ -108,14 +129,11 @@ def merge(actor: Actor, keep_id: int, other_ids: Sequence[int], chosen: dict[str
                 keep.memberships.append(ContactCompany(company_id=membership.company_id,
                                                        job_title=membership.job_title))
                 known_companies.add(membership.company_id)
-    keep.search_lf = search_key(keep.last_name, keep.first_name, keep.middle_name)
-    keep.search_fl = search_key(keep.first_name, keep.last_name, keep.middle_name)
+    contacts.refresh_search_keys(keep)
     db.session.flush()
 
     other_list = [o.id for o in others]
-    moved = [[activity_id, contact_id] for activity_id, contact_id in db.session.execute(
-        select(Activity.id, Activity.contact_id).where(Activity.contact_id.in_(other_list)))]
-    db.session.execute(update(Activity).where(Activity.contact_id.in_(other_list)).values(contact_id=keep.id))
+    moved = move_entries(Activity.contact_id, other_list, keep.id)
     now = utcnow()
     for other in others:
         other.deleted_at, other.merged_into_id = now, keep.id
@@ -147,15 +165,9 @@ def undo(actor: Actor, merge_id: int) -> Contact:
         setattr(keep, field, value)
     drop_added(keep, data)
     keep.memberships = [m for m in keep.memberships if m.company_id not in set(data["added_companies"])]
-    keep.search_lf = search_key(keep.last_name, keep.first_name, keep.middle_name)
-    keep.search_fl = search_key(keep.first_name, keep.last_name, keep.middle_name)
-    back: dict[int, list[int]] = {}
-    for activity_id, contact_id in data["moved"]:  # every entry goes back to the contact it came from
-        back.setdefault(contact_id, []).append(activity_id)
-    for contact_id, ids in back.items():
-        db.session.execute(update(Activity).where(Activity.id.in_(ids)).values(contact_id=contact_id))
-    for other in db.session.scalars(select(Contact).where(Contact.id.in_(data["merged"]))):
-        other.deleted_at, other.merged_into_id = None, None
+    contacts.refresh_search_keys(keep)
+    return_entries(Activity.contact_id, data["moved"])
+    bring_back(Contact, data["merged"])
     record.data = {**data, "undone": True}
     audit.record(actor, "contact.merge_undone", "contact", keep.id, {"merged": data["merged"]})
     db.session.commit()

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 from werkzeug.datastructures import MultiDict
 
 from core.db import db
 from core.models import User
-from core.services import custom_fields, listing
+from core.services import custom_fields, listing, views
+from core.services.access import require
+from core.web.context import actor, user
+from core.web.forms import EmptyForm
+from core.web.htmx import fragment, is_htmx, render
 
 
 def _rows(form: MultiDict[str, str], *names: str) -> list[dict[str, str]]:
@@ -75,3 +79,37 @@ def form_rows(record: Any, values: dict[str, Any] | None) -> dict[str, list[dict
         "companies": [{"company_id": m.company_id, "job_title": m.job_title, "name": m.company.name}
                       for m in getattr(record, "memberships", [])],
     }
+
+
+def render_list(spec: listing.EntityList, template: str, *, body_block: str, **extra: Any):  # type: ignore[no-untyped-def]
+    """A list page (contacts, companies): the full page, or for htmx only the rows it asked for.
+
+    More rows (``after``) and the rows of a new search (target ``list-body``) render only what rows need; the full
+    page adds saved views, grouping and — when the page holds the whole list — the count (otherwise it loads after
+    the page from the ``count`` endpoint)."""
+    me = user()
+    require(me, "view", spec.entity)
+    query = list_query()
+    page = listing.page(spec, query, me)
+    owners = assignable_users()
+    context: dict[str, Any] = {"query": query, "page": page, "owners": owners,
+                               "owner_names": {u.id: u.display_name for u in owners}, "form": EmptyForm(),
+                               "attention_days": current_app.config["MAYAK_ATTENTION_DAYS"], **extra}
+    if is_htmx() and request.args.get("after"):
+        return fragment(template, "rows", **context)
+    if is_htmx() and request.headers.get("HX-Target") == "list-body":
+        return fragment(template, body_block, **context)
+    context["fields"] = custom_fields.definitions(spec.entity)
+    context["saved_views"] = views.for_user(actor(), spec.entity)
+    if query.group:
+        context["groups"] = listing.groups(spec, query, me)
+    elif page.next_cursor is None and not query.cursor:
+        context["total"] = (len(page.rows), False)  # the whole list is on this page: no need to count
+    return render(template, **context)
+
+
+def render_count(spec: listing.EntityList, template: str):  # type: ignore[no-untyped-def]
+    """How many records the list shows (capped), loaded after the page so counting never delays it."""
+    me = user()
+    require(me, "view", spec.entity)
+    return fragment(template, "count", total=listing.count(spec, list_query(), me))

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import companies, company_merge, custom_fields, listing, timeline, views
+from core.services import companies, company_merge, custom_fields, listing, timeline
 from core.services.access import require
 from core.services.errors import InvalidInput
 from core.web import clients
 from core.web.context import actor, user
 from core.web.forms import EmptyForm
-from core.web.htmx import fragment, is_htmx, render
+from core.web.htmx import fragment, render
 
 bp = Blueprint("companies", __name__, url_prefix="/companies")
 
@@ -30,32 +30,12 @@ def _load(company_id: int, action: str = "view"):  # type: ignore[no-untyped-def
 
 @bp.get("/count")
 def count():  # type: ignore[no-untyped-def]
-    """How many companies the list shows (capped), loaded after the page."""
-    me = user()
-    require(me, "view", "company")
-    total = listing.count(listing.COMPANIES, clients.list_query(), me)
-    return fragment("companies/index.html", "count", total=total)
+    return clients.render_count(listing.COMPANIES, "companies/index.html")
 
 
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
-    me = user()
-    require(me, "view", "company")
-    query = clients.list_query()
-    owners = clients.assignable_users()
-    context: dict[str, Any] = {
-        "query": query, "page": listing.page(listing.COMPANIES, query, me), "owners": owners,
-        "owner_names": {u.id: u.display_name for u in owners}, "form": EmptyForm(),
-        "attention_days": current_app.config["MAYAK_ATTENTION_DAYS"],
-    }
-    if is_htmx() and (request.args.get("after") or request.headers.get("HX-Target") == "list-body"):
-        return fragment("companies/index.html", "rows", **context)
-    context["saved_views"] = views.for_user(actor(), "company")
-    if query.group:
-        context["groups"] = listing.groups(listing.COMPANIES, query, me)
-    elif context["page"].next_cursor is None and not query.cursor:
-        context["total"] = (len(context["page"].rows), False)  # the whole list is on this page: no need to count
-    return render("companies/index.html", **context)
+    return clients.render_list(listing.COMPANIES, "companies/index.html", body_block="rows")
 
 
 def _form_context(company: Any, values: dict[str, Any] | None, errors: dict[str, Any]) -> dict[str, Any]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import companies, contacts, custom_fields, deals, duplicates, listing, merge, timeline, views
+from core.services import companies, contacts, custom_fields, deals, duplicates, listing, merge, timeline
 from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.web import clients
@@ -37,37 +37,13 @@ def _columns() -> list[str]:
 
 @bp.get("/count")
 def count():  # type: ignore[no-untyped-def]
-    """How many contacts the list shows (capped), loaded after the page so counting never delays it."""
-    me = user()
-    require(me, "view", "contact")
-    total = listing.count(listing.CONTACTS, clients.list_query(), me)
-    return fragment("contacts/index.html", "count", total=total)
+    return clients.render_count(listing.CONTACTS, "contacts/index.html")
 
 
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
-    me = user()
-    require(me, "view", "contact")
-    query = clients.list_query()
-    result = listing.page(listing.CONTACTS, query, me)
-    owners = clients.assignable_users()
-    context: dict[str, Any] = {
-        "query": query, "page": result, "columns": _columns(), "all_columns": COLUMNS, "owners": owners,
-        "owner_names": {u.id: u.display_name for u in owners}, "form": EmptyForm(),
-        "attention_days": current_app.config["MAYAK_ATTENTION_DAYS"],
-    }
-    # htmx asks for more rows, or for the rows of a new search: only what the rows need
-    if is_htmx() and request.args.get("after"):
-        return fragment("contacts/index.html", "rows", **context)
-    if is_htmx() and request.headers.get("HX-Target") == "list-body":
-        return fragment("contacts/index.html", "list_body", **context)
-    context["fields"] = custom_fields.definitions("contact")
-    context["saved_views"] = views.for_user(actor(), "contact")
-    if query.group:
-        context["groups"] = listing.groups(listing.CONTACTS, query, me)
-    elif result.next_cursor is None and not query.cursor:
-        context["total"] = (len(result.rows), False)  # the whole list is on this page: no need to count
-    return render("contacts/index.html", **context)
+    return clients.render_list(listing.CONTACTS, "contacts/index.html", body_block="list_body",
+                               columns=_columns(), all_columns=COLUMNS)
 
 
 def _form_context(contact: Any, values: dict[str, Any] | None, errors: dict[str, Any]) -> dict[str, Any]:

@@ -106,8 +106,10 @@ def test_board_and_moves_from_the_web(app, admin, admin_client):
     page = admin_client.get(f"/deals/board/{pipeline_id}").get_data(as_text=True)
     assert "Доска" in page and "1,500.00" in page and "vendor/sortable/Sortable.min.js" in page
     moved = post_form(admin_client, f"/deals/{deal_id}/move", {"stage_id": stages[2]},
-                      headers={"HX-Request": "true"})
+                      headers={"HX-Request": "true", "Accept-Language": "ru"})
     assert moved.status_code == 200 and "mayak:toast" in moved.headers["HX-Trigger"]
+    moved.headers["HX-Trigger"].encode("latin-1")  # a Russian toast must still be a valid header
+    assert "\\u0421" in moved.headers["HX-Trigger"]  # "Сделка…" as JSON escapes
     assert "<html" not in moved.get_data(as_text=True)
     refused = post_form(admin_client, f"/deals/{deal_id}/move", {"stage_id": stages[5]},
                         headers={"HX-Request": "true"})

@@ -45,7 +45,9 @@ def notifications_page():  # type: ignore[no-untyped-def]
 
 @bp.get("/notifications/badge")
 def notifications_badge():  # type: ignore[no-untyped-def]
-    return fragment("base.html", "notification_badge", unread=notifications.unread_count(_me()))
+    # the refreshed badge polls on; only the page's first badge also loads at once (else each swap would reload)
+    return fragment("base.html", "notification_badge", unread=notifications.unread_count(_me()),
+                    badge_trigger="every 30s")
 
 
 @bp.post("/notifications/read")

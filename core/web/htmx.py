@@ -58,7 +58,8 @@ def redirect(location: str) -> Response:
 
 def trigger(response: Response, events: dict[str, Any]) -> Response:
     """Ask the browser to fire events (e.g. toasts) after the swap."""
-    response.headers["HX-Trigger"] = json.dumps(events, ensure_ascii=False)
+    # headers are Latin-1 on the wire: non-ASCII text (a Russian toast) travels as JSON \u escapes
+    response.headers["HX-Trigger"] = json.dumps(events, ensure_ascii=True)
     return response
 
 

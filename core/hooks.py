@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from core.models import User
-from core.plugins import CountryRules, NavItem, PermissionSpec, hookimpl
+from core.plugins import CountryRules, JobSpec, NavItem, PermissionSpec, ScheduleSpec, hookimpl
 from core.services.access import can
 
 CLIENT_ACTIONS = ("view", "create", "edit", "delete", "export", "import", "assign")
@@ -19,6 +19,18 @@ CLIENT_DEFAULTS = {
     "sales": {"view": "own", "create": "own", "edit": "own", "export": "own"},
     "operator": {"view": "all", "create": "all"},
 }
+TASK_ACTIONS = ("view", "create", "edit", "delete", "assign")
+TASK_DEFAULTS = {
+    "manager": {action: "team" for action in TASK_ACTIONS},
+    "sales": {"view": "own", "create": "own", "edit": "own", "delete": "own"},
+    "operator": {"view": "own", "create": "own", "edit": "own", "assign": "all"},
+}
+INBOX_DEFAULTS = {
+    "manager": {"view": "team", "edit": "team"},
+    "sales": {"view": "own", "edit": "own"},
+    "operator": {"view": "all", "edit": "all"},
+}
+LEAD_DEFAULTS = {"contact_centre": {"submit": "own", "view": "own"}, "operator": {"submit": "all"}}
 
 
 @hookimpl
@@ -27,12 +39,54 @@ def register_permissions() -> list[PermissionSpec]:
         PermissionSpec("contact", CLIENT_ACTIONS, _l("Contacts"), defaults=CLIENT_DEFAULTS),
         PermissionSpec("company", CLIENT_ACTIONS, _l("Companies"), defaults=CLIENT_DEFAULTS),
         PermissionSpec("deal", CLIENT_ACTIONS, _l("Deals"), defaults=CLIENT_DEFAULTS),
+        PermissionSpec("task", TASK_ACTIONS, _l("Tasks"), defaults=TASK_DEFAULTS),
+        PermissionSpec("inbox", ("view", "edit"), _l("Incoming requests"), defaults=INBOX_DEFAULTS),
+        PermissionSpec("lead", ("submit", "view"), _l("Submitted leads (contact centres)"),
+                       defaults=LEAD_DEFAULTS),
+        PermissionSpec("inbox_settings", ("edit",), _l("Lead forms, assignment rules, channels"), scoped=False),
         PermissionSpec("custom_field", ("edit",), _l("Custom fields"), scoped=False),
         PermissionSpec("user", ("view", "create", "edit"), _l("Users"), scoped=False),
         PermissionSpec("team", ("view", "edit"), _l("Teams"), scoped=False),
         PermissionSpec("role", ("view", "edit"), _l("Roles"), scoped=False),
         PermissionSpec("audit", ("view",), _l("Audit log"), scoped=False),
         PermissionSpec("plugin", ("view",), _l("Plugins"), scoped=False),
+    ]
+
+
+def _remind_job(ctx: object) -> int:
+    from core.services import tasks
+
+    return tasks.send_reminders()
+
+
+def _overdue_job(ctx: object) -> int:
+    from core.services import tasks
+
+    return tasks.flag_overdue()
+
+
+def _recurrence_job(ctx: object) -> int:
+    from core.services import recurrence
+
+    return recurrence.generate()
+
+
+@hookimpl
+def register_jobs() -> list[JobSpec]:
+    return [
+        JobSpec("core.task_reminders", _remind_job, timeout=300, max_attempts=2, label=_l("Send task reminders")),
+        JobSpec("core.task_overdue", _overdue_job, timeout=300, max_attempts=2, label=_l("Flag overdue tasks")),
+        JobSpec("core.task_recurrence", _recurrence_job, timeout=600, max_attempts=3,
+                label=_l("Create recurring tasks")),
+    ]
+
+
+@hookimpl
+def register_schedules() -> list[ScheduleSpec]:
+    return [
+        ScheduleSpec("core.task_reminders", "core.task_reminders", every=60),
+        ScheduleSpec("core.task_overdue", "core.task_overdue", every=120),
+        ScheduleSpec("core.task_recurrence", "core.task_recurrence", every=600),
     ]
 
 
@@ -46,6 +100,10 @@ def nav_items(user: User) -> list[NavItem]:
           if can(user, "view", "company") else []),
         *([NavItem("deals", _l("Deals"), "deals.index", icon="kanban", order=30)]
           if can(user, "view", "deal") else []),
+        *([NavItem("tasks", _l("Tasks"), "tasks.index", icon="check2-square", order=25)]
+          if can(user, "view", "task") else []),
+        *([NavItem("inbox", _l("Inbox"), "inbox.index", icon="inbox", order=5)]
+          if can(user, "view", "inbox") or can(user, "submit", "lead") else []),
         NavItem("notifications", _l("Notifications"), "home.notifications", icon="bell", order=900),
     ]
     admin = [
@@ -55,11 +113,13 @@ def nav_items(user: User) -> list[NavItem]:
         ("plugins", _l("Plugins"), "admin.plugins", "plugin", 40),
         ("audit", _l("Audit log"), "admin.audit", "audit", 50),
         ("custom_fields", _l("Custom fields"), "admin.custom_fields", "custom_field", 35),
+        ("lead_forms", _l("Lead forms"), "intake.forms", "inbox_settings", 36),
+        ("assignment", _l("Assignment rules"), "intake.rules", "inbox_settings", 37),
     ]
     items += [
         NavItem(key, label, endpoint, icon=key, order=order, section="admin")
         for key, label, endpoint, entity, order in admin
-        if can(user, "edit" if entity == "custom_field" else "view", entity)
+        if can(user, "edit" if entity in ("custom_field", "inbox_settings") else "view", entity)
     ]
     return items
 

@@ -27,6 +27,10 @@ UNITS: list[tuple[list[Path], Path, list[Path]]] = [
      [PROJECT_ROOT / "plugins/ops/translations"]),
     ([PROJECT_ROOT / "plugins/card_basics"], PROJECT_ROOT / "plugins/card_basics/translations/messages.pot",
      [PROJECT_ROOT / "plugins/card_basics/translations"]),
+    ([PROJECT_ROOT / "plugins/webhooks"], PROJECT_ROOT / "plugins/webhooks/translations/messages.pot",
+     [PROJECT_ROOT / "plugins/webhooks/translations"]),
+    ([PROJECT_ROOT / "plugins/mail_notify"], PROJECT_ROOT / "plugins/mail_notify/translations/messages.pot",
+     [PROJECT_ROOT / "plugins/mail_notify/translations"]),
 ]
 LOCALES = ["ru"]
 

@@ -149,7 +149,7 @@ def test_outbox_delivers_once_per_handler(sample_app):
         event = db.session.scalar(select(OutboxEvent))
         assert event.dispatched_at is not None
         handlers = set(db.session.scalars(select(EventDelivery.handler)))
-        assert handlers == {"ops", "sample"}
+        assert handlers == {"ops", "sample", "webhooks"}
         seen = db.session.scalar(select(func.count()).select_from(AuditEntry)
                                  .where(AuditEntry.action == "sample.saw_user"))
         assert seen == 1
@@ -178,9 +178,9 @@ def test_failing_handler_leaves_event_pending_and_others_delivered(app, make_app
     with broken_app.app_context():
         event = db.session.scalar(select(OutboxEvent))
         assert event.dispatched_at is None and event.attempts == 1 and "handler down" in event.last_error
-        assert set(db.session.scalars(select(EventDelivery.handler))) == {"ops"}
+        assert set(db.session.scalars(select(EventDelivery.handler))) == {"ops", "webhooks"}
         dispatch_pending()  # the retry delivers to nobody twice
-        assert db.session.scalar(select(func.count()).select_from(EventDelivery)) == 1
+        assert db.session.scalar(select(func.count()).select_from(EventDelivery)) == 2
 
 
 def test_two_running_schedulers_fire_on_time_and_never_twice(sample_app):

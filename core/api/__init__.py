@@ -66,7 +66,7 @@ def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
 
 
 def init_api(app: Flask) -> None:
-    from core.api import clients, openapi  # noqa: F401 - registers the routes
+    from core.api import clients, openapi, work  # noqa: F401 - registers the routes
     from core.extensions import csrf
 
     csrf.exempt(bp)  # bearer tokens, never cookies: cross-site requests cannot carry them

@@ -98,6 +98,98 @@ def _collection(name: str, schema: str, extra_params: list[dict[str, Any]]) -> d
     }
 
 
+DEAL = {"type": "object", "properties": {
+    "id": {"type": "integer", "readOnly": True}, "title": {"type": "string"}, "pipeline_id": {"type": "integer"},
+    "stage_id": {"type": "integer", "description": "On create only; move with POST /deals/{id}/move"},
+    "stage": {"type": "string", "readOnly": True},
+    "status": {"type": "string", "enum": ["open", "won", "lost"], "readOnly": True},
+    "amount": {"type": "string", "description": "Decimal, e.g. 150000.00 or 1 250,50"},
+    "currency": {"type": "string", "description": "ISO 4217"}, "contact_id": {"type": ["integer", "null"]},
+    "company_id": {"type": ["integer", "null"]}, "owner_id": {"type": ["integer", "null"]},
+    "source": {"type": "string"}, "channel": {"type": "string",
+                                             "enum": ["phone", "email", "web_form", "messenger", "visit", "other"]},
+    "expected_close": {"type": ["string", "null"], "format": "date"},
+    "probability": {"type": ["integer", "null"], "minimum": 0, "maximum": 100}, "lost_reason": {"type": "string"}},
+    "required": ["title", "pipeline_id"]}
+TASK = {"type": "object", "properties": {
+    "id": {"type": "integer", "readOnly": True}, "title": {"type": "string"}, "notes": {"type": "string"},
+    "owner_id": {"type": ["integer", "null"]}, "contact_id": {"type": ["integer", "null"]},
+    "company_id": {"type": ["integer", "null"]}, "deal_id": {"type": ["integer", "null"]},
+    "due_at": {"type": ["string", "null"], "format": "date-time"},
+    "priority": {"type": "string", "enum": ["low", "normal", "high"]},
+    "status": {"type": "string", "enum": ["open", "done", "cancelled"]},
+    "remind_minutes": {"type": "integer", "writeOnly": True, "description": "Remind this many minutes before due"},
+    "remind_via": {"type": "array", "items": {"type": "string", "enum": ["app", "email", "sms"]}}},
+    "required": ["title"]}
+INBOX_ITEM = {"type": "object", "properties": {
+    "id": {"type": "integer", "readOnly": True},
+    "channel": {"type": "string", "enum": ["phone", "email", "web_form", "messenger", "visit", "other"]},
+    "status": {"type": "string", "enum": ["new", "attached", "accepted", "rejected"], "readOnly": True},
+    "proposal": {"type": "string", "enum": ["attach", "new_deal", "new_lead"], "readOnly": True},
+    "name": {"type": "string"}, "phone": {"type": "string"}, "email": {"type": "string"},
+    "subject": {"type": "string"}, "body": {"type": "string"}, "utm": {"type": "object"},
+    "contact_id": {"type": ["integer", "null"], "readOnly": True},
+    "deal_id": {"type": ["integer", "null"], "readOnly": True}}}
+
+
+def _work_paths() -> dict[str, Any]:
+    def item(name: str) -> list[dict[str, Any]]:
+        return [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}]
+
+    def listing(schema: str) -> dict[str, Any]:
+        return {"200": {"description": "Newest first; pass next_cursor as after", "content": {"application/json": {
+            "schema": {"type": "object", "properties": {
+                "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema}"}},
+                "next_cursor": {"type": ["string", "null"]}}}}}}}
+
+    def body(schema: str) -> dict[str, Any]:
+        return {"required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+    after = {"name": "after", "in": "query", "schema": {"type": "string"}}
+    return {
+        "/pipelines": {"get": {"summary": "Pipelines with their ordered stages", "responses": {"200": {
+            "description": "OK"}}}},
+        "/deals": {"get": {"summary": "Deals you may see", "parameters": [after, *[
+            {"name": n, "in": "query", "schema": {"type": "integer"}}
+            for n in ("pipeline_id", "stage_id", "owner_id", "contact_id", "company_id")]],
+            "responses": listing("Deal")},
+            "post": {"summary": "Create a deal", "requestBody": body("Deal"), "responses": _responses("Deal", "201")}},
+        "/deals/{deal_id}": {"parameters": item("deal_id"),
+                             "get": {"summary": "Read a deal", "responses": _responses("Deal")},
+                             "patch": {"summary": "Change a deal (not its stage)", "requestBody": body("Deal"),
+                                       "responses": _responses("Deal")}},
+        "/deals/{deal_id}/move": {"parameters": item("deal_id"), "post": {
+            "summary": "Move to a stage of the same pipeline; lost stages need lost_reason",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object",
+                            "properties": {"stage_id": {"type": "integer"}, "lost_reason": {"type": "string"}},
+                            "required": ["stage_id"]}}}}, "responses": _responses("Deal")}},
+        "/tasks": {"get": {"summary": "Tasks you may see", "parameters": [after, {
+            "name": "status", "in": "query", "schema": {"type": "string"}}, *[
+            {"name": n, "in": "query", "schema": {"type": "integer"}}
+            for n in ("owner_id", "deal_id", "contact_id", "company_id")]], "responses": listing("Task")},
+            "post": {"summary": "Create a task", "requestBody": body("Task"), "responses": _responses("Task", "201")}},
+        "/tasks/{task_id}": {"parameters": item("task_id"),
+                             "get": {"summary": "Read a task", "responses": _responses("Task")},
+                             "patch": {"summary": "Change a task; status done completes it",
+                                       "requestBody": body("Task"), "responses": _responses("Task")}},
+        "/inbox": {"get": {"summary": "Inbox items by status", "parameters": [after, {
+            "name": "status", "in": "query", "schema": {"type": "string",
+                                                        "enum": ["new", "attached", "accepted", "rejected"]}}],
+            "responses": listing("InboxItem")},
+            "post": {"summary": "Submit a lead; Idempotency-Key header makes repeats return the first item",
+                     "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
+                     "requestBody": body("InboxItem"), "responses": _responses("InboxItem", "201")}},
+        "/inbox/{item_id}": {"parameters": item("item_id"),
+                             "get": {"summary": "Read an inbox item", "responses": _responses("InboxItem")}},
+        "/inbox/{item_id}/accept": {"parameters": item("item_id"), "post": {
+            "summary": "Accept: create the proposed deal/lead, or add to deal_id",
+            "responses": _responses("InboxItem")}},
+        "/inbox/{item_id}/reject": {"parameters": item("item_id"), "post": {
+            "summary": "Reject with a reason", "responses": _responses("InboxItem")}},
+    }
+
+
 def _version() -> str:
     try:
         return version("mayak-crm")
@@ -113,11 +205,13 @@ def document() -> dict[str, Any]:
         "info": {"title": "Mayak CRM API", "version": _version()},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": {**_collection("contacts", "Contact", phone_param), **_collection("companies", "Company", [])},
+        "paths": {**_collection("contacts", "Contact", phone_param), **_collection("companies", "Company", []),
+                  **_work_paths()},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "mayak users token create EMAIL"}},
-            "schemas": {"Contact": CONTACT, "Company": COMPANY, "Phone": PHONE, "Email": EMAIL, "Error": ERROR},
+            "schemas": {"Contact": CONTACT, "Company": COMPANY, "Phone": PHONE, "Email": EMAIL, "Error": ERROR,
+                        "Deal": DEAL, "Task": TASK, "InboxItem": INBOX_ITEM},
             "responses": {"Error": {"description": "Error", "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Error"}}}}},
         },

@@ -8,8 +8,10 @@ from core.models.base import Base, UTCDateTime, utcnow
 from core.models.contacts import Company, Contact, ContactCompany, Email, Phone, Tag
 from core.models.custom_fields import CustomField
 from core.models.deals import Deal, DealItem, Payment, Pipeline, Stage, StageChange
+from core.models.inbox import AssignmentRule, ChannelSetting, InboxItem, LeadForm
 from core.models.jobs import EventDelivery, JobRecord, OutboxEvent, ScheduleState
 from core.models.notifications import Notification
+from core.models.tasks import OwnerChange, Task, TaskComment, TaskRecurrence
 from core.models.users import Role, RoleGrant, Team, User
 from core.models.views import SavedView
 
@@ -17,9 +19,11 @@ __all__ = [
     "ACTIVITY_KINDS",
     "Activity",
     "ApiToken",
+    "AssignmentRule",
     "Attachment",
     "AuditEntry",
     "Base",
+    "ChannelSetting",
     "Company",
     "Contact",
     "ContactCompany",
@@ -28,10 +32,13 @@ __all__ = [
     "DealItem",
     "Email",
     "EventDelivery",
+    "InboxItem",
     "JobRecord",
+    "LeadForm",
     "LoginFailure",
     "Notification",
     "OutboxEvent",
+    "OwnerChange",
     "Payment",
     "Phone",
     "Pipeline",
@@ -42,6 +49,9 @@ __all__ = [
     "Stage",
     "StageChange",
     "Tag",
+    "Task",
+    "TaskComment",
+    "TaskRecurrence",
     "Team",
     "UTCDateTime",
     "User",

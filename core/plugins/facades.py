@@ -97,6 +97,19 @@ def default_phone_region() -> str:
     return str(cached)
 
 
+def deliver_notification(channel: str, user: User, message: str, params: dict[str, Any],
+                         link: str | None) -> bool:
+    """Send ``user`` a notification over ``channel`` through the plugin that delivers it; ``False`` when no
+    enabled plugin does or the delivery failed (logged: the in-app notification is there anyway)."""
+    try:
+        sent = plugins().pm.hook.deliver_notification(channel=channel, user=user, message=message,
+                                                      params=params, link=link)
+    except Exception:
+        current_app.logger.exception("delivering a %s notification to user %s failed", channel, user.id)
+        return False
+    return bool(sent)
+
+
 def plugin_health() -> dict[str, HealthStatus]:
     """Each enabled plugin's health; a plugin that raises is reported unhealthy, not hidden."""
     manager = plugins()

@@ -107,6 +107,15 @@ def card_panels(entity: str, record: object, user: User) -> list[CardPanel]:
     the card. The panel's view must check permissions itself."""
 
 
+@hookspec(firstresult=True)
+def deliver_notification(channel: str, user: User, message: str, params: dict[str, object],
+                         link: str | None) -> bool | None:
+    """Send ``user`` a notification over ``channel`` (``email``, ``sms``...): task reminders use it. ``message``
+    is an untranslated message id with ``%(name)s`` placeholders filled from ``params``; translate it into the
+    user's language. Return ``True`` when sent, ``None`` when ``channel`` is not yours (the next plugin is asked).
+    Called from background jobs; raise to report a failed delivery (it is logged, the in-app copy stays)."""
+
+
 @hookspec
 def plugin_health() -> HealthStatus | None:
     """The plugin's own health for ``/healthz`` and the plugins admin page (reachability of its provider,
@@ -131,7 +140,59 @@ def job_failed(event: Event) -> None:
     """A background job failed for good after its last attempt. Payload: ``job_id``, ``name``, ``error``."""
 
 
-EVENT_HOOKS: tuple[str, ...] = ("user_created", "user_deactivated", "job_failed")
+@hookspec
+def deal_created(event: Event) -> None:
+    """A deal was created. Payload: ``deal_id``, ``pipeline_id``, ``owner_id``, ``contact_id``, ``actor_id``."""
+
+
+@hookspec
+def deal_stage_changed(event: Event) -> None:
+    """A deal moved to another stage. Payload: ``deal_id``, ``from_stage_id``, ``to_stage_id``, ``owner_id``,
+    ``actor_id``."""
+
+
+@hookspec
+def deal_won(event: Event) -> None:
+    """A deal reached a won stage. Payload: as ``deal_stage_changed`` plus ``amount`` (a decimal string) and
+    ``currency``."""
+
+
+@hookspec
+def deal_lost(event: Event) -> None:
+    """A deal reached a lost stage. Payload: as ``deal_stage_changed`` plus ``lost_reason``."""
+
+
+@hookspec
+def task_created(event: Event) -> None:
+    """A task was set. Payload: ``task_id``, ``owner_id``, ``author_id``, ``deal_id``, ``contact_id``."""
+
+
+@hookspec
+def task_completed(event: Event) -> None:
+    """A task was done. Payload: ``task_id``, ``owner_id``, ``actor_id``, ``deal_id``, ``contact_id``."""
+
+
+@hookspec
+def task_overdue(event: Event) -> None:
+    """An open task passed its due time (emitted once per task). Payload: ``task_id``, ``owner_id``."""
+
+
+@hookspec
+def inbox_item_received(event: Event) -> None:
+    """A call, email, form post or message arrived in the inbox. Payload: ``item_id``, ``channel``, ``status``,
+    ``proposal``, ``contact_id``, ``deal_id``."""
+
+
+@hookspec
+def lead_assigned(event: Event) -> None:
+    """A new lead or deal from the inbox got its manager. Payload: ``item_id``, ``deal_id``, ``contact_id``,
+    ``owner_id``, ``rule_id`` (``None`` when the client's own manager took it), ``task_id`` (the follow-up)."""
+
+
+EVENT_HOOKS: tuple[str, ...] = (
+    "user_created", "user_deactivated", "job_failed", "deal_created", "deal_stage_changed", "deal_won", "deal_lost",
+    "task_created", "task_completed", "task_overdue", "inbox_item_received", "lead_assigned",
+)
 
 
 def _all_hook_names() -> list[str]:

@@ -34,6 +34,7 @@ DEFAULT_ROLES: dict[str, tuple[str, str]] = {
     "manager": (N_("Manager"), N_("Sees and manages the work of everyone in their teams.")),
     "sales": (N_("Sales"), N_("Works their own clients, deals and tasks.")),
     "operator": (N_("Operator"), N_("Takes calls and requests and passes them on.")),
+    "contact_centre": (N_("External contact centre"), N_("Only submits leads and sees what it submitted.")),
 }
 
 

@@ -177,3 +177,19 @@ def apply_common(target: Any, values: dict[str, Any], *, entity: str, is_new: bo
                                                        current=dict(target.custom or {}))
         except InvalidInput as exc:
             errors.update(exc.errors)
+
+
+def visible_link(model: Any, entity: str, value: Any, field: str, actor: Actor, errors: dict[str, Any],
+                 message: Any) -> int | None:
+    """The id of the live ``model`` record ``value`` names if ``actor`` may see it; else ``message`` under
+    ``field`` in ``errors`` (deals and tasks link clients this way)."""
+    if value in (None, ""):
+        return None
+    try:
+        record = db.session.get(model, int(value))
+    except (TypeError, ValueError):
+        record = None
+    if record is None or record.deleted_at is not None or not can(actor.user, "view", entity, record):
+        errors[field] = message
+        return None
+    return int(record.id)

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from core.db import db
-from core.models import Activity, Company, Contact, ContactCompany, utcnow
+from core.models import Company, Contact, ContactCompany, utcnow
 from core.services import audit, client_fields, custom_fields
 from core.services.access import AccessDenied, can, require
 from core.services.context import Actor
@@ -155,8 +155,9 @@ def _birthday(value: Any, errors: dict[str, Any]) -> Any:
 
 
 def _owner_history(actor: Actor, contact: Contact, old: int | None, new: int | None) -> None:
-    db.session.add(Activity(kind="owner", contact_id=contact.id, author_id=actor.user_id,
-                            data={"from": old, "to": new}, source="core"))
+    from core.services import reassign
+
+    reassign.record(actor, ENTITY, contact.id, old, new, "")
 
 
 def delete(actor: Actor, ids: Sequence[int]) -> list[int]:

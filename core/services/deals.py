@@ -1,7 +1,4 @@
-"""Pipelines and deals: the default pipeline, creating and changing deals, moving them between stages.
-
-Issue 4 in progress: the kanban, lists, items/payments UI, events and the API come next (see the issue note).
-"""
+"""Pipelines and deals: the default pipeline, creating and changing deals, moving them between stages."""
 
 from __future__ import annotations
 
@@ -15,8 +12,8 @@ from sqlalchemy import select
 from core.db import db
 from core.models import Company, Contact, Deal, Pipeline, Stage, StageChange, utcnow
 from core.models.deals import CHANNELS
-from core.services import audit, client_fields, custom_fields, timeline
-from core.services.access import can, require
+from core.services import audit, client_fields, custom_fields, events, reassign, timeline
+from core.services.access import require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
 from core.services.text import clean
@@ -82,18 +79,6 @@ def _stage(pipeline_id: int | None, stage_id: Any, errors: dict[str, Any]) -> tu
     return pipeline, stage
 
 
-def _linked(model: Any, entity: str, value: Any, field: str, actor: Actor, errors: dict[str, Any]) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        record = db.session.get(model, int(value))
-    except (TypeError, ValueError):
-        record = None
-    if record is None or record.deleted_at is not None or not can(actor.user, "view", entity, record):
-        errors[field] = _l("Choose a client from the list.")
-        return None
-    return record.id
-
 
 def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bool = False) -> Deal:
     if deal is None:
@@ -123,9 +108,11 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
             errors["currency"] = _l("Use a three-letter currency code, such as RUB or USD.")
         target.currency = currency
     if "contact_id" in values:
-        target.contact_id = _linked(Contact, "contact", values["contact_id"], "contact_id", actor, errors)
+        target.contact_id = client_fields.visible_link(Contact, "contact", values["contact_id"], "contact_id",
+                                                       actor, errors, _l("Choose a client from the list."))
     if "company_id" in values:
-        target.company_id = _linked(Company, "company", values["company_id"], "company_id", actor, errors)
+        target.company_id = client_fields.visible_link(Company, "company", values["company_id"], "company_id",
+                                                       actor, errors, _l("Choose a client from the list."))
     for name in ("source", "lost_reason"):
         if name in values:
             setattr(target, name, clean(str(values.get(name) or ""), 200))
@@ -149,9 +136,10 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
             target.probability = probability
         except (TypeError, ValueError):
             errors["probability"] = _l("The probability is a whole number from 0 to 100.")
+    previous_owner = deal.owner_id if deal else None
     if not partial or "owner_id" in values:
-        target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
-                                                      deal.owner_id if deal else None, errors)
+        target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"), previous_owner,
+                                                      errors)
         target.team_id = client_fields.team_of(target.owner_id, None)
     if errors:
         db.session.rollback()
@@ -160,17 +148,26 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
     if deal is None:
         db.session.add(target)
         db.session.flush()
-        db.session.add(StageChange(deal_id=target.id, from_stage_id=None, to_stage_id=target.stage_id,
-                                   actor_id=actor.user_id))
-        if target.contact_id or target.company_id:
-            timeline.record(kind="deal", contact_id=target.contact_id, company_id=target.company_id,
-                            author_id=actor.user_id, title=target.title, data={"deal_id": target.id},
-                            commit=False)
-        audit.record(actor, "deal.created", ENTITY, target.id, {"title": target.title})
+        record_created(actor, target)
     else:
+        if previous_owner != target.owner_id:
+            reassign.record(actor, ENTITY, target.id, previous_owner, target.owner_id, "")
         audit.record(actor, "deal.updated", ENTITY, target.id, {k: str(v) for k, v in values.items()})
     db.session.commit()
     return target
+
+
+def record_created(actor: Actor, deal: Deal) -> None:
+    """What every new deal leaves behind (joins the caller's transaction): the first stage in its history, an
+    entry on the client's timeline, the audit row and the ``deal_created`` event."""
+    db.session.add(StageChange(deal_id=deal.id, from_stage_id=None, to_stage_id=deal.stage_id,
+                               actor_id=actor.user_id))
+    if deal.contact_id or deal.company_id:
+        timeline.record(kind="deal", contact_id=deal.contact_id, company_id=deal.company_id,
+                        author_id=actor.user_id, title=deal.title, data={"deal_id": deal.id}, commit=False)
+    audit.record(actor, "deal.created", ENTITY, deal.id, {"title": deal.title})
+    events.emit("deal_created", deal_id=deal.id, pipeline_id=deal.pipeline_id, owner_id=deal.owner_id,
+                contact_id=deal.contact_id, actor_id=actor.user_id)
 
 
 def move(actor: Actor, deal: Deal, stage_id: int, *, lost_reason: str = "") -> Deal:
@@ -198,6 +195,13 @@ def move(actor: Actor, deal: Deal, stage_id: int, *, lost_reason: str = "") -> D
                         data={"deal_id": deal.id, "from": previous, "to": stage.id, "stage": stage.name},
                         commit=False)
     audit.record(actor, "deal.stage_changed", ENTITY, deal.id, {"stage": [previous, stage.id]})
+    payload = {"deal_id": deal.id, "from_stage_id": previous, "to_stage_id": stage.id, "owner_id": deal.owner_id,
+               "actor_id": actor.user_id}
+    events.emit("deal_stage_changed", **payload)
+    if stage.kind == "won":
+        events.emit("deal_won", **payload, amount=str(deal.amount), currency=deal.currency)
+    elif stage.kind == "lost":
+        events.emit("deal_lost", **payload, lost_reason=deal.lost_reason)
     db.session.commit()
     return deal
 

@@ -74,7 +74,24 @@ def _format_date_value(value: object) -> str:
 
 
 def init_web(app: Flask, manager: MayakPlugins) -> None:
-    from core.web import admin, auth, companies, contacts, deals, exports, files, health, home, inline, jobs, views
+    from core.web import (
+        admin,
+        auth,
+        companies,
+        contacts,
+        deals,
+        exports,
+        files,
+        health,
+        home,
+        inbox,
+        inline,
+        intake,
+        jobs,
+        lead_capture,
+        tasks,
+        views,
+    )
 
     settings = app.extensions["mayak.settings"]
     if app.config.get("MAYAK_BEHIND_PROXY", settings.behind_tls):
@@ -100,7 +117,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     init_security(app)
 
     for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp, files.bp,
-                      views.bp, inline.bp, deals.bp):
+                      views.bp, inline.bp, deals.bp, tasks.bp, inbox.bp, intake.bp, lead_capture.bp):
         app.register_blueprint(blueprint)
     for blueprint in manager.collect("register_blueprints"):
         app.register_blueprint(blueprint)

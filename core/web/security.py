@@ -20,8 +20,10 @@ def _same_origin(url: str) -> bool:
 
 def check_origin() -> None:
     """Reject cross-site writes even when a token leaked: a foreign ``Origin`` (or ``Referer``) is refused."""
-    if request.method not in UNSAFE_METHODS or request.blueprint == "api":
-        return  # the API authenticates with bearer tokens, which a cross-site request cannot carry
+    if request.method not in UNSAFE_METHODS or request.blueprint in ("api", "lead_capture"):
+        # the API authenticates with bearer tokens, which a cross-site request cannot carry; lead forms are
+        # meant to be posted from other sites and check their own allowed origins
+        return
     origin = request.headers.get("Origin")
     if origin and origin != "null":
         if not _same_origin(origin):
@@ -36,9 +38,10 @@ def check_origin() -> None:
 
 def security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    if "Content-Security-Policy" not in headers:  # a view with its own policy (embeddable lead forms) sets framing
+        headers["Content-Security-Policy"] = CSP
+        headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if response.mimetype == "text/html":

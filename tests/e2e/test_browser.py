@@ -81,7 +81,7 @@ def test_sign_in_switch_to_russian_and_visit_every_page(live_server, browser):
     assert len(hrefs) >= 7, hrefs
     for href in hrefs:
         response = page.goto(f"{live_server}{href}")
-        assert response is not None and response.status == 200, href
+        assert response is not None and response.status == 200, (href, response and response.status)
         assert page.locator("html").get_attribute("lang") == "ru"
         page.wait_for_timeout(150)  # let htmx and bootstrap run
 

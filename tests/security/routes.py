@@ -7,11 +7,31 @@ from dataclasses import dataclass
 from flask import Flask
 
 from core.db import db
-from core.models import Activity, Attachment, Company, Contact, Deal, JobRecord, Pipeline, Role, SavedView, Stage, Team
+from core.models import (
+    Activity,
+    AssignmentRule,
+    Attachment,
+    Company,
+    Contact,
+    Deal,
+    InboxItem,
+    JobRecord,
+    LeadForm,
+    Pipeline,
+    Role,
+    SavedView,
+    Stage,
+    Task,
+    TaskRecurrence,
+    Team,
+)
 
 # Routes anyone may reach (they carry their own protection: throttling, CSRF, signatures).
 PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_static", "plugin_static",
-          "api.openapi"}
+          "api.openapi", "lead_capture.page", "lead_capture.submit", "lead_capture.preflight"}
+# Routes meant to be posted from other sites: lead forms check their own allowed origins, honeypot, rate limit and
+# fill time instead of CSRF tokens (tests/test_lead_capture.py).
+CROSS_SITE = {"lead_capture.submit"}
 # Routes every signed-in user may use, about themselves only.
 SELF_SERVICE = {"home.index", "home.notifications", "home.notifications_badge", "home.notifications_read",
                 "home.profile", "auth.logout", "jobs.progress"}
@@ -55,12 +75,22 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
         db.session.flush()
         deal = Deal(title="Target deal", pipeline_id=pipeline.id, stage_id=pipeline.stages[0].id, owner_id=owner_id)
         db.session.add(deal)
+        task = Task(title="Target task", owner_id=owner_id)
+        item = InboxItem(channel="phone", name="Target lead", owner_id=owner_id, submitted_by_id=owner_id)
+        lead_form = LeadForm(name="Target form", key="target-form-key", fields=[])
+        rule = AssignmentRule(name="Target rule", strategy="fixed", user_id=owner_id)
+        db.session.add_all([task, item, lead_form, rule])
+        db.session.flush()
+        recurrence = TaskRecurrence(id=rule.id, rrule="FREQ=DAILY;COUNT=2", starts_at=task.created_at,
+                                    owner_id=owner_id, template={"title": "Target"})
+        db.session.add(recurrence)
         db.session.commit()
         return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id,
                 "contact_id": contact.id, "company_id": company.id, "name": "city", "entity": "contacts",
                 "format": "csv", "collection": "contacts", "merge_id": merge.id,
                 "attachment_id": attachment.id, "view_id": view.id, "kind": "contact",
-                "pipeline_id": pipeline.id, "deal_id": deal.id}
+                "pipeline_id": pipeline.id, "deal_id": deal.id, "task_id": task.id, "item_id": item.id,
+                "form_id": lead_form.id, "key": lead_form.key, "rule_id": rule.id}
 
 
 def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:

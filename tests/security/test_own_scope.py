@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from core.db import db
 from core.models import User
-from core.services import companies, contacts, tokens
+from core.services import companies, contacts, deals, inbox, recurrence, tasks, tokens
 from core.services.context import Actor
 from tests.security.routes import all_routes
 
 SECRET = "Засекреченный"
-OWN = {(entity, action): "own" for entity in ("contact", "company")
-       for action in ("view", "create", "edit", "delete", "export")}
+OWN = {(entity, action): "own" for entity in ("contact", "company", "deal", "task")
+       for action in ("view", "create", "edit", "delete", "export")} | {
+    ("inbox", "view"): "own", ("inbox", "edit"): "own", ("lead", "view"): "own", ("lead", "submit"): "own"}
 
 
 def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, login, client):
@@ -23,12 +24,20 @@ def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, logi
                                             "phones": [{"raw": "+7 916 999-88-77"}],
                                             "emails": [{"address": "agent@secret.example"}],
                                             "companies": [{"company_id": company.id}]})
+        pipeline = deals.ensure_default_pipeline()
+        deal = deals.save(boss, None, {"title": f"{SECRET} сделка", "pipeline_id": pipeline.id,
+                                       "contact_id": secret.id})
+        task = tasks.save(boss, None, {"title": f"{SECRET} задача", "contact_id": secret.id, "deal_id": deal.id})
+        item, _ = inbox.receive(channel="phone", name=f"{SECRET} звонок", phone="+7 916 999-88-77")
+        rule = recurrence.create(boss, {"title": f"{SECRET} отчёт", "rrule": "FREQ=DAILY;COUNT=3",
+                                        "starts_at": "2030-01-01 10:00"})
         mine = contacts.save(Actor(db.session.get(User, seller.id)), None, {"first_name": "Мой клиент"})
         token = tokens.create(Actor(None, via="test"), db.session.get(User, seller.id))
         targets = {"user_id": admin.id, "team_id": 1, "role_id": 1, "record_id": 1, "contact_id": secret.id,
                    "company_id": company.id, "name": "city", "entity": "contacts", "format": "csv",
                    "collection": "contacts", "merge_id": 1, "attachment_id": 1, "view_id": 1, "kind": "contact",
-                   "pipeline_id": 1, "deal_id": 1}
+                   "pipeline_id": pipeline.id, "deal_id": deal.id, "task_id": task.id, "item_id": item.id,
+                   "form_id": 1, "key": "none", "rule_id": rule.id}
         mine_id = mine.id
     login(seller)
     api = {"Authorization": f"Bearer {token}"}
@@ -40,7 +49,8 @@ def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, logi
     searches = ["/contacts/?q=Засекр", "/contacts/?q=916 999-88-77", "/contacts/?q=agent@secret",
                 "/companies/?q=засекр", "/export/contacts.csv?q=Засекр", "/export/contacts.csv",
                 "/export/companies.csv", "/contacts/?group=company", "/contacts/?group=owner",
-                "/companies/options?q=засекр", f"/plugins/card-basics/colleagues/{mine_id}"]
+                "/companies/options?q=засекр", f"/plugins/card-basics/colleagues/{mine_id}",
+                "/inbox/?status=attached", "/inbox/?status=new", "/tasks/recurring", "/tasks/"]
     for url in searches:
         body = client.get(url).get_data(as_text=True)
         assert SECRET not in body, url

@@ -1,0 +1,218 @@
+"""Lead-capture forms for websites: the admin's form definitions and the public submission path.
+
+A submission either lands in the inbox (channel ``web_form``) or is kept there as *rejected* with the reason
+(honeypot filled, too many posts from one address, a stop phrase, a banned name, filled faster than a person can),
+so nothing is dropped silently and a wrongly rejected lead can still be found.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from markupsafe import escape
+from sqlalchemy import func, select
+
+from core.db import db
+from core.models import InboxItem, LeadForm, Pipeline, utcnow
+from core.services import audit, inbox
+from core.services.access import require
+from core.services.context import Actor
+from core.services.errors import InvalidInput
+from core.services.text import clean
+
+HONEYPOT = "website"  # a field people never see (hidden by CSS) and bots fill in
+STARTED = "_started"
+FIELD_KINDS = ("text", "phone", "email", "textarea")
+STANDARD_FIELDS = ({"name": "name", "label": "Name", "kind": "text", "required": True},
+                   {"name": "phone", "label": "Phone", "kind": "phone", "required": True},
+                   {"name": "email", "label": "Email", "kind": "email", "required": False},
+                   {"name": "message", "label": "Message", "kind": "textarea", "required": False})
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+MAX_VALUE = 5000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    item: InboxItem
+    created: bool
+    rate_limited: bool = False
+
+
+def by_key(key: str) -> LeadForm | None:
+    if not key or len(key) > 64:
+        return None
+    form = db.session.scalar(select(LeadForm).where(LeadForm.key == key))
+    return form if form is not None and form.active else None
+
+
+def _lines(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else str(value or "").splitlines()
+    return [clean(str(v), 200) for v in items if str(v).strip()]
+
+
+def _origins(value: Any, errors: dict[str, Any]) -> list[str]:
+    origins = []
+    for line in _lines(value):
+        parts = urlsplit(line.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+            errors["allowed_origins"] = _l("Give each site as https://example.com, one per line.")
+            continue
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return origins
+
+
+def _fields(value: Any, errors: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = value if isinstance(value, list) else []
+    result, seen = [], set()
+    for index, row in enumerate(rows):
+        name = re.sub(r"[^a-z0-9_]", "", str(row.get("name") or "").lower())[:40]
+        label = clean(str(row.get("label") or ""), 120)
+        if not name and not label:
+            continue
+        kind = str(row.get("kind") or "text")
+        if not name or name in seen or name in (HONEYPOT, STARTED) or kind not in FIELD_KINDS or not label:
+            errors[f"fields.{index}"] = _l("Each field needs a unique name (latin letters, digits, _), a label "
+                                           "and a kind.")
+            continue
+        seen.add(name)
+        result.append({"name": name, "label": label, "kind": kind, "required": bool(row.get("required"))})
+    if not any(f["kind"] in ("phone", "email") for f in result):
+        errors["fields"] = _l("Add a phone or an email field: a lead needs a way to be reached.")
+    return result
+
+
+def save(actor: Actor, form: LeadForm | None, values: dict[str, Any]) -> LeadForm:
+    require(actor.user, "edit", "inbox_settings")
+    errors: dict[str, Any] = {}
+    target = form or LeadForm(key=secrets.token_urlsafe(18))
+    target.name = clean(str(values.get("name") or ""), 120)
+    if not target.name:
+        errors["name"] = _l("Name the form, such as 'Site: request a call'.")
+    target.fields = _fields(values.get("fields") or [], errors)
+    pipeline_id = values.get("pipeline_id")
+    target.pipeline_id = None
+    if pipeline_id not in (None, ""):
+        pipeline = db.session.get(Pipeline, int(pipeline_id)) if str(pipeline_id).isdigit() else None
+        if pipeline is None:
+            errors["pipeline_id"] = _l("Choose a pipeline.")
+        else:
+            target.pipeline_id = pipeline.id
+    target.source = clean(str(values.get("source") or ""), 120)
+    target.allowed_origins = _origins(values.get("allowed_origins"), errors)
+    target.stop_phrases = _lines(values.get("stop_phrases"))
+    target.banned_names = _lines(values.get("banned_names"))
+    for name, low, high, message in (
+            ("min_fill_seconds", 0, 600, _l("Wait from 0 to 600 seconds.")),
+            ("rate_limit_per_hour", 1, 10000, _l("Allow from 1 to 10000 posts per hour from one address."))):
+        try:
+            number = int(values.get(name, getattr(target, name) or low))
+            if not low <= number <= high:
+                raise ValueError
+            setattr(target, name, number)
+        except (TypeError, ValueError):
+            errors[name] = message
+    target.success_message = clean(str(values.get("success_message") or ""), 300)
+    target.active = values.get("active", True) not in (False, "", "0", "false")
+    if errors:
+        db.session.rollback()
+        raise InvalidInput(errors)
+    if form is None:
+        db.session.add(target)
+    db.session.flush()
+    audit.record(actor, "lead_form.saved", "inbox_settings", target.id, {"name": target.name})
+    db.session.commit()
+    return target
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="mayak.lead-form.started")
+
+
+def start_token(form: LeadForm) -> str:
+    """Signed "the form was shown now" token the embed page puts in a hidden field (for the minimum fill time)."""
+    return _serializer().dumps(form.id)
+
+
+def _seconds_since_start(form: LeadForm, token: str) -> float | None:
+    try:
+        form_id, signed_at = _serializer().loads(token, max_age=24 * 3600, return_timestamp=True)
+    except BadSignature:
+        return None
+    if form_id != form.id:
+        return None
+    return (utcnow() - signed_at).total_seconds()
+
+
+def submit(form: LeadForm, data: dict[str, Any], *, ip: str | None, idempotency_key: str | None = None,
+           browser: bool = False) -> Outcome:
+    """Take a post to ``form``: required fields are checked first (:class:`InvalidInput` naming each missing field,
+    nothing stored), then the spam defences decide between the inbox and a kept rejection."""
+    values = {f["name"]: clean(str(data.get(f["name"]) or ""), MAX_VALUE) for f in form.fields}
+    errors: dict[str, Any] = {}
+    for field in form.fields:
+        if field["required"] and not values[field["name"]]:
+            errors[field["name"]] = _l("Fill in %(field)s.", field=field["label"])
+    if errors:
+        raise InvalidInput(errors)
+    phone = next((values[f["name"]] for f in form.fields if f["kind"] == "phone" and values[f["name"]]), "")
+    email = next((values[f["name"]] for f in form.fields if f["kind"] == "email" and values[f["name"]]), "")
+    name = values.get("name", "")
+    if email and "@" not in email:
+        raise InvalidInput({next(f["name"] for f in form.fields if f["kind"] == "email"):
+                            _l("%(email)s is not an email address, such as name@example.com.", email=email)})
+    reason, rate_limited = _spam_reason(form, data, values, ip, browser)
+    message = "\n".join(f"{f['label']}: {values[f['name']]}" for f in form.fields
+                        if f["kind"] == "textarea" and values[f["name"]])
+    utm = {k: clean(str(data.get(k) or ""), 200) for k in UTM_KEYS if data.get(k)}
+    if form.source and "utm_source" not in utm:
+        utm["utm_source"] = form.source
+    item, created = inbox.receive(channel="web_form", source=f"form:{form.id}", idempotency_key=idempotency_key,
+                                  name=name, phone=phone, email=email, subject=form.name, body=message, utm=utm,
+                                  fields=values, pipeline_id=form.pipeline_id, form_id=form.id, ip=ip,
+                                  rejected_reason=reason)
+    return Outcome(item, created, rate_limited)
+
+
+def _spam_reason(form: LeadForm, data: dict[str, Any], values: dict[str, str], ip: str | None,
+                 browser: bool) -> tuple[str, bool]:
+    if str(data.get(HONEYPOT) or "").strip():
+        return "honeypot field filled", False
+    if ip:
+        recent = db.session.scalar(select(func.count(InboxItem.id)).where(
+            InboxItem.form_id == form.id, InboxItem.ip == ip, InboxItem.received_at > utcnow() - timedelta(hours=1)))
+        if (recent or 0) >= form.rate_limit_per_hour:
+            return f"more than {form.rate_limit_per_hour} posts an hour from {ip}", True
+    text = " ".join(values.values()).casefold()
+    for phrase in form.stop_phrases:
+        if phrase.casefold() in text:
+            return f"stop phrase: {phrase}", False
+    name = values.get("name", "").casefold().strip()
+    for banned in form.banned_names:
+        if name and banned.casefold() == name:
+            return f"banned name: {banned}", False
+    if form.min_fill_seconds:
+        token = str(data.get(STARTED) or "")
+        if token:
+            elapsed = _seconds_since_start(form, token)
+            if elapsed is None:
+                return "forged or expired start token", False
+            if elapsed < form.min_fill_seconds:
+                return f"filled in {elapsed:.1f} s (minimum {form.min_fill_seconds} s)", False
+        elif browser:
+            return "posted without the form's start token", False
+    return "", False
+
+
+def snippet(form: LeadForm, base_url: str) -> str:
+    """The HTML a site owner pastes into their page."""
+    src = f"{base_url.rstrip('/')}/f/{form.key}"
+    return (f'<iframe src="{escape(src)}" title="{escape(form.name)}" loading="lazy" '
+            'style="width:100%;max-width:32rem;height:30rem;border:0"></iframe>')

@@ -1,0 +1,185 @@
+"""Recurring tasks: an RFC 5545 RRULE ("every quarter on the 5th") and the task to create for each occurrence.
+
+The scheduler calls :func:`generate` every few minutes. Occurrences already created are skipped, and the unique
+key ``(recurrence_id, occurrence_at)`` refuses a second copy even if two runs overlap (the losing run rolls back
+and its retry finds the tasks there), so a restarted scheduler never creates a task twice, and an occurrence
+missed while the scheduler was down is created when it comes back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from core.db import db
+from core.models import Task, TaskRecurrence, utcnow
+from core.services import audit, client_fields
+from core.services.access import require
+from core.services.context import Actor
+from core.services.errors import InvalidInput
+from core.services.text import clean
+from core.services.zones import zone_of
+
+MAX_YEARS = 10
+MAX_OCCURRENCES = 1000
+ALLOWED_FREQS = {DAILY, WEEKLY, MONTHLY, YEARLY}
+PRESETS = {  # what the form offers; an RRULE typed by hand works too
+    "daily": "FREQ=DAILY",
+    "weekdays": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+    "weekly": "FREQ=WEEKLY",
+    "monthly": "FREQ=MONTHLY",
+    "quarterly": "FREQ=MONTHLY;INTERVAL=3",
+    "yearly": "FREQ=YEARLY",
+}
+
+
+def parse_rule(text: str, starts_at: datetime, zone: ZoneInfo) -> rrule:
+    """The rule for ``text`` (``FREQ=...`` with an ``UNTIL`` or ``COUNT``) starting at ``starts_at``; raises
+    :class:`InvalidInput` naming what to fix."""
+    body = str(text or "").strip().removeprefix("RRULE:")
+    if not body:
+        raise InvalidInput({"rrule": _l("Choose how often the task repeats.")})
+    local_start = starts_at.astimezone(zone).replace(tzinfo=None)
+    try:
+        rule = rrulestr(body, dtstart=local_start, ignoretz=True)
+    except (ValueError, TypeError):
+        raise InvalidInput({"rrule": _l("This repeat rule cannot be read; use for example "
+                                        "FREQ=MONTHLY;BYMONTHDAY=5;COUNT=12.")}) from None
+    if not isinstance(rule, rrule):
+        raise InvalidInput({"rrule": _l("Give one repeat rule, not a set of rules.")})
+    if rule._freq not in ALLOWED_FREQS:  # dateutil keeps the parts private
+        raise InvalidInput({"rrule": _l("Tasks repeat daily at most often.")})
+    if rule._count is None and rule._until is None:
+        raise InvalidInput({"rrule": _l("The rule never ends; add an end date (UNTIL) or a number of "
+                                        "repetitions (COUNT).")})
+    if rule._count is not None and rule._count > MAX_OCCURRENCES:
+        raise InvalidInput({"rrule": _l("Repeat at most %(count)s times.", count=MAX_OCCURRENCES)})
+    if rule._until is not None and rule._until > local_start + timedelta(days=366 * MAX_YEARS):
+        raise InvalidInput({"rrule": _l("End the repetitions within %(years)s years.", years=MAX_YEARS)})
+    if rule.after(local_start, inc=True) is None:
+        raise InvalidInput({"rrule": _l("The rule gives no date after the start; check the end date.")})
+    return rule
+
+
+def rule_text(preset: str, until: str = "", count: str = "", by_day: list[str] | None = None,
+              month_day: str = "") -> str:
+    """The RRULE for the form's choices (a preset, weekdays, a day of the month, an end)."""
+    parts = [PRESETS.get(preset, "")]
+    if by_day and preset == "weekly":
+        parts.append("BYDAY=" + ",".join(d for d in by_day if d in ("MO", "TU", "WE", "TH", "FR", "SA", "SU")))
+    if month_day and preset in ("monthly", "quarterly"):
+        parts.append(f"BYMONTHDAY={int(month_day)}" if month_day.lstrip("-").isdigit() else "BYMONTHDAY=x")
+    if count:
+        parts.append(f"COUNT={count}")
+    elif until:
+        parts.append("UNTIL=" + until.replace("-", "").replace(".", "") + "T235959")
+    return ";".join(p for p in parts if p)
+
+
+def create(actor: Actor, values: dict[str, Any]) -> TaskRecurrence:
+    """Save a repeating task: ``title``, ``rrule``, ``starts_at`` (first due time), ``owner_id``, ``priority``,
+    links to a client or deal, ``lead_days`` (how many days ahead each task appears)."""
+    from core.services.tasks import parse_due
+
+    require(actor.user, "create", "task")
+    errors: dict[str, Any] = {}
+    title = clean(str(values.get("title") or ""), 300)
+    if not title:
+        errors["title"] = _l("Say what has to be done, such as 'Prepare the quarterly report'.")
+    try:
+        starts_at = parse_due(values.get("starts_at"), actor.user)
+    except (ValueError, TypeError):
+        starts_at = None
+    if starts_at is None:
+        errors["starts_at"] = _l("Enter the first due date as DD.MM.YYYY and the time as HH:MM.")
+    owner_id = client_fields.resolve_owner(actor, "task", values.get("owner_id"), None, errors)
+    try:
+        lead_days = int(values.get("lead_days") or 3)
+        if not 0 <= lead_days <= 60:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["lead_days"] = _l("Show each task from 0 to 60 days before it is due.")
+        lead_days = 3
+    if starts_at is not None:
+        try:
+            parse_rule(str(values.get("rrule") or ""), starts_at, zone_of(actor.user))
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
+    assert starts_at is not None
+    template = {k: values.get(k) for k in ("notes", "priority", "contact_id", "company_id", "deal_id")
+                if values.get(k) not in (None, "")}
+    template["title"] = title
+    recurrence = TaskRecurrence(rrule=str(values["rrule"]).strip().removeprefix("RRULE:"), starts_at=starts_at,
+                                timezone=zone_of(actor.user).key, owner_id=owner_id, author_id=actor.user_id,
+                                template=template, lead_days=lead_days)
+    db.session.add(recurrence)
+    db.session.flush()
+    audit.record(actor, "task.recurrence_created", "task", recurrence.id, {"rrule": recurrence.rrule})
+    db.session.commit()
+    return recurrence
+
+
+def stop(actor: Actor, recurrence: TaskRecurrence) -> None:
+    require(actor.user, "edit", "task", recurrence)
+    recurrence.active = False
+    audit.record(actor, "task.recurrence_stopped", "task", recurrence.id, {})
+    db.session.commit()
+
+
+def occurrences(recurrence: TaskRecurrence, until: datetime) -> list[datetime]:
+    """The UTC due times of ``recurrence`` from its start up to ``until``."""
+    zone = ZoneInfo(recurrence.timezone)
+    rule = parse_rule(recurrence.rrule, recurrence.starts_at, zone)
+    start = recurrence.starts_at.astimezone(zone).replace(tzinfo=None)
+    local_until = until.astimezone(zone).replace(tzinfo=None)
+    return [moment.replace(tzinfo=zone).astimezone(UTC) for moment in rule.between(start, local_until, inc=True)]
+
+
+def generate(now: datetime | None = None) -> int:
+    """Create the tasks of every active rule whose occurrences come within their ``lead_days``; returns how many
+    were created (occurrences created before are skipped by the unique key)."""
+    from core.services.tasks import create_system_task
+
+    now = now or utcnow()
+    created = 0
+    for recurrence in db.session.scalars(select(TaskRecurrence).where(TaskRecurrence.active.is_(True))):
+        horizon = now + timedelta(days=recurrence.lead_days)
+        try:
+            moments = occurrences(recurrence, horizon)
+        except InvalidInput:
+            recurrence.active = False
+            continue
+        existing = set(db.session.scalars(select(Task.occurrence_at).where(
+            Task.recurrence_id == recurrence.id)))
+        template = recurrence.template or {}
+        for moment in moments:
+            if moment in existing:
+                continue
+            create_system_task(
+                title=template.get("title", ""), owner_id=recurrence.owner_id, due_at=moment,
+                contact_id=_int(template.get("contact_id")), company_id=_int(template.get("company_id")),
+                deal_id=_int(template.get("deal_id")), notes=str(template.get("notes") or ""),
+                priority=str(template.get("priority") or "normal"), author_id=recurrence.author_id,
+                recurrence_id=recurrence.id, occurrence_at=moment)
+            created += 1
+        recurrence.generated_until = horizon
+        zone = ZoneInfo(recurrence.timezone)
+        rule = parse_rule(recurrence.rrule, recurrence.starts_at, zone)
+        if rule.after(horizon.astimezone(zone).replace(tzinfo=None)) is None:
+            recurrence.active = False  # every occurrence is created: the rule is finished
+    db.session.commit()
+    return created
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,217 @@
+"""Task pages: my day, the team view, the task form and page (comments, history), recurring tasks, handing work
+over to a colleague."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from core.db import db
+from core.models import Company, Contact, Deal, TaskRecurrence, User
+from core.models.tasks import PRIORITIES
+from core.services import reassign, recurrence, tasks
+from core.services.access import can, filter_query, require, scope_for
+from core.services.errors import InvalidInput
+from core.web import clients
+from core.web.context import actor, user
+from core.web.forms import EmptyForm
+from core.web.htmx import is_htmx, render, trigger
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+FIELDS = ("title", "notes", "owner_id", "priority", "remind_minutes", "contact_id", "company_id", "deal_id")
+
+
+def _names() -> dict[int, str]:
+    return {u.id: u.display_name for u in clients.assignable_users()}
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    """My day: overdue (red), today, the next days, undated; a manager may look at a colleague's day."""
+    require(user(), "view", "task")
+    owner_id = request.args.get("owner", type=int) or actor().user_id
+    owner = db.session.get(User, owner_id)
+    if owner is None:
+        abort(404)
+    if owner_id != actor().user_id and scope_for(user(), "view", "task") in (None, "own"):
+        abort(403)
+    day = tasks.my_day(actor(), owner_id)
+    return render("tasks/day.html", day=day, owner=owner, names=_names(), form=EmptyForm(),
+                  links=_links([*day.overdue, *day.today, *day.upcoming, *day.undated]))
+
+
+def _links(items: list[Any]) -> dict[str, dict[int, str]]:
+    """Names of the clients and deals the tasks are about, in three statements."""
+    found: dict[str, dict[int, str]] = {"contact": {}, "company": {}, "deal": {}}
+    contact_ids = {t.contact_id for t in items if t.contact_id}
+    company_ids = {t.company_id for t in items if t.company_id}
+    deal_ids = {t.deal_id for t in items if t.deal_id}
+    if contact_ids:
+        found["contact"] = {c.id: c.display_name for c in db.session.scalars(
+            select(Contact).where(Contact.id.in_(contact_ids)))}
+    if company_ids:
+        found["company"] = dict(db.session.execute(select(Company.id, Company.name)
+                                                   .where(Company.id.in_(company_ids))).all())
+    if deal_ids:
+        found["deal"] = dict(db.session.execute(select(Deal.id, Deal.title).where(Deal.id.in_(deal_ids))).all())
+    return found
+
+
+@bp.get("/team")
+def team():  # type: ignore[no-untyped-def]
+    require(user(), "view", "task")
+    if scope_for(user(), "view", "task") in (None, "own"):
+        abort(403)
+    return render("tasks/team.html", rows=tasks.team_load(actor()), form=EmptyForm())
+
+
+def _due_value(form: Any) -> str:
+    day, time = form.get("due_date", "").strip(), form.get("due_time", "").strip()
+    return f"{day} {time}".strip() if day else ""
+
+
+@bp.route("/new", methods=["GET", "POST"], defaults={"task_id": None})
+@bp.route("/<int:task_id>/edit", methods=["GET", "POST"])
+def edit(task_id: int | None):  # type: ignore[no-untyped-def]
+    """Create or change a task; ``?contact_id=``, ``?company_id=``, ``?deal_id=`` link it (from a card)."""
+    if task_id is None:
+        require(user(), "create", "task")
+        task = None
+    else:
+        task = _get(task_id, "edit")
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {k: v for k, v in request.args.items() if k in FIELDS}
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        values = {k: request.form.get(k, "") for k in FIELDS if k in request.form}
+        values["due_at"] = _due_value(request.form)
+        values["remind_via"] = request.form.getlist("remind_via") or ["app"]
+        try:
+            saved = tasks.save(actor(), task, values, partial=task is not None)
+        except InvalidInput as exc:
+            errors = {k: str(v) for k, v in exc.errors.items()}
+        else:
+            if is_htmx():
+                response = redirect(url_for("tasks.show", task_id=saved.id))
+                return trigger(response, {"mayak:toast": {"message": _("The task is saved."), "level": "success"}})
+            flash(_("The task is saved."), "success")
+            return redirect(request.args.get("next") if _safe_next() else url_for("tasks.show", task_id=saved.id))
+    return render("tasks/form.html", task=task, values=values, errors=errors, owners=clients.assignable_users(),
+                  priorities=PRIORITIES, form=EmptyForm(), can_assign=can(user(), "assign", "task"),
+                  status=422 if errors else 200)
+
+
+def _safe_next() -> bool:
+    target = request.args.get("next", "")
+    return target.startswith("/") and not target.startswith("//")
+
+
+def _get(task_id: int, action: str = "view") -> Any:
+    try:
+        return tasks.get(actor(), task_id, action)
+    except LookupError:
+        abort(404)
+
+
+@bp.get("/<int:task_id>")
+def show(task_id: int):  # type: ignore[no-untyped-def]
+    task = _get(task_id)
+    return render("tasks/show.html", task=task, names=_names(), form=EmptyForm(), links=_links([task]),
+                  history=reassign.history("task", task.id), can_edit=can(user(), "edit", "task", task))
+
+
+@bp.post("/<int:task_id>/status")
+def set_status(task_id: int):  # type: ignore[no-untyped-def]
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    task = _get(task_id, "edit")
+    try:
+        tasks.set_status(actor(), task, request.form.get("status", ""))
+    except InvalidInput as exc:
+        flash(str(next(iter(exc.errors.values()))), "danger")
+    message = _("Done. Well done!") if task.status == "done" else _("The task is updated.")
+    if is_htmx():
+        response = render("tasks/_row.html", task=task, names=_names(), form=EmptyForm(), links=_links([task]))
+        return trigger(response, {"mayak:toast": {"message": message, "level": "success"}})
+    flash(message, "success")
+    return redirect(url_for("tasks.show", task_id=task.id))
+
+
+@bp.post("/<int:task_id>/comments")
+def add_comment(task_id: int):  # type: ignore[no-untyped-def]
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    task = _get(task_id)
+    try:
+        tasks.comment(actor(), task, request.form.get("body", ""))
+    except InvalidInput as exc:
+        flash(str(next(iter(exc.errors.values()))), "danger")
+    return redirect(url_for("tasks.show", task_id=task.id) + "#comments")
+
+
+@bp.route("/recurring", methods=["GET", "POST"])
+def recurring():  # type: ignore[no-untyped-def]
+    """Repeating tasks: the list (stop one) and the form (daily, weekly on days, monthly, quarterly, yearly)."""
+    require(user(), "view", "task")
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        form = request.form
+        values = {k: form.get(k, "") for k in ("title", "notes", "owner_id", "priority", "lead_days", "preset",
+                                                "until", "count", "month_day", "rrule")}
+        values["by_day"] = form.getlist("by_day")
+        values["starts_at"] = _due_value(form)
+        rule = values["rrule"].strip() or recurrence.rule_text(values["preset"], values["until"], values["count"],
+                                                                values["by_day"], values["month_day"])
+        try:
+            recurrence.create(actor(), {**values, "rrule": rule})
+        except InvalidInput as exc:
+            errors = {k: str(v) for k, v in exc.errors.items()}
+        else:
+            flash(_("The repeating task is saved; each task appears a few days before it is due."), "success")
+            return redirect(url_for("tasks.recurring"))
+    stmt = filter_query(user(), "view", "task", select(TaskRecurrence).where(TaskRecurrence.active.is_(True)),
+                        TaskRecurrence.owner_id)
+    rules = list(db.session.scalars(stmt.order_by(TaskRecurrence.id.desc()).limit(200)))
+    return render("tasks/recurring.html", rules=rules, values=values, errors=errors, names=_names(),
+                  owners=clients.assignable_users(), priorities=PRIORITIES, form=EmptyForm(),
+                  can_create=can(user(), "create", "task"), status=422 if errors else 200)
+
+
+@bp.post("/recurring/<int:rule_id>/stop")
+def stop_recurring(rule_id: int):  # type: ignore[no-untyped-def]
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    rule = db.session.get(TaskRecurrence, rule_id)
+    if rule is None:
+        abort(404)
+    recurrence.stop(actor(), rule)
+    flash(_("The task no longer repeats; tasks already created stay."), "success")
+    return redirect(url_for("tasks.recurring"))
+
+
+@bp.route("/handover", methods=["GET", "POST"])
+def handover():  # type: ignore[no-untyped-def]
+    """Give all open work of a person (vacation, sickness, dismissal) to a colleague, with history."""
+    require(user(), "assign", "task")
+    people = clients.assignable_users()
+    from_id = request.values.get("from_user_id", type=int)
+    errors: dict[str, str] = {}
+    if request.method == "POST" and EmptyForm().validate_on_submit() and from_id:
+        chosen = tuple(e for e in reassign.ENTITIES if e in request.form.getlist("entities"))
+        try:
+            moved = reassign.reassign(actor(), from_user_id=from_id, to_user_id=request.form.get("to_user_id"),
+                                      reason=request.form.get("reason", ""), entities=chosen)
+        except InvalidInput as exc:
+            errors = {k: str(v) for k, v in exc.errors.items()}
+        else:
+            flash(_("Handed over: %(tasks)s task(s), %(deals)s deal(s), %(contacts)s contact(s), "
+                    "%(companies)s company(ies).", tasks=moved.get("task", 0), deals=moved.get("deal", 0),
+                    contacts=moved.get("contact", 0), companies=moved.get("company", 0)), "success")
+            return redirect(url_for("tasks.team") if can(user(), "view", "task") else url_for("tasks.index"))
+    counts = reassign.count_open_work(from_id) if from_id else None
+    return render("tasks/handover.html", people=people, from_id=from_id, counts=counts, errors=errors,
+                  form=EmptyForm(), allowed={e: can(user(), "assign", e) for e in reassign.ENTITIES},
+                  status=422 if errors else 200)

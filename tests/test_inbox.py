@@ -1,0 +1,151 @@
+"""The inbox of incoming work (issue 4): idempotent receiving, matching by phone and email, accept / attach /
+reject, auto-accept per channel, assignment rules with working hours and the follow-up task."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from core.db import db
+from core.models import Activity, Deal, InboxItem, Notification, OutboxEvent, Task, Team, User
+from core.services import assignment, contacts, deals, inbox
+from core.services.context import Actor
+from core.services.errors import InvalidInput
+
+
+def _actor(user_id: int) -> Actor:
+    return Actor(db.session.get(User, user_id))
+
+
+def test_same_delivery_twice_is_one_item(app):
+    with app.app_context():
+        first, created = inbox.receive(channel="phone", source="telephony", idempotency_key="call-1",
+                                       phone="8 (916) 123-45-67", name="Звонящий")
+        again, created_again = inbox.receive(channel="phone", source="telephony", idempotency_key="call-1",
+                                             phone="8 (916) 123-45-67")
+        assert created and not created_again and first.id == again.id
+        assert first.phone_e164 == "+79161234567" and first.proposal == "new_lead"
+        assert db.session.scalar(select(func.count(InboxItem.id))) == 1
+        assert db.session.scalar(select(func.count(OutboxEvent.id))
+                                 .where(OutboxEvent.name == "inbox_item_received")) == 1
+
+
+def test_known_client_with_open_deal_gets_the_item_on_the_deal(app, admin, make_user):
+    manager = make_user("manager@example.com")
+    with app.app_context():
+        actor = _actor(admin.id)
+        client = contacts.save(actor, None, {"first_name": "Ольга", "owner_id": manager.id,
+                                             "phones": [{"raw": "+7 916 123 45 67"}]})
+        deal = deals.save(actor, None, {"title": "Окна", "pipeline_id": deals.ensure_default_pipeline().id,
+                                        "contact_id": client.id, "owner_id": manager.id})
+        item, _ = inbox.receive(channel="phone", source="telephony", idempotency_key="c2", phone="89161234567")
+        assert (item.status, item.proposal, item.deal_id, item.owner_id) == ("attached", "attach", deal.id,
+                                                                              manager.id)
+        entry = db.session.scalar(select(Activity).where(Activity.external_id == f"inbox:{item.id}"))
+        assert entry.kind == "call" and entry.contact_id == client.id and entry.data["deal_id"] == deal.id
+        assert db.session.scalar(select(func.count(Notification.id)).where(Notification.user_id == manager.id)) == 1
+
+
+def test_known_client_without_open_deal_gets_a_deal_proposed_for_its_owner(app, admin, make_user):
+    manager = make_user("manager@example.com")
+    with app.app_context():
+        actor = _actor(admin.id)
+        client = contacts.save(actor, None, {"first_name": "Пётр", "owner_id": manager.id,
+                                             "emails": [{"address": "Petr@Example.com"}]})
+        item, _ = inbox.receive(channel="email", source="mail", idempotency_key="m1", email="petr@example.COM",
+                                subject="Нужна консультация", body="Добрый день")
+        assert (item.status, item.proposal, item.contact_id, item.owner_id) == ("new", "new_deal", client.id,
+                                                                                 manager.id)
+        inbox.accept(actor, item)
+        deal = db.session.get(Deal, item.deal_id)
+        assert item.status == "accepted" and deal.contact_id == client.id and deal.owner_id == manager.id
+        assert deal.title == "Нужна консультация" and deal.channel == "email"
+        follow_up = db.session.scalar(select(Task).where(Task.deal_id == deal.id))
+        assert follow_up.owner_id == manager.id and follow_up.due_at > datetime.now(UTC)
+        with pytest.raises(InvalidInput):
+            inbox.accept(actor, item)  # sorted once
+
+
+def test_new_lead_goes_round_robin_within_working_hours(app, admin, make_user):
+    first = make_user("first@example.com")
+    second = make_user("second@example.com")
+    fixed = make_user("night@example.com")
+    with app.app_context():
+        actor = _actor(admin.id)
+        team = Team(name="Отдел продаж")
+        team.members = [db.session.get(User, first.id), db.session.get(User, second.id)]
+        db.session.add(team)
+        db.session.commit()
+        with pytest.raises(InvalidInput) as info:
+            assignment.save_rule(actor, None, {"name": "", "strategy": "fixed", "work_start": "18:00",
+                                               "work_end": "09:00", "timezone": "Mars/Olympus"})
+        assert {"name", "user_id", "work_start", "timezone"} <= set(info.value.errors)
+        day = assignment.save_rule(actor, None, {"name": "Днём", "strategy": "round_robin", "team_id": team.id,
+                                                 "channel": "web_form", "follow_up_minutes": "10",
+                                                 "work_days": ["0", "1", "2", "3", "4", "5", "6"],
+                                                 "work_start": "00:00", "work_end": "23:59", "position": "1"})
+        assignment.save_rule(actor, None, {"name": "Ночью", "strategy": "fixed", "user_id": fixed.id,
+                                           "position": "2"})
+        owners = []
+        for n in range(3):
+            item, _ = inbox.receive(channel="web_form", source="form:1", idempotency_key=f"f{n}",
+                                    name=f"Лид {n}", phone=f"+7 916 000 00 0{n}")
+            inbox.accept(actor, item)
+            owners.append(item.owner_id)
+        assert owners == [first.id, second.id, first.id]
+        lead = db.session.get(Deal, item.deal_id)
+        assert lead.contact_id is not None and lead.owner_id == first.id
+        events = db.session.scalars(select(OutboxEvent).where(OutboxEvent.name == "lead_assigned")).all()
+        assert [e.payload["rule_id"] for e in events] == [day.id] * 3 and events[-1].payload["task_id"]
+        day.work_days = []
+        day.work_start, day.work_end = "00:00", "00:01"  # outside the hours now: the next rule decides
+        db.session.commit()
+        item, _ = inbox.receive(channel="web_form", source="form:1", idempotency_key="late", name="Поздний")
+        inbox.accept(actor, item)
+        assert item.owner_id == fixed.id
+
+
+def test_least_loaded_picks_the_person_with_least_open_work(app, admin, make_user):
+    busy = make_user("busy@example.com")
+    free = make_user("free@example.com")
+    with app.app_context():
+        actor = _actor(admin.id)
+        team = Team(name="Смена")
+        team.members = [db.session.get(User, busy.id), db.session.get(User, free.id)]
+        db.session.add(team)
+        db.session.commit()
+        from core.services import tasks
+
+        tasks.save(actor, None, {"title": "Дело", "owner_id": busy.id})
+        rule = assignment.save_rule(actor, None, {"name": "Нагрузка", "strategy": "least_loaded",
+                                                  "team_id": team.id})
+        assert assignment.pick(rule) == free.id
+
+
+def test_reject_keeps_the_item_with_a_reason_and_auto_accept_skips_the_inbox(app, admin):
+    with app.app_context():
+        actor = _actor(admin.id)
+        item, _ = inbox.receive(channel="messenger", source="tg", idempotency_key="s1", body="Купите наших слонов")
+        with pytest.raises(InvalidInput):
+            inbox.reject(actor, item, " ")
+        inbox.reject(actor, item, "спам")
+        assert db.session.get(InboxItem, item.id).reject_reason == "спам"
+        inbox.set_auto_accept(actor, "visit", True)
+        walked_in, _ = inbox.receive(channel="visit", name="Гость", phone="+7 903 111 22 33")
+        assert walked_in.status == "accepted" and walked_in.deal_id is not None
+
+
+def test_attach_to_another_deal_merges_the_request_there(app, admin):
+    with app.app_context():
+        actor = _actor(admin.id)
+        client = contacts.save(actor, None, {"first_name": "Анна"})
+        deal = deals.save(actor, None, {"title": "Кухня", "pipeline_id": deals.ensure_default_pipeline().id,
+                                        "contact_id": client.id})
+        item, _ = inbox.receive(channel="phone", phone="+7 999 000 11 22", name="Анна с другого номера")
+        inbox.accept(actor, item, deal_id=deal.id)
+        assert (item.status, item.deal_id) == ("attached", deal.id)
+        with pytest.raises(InvalidInput):
+            other, _ = inbox.receive(channel="phone", phone="+7 999 000 11 23")
+            inbox.accept(actor, other, deal_id=999999)

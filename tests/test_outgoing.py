@@ -1,0 +1,142 @@
+"""Bundled delivery plugins against real servers on loopback: signed webhooks to an HTTP server, task reminders
+by email to an SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default as default_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from core.db import db
+from core.models import User
+from core.services import deals, tasks
+from core.services.context import Actor
+from core.testing.fixtures import PROJECT_ROOT, wait_for_jobs
+
+SECRET = "whsec-test-0123456789"
+
+
+def _plugins_file(tmp_path, extra: str) -> str:
+    path = tmp_path / "plugins.toml"
+    base = (PROJECT_ROOT / "plugins.toml").read_text(encoding="utf-8")
+    base = base.split("[plugins.webhooks]")[0]
+    path.write_text(base + extra, encoding="utf-8")
+    return str(path)
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []
+    fail_first = 0
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if Receiver.fail_first > 0:
+            Receiver.fail_first -= 1
+            self.send_response(503)
+        else:
+            Receiver.received.append((dict(self.headers), body))
+            self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    Receiver.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+def _verify(header: str, body: bytes) -> bool:
+    parts = dict(item.split("=", 1) for item in header.split(","))
+    expected = hmac.new(SECRET.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, parts["v1"]) and abs(time.time() - int(parts["t"])) < 300
+
+
+def test_deal_won_reaches_the_webhook_signed(app, admin, make_app, tmp_path, receiver, monkeypatch):
+    monkeypatch.setenv("MAYAK_TEST_WEBHOOK_SECRET", SECRET)
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    hooked = make_app(MAYAK_PLUGINS_FILE=_plugins_file(
+        tmp_path, f'[plugins.webhooks]\nurl = "{url}"\nsecret = {{ env = "MAYAK_TEST_WEBHOOK_SECRET" }}\n'
+                  'events = ["deal_won"]\n'))
+    with hooked.app_context():
+        actor = Actor(db.session.get(User, admin.id))
+        pipeline = deals.ensure_default_pipeline()
+        deal = deals.save(actor, None, {"title": "Крупный заказ", "pipeline_id": pipeline.id, "amount": "150000"})
+        deals.move(actor, deal, next(s.id for s in pipeline.stages if s.kind == "won"))
+        deal_id = deal.id
+    deadline = time.monotonic() + 15
+    while not Receiver.received and time.monotonic() < deadline:
+        wait_for_jobs(hooked)
+        time.sleep(0.1)
+    assert len(Receiver.received) == 1, "only the subscribed event is sent"
+    headers, body = Receiver.received[0]
+    assert _verify(headers["X-Mayak-Signature"], body)
+    assert not _verify(headers["X-Mayak-Signature"], body.replace(b"150000", b"1"))
+    sent = json.loads(body)
+    assert sent["event"] == "deal_won" and headers["X-Mayak-Event"] == "deal_won"
+    assert sent["data"]["deal_id"] == deal_id and sent["data"]["amount"] == "150000.00"
+    assert headers["X-Mayak-Delivery"] == str(sent["id"])
+
+
+def test_webhook_settings_are_checked_at_start(make_app, tmp_path):
+    from core.errors import StartupError
+
+    with pytest.raises(StartupError) as info:
+        make_app(MAYAK_PLUGINS_FILE=_plugins_file(tmp_path, '[plugins.webhooks]\nurl = "https://x.example"\n'))
+    assert "needs a secret" in str(info.value)
+    with pytest.raises(StartupError) as info:
+        make_app(MAYAK_PLUGINS_FILE=_plugins_file(tmp_path, '[plugins.webhooks]\nevents = ["deal_eaten"]\n'))
+    assert "deal_eaten" in str(info.value)
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+def test_reminder_by_email_in_the_owners_language(app, make_app, make_user, tmp_path):
+    mailbox = Mailbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        owner = make_user("owner@example.com", locale="ru", grants={("task", "create"): "own",
+                                                                     ("task", "view"): "own"})
+        mailing = make_app(MAYAK_PLUGINS_FILE=_plugins_file(tmp_path, (
+            f'[plugins.mail_notify]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+            'sender = "crm@example.com"\nbase_url = "https://crm.example.com"\n')))
+        with mailing.app_context():
+            actor = Actor(db.session.get(User, owner.id))
+            due = datetime.now(UTC) + timedelta(minutes=20)
+            task = tasks.save(actor, None, {"title": "Перезвонить Ольге", "due_at": due, "remind_minutes": "20",
+                                            "remind_via": ["app", "email"]})
+            assert tasks.send_reminders(due) == 1
+            task_id = task.id
+        assert len(mailbox.messages) == 1
+        mail = message_from_bytes(mailbox.messages[0], policy=default_policy)
+        assert mail["To"] == "owner@example.com" and mail["Subject"] == "Напоминание: Перезвонить Ольге"
+        assert f"https://crm.example.com/tasks/{task_id}" in mail.get_content()
+    finally:
+        controller.stop()

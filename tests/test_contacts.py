@@ -190,6 +190,10 @@ def test_demo_data_fills_a_fresh_installation(app, admin):
     with app.app_context():
         assert db.session.scalar(select(db.func.count(Contact.id))) == 20
         assert db.session.scalar(select(db.func.count(Activity.id))) > 0
+        from core.models import Deal, Task
+
+        assert db.session.scalar(select(db.func.count(Deal.id))) == 10
+        assert db.session.scalar(select(db.func.count(Task.id))) > 0
     again = app.test_cli_runner().invoke(args=["demo-data"])
     assert again.exit_code == 1 and "fresh installation" in again.output
 

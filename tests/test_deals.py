@@ -155,3 +155,32 @@ def test_client_card_lists_deals_as_purchase_history(app, admin, admin_client):
         client_id = client.id
     card = admin_client.get(f"/contacts/{client_id}").get_data(as_text=True)
     assert "Кухня" in card and "120,000.00" in card and f"/deals/new?contact_id={client_id}" in card
+
+
+def test_deal_card_items_payments_and_purchase_history(app, admin, admin_client):
+    from core.testing.fixtures import post_form
+
+    with app.app_context():
+        actor = _actor(admin.id)
+        pipeline = deals.ensure_default_pipeline()
+        client = contacts.save(actor, None, {"first_name": "Покупатель"})
+        deal = deals.save(actor, None, {"title": "Кухня", "pipeline_id": pipeline.id, "contact_id": client.id})
+        deal_id, client_id = deal.id, client.id
+    bad = post_form(admin_client, f"/deals/{deal_id}/items", {"name": "", "price": "дорого", "quantity": "0"},
+                    follow_redirects=True)
+    for message in ("Name the product", "Enter the amount as a number", "above zero"):
+        assert message in bad.text
+    post_form(admin_client, f"/deals/{deal_id}/items", {"name": "Фасады", "price": "120 000", "quantity": "1"})
+    post_form(admin_client, f"/deals/{deal_id}/items", {"name": "Монтаж", "price": "7500,50", "quantity": "2"})
+    assert post_form(admin_client, f"/deals/{deal_id}/payments", {"amount": "50000", "paid_on": "01.12.2026",
+                                                                  "note": "аванс"}).status_code == 302
+    page = admin_client.get(f"/deals/{deal_id}")
+    assert page.status_code == 200 and "Фасады" in page.text and "аванс" in page.text
+    with app.app_context():
+        from core.models import Deal, Payment
+
+        assert db.session.get(Deal, deal_id).amount == Decimal("135001.00")
+        assert db.session.scalar(select(db.func.sum(Payment.amount))) == Decimal("50000.00")
+        entry = db.session.scalar(select(Activity).where(Activity.kind == "payment"))
+        assert entry.contact_id == client_id and entry.data["amount"] == "50000.00"
+    assert "Кухня" in admin_client.get(f"/contacts/{client_id}").text

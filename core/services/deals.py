@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -10,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.db import db
-from core.models import Company, Contact, Deal, Pipeline, Stage, StageChange, utcnow
+from core.models import Company, Contact, Deal, DealItem, Payment, Pipeline, Stage, StageChange, utcnow
 from core.models.deals import CHANNELS
 from core.services import audit, client_fields, custom_fields, events, reassign, timeline
 from core.services.access import require
@@ -243,3 +244,92 @@ def for_client(actor: Actor, *, contact_id: int | None = None, company_id: int |
         Deal.company_id == company_id)
     stmt = filter_query(actor.user, "view", ENTITY, stmt, Deal.owner_id)
     return list(db.session.scalars(stmt.order_by(Deal.closed_at.is_not(None), Deal.id.desc()).limit(limit)))
+
+
+def history(deal: Deal) -> list[StageChange]:
+    return list(db.session.scalars(select(StageChange).where(StageChange.deal_id == deal.id)
+                                   .order_by(StageChange.id)))
+
+
+def _quantity(value: Any, errors: dict[str, Any]) -> Decimal:
+    text = str(value if value not in (None, "") else "1").replace(" ", "").replace(",", ".")
+    try:
+        quantity = Decimal(text)
+    except InvalidOperation:
+        quantity = Decimal("-1")
+    if not quantity.is_finite() or quantity <= 0 or quantity >= Decimal("1e9"):
+        errors["quantity"] = _l("The quantity is a number above zero, such as 1 or 2,5.")
+        return Decimal("1")
+    return quantity.quantize(Decimal("0.001"))
+
+
+def add_item(actor: Actor, deal: Deal, values: dict[str, Any]) -> DealItem:
+    """Add a product or service line; the deal's amount becomes the sum of its lines."""
+    require(actor.user, "edit", ENTITY, deal)
+    errors: dict[str, Any] = {}
+    name = clean(str(values.get("name") or ""), 300)
+    if not name:
+        errors["name"] = _l("Name the product or service.")
+    price = _amount(values.get("price"), errors)
+    if "amount" in errors:
+        errors["price"] = errors.pop("amount")
+    quantity = _quantity(values.get("quantity"), errors)
+    if errors:
+        raise InvalidInput(errors)
+    item = DealItem(deal_id=deal.id, name=name, price=price, quantity=quantity, position=len(deal.items))
+    deal.items.append(item)
+    _total(deal)
+    audit.record(actor, "deal.item_added", ENTITY, deal.id, {"name": name, "price": str(price)})
+    db.session.commit()
+    return item
+
+
+def remove_item(actor: Actor, deal: Deal, item_id: int) -> None:
+    require(actor.user, "edit", ENTITY, deal)
+    item = next((i for i in deal.items if i.id == item_id), None)
+    if item is None:
+        raise LookupError(item_id)
+    deal.items.remove(item)
+    _total(deal)
+    audit.record(actor, "deal.item_removed", ENTITY, deal.id, {"name": item.name})
+    db.session.commit()
+
+
+def _total(deal: Deal) -> None:
+    if deal.items:
+        deal.amount = sum((i.price * i.quantity for i in deal.items), Decimal("0")).quantize(Decimal("0.01"))
+    deal.updated_at = utcnow()
+
+
+def add_payment(actor: Actor, deal: Deal, values: dict[str, Any]) -> Payment:
+    """Record money received; it shows on the deal and in the client's purchase history (timeline)."""
+    require(actor.user, "edit", ENTITY, deal)
+    errors: dict[str, Any] = {}
+    amount = _amount(values.get("amount"), errors)
+    if not errors and amount <= 0:
+        errors["amount"] = _l("The amount must be more than zero.")
+    paid_at = utcnow()
+    if values.get("paid_on"):
+        try:
+            day = custom_fields.parse_date(values["paid_on"])
+            paid_at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+        except ValueError:
+            errors["paid_on"] = _l("Enter the date as DD.MM.YYYY.")
+    if errors:
+        raise InvalidInput(errors)
+    payment = Payment(deal_id=deal.id, amount=amount, paid_at=paid_at, note=clean(str(values.get("note") or ""), 300),
+                      author_id=actor.user_id)
+    deal.payments.append(payment)
+    db.session.flush()
+    if deal.contact_id or deal.company_id:
+        timeline.record(kind="payment", contact_id=deal.contact_id, company_id=deal.company_id,
+                        author_id=actor.user_id, title=deal.title, occurred_at=paid_at,
+                        data={"deal_id": deal.id, "payment_id": payment.id, "amount": str(amount),
+                              "currency": deal.currency}, commit=False)
+    audit.record(actor, "deal.payment_added", ENTITY, deal.id, {"amount": str(amount)})
+    db.session.commit()
+    return payment
+
+
+def paid(deal: Deal) -> Decimal:
+    return sum((p.amount for p in deal.payments), Decimal("0"))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from core.db import db
 from core.models import Contact, Role, Team, User, utcnow
-from core.services import accounts, companies, contacts, sample_data, timeline
+from core.services import accounts, companies, contacts, deals, sample_data, tasks, timeline
 from core.services.context import Actor
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - printed to the admin; demo installs only
@@ -73,4 +73,42 @@ def fill(size: int = 120, seed: int = 7) -> dict[str, int]:
             timeline.record(kind=kind, contact_id=contact.id, author_id=owner.id, title=title, body=body,
                             occurred_at=when, source="demo", commit=False)
         db.session.commit()
-    return {"users": len(people), "companies": len(company_ids), "contacts": size}
+    counts = _deals_and_tasks(rng, acting, people, size)
+    return {"users": len(people), "companies": len(company_ids), "contacts": size, **counts}
+
+
+DEAL_TITLES = ("Поставка окон", "Кухня на заказ", "Годовое обслуживание", "Partner licence", "Монтаж вентиляции",
+               "Оптовая партия", "Website redesign", "Аренда оборудования")
+TASK_TITLES = ("Перезвонить клиенту", "Отправить коммерческое предложение", "Send the contract",
+               "Уточнить сроки поставки", "Подготовить счёт", "Встреча в офисе клиента")
+
+
+def _deals_and_tasks(rng: random.Random, acting: Actor, people: list[User], size: int) -> dict[str, int]:
+    """Deals spread over the default pipeline's stages (some won with payments, some lost) and open tasks, some
+    overdue, so the board, my day and the team view have something to show."""
+    pipeline = deals.ensure_default_pipeline()
+    contact_rows = db.session.execute(select(Contact.id, Contact.owner_id).order_by(Contact.id).limit(size)).all()
+    made_deals = made_tasks = 0
+    for contact_id, owner_id in contact_rows[: max(1, size // 2)]:
+        stage = rng.choice(pipeline.stages)
+        deal = deals.save(acting, None, {
+            "title": rng.choice(DEAL_TITLES), "pipeline_id": pipeline.id, "contact_id": contact_id,
+            "owner_id": owner_id, "amount": str(rng.randint(3, 400) * 5000),
+            "channel": rng.choice(["phone", "email", "web_form", "messenger", "visit"]),
+            "source": rng.choice(sample_data.SOURCES)})
+        if stage.id != deal.stage_id:
+            deals.move(acting, deal, stage.id, lost_reason=rng.choice(["дорого", "выбрали конкурента", "no budget"]))
+        if stage.kind == "won":
+            deals.add_payment(acting, deal, {"amount": str(deal.amount), "note": "оплата по счёту"})
+        made_deals += 1
+        if stage.kind == "open" and rng.random() < 0.7:
+            due = utcnow() + timedelta(hours=rng.randint(-48, 24 * 6))
+            task = tasks.save(acting, None, {"title": rng.choice(TASK_TITLES), "owner_id": owner_id,
+                                             "deal_id": deal.id, "contact_id": contact_id,
+                                             "due_at": max(due, utcnow() + timedelta(minutes=5)),
+                                             "priority": rng.choice(["normal", "normal", "high", "low"])})
+            if due < utcnow():  # an overdue task, as if it had been set days ago
+                task.due_at = due
+                db.session.commit()
+            made_tasks += 1
+    return {"deals": made_deals, "tasks": made_tasks}

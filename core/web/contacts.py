@@ -10,7 +10,7 @@ from flask_babel import ngettext
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import companies, contacts, custom_fields, deals, duplicates, listing, merge, timeline
+from core.services import companies, contacts, custom_fields, deals, duplicates, listing, merge, tasks, timeline
 from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.web import clients
@@ -118,6 +118,7 @@ def card(contact_id: int):  # type: ignore[no-untyped-def]
         panels=facades.card_panels("contact", contact, me),
         fields=custom_fields.definitions("contact"), form=EmptyForm(), owners=clients.assignable_users(),
         deals=deals.for_client(actor(), contact_id=contact.id) if can(me, "view", "deal") else [],
+        open_tasks=tasks.for_record(actor(), contact_id=contact.id) if can(me, "view", "task") else [],
     )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from core.db import db
 from core.models import Pipeline
 from core.models.deals import CHANNELS
 from core.services import deals
-from core.services.access import require
+from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.web import clients
 from core.web.context import actor, user
@@ -102,7 +103,57 @@ def edit(deal_id: int | None):  # type: ignore[no-untyped-def]
             errors = {k: str(v) for k, v in exc.errors.items()}
         else:
             flash(_("The deal is saved."), "success")
-            return redirect(url_for("deals.board", pipeline_id=saved.pipeline_id))
+            return redirect(url_for("deals.card", deal_id=saved.id))
     owners = clients.assignable_users()
     return render("deals/form.html", deal=deal, values=values, errors=errors, pipelines=deals.pipelines(),
                   owners=owners, form=EmptyForm(), channels=CHANNELS, status=422 if errors else 200)
+
+
+@bp.get("/<int:deal_id>")
+def card(deal_id: int):  # type: ignore[no-untyped-def]
+    """The deal: its facts, line items, payments, stage history and open tasks."""
+    try:
+        deal = deals.get(actor(), deal_id)
+    except LookupError:
+        abort(404)
+    from core.models import Contact, Stage
+    from core.services import tasks
+
+    stages = {s.id: s.name for s in db.session.scalars(select(Stage).where(Stage.pipeline_id == deal.pipeline_id))}
+    contact = db.session.get(Contact, deal.contact_id) if deal.contact_id else None
+    return render("deals/card.html", deal=deal, contact=contact, history=deals.history(deal), stages=stages,
+                  paid=deals.paid(deal), open_tasks=tasks.for_record(actor(), deal_id=deal.id),
+                  names={u.id: u.display_name for u in clients.assignable_users()}, form=EmptyForm(),
+                  can_edit=can(user(), "edit", "deal", deal))
+
+
+def _deal_action(deal_id: int, action):  # type: ignore[no-untyped-def]
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        deal = deals.get(actor(), deal_id, "edit")
+    except LookupError:
+        abort(404)
+    try:
+        action(deal)
+    except InvalidInput as exc:
+        for message in exc.errors.values():
+            flash(str(message), "danger")
+    except LookupError:
+        abort(404)
+    return redirect(url_for("deals.card", deal_id=deal_id))
+
+
+@bp.post("/<int:deal_id>/items")
+def add_item(deal_id: int):  # type: ignore[no-untyped-def]
+    return _deal_action(deal_id, lambda deal: deals.add_item(actor(), deal, request.form.to_dict()))
+
+
+@bp.post("/<int:deal_id>/items/<int:item_id>/delete")
+def remove_item(deal_id: int, item_id: int):  # type: ignore[no-untyped-def]
+    return _deal_action(deal_id, lambda deal: deals.remove_item(actor(), deal, item_id))
+
+
+@bp.post("/<int:deal_id>/payments")
+def add_payment(deal_id: int):  # type: ignore[no-untyped-def]
+    return _deal_action(deal_id, lambda deal: deals.add_payment(actor(), deal, request.form.to_dict()))

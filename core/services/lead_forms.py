@@ -174,8 +174,9 @@ def submit(form: LeadForm, data: dict[str, Any], *, ip: str | None, idempotency_
     utm = {k: clean(str(data.get(k) or ""), 200) for k in UTM_KEYS if data.get(k)}
     if form.source and "utm_source" not in utm:
         utm["utm_source"] = form.source
+    subject = f"{form.name}: {name}" if name else form.name  # the deal's title: which form, who
     item, created = inbox.receive(channel="web_form", source=f"form:{form.id}", idempotency_key=idempotency_key,
-                                  name=name, phone=phone, email=email, subject=form.name, body=message, utm=utm,
+                                  name=name, phone=phone, email=email, subject=subject, body=message, utm=utm,
                                   fields=values, pipeline_id=form.pipeline_id, form_id=form.id, ip=ip,
                                   rejected_reason=reason)
     return Outcome(item, created, rate_limited)

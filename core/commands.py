@@ -259,7 +259,8 @@ def demo_data(size: int) -> None:
         counts = demo.fill(size)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"created {counts['companies']} companies and {counts['contacts']} contacts; demo users "
+    click.echo(f"created {counts['companies']} companies, {counts['contacts']} contacts, {counts['deals']} deals and "
+               f"{counts['tasks']} tasks; demo users "
                f"manager@demo.example, sales1@demo.example, sales2@demo.example (password {demo.DEMO_PASSWORD})")
 
 

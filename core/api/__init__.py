@@ -40,6 +40,20 @@ def authenticate():  # type: ignore[no-untyped-def]
     return None
 
 
+READ_ONLY = ("id", "created_at", "updated_at", "deleted_at")
+
+
+def json_body(*read_only: str) -> dict[str, object]:
+    """The request's JSON object; read-only fields (``id``, timestamps and ``read_only``) are dropped, never
+    assigned."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput({"body": _("Send a JSON object.")})
+    for key in (*READ_ONLY, *read_only):
+        data.pop(key, None)
+    return data
+
+
 def actor() -> Actor:
     return g.api_actor  # type: ignore[no-any-return]
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import jsonify, request, url_for
 from flask_babel import gettext as _
 
-from core.api import actor, bp
+from core.api import actor, bp, json_body
 from core.models import Activity, Company, Contact
 from core.plugins.facades import default_phone_region
 from core.services import companies, contacts, listing, phones, timeline
@@ -56,12 +56,7 @@ def _entity(name: str):  # type: ignore[no-untyped-def]
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput({"body": "Send a JSON object."})
-    for key in ("id", "created_at", "updated_at", "search_lf", "search_fl", "search_name", "deleted_at"):
-        data.pop(key, None)  # read-only fields are ignored, never assigned
-    return data
+    return json_body("search_lf", "search_fl", "search_name")
 
 
 @bp.get("/<any(contacts, companies):collection>")

@@ -8,12 +8,12 @@ from typing import Any
 from flask import jsonify, request, url_for
 from sqlalchemy import select
 
-from core.api import actor, bp
+from core.api import actor, bp, json_body
 from core.db import db
 from core.models import Deal, InboxItem, Task
 from core.models.deals import CHANNELS
 from core.services import deals, inbox, tasks
-from core.services.access import can, filter_query, require
+from core.services.access import filter_query, require
 from core.services.errors import InvalidInput
 
 PAGE = 50
@@ -24,12 +24,7 @@ def db_scalars(stmt: Any) -> Any:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput({"body": "Send a JSON object."})
-    for key in ("id", "created_at", "updated_at", "deleted_at", "closed_at", "completed_at"):
-        data.pop(key, None)
-    return data
+    return json_body("closed_at", "completed_at")
 
 
 def _created(payload: dict[str, Any], location: str):  # type: ignore[no-untyped-def]
@@ -194,8 +189,7 @@ def serialize_item(item: InboxItem) -> dict[str, Any]:
 
 @bp.get("/inbox")
 def list_inbox():  # type: ignore[no-untyped-def]
-    if not (can(actor().user, "view", "inbox") or can(actor().user, "view", "lead")):
-        require(actor().user, "view", "inbox")
+    inbox.require_view(actor())
     status = request.args.get("status", "new")
     rows = inbox.listing(actor(), status, before_id=_int_arg("after"), limit=PAGE + 1)
     return jsonify(_page(rows, serialize_item))

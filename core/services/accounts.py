@@ -16,17 +16,13 @@ from core.models.users import SCOPES, new_session_token
 from core.services import audit, emails, events
 from core.services.context import Actor
 from core.services.errors import ValidationError
+from core.services.text import N_
 
 if TYPE_CHECKING:
     from core.plugins.types import PermissionSpec
 
 MIN_PASSWORD_LENGTH = 10
 
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction; seeded role names are stored in English and translated when shown."""
-    return message
 
 
 # Roles seeded on every installation; plugins and admins add grants to them or create their own.

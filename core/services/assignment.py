@@ -18,7 +18,7 @@ from core.services import audit
 from core.services.access import require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
-from core.services.text import clean
+from core.services.text import clean, flag, optional_int
 
 
 def rules() -> list[AssignmentRule]:
@@ -83,7 +83,10 @@ def pick(rule: AssignmentRule) -> int | None:
     if rule.strategy == "least_loaded":
         load = _load([u.id for u in people])
         return min(people, key=lambda u: (load[u.id], u.id)).id
-    locked = db.session.scalar(select(AssignmentRule).where(AssignmentRule.id == rule.id).with_for_update())
+    # re-read under a row lock (populate_existing: not the copy this session already holds) so two leads arriving
+    # at once on PostgreSQL do not go to the same person
+    locked = db.session.scalar(select(AssignmentRule).where(AssignmentRule.id == rule.id).with_for_update()
+                               .execution_options(populate_existing=True))
     last = locked.last_user_id if locked is not None else None
     following = [u for u in people if last is None or u.id > last]
     chosen = (following or people)[0]
@@ -102,13 +105,13 @@ def save_rule(actor: Actor, rule: AssignmentRule | None, values: dict[str, Any])
     if strategy not in ASSIGNMENT_STRATEGIES:
         errors["strategy"] = _l("Choose round robin, least loaded or a fixed person.")
     target.strategy = strategy
-    target.pipeline_id = _int(values.get("pipeline_id"))
+    target.pipeline_id = optional_int(values.get("pipeline_id"))
     channel = str(values.get("channel") or "") or None
     if channel is not None and channel not in CHANNELS:
         errors["channel"] = _l("Choose how the request came in.")
     target.channel = channel
-    target.team_id = _int(values.get("team_id"))
-    target.user_id = _int(values.get("user_id"))
+    target.team_id = optional_int(values.get("team_id"))
+    target.user_id = optional_int(values.get("user_id"))
     if strategy == "fixed" and target.user_id is None:
         errors["user_id"] = _l("Choose the person who gets every lead.")
     if strategy != "fixed" and target.team_id is None:
@@ -128,11 +131,11 @@ def save_rule(actor: Actor, rule: AssignmentRule | None, values: dict[str, Any])
     except (ZoneInfoNotFoundError, ValueError):
         errors["timezone"] = _l("Use a time zone name such as Europe/Moscow.")
     follow = values.get("follow_up_minutes")
-    target.follow_up_minutes = _int(follow)
+    target.follow_up_minutes = optional_int(follow)
     if follow not in (None, "") and (target.follow_up_minutes is None or not 0 < target.follow_up_minutes <= 10080):
         errors["follow_up_minutes"] = _l("Call back within 1 minute to 7 days, or leave empty for no task.")
-    target.active = bool(values.get("active", True)) and values.get("active") not in ("0", "false", "")
-    target.position = _int(values.get("position")) or 0
+    target.active = flag(values.get("active"))
+    target.position = optional_int(values.get("position")) or 0
     if errors:
         db.session.rollback()
         raise InvalidInput(errors)
@@ -151,9 +154,3 @@ def _hhmm(text: str) -> bool:
         return False
     return True
 
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None

@@ -25,16 +25,12 @@ from core.services import assignment, audit, client_fields, deals, emails, event
 from core.services.access import can, filter_query, require, scope_for
 from core.services.context import SYSTEM, Actor
 from core.services.errors import InvalidInput
-from core.services.text import clean
+from core.services.text import N_, clean
 
 ENTITY = "inbox"
 DEFAULT_FOLLOW_UP_MINUTES = 15
 TIMELINE_KIND = {"phone": "call", "email": "email", "messenger": "sms", "web_form": "note", "visit": "meeting",
                  "other": "note"}
-
-
-def N_(message: str) -> str:
-    return message
 
 
 def submitted(item: InboxItem) -> SimpleNamespace:
@@ -164,6 +160,16 @@ def set_auto_accept(actor: Actor, channel: str, value: bool) -> None:
     db.session.commit()
 
 
+def may_view(actor: Actor) -> bool:
+    """Sorters see the inbox (``inbox``), contact centres what they submitted (``lead``)."""
+    return can(actor.user, "view", ENTITY) or can(actor.user, "view", "lead") or can(actor.user, "submit", "lead")
+
+
+def require_view(actor: Actor) -> None:
+    if not may_view(actor):
+        require(actor.user, "view", ENTITY)
+
+
 def get(actor: Actor, item_id: int, action: str = "view") -> InboxItem:
     item = db.session.get(InboxItem, item_id)
     if item is None:
@@ -200,14 +206,6 @@ def _visible(actor: Actor, stmt: Any) -> Any:
         return stmt.where(or_(InboxItem.owner_id.is_(None), InboxItem.id.in_(scoped)))
     return stmt.where(InboxItem.id.in_(scoped))
 
-
-def counts(actor: Actor) -> int:
-    from sqlalchemy import func
-
-    if not can(actor.user, "view", ENTITY):
-        return 0
-    stmt = _visible(actor, select(func.count(InboxItem.id)).where(InboxItem.status == "new"))
-    return db.session.scalar(stmt) or 0
 
 
 def accept(actor: Actor, item: InboxItem, *, deal_id: int | None = None) -> InboxItem:

@@ -26,7 +26,7 @@ from core.services import audit, inbox
 from core.services.access import require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
-from core.services.text import clean
+from core.services.text import clean, flag, optional_int
 
 HONEYPOT = "website"  # a field people never see (hidden by CSS) and bots fill in
 STARTED = "_started"
@@ -100,7 +100,7 @@ def save(actor: Actor, form: LeadForm | None, values: dict[str, Any]) -> LeadFor
     pipeline_id = values.get("pipeline_id")
     target.pipeline_id = None
     if pipeline_id not in (None, ""):
-        pipeline = db.session.get(Pipeline, int(pipeline_id)) if str(pipeline_id).isdigit() else None
+        pipeline = db.session.get(Pipeline, optional_int(pipeline_id) or 0)
         if pipeline is None:
             errors["pipeline_id"] = _l("Choose a pipeline.")
         else:
@@ -120,7 +120,7 @@ def save(actor: Actor, form: LeadForm | None, values: dict[str, Any]) -> LeadFor
         except (TypeError, ValueError):
             errors[name] = message
     target.success_message = clean(str(values.get("success_message") or ""), 300)
-    target.active = values.get("active", True) not in (False, "", "0", "false")
+    target.active = flag(values.get("active"))
     if errors:
         db.session.rollback()
         raise InvalidInput(errors)

@@ -17,14 +17,10 @@ from core.services import audit, client_fields, notifications
 from core.services.access import can, require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
-from core.services.text import clean
+from core.services.text import N_, clean
 
 ENTITIES = ("task", "deal", "contact", "company")
 MODELS: dict[str, Any] = {"task": Task, "deal": Deal, "contact": Contact, "company": Company}
-
-
-def N_(message: str) -> str:
-    return message
 
 
 def record(actor: Actor, entity: str, record_id: int, old: int | None, new: int | None, reason: str) -> None:

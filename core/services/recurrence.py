@@ -17,7 +17,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.db import db
-from core.models import Task, TaskRecurrence, utcnow
+from core.models import Company, Contact, Deal, Task, TaskRecurrence, utcnow
+from core.models.tasks import PRIORITIES
 from core.services import audit, client_fields
 from core.services.access import require
 from core.services.context import Actor
@@ -110,12 +111,18 @@ def create(actor: Actor, values: dict[str, Any]) -> TaskRecurrence:
             parse_rule(str(values.get("rrule") or ""), starts_at, zone_of(actor.user))
         except InvalidInput as exc:
             errors.update(exc.errors)
+    priority = str(values.get("priority") or "normal")
+    if priority not in PRIORITIES:
+        errors["priority"] = _l("Choose a priority: low, normal or high.")
+    links = {name: client_fields.visible_link(model, entity, values.get(name), name, actor, errors,
+                                              _l("Choose a record you can see."))
+             for name, model, entity in (("contact_id", Contact, "contact"), ("company_id", Company, "company"),
+                                         ("deal_id", Deal, "deal"))}
     if errors:
         raise InvalidInput(errors)
     assert starts_at is not None
-    template = {k: values.get(k) for k in ("notes", "priority", "contact_id", "company_id", "deal_id")
-                if values.get(k) not in (None, "")}
-    template["title"] = title
+    template = {"title": title, "notes": str(values.get("notes") or ""), "priority": priority,
+                **{name: value for name, value in links.items() if value is not None}}
     recurrence = TaskRecurrence(rrule=str(values["rrule"]).strip().removeprefix("RRULE:"), starts_at=starts_at,
                                 timezone=zone_of(actor.user).key, owner_id=owner_id, author_id=actor.user_id,
                                 template=template, lead_days=lead_days)
@@ -133,53 +140,46 @@ def stop(actor: Actor, recurrence: TaskRecurrence) -> None:
     db.session.commit()
 
 
-def occurrences(recurrence: TaskRecurrence, until: datetime) -> list[datetime]:
-    """The UTC due times of ``recurrence`` from its start up to ``until``."""
-    zone = ZoneInfo(recurrence.timezone)
-    rule = parse_rule(recurrence.rrule, recurrence.starts_at, zone)
-    start = recurrence.starts_at.astimezone(zone).replace(tzinfo=None)
-    local_until = until.astimezone(zone).replace(tzinfo=None)
-    return [moment.replace(tzinfo=zone).astimezone(UTC) for moment in rule.between(start, local_until, inc=True)]
+def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+    """``moment`` as the wall-clock time in ``zone`` (rules count days in the owner's zone, not in UTC)."""
+    return moment.astimezone(zone).replace(tzinfo=None)
 
 
 def generate(now: datetime | None = None) -> int:
     """Create the tasks of every active rule whose occurrences come within their ``lead_days``; returns how many
-    were created (occurrences created before are skipped by the unique key)."""
+    were created. Each run looks from where the last one stopped (``generated_until``) to the new horizon."""
     from core.services.tasks import create_system_task
 
     now = now or utcnow()
     created = 0
     for recurrence in db.session.scalars(select(TaskRecurrence).where(TaskRecurrence.active.is_(True))):
-        horizon = now + timedelta(days=recurrence.lead_days)
+        zone = ZoneInfo(recurrence.timezone)
         try:
-            moments = occurrences(recurrence, horizon)
+            rule = parse_rule(recurrence.rrule, recurrence.starts_at, zone)
         except InvalidInput:
             recurrence.active = False
             continue
+        since = recurrence.generated_until or recurrence.starts_at
+        horizon = now + timedelta(days=recurrence.lead_days)
+        if horizon < since:
+            continue  # nothing is due to appear yet
         existing = set(db.session.scalars(select(Task.occurrence_at).where(
-            Task.recurrence_id == recurrence.id)))
+            Task.recurrence_id == recurrence.id, Task.occurrence_at >= since)))
         template = recurrence.template or {}
-        for moment in moments:
+        for local in rule.between(_local(since, zone), _local(horizon, zone), inc=True):
+            moment = local.replace(tzinfo=zone).astimezone(UTC)
             if moment in existing:
                 continue
             create_system_task(
                 title=template.get("title", ""), owner_id=recurrence.owner_id, due_at=moment,
-                contact_id=_int(template.get("contact_id")), company_id=_int(template.get("company_id")),
-                deal_id=_int(template.get("deal_id")), notes=str(template.get("notes") or ""),
-                priority=str(template.get("priority") or "normal"), author_id=recurrence.author_id,
+                contact_id=template.get("contact_id"), company_id=template.get("company_id"),
+                deal_id=template.get("deal_id"), notes=template.get("notes", ""),
+                priority=template.get("priority", "normal"), author_id=recurrence.author_id,
                 recurrence_id=recurrence.id, occurrence_at=moment)
             created += 1
         recurrence.generated_until = horizon
-        zone = ZoneInfo(recurrence.timezone)
-        rule = parse_rule(recurrence.rrule, recurrence.starts_at, zone)
-        if rule.after(horizon.astimezone(zone).replace(tzinfo=None)) is None:
+        if rule.after(_local(horizon, zone)) is None:
             recurrence.active = False  # every occurrence is created: the rule is finished
     db.session.commit()
     return created
 
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None

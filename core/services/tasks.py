@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, update
 
 from core.db import db
 from core.models import Company, Contact, Deal, Task, TaskComment, User, utcnow
@@ -20,7 +20,7 @@ from core.services import audit, client_fields, custom_fields, events, timeline
 from core.services.access import filter_query, require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
-from core.services.text import clean
+from core.services.text import N_, clean
 from core.services.zones import day_bounds, local_today, zone_of
 
 ENTITY = "task"
@@ -169,10 +169,6 @@ def _created(actor: Actor, task: Task) -> None:
                              params={"author": actor.label, "title": task.title}, link=f"/tasks/{task.id}")
 
 
-def N_(message: str) -> str:
-    return message
-
-
 def create_system_task(*, title: str, owner_id: int | None, due_at: datetime, contact_id: int | None = None,
                        company_id: int | None = None, deal_id: int | None = None, notes: str = "",
                        priority: str = "normal", author_id: int | None = None, recurrence_id: int | None = None,
@@ -272,12 +268,11 @@ def team_load(actor: Actor, now: datetime | None = None) -> list[dict[str, Any]]
     """Per person the actor may see tasks of: open tasks, overdue ones and those due today (the manager's view)."""
     now = now or utcnow()
     start, end = day_bounds(local_today(actor.user, now), zone_of(actor.user))
-    visible = _open_tasks(actor).with_only_columns(Task.id).scalar_subquery()
-    rows = db.session.execute(
-        select(User, func.count(Task.id), func.sum(case((Task.due_at < now, 1), else_=0)),
-               func.sum(case((and_(Task.due_at >= start, Task.due_at < end), 1), else_=0)))
-        .join(Task, and_(Task.owner_id == User.id, Task.id.in_(visible)))
-        .group_by(User.id).order_by(User.full_name, User.email))
+    counts = (select(User, func.count(Task.id), func.sum(case((Task.due_at < now, 1), else_=0)),
+                     func.sum(case((and_(Task.due_at >= start, Task.due_at < end), 1), else_=0)))
+              .join(Task, Task.owner_id == User.id).where(Task.status == "open", Task.deleted_at.is_(None)))
+    rows = db.session.execute(filter_query(actor.user, "view", ENTITY, counts, Task.owner_id)
+                              .group_by(User.id).order_by(User.full_name, User.email))
     return [{"user": user, "open": count, "overdue": int(overdue or 0), "today": int(today or 0)}
             for user, count, overdue, today in rows]
 
@@ -298,46 +293,48 @@ def for_record(actor: Actor, *, contact_id: int | None = None, company_id: int |
 # --- reminders and overdue alerts (scheduled jobs) ------------------------------------------------------------
 
 
+def _claim(stamp: Any, *conditions: Any, now: datetime, batch: int) -> list[Any]:
+    """Stamp up to ``batch`` open tasks matching ``conditions`` whose ``stamp`` column is empty, in one statement,
+    and return them; a task claimed by a concurrent run is not returned twice."""
+    waiting = (select(Task.id).where(Task.status == "open", Task.deleted_at.is_(None), stamp.is_(None), *conditions)
+               .limit(batch).scalar_subquery())
+    claimed = (update(Task).where(Task.id.in_(waiting), stamp.is_(None)).values({stamp: now})
+               .returning(Task.id, Task.owner_id, Task.title, Task.remind_via)
+               .execution_options(synchronize_session=False))
+    return list(db.session.execute(claimed).all())
+
+
 def send_reminders(now: datetime | None = None, batch: int = 500) -> int:
     """Remind owners of tasks whose reminder time has come: in the app, and by email/SMS through the plugins
-    that deliver those channels. Each task is reminded once (``reminded_at`` is claimed before delivery)."""
+    that deliver those channels. The claim and the in-app notifications commit together before anything is sent
+    out, so each task is reminded once."""
     from core.plugins.facades import deliver_notification
     from core.services import notifications
 
     now = now or utcnow()
-    due = list(db.session.scalars(select(Task).where(
-        Task.status == "open", Task.reminded_at.is_(None), Task.remind_at <= now, Task.deleted_at.is_(None),
-        Task.owner_id.is_not(None)).order_by(Task.remind_at).limit(batch)))
-    sent = 0
-    for task in due:
-        claimed = db.session.execute(
-            Task.__table__.update().where(Task.id == task.id, Task.reminded_at.is_(None)).values(reminded_at=now))
-        if not claimed.rowcount:
-            continue
-        link = f"/tasks/{task.id}"
-        params = {"title": task.title}
-        notifications.notify([task.owner_id], N_("Reminder: %(title)s"), params=params, link=link,
+    rows = _claim(Task.reminded_at, Task.remind_at <= now, Task.owner_id.is_not(None), now=now, batch=batch)
+    message = N_("Reminder: %(title)s")
+    for row in rows:
+        notifications.notify([row.owner_id], message, params={"title": row.title}, link=f"/tasks/{row.id}",
                              level="warning")
-        owner = db.session.get(User, task.owner_id)
-        for channel in task.remind_via or []:
-            if channel != "app" and owner is not None and owner.is_active:
-                deliver_notification(channel, owner, N_("Reminder: %(title)s"), params, link)
-        sent += 1
     db.session.commit()
-    return sent
+    outside = [row for row in rows if set(row.remind_via or []) - {"app"}]
+    if outside:
+        owners = {u.id: u for u in db.session.scalars(select(User).where(
+            User.id.in_({row.owner_id for row in outside}), User.is_active.is_(True)))}
+        for row in outside:
+            for channel in row.remind_via:
+                if channel != "app" and row.owner_id in owners:
+                    deliver_notification(channel, owners[row.owner_id], message, {"title": row.title},
+                                         f"/tasks/{row.id}")
+    return len(rows)
 
 
 def flag_overdue(now: datetime | None = None, batch: int = 1000) -> int:
     """Emit ``task_overdue`` once for each open task whose due time has passed."""
     now = now or utcnow()
-    ids = list(db.session.scalars(select(Task.id).where(
-        Task.status == "open", Task.overdue_at.is_(None), Task.due_at < now, Task.deleted_at.is_(None))
-        .limit(batch)))
-    for task_id in ids:
-        claimed = db.session.execute(Task.__table__.update().where(Task.id == task_id, Task.overdue_at.is_(None))
-                                     .values(overdue_at=now))
-        if claimed.rowcount:
-            task = db.session.get(Task, task_id)
-            events.emit("task_overdue", task_id=task_id, owner_id=task.owner_id if task else None)
+    rows = _claim(Task.overdue_at, Task.due_at < now, now=now, batch=batch)
+    for row in rows:
+        events.emit("task_overdue", task_id=row.id, owner_id=row.owner_id)
     db.session.commit()
-    return len(ids)
+    return len(rows)

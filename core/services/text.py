@@ -1,9 +1,10 @@
-"""Text normalisation shared by search keys and duplicate checks."""
+"""Text normalisation shared by search keys and duplicate checks, and the reading of typed form values."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 
 def search_key(*parts: str) -> str:
@@ -32,3 +33,24 @@ def company_key(name: str) -> str:
     words = [w.strip(".,") for w in key.split()]
     kept = [w for w in words if w and w not in LEGAL_FORMS]
     return " ".join(kept or words)[:300]
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction but keep it untranslated: notifications and seeded names are stored in English
+    and translated into each reader's language when shown."""
+    return message
+
+
+def optional_int(value: Any) -> int | None:
+    """A typed whole number, or ``None`` when the value is empty or not a number (callers say what is missing)."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def flag(value: Any, default: bool = True) -> bool:
+    """A yes/no setting from a form or JSON: absent means ``default``; ``""``, ``"0"``, ``"false"`` mean no."""
+    if value is None:
+        return default
+    return value not in (False, "", "0", "false", "off")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
 from core.services import accounts, authentication
 from core.web import public
-from core.web.context import actor, client_ip, user
+from core.web.context import actor, client_ip, safe_next, user
 from core.web.forms import EmptyForm, LoginForm
 from core.web.htmx import render
 
@@ -18,11 +16,7 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
-    return url_for("home.index")
+    return safe_next(target, url_for("home.index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import request
 from flask_login import current_user
 
@@ -20,3 +22,12 @@ def user() -> User | None:
 
 def actor() -> Actor:
     return Actor(user=user(), ip=client_ip(), via="web")
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """``target`` when it is a path within Mayak (never another site: no open redirects), else ``default``."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return default

@@ -7,9 +7,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.db import db
-from core.models import Pipeline
+from core.models import Contact, Pipeline, Stage
 from core.models.deals import CHANNELS
-from core.services import deals
+from core.services import deals, tasks
 from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.web import clients
@@ -116,9 +116,6 @@ def card(deal_id: int):  # type: ignore[no-untyped-def]
         deal = deals.get(actor(), deal_id)
     except LookupError:
         abort(404)
-    from core.models import Contact, Stage
-    from core.services import tasks
-
     stages = {s.id: s.name for s in db.session.scalars(select(Stage).where(Stage.pipeline_id == deal.pipeline_id))}
     contact = db.session.get(Contact, deal.contact_id) if deal.contact_id else None
     return render("deals/card.html", deal=deal, contact=contact, history=deals.history(deal), stages=stages,

@@ -8,9 +8,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.db import db
-from core.models import Contact, Deal, LeadForm, User
+from core.models import LeadForm, User
 from core.models.inbox import INBOX_STATUSES
-from core.services import inbox
+from core.services import inbox, labels
 from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.web import clients
@@ -21,26 +21,19 @@ from core.web.htmx import render
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 
-def _may_open() -> None:
-    if not (can(user(), "view", "inbox") or can(user(), "view", "lead") or can(user(), "submit", "lead")):
-        require(user(), "view", "inbox")
-
-
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
-    _may_open()
+    inbox.require_view(actor())
     status = request.args.get("status", "new")
     if status not in INBOX_STATUSES:
         status = "new"
     items = inbox.listing(actor(), status, before_id=request.args.get("before", type=int))
-    contact_ids = {i.contact_id for i in items if i.contact_id}
-    deal_ids = {i.deal_id for i in items if i.deal_id}
-    contacts = {c.id: c.display_name for c in db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))} \
-        if contact_ids else {}
-    deals = dict(db.session.execute(select(Deal.id, Deal.title).where(Deal.id.in_(deal_ids))).all()) if deal_ids else {}
-    forms = dict(db.session.execute(select(LeadForm.id, LeadForm.name)).all())
-    return render("inbox/index.html", items=items, shown=status, statuses=INBOX_STATUSES, contacts=contacts,
-                  deals=deals, forms=forms, names={u.id: u.display_name for u in clients.assignable_users()},
+    links = labels.linked_names(items)
+    form_ids = {i.form_id for i in items if i.form_id}
+    forms = dict(db.session.execute(select(LeadForm.id, LeadForm.name).where(LeadForm.id.in_(form_ids))).tuples()
+                 .all()) if form_ids else {}
+    return render("inbox/index.html", items=items, shown=status, statuses=INBOX_STATUSES, links=links, forms=forms,
+                  names={u.id: u.display_name for u in clients.assignable_users()},
                   form=EmptyForm(), can_sort=can(user(), "edit", "inbox"),
                   can_submit=can(user(), "submit", "lead"),
                   next_before=items[-1].id if len(items) == 50 else None)

@@ -8,15 +8,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 
-from core.extensions import csrf
 from core.models import LeadForm
 from core.services import lead_forms
 from core.services.errors import InvalidInput
-from core.web import public
+from core.web import cross_site, public
 from core.web.context import client_ip
 
 bp = Blueprint("lead_capture", __name__, url_prefix="/f")
-csrf.exempt(bp)
 
 
 def _json_error(status: int, message: str, fields: dict[str, str] | None = None) -> Response:
@@ -80,7 +78,7 @@ def preflight(key: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<key>", provide_automatic_options=False)
-@public
+@cross_site
 def submit(key: str):  # type: ignore[no-untyped-def]
     """Post a lead. JSON answers: 201 ``{"id": ..., "status": "new"}`` (200 for a repeated ``Idempotency-Key``),
     422 ``{"error": ..., "fields": {name: message}}``, 404 for a wrong key, 403 for a site not allowed."""

@@ -10,13 +10,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.db import db
-from core.models import Company, Contact, Deal, TaskRecurrence, User
+from core.models import TaskRecurrence, User
 from core.models.tasks import PRIORITIES
-from core.services import reassign, recurrence, tasks
+from core.services import labels, reassign, recurrence, tasks
 from core.services.access import can, filter_query, require, scope_for
 from core.services.errors import InvalidInput
 from core.web import clients
-from core.web.context import actor, user
+from core.web.context import actor, safe_next, user
 from core.web.forms import EmptyForm
 from core.web.htmx import is_htmx, render, trigger
 
@@ -40,24 +40,8 @@ def index():  # type: ignore[no-untyped-def]
         abort(403)
     day = tasks.my_day(actor(), owner_id)
     return render("tasks/day.html", day=day, owner=owner, names=_names(), form=EmptyForm(),
-                  links=_links([*day.overdue, *day.today, *day.upcoming, *day.undated]))
+                  links=labels.linked_names([*day.overdue, *day.today, *day.upcoming, *day.undated]))
 
-
-def _links(items: list[Any]) -> dict[str, dict[int, str]]:
-    """Names of the clients and deals the tasks are about, in three statements."""
-    found: dict[str, dict[int, str]] = {"contact": {}, "company": {}, "deal": {}}
-    contact_ids = {t.contact_id for t in items if t.contact_id}
-    company_ids = {t.company_id for t in items if t.company_id}
-    deal_ids = {t.deal_id for t in items if t.deal_id}
-    if contact_ids:
-        found["contact"] = {c.id: c.display_name for c in db.session.scalars(
-            select(Contact).where(Contact.id.in_(contact_ids)))}
-    if company_ids:
-        found["company"] = dict(db.session.execute(select(Company.id, Company.name)
-                                                   .where(Company.id.in_(company_ids))).all())
-    if deal_ids:
-        found["deal"] = dict(db.session.execute(select(Deal.id, Deal.title).where(Deal.id.in_(deal_ids))).all())
-    return found
 
 
 @bp.get("/team")
@@ -97,15 +81,10 @@ def edit(task_id: int | None):  # type: ignore[no-untyped-def]
                 response = redirect(url_for("tasks.show", task_id=saved.id))
                 return trigger(response, {"mayak:toast": {"message": _("The task is saved."), "level": "success"}})
             flash(_("The task is saved."), "success")
-            return redirect(request.args.get("next") if _safe_next() else url_for("tasks.show", task_id=saved.id))
+            return redirect(safe_next(request.args.get("next"), url_for("tasks.show", task_id=saved.id)))
     return render("tasks/form.html", task=task, values=values, errors=errors, owners=clients.assignable_users(),
                   priorities=PRIORITIES, form=EmptyForm(), can_assign=can(user(), "assign", "task"),
                   status=422 if errors else 200)
-
-
-def _safe_next() -> bool:
-    target = request.args.get("next", "")
-    return target.startswith("/") and not target.startswith("//")
 
 
 def _get(task_id: int, action: str = "view") -> Any:
@@ -118,7 +97,7 @@ def _get(task_id: int, action: str = "view") -> Any:
 @bp.get("/<int:task_id>")
 def show(task_id: int):  # type: ignore[no-untyped-def]
     task = _get(task_id)
-    return render("tasks/show.html", task=task, names=_names(), form=EmptyForm(), links=_links([task]),
+    return render("tasks/show.html", task=task, names=_names(), form=EmptyForm(), links=labels.linked_names([task]),
                   history=reassign.history("task", task.id), can_edit=can(user(), "edit", "task", task))
 
 
@@ -133,7 +112,8 @@ def set_status(task_id: int):  # type: ignore[no-untyped-def]
         flash(str(next(iter(exc.errors.values()))), "danger")
     message = _("Done. Well done!") if task.status == "done" else _("The task is updated.")
     if is_htmx():
-        response = render("tasks/_row.html", task=task, names=_names(), form=EmptyForm(), links=_links([task]))
+        response = render("tasks/_row.html", task=task, names=_names(), form=EmptyForm(),
+                          links=labels.linked_names([task]))
         return trigger(response, {"mayak:toast": {"message": message, "level": "success"}})
     flash(message, "success")
     return redirect(url_for("tasks.show", task_id=task.id))

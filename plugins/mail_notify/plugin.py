@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_babel import force_locale, gettext
 
 from core.models import User
@@ -64,7 +64,7 @@ def compose(conf: Settings, user: User, message: str, params: dict[str, object],
 def _absolute(conf: Settings, link: str | None) -> str:
     if not link or link.startswith(("http://", "https://")):
         return link or ""
-    base = conf.base_url.rstrip("/") or (request.host_url.rstrip("/") if request else "")
+    base = conf.base_url.rstrip("/") or (request.host_url.rstrip("/") if has_request_context() else "")
     return f"{base}{link}"
 
 

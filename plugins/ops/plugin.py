@@ -26,12 +26,8 @@ from core.plugins.models import db
 from core.plugins.web import EmptyForm, can, current_actor, current_user_or_none, render, require
 from core.services import maintenance, notifications
 from core.services.errors import ValidationError
+from core.services.text import N_
 from plugins.ops.models import PurgeRun
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction but keep it untranslated: notifications are translated when shown."""
-    return message
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,11 @@ def _row_counts(app) -> dict[str, int]:
         return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
 
 
+def test_only_the_listed_views_accept_cross_site_posts(app):
+    marked = {endpoint for endpoint, view in app.view_functions.items() if getattr(view, "_mayak_cross_site", False)}
+    assert marked == CROSS_SITE
+
+
 def test_posts_without_a_token_are_refused(app, admin, admin_client):
     targets = seed_targets(app, admin.id)
     posts = [r for r in all_routes(app, targets) if r.method != "GET" and r.endpoint not in CROSS_SITE]

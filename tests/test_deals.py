@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from core.db import db
-from core.models import Activity, Pipeline, Stage, StageChange, User
+from core.models import Activity, Deal, Pipeline, Stage, StageChange, User
 from core.services import contacts, deals
 from core.services.access import AccessDenied
 from core.services.context import Actor
@@ -184,3 +184,47 @@ def test_deal_card_items_payments_and_purchase_history(app, admin, admin_client)
         entry = db.session.scalar(select(Activity).where(Activity.kind == "payment"))
         assert entry.contact_id == client_id and entry.data["amount"] == "50000.00"
     assert "Кухня" in admin_client.get(f"/contacts/{client_id}").text
+
+
+def test_deal_list_filters_sorts_pages_and_saved_views(app, admin, admin_client, make_user):
+    from core.testing.fixtures import post_form
+
+    seller = make_user("seller@example.com", grants={("deal", "view"): "own"})
+    with app.app_context():
+        actor = _actor(admin.id)
+        pipeline = deals.ensure_default_pipeline()
+        client = contacts.save(actor, None, {"first_name": "Ольга", "last_name": "Клиентова",
+                                             "phones": [{"raw": "+7 916 222-33-44"}]})
+        for n in range(60):
+            deals.save(actor, None, {"title": f"Сделка {n:02d}", "pipeline_id": pipeline.id, "amount": str(n * 1000),
+                                     "contact_id": client.id if n % 2 else None,
+                                     "owner_id": seller.id if n < 3 else admin.id})
+        won = next(s for s in pipeline.stages if s.kind == "won")
+        first = db.session.scalar(select(Deal).where(Deal.title == "Сделка 59"))
+        deals.move(actor, first, won.id)
+        won_name = won.name
+    page = admin_client.get("/deals/list?sort=amount&dir=desc")
+    assert page.status_code == 200
+    assert page.text.index("Сделка 59") < page.text.index("Сделка 58") and "Сделка 05" not in page.text
+    cursor = page.text.split("after=")[1].split('"')[0].replace("&amp;", "&").split("&")[0]
+    more = admin_client.get(f"/deals/list?sort=amount&dir=desc&after={cursor}", headers={"HX-Request": "true"})
+    assert "Сделка 05" in more.text and "Сделка 59" not in more.text
+    assert "Сделка 59" in admin_client.get("/deals/list?status=won").text
+    assert "Сделка 58" not in admin_client.get("/deals/list?status=won").text
+    found = admin_client.get("/deals/list?q=916 222-33-44")  # a deal found by its client's phone
+    assert "Сделка 01" in found.text and "Сделка 02" not in found.text
+    assert "Сделка 10" in admin_client.get("/deals/list?q=сделка 1").text
+    ranged = admin_client.get("/deals/list?amount_from=10 000&amount_to=11000").text
+    assert "Сделка 10" in ranged and "Сделка 11" in ranged and "Сделка 12" not in ranged
+    grouped = admin_client.get("/deals/list?group=stage").text
+    assert won_name in grouped
+    saved = post_form(admin_client, "/views/deal", {"name": "Выигранные", "status": "won"})
+    assert saved.status_code == 302 and "status=won" in saved.headers["Location"]
+    assert "Выигранные" in admin_client.get("/deals/list").text
+    with app.app_context():
+        from core.testing.fixtures import sign_in
+
+        seller_client = app.test_client()
+        sign_in(seller_client, "seller@example.com")
+        mine = seller_client.get("/deals/list").text
+        assert "Сделка 00" in mine and "Сделка 10" not in mine

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.models.base import Base, UTCDateTime, utcnow
+from core.models.base import Base, UTCDateTime, search_key, utcnow
+from core.models.contacts import live_index
 
 STAGE_KINDS = ("open", "won", "lost")
 CHANNELS = ("phone", "email", "web_form", "messenger", "visit", "other")
@@ -23,6 +24,8 @@ class Pipeline(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="RUB")
     archived: Mapped[bool] = mapped_column(default=False)
+    # why deals are lost, offered when a deal moves to a lost stage; empty: any reason may be typed
+    lost_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     stages: Mapped[list[Stage]] = relationship(back_populates="pipeline", order_by="Stage.position",
                                                cascade="all, delete-orphan", lazy="selectin")
@@ -51,10 +54,15 @@ class Deal(Base):
         Index("ix_deal_company", "company_id"),
         Index("ix_deal_owner_live", "owner_id", "id", postgresql_where=text("deleted_at IS NULL"),
               sqlite_where=text("deleted_at IS NULL")),
+        # the deal list's sorts and title search
+        live_index("ix_deal_live_title", "search_title", "id"),
+        live_index("ix_deal_live_created", "created_at", "id"),
+        live_index("ix_deal_live_amount", "amount", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
+    search_title: Mapped[str] = mapped_column(search_key(300), default="")
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipeline.id", ondelete="RESTRICT"))
     stage_id: Mapped[int] = mapped_column(ForeignKey("stage.id", ondelete="RESTRICT"))
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))

@@ -31,7 +31,7 @@ def get(actor: Actor, company_id: int, action: str = "view") -> Company:
 def names_of(ids: Sequence[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(db.session.execute(select(Company.id, Company.name).where(Company.id.in_(list(ids)))).tuples().all())
+    return dict(db.session.execute(select(Company.id, Company.name).where(Company.id.in_(list(ids)))).all())
 
 
 def snapshot(company: Company) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from core.services import audit, client_fields, custom_fields, events, reassign,
 from core.services.access import filter_query, require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
-from core.services.text import clean
+from core.services.text import clean, search_key
 
 ENTITY = "deal"
 DEFAULT_STAGES = (
@@ -90,6 +90,7 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
     target = deal or Deal()
     if not partial or "title" in values:
         target.title = clean(str(values.get("title") or ""), 300)
+        target.search_title = search_key(target.title)
         if not target.title:
             errors["title"] = _l("Give the deal a title, such as what the client wants.")
     if deal is None or "pipeline_id" in values or "stage_id" in values:
@@ -161,6 +162,7 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
 def record_created(actor: Actor, deal: Deal) -> None:
     """What every new deal leaves behind (joins the caller's transaction): the first stage in its history, an
     entry on the client's timeline, the audit row and the ``deal_created`` event."""
+    deal.search_title = search_key(deal.title)
     db.session.add(StageChange(deal_id=deal.id, from_stage_id=None, to_stage_id=deal.stage_id,
                                actor_id=actor.user_id))
     if deal.contact_id or deal.company_id:

@@ -25,8 +25,8 @@ def linked_names(items: Iterable[Any]) -> dict[str, dict[int, str]]:
             select(Contact).where(Contact.id.in_(ids["contact"])).options(lazyload("*")))}
     if ids["company"]:
         names["company"] = dict(db.session.execute(
-            select(Company.id, Company.name).where(Company.id.in_(ids["company"]))).tuples().all())
+            select(Company.id, Company.name).where(Company.id.in_(ids["company"]))).all())
     if ids["deal"]:
         names["deal"] = dict(db.session.execute(
-            select(Deal.id, Deal.title).where(Deal.id.in_(ids["deal"]))).tuples().all())
+            select(Deal.id, Deal.title).where(Deal.id.in_(ids["deal"]))).all())
     return names

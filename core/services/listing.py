@@ -1,4 +1,4 @@
-"""Lists of contacts and companies: allow-listed filters (custom fields included), sorting, grouping with
+"""Lists of contacts, companies and deals: allow-listed filters (custom fields included), sorting, grouping with
 counts, active search, permission scope, and keyset pagination (no OFFSET, whatever the page)."""
 
 from __future__ import annotations
@@ -8,13 +8,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, exists, false, func, or_, select, tuple_, union
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core.db import db
-from core.models import Company, Contact, ContactCompany, Email, Phone, Tag, User, utcnow
+from core.models import Company, Contact, ContactCompany, Deal, Email, Phone, Stage, Tag, User, utcnow
 from core.models.contacts import company_tags, contact_tags
 from core.plugins.facades import default_phone_region
 from core.services import custom_fields, loading, phones
@@ -77,30 +78,36 @@ class ListQuery:
 @dataclass(frozen=True)
 class Sort:
     column: InstrumentedAttribute[Any]
-    kind: str  # str | datetime
+    kind: str  # str | datetime | decimal
 
 
 @dataclass(frozen=True)
 class EntityList:
     entity: str
-    model: type[Contact] | type[Company]
+    model: Any
     sorts: dict[str, Sort]
     text_filters: tuple[str, ...]
-    tag_table: Any
-    tag_column: str
+    tag_table: Any = None
+    tag_column: str = ""
+    related: tuple[str, ...] = ()  # loaded with the page's rows (never one query per row)
 
 
 CONTACTS = EntityList("contact", Contact, {"name": Sort(Contact.search_lf, "str"),
                                            "created": Sort(Contact.created_at, "datetime")},
-                      ("city", "region", "source", "job_title"), contact_tags, "contact_id")
+                      ("city", "region", "source", "job_title"), contact_tags, "contact_id",
+                      ("phones", "emails", "tags", "memberships"))
 COMPANIES = EntityList("company", Company, {"name": Sort(Company.search_name, "str"),
                                             "created": Sort(Company.created_at, "datetime")},
-                       ("city", "region", "source", "industry"), company_tags, "company_id")
-GROUPS = ("owner", "city", "region", "source", "tag", "company", "industry")
+                       ("city", "region", "source", "industry"), company_tags, "company_id",
+                       ("phones", "emails", "tags"))
+DEALS = EntityList("deal", Deal, {"name": Sort(Deal.search_title, "str"), "created": Sort(Deal.created_at, "datetime"),
+                                  "amount": Sort(Deal.amount, "decimal")},
+                   ("channel", "source", "currency"))
+GROUPS = ("owner", "city", "region", "source", "tag", "company", "industry", "stage", "channel")
 
 
 def _encode(value: Any, ident: int) -> str:
-    raw = value.isoformat() if isinstance(value, datetime) else value
+    raw = value.isoformat() if isinstance(value, datetime) else str(value) if isinstance(value, Decimal) else value
     return base64.urlsafe_b64encode(json.dumps([raw, ident]).encode()).decode()
 
 
@@ -109,9 +116,9 @@ def _decode(cursor: str | None, sort: Sort) -> tuple[Any, int] | None:
         return None
     try:
         raw, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        value = datetime.fromisoformat(raw) if sort.kind == "datetime" else str(raw)
-        return value, int(ident)
-    except (ValueError, TypeError, json.JSONDecodeError):
+        readers: dict[str, Callable[[Any], Any]] = {"datetime": datetime.fromisoformat, "decimal": Decimal}
+        return readers.get(sort.kind, str)(raw), int(ident)
+    except (ValueError, TypeError, ArithmeticError, json.JSONDecodeError):
         return None
 
 
@@ -141,6 +148,8 @@ def search_condition(spec: EntityList, q: str) -> Any:
     key = search_key(q)
     if not key:
         return None
+    if spec.entity == "deal":
+        return _deal_search(key, q)
     upper = phones.prefix_upper_bound(key)
     live = model.deleted_at.is_(None)
     branches: list[Select[Any]] = []
@@ -172,6 +181,19 @@ def search_condition(spec: EntityList, q: str) -> Any:
             branches.append(select(owner_col).where(Phone.digits_rev >= phone.tail_rev,
                                                     Phone.digits_rev < phones.prefix_upper_bound(phone.tail_rev)))
     return model.id.in_(union(*[_capped(b) for b in branches]))
+
+
+def _deal_search(key: str, q: str) -> Any:
+    """Deals by title prefix, or deals of the clients the same search finds (name, phone, email, company)."""
+    by_title = (select(Deal.id).where(Deal.deleted_at.is_(None), Deal.search_title >= key,
+                                      Deal.search_title < phones.prefix_upper_bound(key)).order_by(Deal.search_title))
+    branches = [by_title]
+    for spec, column in ((CONTACTS, Deal.contact_id), (COMPANIES, Deal.company_id)):
+        clients = search_condition(spec, q)
+        if clients is not None:
+            client_ids = select(spec.model.id).where(clients)
+            branches.append(select(Deal.id).where(column.in_(_capped(client_ids))))
+    return Deal.id.in_(union(*[_capped(b) for b in branches]))
 
 
 def _custom_condition(spec: EntityList, key: str, values: list[str]) -> Any:
@@ -229,7 +251,11 @@ def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], u
         return stmt.where(or_(model.owner_id.in_(ids), model.owner_id.is_(None) if wants_none else false()))
     if name == "team":
         return stmt.where(model.team_id.in_(_ints(values, user)))
-    if name == "tag":
+    if spec.entity == "deal":
+        condition = _deal_condition(name, values, user)
+        if condition is not None:
+            return stmt.where(condition)
+    if name == "tag" and spec.tag_table is not None:
         tag_ids = select(Tag.id).where(Tag.key.in_([search_key(v) for v in values]))
         link = spec.tag_table
         return stmt.where(exists().where(getattr(link.c, spec.tag_column) == model.id,
@@ -246,6 +272,8 @@ def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], u
         if name == "created_from":
             return stmt.where(model.created_at >= datetime.combine(day, time.min, tzinfo=UTC))
         return stmt.where(model.created_at < datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC))
+    if spec.entity not in ("contact", "company"):
+        return stmt  # the filters below are about clients' phones, emails and activity
     if name == "has_phone":
         owner_col = Phone.contact_id if spec.entity == "contact" else Phone.company_id
         has = exists().where(owner_col == model.id)
@@ -276,6 +304,27 @@ def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], u
     return stmt  # unknown filters are ignored: the allow-list is this function
 
 
+def _deal_condition(name: str, values: list[str], user: User | None) -> Any:
+    """The deal list's own filters: pipeline, stage, status (open/won/lost), client, amount and close ranges."""
+    if name in ("pipeline", "stage", "contact", "company"):
+        return getattr(Deal, f"{name}_id").in_(_ints(values, user))
+    if name == "status":
+        kinds = [v for v in values if v in ("open", "won", "lost")]
+        return Deal.stage_id.in_(select(Stage.id).where(Stage.kind.in_(kinds)))
+    if name in ("amount_from", "amount_to"):
+        try:
+            amount = Decimal(values[0].replace(" ", "").replace("\u00a0", "").replace(",", "."))
+        except ArithmeticError:
+            return false()
+        return Deal.amount >= amount if name == "amount_from" else Deal.amount <= amount
+    if name in ("close_from", "close_to"):
+        day = _day(values[0])
+        if day is None:
+            return false()
+        return Deal.expected_close >= day if name == "close_from" else Deal.expected_close <= day
+    return None
+
+
 @dataclass
 class Page:
     rows: list[Any]
@@ -293,8 +342,8 @@ def page(spec: EntityList, query: ListQuery, user: User | None) -> Page:
         key = tuple_(sort.column, model.id)
         stmt = stmt.where(key < tuple_(value, ident) if query.desc else key > tuple_(value, ident))
     order = (sort.column.desc(), model.id.desc()) if query.desc else (sort.column.asc(), model.id.asc())
-    names = ("phones", "emails", "tags", "memberships") if spec.entity == "contact" else ("phones", "emails", "tags")
-    stmt = stmt.options(*loading.with_related(*[getattr(model, name) for name in names]))
+    if spec.related:
+        stmt = stmt.options(*loading.with_related(*[getattr(model, name) for name in spec.related]))
     rows = list(db.session.scalars(stmt.order_by(*order).limit(query.limit + 1)).unique())
     more = len(rows) > query.limit
     rows = rows[: query.limit]
@@ -316,7 +365,11 @@ def groups(spec: EntityList, query: ListQuery, user: User | None) -> list[tuple[
                 .group_by(model.owner_id))
         names = {u.id: u.display_name for u in db.session.scalars(select(User))}
         label = lambda v: names.get(v, "—")  # noqa: E731
-    elif query.group == "tag":
+    elif query.group == "stage" and spec.entity == "deal":
+        stmt = (select(Deal.stage_id, func.count()).where(Deal.id.in_(select(base.c.id))).group_by(Deal.stage_id))
+        stage_names = dict(db.session.execute(select(Stage.id, Stage.name)).all())
+        label = lambda v: stage_names.get(v, "—")  # noqa: E731
+    elif query.group == "tag" and spec.tag_table is not None:
         link = spec.tag_table
         stmt = (select(Tag.name, func.count()).join(link, link.c.tag_id == Tag.id)
                 .where(getattr(link.c, spec.tag_column).in_(select(base.c.id))).group_by(Tag.name))

@@ -15,7 +15,7 @@ from core.services.context import Actor
 from core.services.errors import InvalidInput
 from core.services.text import clean
 
-ENTITIES = ("contact", "company")
+ENTITIES = ("contact", "company", "deal")
 ALLOWED_KEYS = 40
 
 
@@ -29,7 +29,7 @@ def for_user(actor: Actor, entity: str) -> list[SavedView]:
 def save(actor: Actor, entity: str, name: str, params: dict[str, Any], shared: bool) -> SavedView:
     name = clean(name, 120)
     if entity not in ENTITIES or actor.user is None:
-        raise InvalidInput({"entity": _l("Choose contacts or companies.")})
+        raise InvalidInput({"entity": _l("Choose contacts, companies or deals.")})
     if not name:
         raise InvalidInput({"name": _l("Give the view a name.")})
     # only people who hand out work may publish views for everyone

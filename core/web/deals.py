@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core.db import db
 from core.models import Contact, Pipeline, Stage
 from core.models.deals import CHANNELS
-from core.services import deals, tasks
+from core.services import deals, labels, listing, tasks
 from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.web import clients
@@ -27,6 +27,18 @@ def index():  # type: ignore[no-untyped-def]
     if first is None:
         return render("deals/board.html", pipeline=None, pipelines=[], columns={}, form=EmptyForm())
     return redirect(url_for("deals.board", pipeline_id=first.id))
+
+
+@bp.get("/list")
+def listing_page():  # type: ignore[no-untyped-def]
+    """Every deal the user may see, with the filters, sorts, grouping and saved views of the client lists."""
+    return clients.render_list(listing.DEALS, "deals/list.html", body_block="rows", pipelines=deals.pipelines(),
+                               channels=CHANNELS, links_for=labels.linked_names)
+
+
+@bp.get("/list/count")
+def count():  # type: ignore[no-untyped-def]
+    return clients.render_count(listing.DEALS, "deals/list.html")
 
 
 @bp.get("/board/<int:pipeline_id>")

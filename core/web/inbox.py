@@ -30,7 +30,7 @@ def index():  # type: ignore[no-untyped-def]
     items = inbox.listing(actor(), status, before_id=request.args.get("before", type=int))
     links = labels.linked_names(items)
     form_ids = {i.form_id for i in items if i.form_id}
-    forms = dict(db.session.execute(select(LeadForm.id, LeadForm.name).where(LeadForm.id.in_(form_ids))).tuples()
+    forms = dict(db.session.execute(select(LeadForm.id, LeadForm.name).where(LeadForm.id.in_(form_ids)))
                  .all()) if form_ids else {}
     return render("inbox/index.html", items=items, shown=status, statuses=INBOX_STATUSES, links=links, forms=forms,
                   names={u.id: u.display_name for u in clients.assignable_users()},

@@ -14,10 +14,10 @@ from core.web.context import actor, user
 from core.web.forms import EmptyForm
 
 bp = Blueprint("views", __name__, url_prefix="/views")
-LISTS = {"contact": "contacts.index", "company": "companies.index"}
+LISTS = {"contact": "contacts.index", "company": "companies.index", "deal": "deals.listing_page"}
 
 
-@bp.post("/<any(contact, company):kind>")
+@bp.post("/<any(contact, company, deal):kind>")
 def save(kind: str):  # type: ignore[no-untyped-def]
     entity = kind
     require(user(), "view", entity)

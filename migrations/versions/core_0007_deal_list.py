@@ -4,9 +4,8 @@ Revision ID: core_0007
 Revises: core_0006
 Create Date: 2026-11-23 03:46:15.598397
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'core_0007'
 down_revision = 'core_0006'

@@ -39,6 +39,7 @@ def register_permissions() -> list[PermissionSpec]:
         PermissionSpec("contact", CLIENT_ACTIONS, _l("Contacts"), defaults=CLIENT_DEFAULTS),
         PermissionSpec("company", CLIENT_ACTIONS, _l("Companies"), defaults=CLIENT_DEFAULTS),
         PermissionSpec("deal", CLIENT_ACTIONS, _l("Deals"), defaults=CLIENT_DEFAULTS),
+        PermissionSpec("pipeline", ("edit",), _l("Pipelines and stages"), scoped=False),
         PermissionSpec("task", TASK_ACTIONS, _l("Tasks"), defaults=TASK_DEFAULTS),
         PermissionSpec("inbox", ("view", "edit"), _l("Incoming requests"), defaults=INBOX_DEFAULTS),
         PermissionSpec("lead", ("submit", "view"), _l("Submitted leads (contact centres)"),
@@ -113,13 +114,14 @@ def nav_items(user: User) -> list[NavItem]:
         ("plugins", _l("Plugins"), "admin.plugins", "plugin", 40),
         ("audit", _l("Audit log"), "admin.audit", "audit", 50),
         ("custom_fields", _l("Custom fields"), "admin.custom_fields", "custom_field", 35),
+        ("pipelines", _l("Pipelines"), "pipelines.index", "pipeline", 34),
         ("lead_forms", _l("Lead forms"), "intake.forms", "inbox_settings", 36),
         ("assignment", _l("Assignment rules"), "intake.rules", "inbox_settings", 37),
     ]
     items += [
         NavItem(key, label, endpoint, icon=key, order=order, section="admin")
         for key, label, endpoint, entity, order in admin
-        if can(user, "edit" if entity in ("custom_field", "inbox_settings") else "view", entity)
+        if can(user, "edit" if entity in ("custom_field", "inbox_settings", "pipeline") else "view", entity)
     ]
     return items
 

@@ -114,12 +114,16 @@ def test_board_and_moves_from_the_web(app, admin, admin_client):
     refused = post_form(admin_client, f"/deals/{deal_id}/move", {"stage_id": stages[5]},
                         headers={"HX-Request": "true"})
     assert "Say why the deal was lost" in refused.headers["HX-Trigger"]
-    plain = post_form(admin_client, f"/deals/{deal_id}/move", {"stage_id": stages[5], "lost_reason": "Дорого"})
+    unlisted = post_form(admin_client, f"/deals/{deal_id}/move", {"stage_id": stages[5], "lost_reason": "Дорого"},
+                         headers={"HX-Request": "true"})
+    assert "Choose the reason from the list: Too expensive" in unlisted.headers["HX-Trigger"]
+    plain = post_form(admin_client, f"/deals/{deal_id}/move", {"stage_id": stages[5],
+                                                               "lost_reason": "Too expensive"})
     assert plain.status_code == 302
     with app.app_context():
         from core.models import Deal
 
-        assert db.session.get(Deal, deal_id).lost_reason == "Дорого"
+        assert db.session.get(Deal, deal_id).lost_reason == "Too expensive"
 
 
 def test_deal_form_creates_and_keeps_typed_values(app, admin, admin_client):
@@ -228,3 +232,27 @@ def test_deal_list_filters_sorts_pages_and_saved_views(app, admin, admin_client,
         sign_in(seller_client, "seller@example.com")
         mine = seller_client.get("/deals/list").text
         assert "Сделка 00" in mine and "Сделка 10" not in mine
+
+
+def test_client_pickers_find_by_name_and_phone_and_the_form_shows_the_choice(app, admin, admin_client):
+    from core.services import companies
+    from core.testing.fixtures import post_form
+
+    with app.app_context():
+        actor = _actor(admin.id)
+        pipeline_id = deals.ensure_default_pipeline().id
+        anna = contacts.save(actor, None, {"first_name": "Анна", "last_name": "Сидорова",
+                                           "phones": [{"raw": "+7 903 555-66-77"}]})
+        contacts.save(actor, None, {"first_name": "Борис", "last_name": "Борисов"})
+        firm = companies.save(actor, None, {"name": "ООО «Ромашка»"})
+        companies.save(actor, None, {"name": "Василёк"})
+        anna_id, firm_id = anna.id, firm.id
+    by_phone = admin_client.get("/contacts/options?contact_q=8 903 555 66 77").text
+    assert "Сидорова" in by_phone and "Борисов" not in by_phone
+    by_name = admin_client.get("/companies/options?company_q=ромаш").text
+    assert "Ромашка" in by_name and "Василёк" not in by_name
+    made = post_form(admin_client, "/deals/new", {"title": "", "pipeline_id": pipeline_id, "contact_id": anna_id,
+                                                  "company_id": firm_id})
+    assert made.status_code == 422  # the title is missing; the chosen clients stay chosen, by name
+    assert f'<option value="{anna_id}" selected>Анна Сидорова</option>' in made.text
+    assert f'<option value="{firm_id}" selected>ООО «Ромашка»</option>' in made.text

@@ -24,6 +24,8 @@ DEFAULT_STAGES = (
     (_l("New request"), "open", 10), (_l("Qualification"), "open", 25), (_l("Proposal sent"), "open", 50),
     (_l("Negotiation"), "open", 75), (_l("Won"), "won", 100), (_l("Lost"), "lost", 0),
 )
+DEFAULT_LOST_REASONS = (_l("Too expensive"), _l("Chose a competitor"), _l("No budget"), _l("Stopped answering"),
+                        _l("Not our client"))
 
 
 def ensure_default_pipeline(currency: str = "RUB") -> Pipeline:
@@ -31,7 +33,8 @@ def ensure_default_pipeline(currency: str = "RUB") -> Pipeline:
     existing = db.session.scalar(select(Pipeline).order_by(Pipeline.position, Pipeline.id))
     if existing is not None:
         return existing
-    pipeline = Pipeline(name=str(_l("Sales")), currency=currency, position=0)
+    pipeline = Pipeline(name=str(_l("Sales")), currency=currency, position=0,
+                        lost_reasons=[str(reason) for reason in DEFAULT_LOST_REASONS])
     pipeline.stages = [Stage(name=str(name), kind=kind, probability=probability, position=n)
                        for n, (name, kind, probability) in enumerate(DEFAULT_STAGES)]
     db.session.add(pipeline)
@@ -180,15 +183,21 @@ def move(actor: Actor, deal: Deal, stage_id: int, *, lost_reason: str = "") -> D
     if stage is None or stage.pipeline_id != deal.pipeline_id:
         raise InvalidInput({"stage_id": _l("This stage belongs to another pipeline; choose one of %(pipeline)s.",
                                            pipeline=deal.stage.pipeline.name)})
-    if stage.kind == "lost" and not clean(lost_reason, 200) and not deal.lost_reason:
-        raise InvalidInput({"lost_reason": _l("Say why the deal was lost.")})
+    reason = clean(lost_reason, 200)
+    if stage.kind == "lost":
+        reasons = stage.pipeline.lost_reasons
+        if not reason and not deal.lost_reason:
+            raise InvalidInput({"lost_reason": _l("Say why the deal was lost.")})
+        if reason and reasons and reason not in reasons:
+            raise InvalidInput({"lost_reason": _l("Choose the reason from the list: %(reasons)s.",
+                                                  reasons=", ".join(reasons))})
     if stage.id == deal.stage_id:
         return deal
     previous = deal.stage_id
     deal.stage_id = stage.id
     deal.closed_at = utcnow() if stage.kind in ("won", "lost") else None
     if stage.kind == "lost":
-        deal.lost_reason = clean(lost_reason, 200) or deal.lost_reason
+        deal.lost_reason = reason or deal.lost_reason
     deal.updated_at = utcnow()
     db.session.add(StageChange(deal_id=deal.id, from_stage_id=previous, to_stage_id=stage.id,
                                actor_id=actor.user_id))

@@ -97,7 +97,7 @@ def _deals_and_tasks(rng: random.Random, acting: Actor, people: list[User], size
             "channel": rng.choice(["phone", "email", "web_form", "messenger", "visit"]),
             "source": rng.choice(sample_data.SOURCES)})
         if stage.id != deal.stage_id:
-            deals.move(acting, deal, stage.id, lost_reason=rng.choice(["дорого", "выбрали конкурента", "no budget"]))
+            deals.move(acting, deal, stage.id, lost_reason=rng.choice(pipeline.lost_reasons or ["—"]))
         if stage.kind == "won":
             deals.add_payment(acting, deal, {"amount": str(deal.amount), "note": "оплата по счёту"})
         made_deals += 1

@@ -89,6 +89,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
         intake,
         jobs,
         lead_capture,
+        pipelines,
         tasks,
         views,
     )
@@ -117,7 +118,8 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     init_security(app)
 
     for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp, files.bp,
-                      views.bp, inline.bp, deals.bp, tasks.bp, inbox.bp, intake.bp, lead_capture.bp):
+                      views.bp, inline.bp, deals.bp, tasks.bp, inbox.bp, intake.bp, lead_capture.bp,
+                      pipelines.bp):
         app.register_blueprint(blueprint)
     for blueprint in manager.collect("register_blueprints"):
         app.register_blueprint(blueprint)

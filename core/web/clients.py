@@ -113,3 +113,13 @@ def render_count(spec: listing.EntityList, template: str):  # type: ignore[no-un
     me = user()
     require(me, "view", spec.entity)
     return fragment(template, "count", total=listing.count(spec, list_query(), me))
+
+
+def render_options(spec: listing.EntityList, template: str, field: str):  # type: ignore[no-untyped-def]
+    """Records matching what was typed, as <option>s for a picker (htmx): the picker's input is named ``field``
+    (``company_q``, ``contact_q``) so that it does not collide with the form around it."""
+    me = user()
+    require(me, "view", spec.entity)
+    typed = request.args.get(field) or request.args.get("q", "")
+    query = listing.ListQuery(q=typed, limit=20)
+    return fragment(template, "options", rows=listing.page(spec, query, me).rows)

@@ -120,8 +120,7 @@ def options():  # type: ignore[no-untyped-def]
     """Companies whose name starts with ``q``, as <option>s for the contact form's company picker (htmx)."""
     me = user()
     require(me, "view", "company")
-    query = listing.ListQuery(q=request.args.get("q", ""), limit=20)
-    return fragment("companies/index.html", "options", rows=listing.page(listing.COMPANIES, query, me).rows)
+    return clients.render_options(listing.COMPANIES, "companies/index.html", "company_q")
 
 
 @bp.get("/duplicates")

@@ -211,6 +211,12 @@ def undo_delete():  # type: ignore[no-untyped-def]
                     and not str(request.form.get("next", "")).startswith("//") else url_for("contacts.index"))
 
 
+@bp.get("/options")
+def options():  # type: ignore[no-untyped-def]
+    """Contacts found by name, phone or email, as <option>s for the deal form's client picker (htmx)."""
+    return clients.render_options(listing.CONTACTS, "contacts/index.html", "contact_q")
+
+
 @bp.get("/duplicates")
 def duplicates_page():  # type: ignore[no-untyped-def]
     require(user(), "view", "contact")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -12,6 +15,7 @@ from core.models.deals import CHANNELS
 from core.services import deals, labels, listing, tasks
 from core.services.access import can, require
 from core.services.errors import InvalidInput
+from core.services.text import optional_int
 from core.web import clients
 from core.web.context import actor, user
 from core.web.forms import EmptyForm
@@ -117,8 +121,16 @@ def edit(deal_id: int | None):  # type: ignore[no-untyped-def]
             flash(_("The deal is saved."), "success")
             return redirect(url_for("deals.card", deal_id=saved.id))
     owners = clients.assignable_users()
+    chosen = SimpleNamespace(contact_id=_chosen("contact_id", values, deal), company_id=_chosen("company_id", values,
+                                                                                                 deal))
     return render("deals/form.html", deal=deal, values=values, errors=errors, pipelines=deals.pipelines(),
+                  client_names=labels.linked_names([chosen]),
                   owners=owners, form=EmptyForm(), channels=CHANNELS, status=422 if errors else 200)
+
+
+def _chosen(field: str, values: dict[str, str], deal: Any) -> int | None:
+    """The client the form shows as chosen: what was typed, else what the deal has."""
+    return optional_int(values.get(field)) if field in values else getattr(deal, field, None)
 
 
 @bp.get("/<int:deal_id>")

@@ -1,4 +1,4 @@
-"""Run the list and card scenarios against a seeded database and print median/p95 latency next to the floor.
+"""Run the list, card, deal and task scenarios against a seeded database and print median/p95 latency next to the floor.
 
     python bench/run.py --db sqlite:////tmp/bench.db --label "SQLite 100k" [--requests 200]
 
@@ -134,6 +134,12 @@ def run(url: str, label: str, n: int) -> list[dict[str, object]]:
             ("search, name prefix", "/contacts/?q=%D0%BF%D0%B5%D1%82%D1%80%D0%BE%D0%B2", fragment),
             ("search, phone in another format", f"/contacts/?q={phone}", fragment),
             ("card, 200 timeline entries", "/contacts/1", None),
+            ("deal board (6 stages x 50 cards)", "/deals/board/1", None),
+            ("deal list, newest first", "/deals/list?sort=created&dir=desc", None),
+            ("deal list, won, by amount", "/deals/list?status=won&sort=amount&dir=desc", None),
+            ("deal search by client phone", f"/deals/list?q={phone}", fragment),
+            ("my day (open tasks)", "/tasks/", None),
+            ("team tasks (all open tasks counted)", "/tasks/team", None),
         ]
         for name, path, headers in scenarios:
             figures = timed(client, path, n, headers)

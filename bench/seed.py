@@ -4,7 +4,9 @@
 
 Creates the schema through the migrations, three users (an admin who runs the benchmark, two sales managers),
 N/10 companies, N contacts with one or two phones typed in mixed formats, an email, a company for most, a few
-timeline entries each, and one contact ("Бенчмарк Карточка") with 200 timeline entries for the card scenario.
+timeline entries each, and one contact ("Бенчмарк Карточка") with 200 timeline entries for the card scenario;
+N/2 deals spread over the default pipeline's stages and N/2 tasks (80% open, due from ten days ago to a month
+ahead), owned by the three users in turn.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from sqlalchemy import insert, select
 
 from core import create_app
 from core.db import db
-from core.models import Activity, Company, Contact, ContactCompany, Email, Phone, User
-from core.services import phones, sample_data
+from core.models import Activity, Company, Contact, ContactCompany, Deal, Email, Phone, Task, User
+from core.services import deals, phones, sample_data
 from core.services.accounts import hash_password
 from core.services.text import company_key, search_key
 from core.testing.fixtures import migrate_app
@@ -32,6 +34,8 @@ from core.testing.fixtures import migrate_app
 BATCH = 20_000
 PASSWORD = "bench-password-1"
 CARD_NAME = ("Бенчмарк", "Карточка")
+DEAL_TITLES = ("Поставка окон", "Кухня на заказ", "Годовое обслуживание", "Монтаж вентиляции", "Оптовая партия")
+TASK_TITLES = ("Перезвонить клиенту", "Отправить КП", "Подготовить счёт", "Уточнить сроки")
 
 
 def app_for(url: str, instance: Path):  # type: ignore[no-untyped-def]
@@ -55,6 +59,8 @@ def seed(url: str, n: int, instance: Path) -> None:
         db.session.add_all(users)
         db.session.commit()
         owner_ids = [u.id for u in users]
+        pipeline = deals.ensure_default_pipeline("RUB")
+        stage_ids = [(st.id, st.kind) for st in pipeline.stages]
         started = time.monotonic()
         n_companies = max(1, n // 10)
         rows = []
@@ -64,7 +70,7 @@ def seed(url: str, n: int, instance: Path) -> None:
                          "website": "", "city": city, "region": "", "source": "", "notes": "", "custom": {},
                          "owner_id": rng.choice(owner_ids), "created_at": now, "updated_at": now})
         _bulk(Company, rows)
-        contacts, phone_rows, email_rows, links, acts = [], [], [], [], []
+        contacts, phone_rows, email_rows, links, acts, deal_rows, task_rows = [], [], [], [], [], [], []
         for i in range(1, n + 1):
             p = sample_data.person(rng, i)
             if i == 1:
@@ -89,12 +95,28 @@ def seed(url: str, n: int, instance: Path) -> None:
                 acts.append({"kind": rng.choice(["note", "call", "email"]), "contact_id": i, "title": "Звонок",
                              "body": rng.choice(sample_data.NOTES), "data": {}, "source": "bench",
                              "occurred_at": created - timedelta(hours=k), "created_at": created})
+            if i % 2 == 0:  # every other client has a deal, in any stage
+                stage_id, kind = rng.choice(stage_ids)
+                title = rng.choice(DEAL_TITLES)
+                deal_rows.append({"id": i // 2, "title": title, "search_title": search_key(title),
+                                  "pipeline_id": pipeline.id, "stage_id": stage_id,
+                                  "amount": rng.randint(1, 400) * 5000, "currency": "RUB", "contact_id": i,
+                                  "owner_id": rng.choice(owner_ids), "source": p.source, "channel": "phone",
+                                  "utm": {}, "lost_reason": "", "notes": "", "created_at": created,
+                                  "updated_at": created, "closed_at": created if kind != "open" else None})
+            if i % 2 == 1:  # and every other one a task: most open, due from ten days ago to a month ahead
+                due = now + timedelta(hours=rng.randint(-240, 720))
+                task_rows.append({"title": rng.choice(TASK_TITLES), "owner_id": rng.choice(owner_ids),
+                                  "contact_id": i, "due_at": due, "priority": "normal",
+                                  "status": "open" if rng.random() < 0.8 else "done", "remind_via": ["app"],
+                                  "notes": "", "created_at": created, "updated_at": created})
             if len(contacts) >= BATCH:
-                _flush(contacts, phone_rows, email_rows, links, acts)
+                _flush(contacts, phone_rows, email_rows, links, acts, deal_rows, task_rows)
                 print(f"  {i:,} contacts", flush=True)
-        _flush(contacts, phone_rows, email_rows, links, acts)
+        _flush(contacts, phone_rows, email_rows, links, acts, deal_rows, task_rows)
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
+                conn.exec_driver_sql("SELECT setval('deal_id_seq', (SELECT max(id) FROM deal))")
                 conn.exec_driver_sql("ANALYZE")
         else:
             with db.engine.begin() as conn:
@@ -109,7 +131,7 @@ def _bulk(model, rows) -> None:  # type: ignore[no-untyped-def]
 
 
 def _flush(*batches) -> None:  # type: ignore[no-untyped-def]
-    for model, rows in zip((Contact, Phone, Email, ContactCompany, Activity), batches, strict=True):
+    for model, rows in zip((Contact, Phone, Email, ContactCompany, Activity, Deal, Task), batches, strict=True):
         _bulk(model, rows)
         rows.clear()
 

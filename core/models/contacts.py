@@ -137,7 +137,12 @@ class Contact(_ClientRecord, Base):
 
     @property
     def display_name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.middle_name, self.last_name) if p) or "—"
+        return self.name_of(self.first_name, self.middle_name, self.last_name)
+
+    @staticmethod
+    def name_of(first_name: str, middle_name: str, last_name: str) -> str:
+        """How a person is shown: "Иван Сергеевич Петров" (or a dash when no part is known)."""
+        return " ".join(p for p in (first_name, middle_name, last_name) if p) or "—"
 
 
 class ContactCompany(Base):

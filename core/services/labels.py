@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
 
 from core.db import db
 from core.models import Company, Contact, Deal
@@ -21,8 +20,9 @@ def linked_names(items: Iterable[Any]) -> dict[str, dict[int, str]]:
            for kind in ("contact", "company", "deal")}
     names: dict[str, dict[int, str]] = {"contact": {}, "company": {}, "deal": {}}
     if ids["contact"]:
-        names["contact"] = {c.id: c.display_name for c in db.session.scalars(
-            select(Contact).where(Contact.id.in_(ids["contact"])).options(lazyload("*")))}
+        names["contact"] = {ident: Contact.name_of(first, middle, last) for ident, first, middle, last in
+                            db.session.execute(select(Contact.id, Contact.first_name, Contact.middle_name,
+                                                      Contact.last_name).where(Contact.id.in_(ids["contact"])))}
     if ids["company"]:
         names["company"] = dict(db.session.execute(
             select(Company.id, Company.name).where(Company.id.in_(ids["company"]))).all())

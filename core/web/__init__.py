@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import re
 from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
 
+from babel import dates as babel_dates
+from babel.numbers import format_currency
 from flask import Flask, flash, redirect, render_template, request, url_for
-from flask_babel import format_currency, format_date, format_datetime, format_timedelta, gettext
+from flask_babel import format_date, format_datetime, format_timedelta, get_locale, get_timezone, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -166,12 +170,13 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     app.jinja_env.globals["translate_notification"] = translate_notification
     app.jinja_env.globals["now_utc"] = utcnow
     app.jinja_env.filters["relative"] = _relative
-    app.jinja_env.filters["money"] = lambda amount, currency: format_currency(amount, currency)
+    app.jinja_env.filters["money"] = lambda amount, currency: _money(str(amount), currency, str(get_locale()))
     app.jinja_env.tests["match"] = lambda value, pattern: re.match(pattern, str(value)) is not None
     app.jinja_env.filters["format_date_value"] = _format_date_value
     app.jinja_env.filters["phone"] = lambda p: phones.display(p.e164, p.raw, facades.default_phone_region())
     app.config.setdefault("MAYAK_ATTENTION_DAYS", int(os.environ.get("MAYAK_ATTENTION_DAYS", "30")))
-    app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
+    app.jinja_env.filters["datetime"] = lambda value, fmt="medium": (
+        _datetime(value, fmt, str(get_timezone()), str(get_locale())) if value else "")
 
     @app.before_request
     def require_login():  # type: ignore[no-untyped-def]
@@ -185,6 +190,19 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
         if not getattr(current_user, "is_authenticated", False):
             return login_manager.unauthorized()
         return None
+
+
+@lru_cache(maxsize=8192)
+def _money(amount: str, currency: str, locale: str) -> str:
+    """An amount in the reader's locale (``1 250 000,50 ₽``); boards and lists show hundreds, so the formatted
+    text is kept per amount, currency and locale."""
+    return format_currency(Decimal(amount), currency, locale=locale)
+
+
+@lru_cache(maxsize=8192)
+def _datetime(value: datetime, fmt: str, zone: str, locale: str) -> str:
+    """A moment in the reader's time zone and locale; task lists repeat the same due times (18:00 today...)."""
+    return babel_dates.format_datetime(value, fmt, tzinfo=babel_dates.get_timezone(zone), locale=locale)
 
 
 def public(view):  # type: ignore[no-untyped-def]

@@ -72,13 +72,15 @@ def move(deal_id: int):  # type: ignore[no-untyped-def]
         deal = deals.get(actor(), deal_id, "edit")
     except LookupError:
         abort(404)
-    back = url_for("deals.board", pipeline_id=deal.pipeline_id)
+    back = url_for("deals.card", deal_id=deal.id)
     try:
         deals.move(actor(), deal, request.form.get("stage_id", type=int) or 0,
                    lost_reason=request.form.get("lost_reason", ""))
     except InvalidInput as exc:
         message = str(next(iter(exc.errors.values())))
         if is_htmx():  # the board is redrawn with the card back in place, and says why
+            if "lost_reason" in exc.errors:  # a drop on the lost stage: the reason is chosen on the deal's page
+                message = " ".join((message, _("Open the deal to choose the reason.")))
             response = _board_fragment(deal.stage.pipeline)
             return trigger(response, {"mayak:toast": {"message": message, "level": "danger"}})
         flash(message, "danger")

@@ -40,7 +40,6 @@
         }
       });
     });
-    root.querySelectorAll(".kanban-move").forEach(function (form) { form.classList.add("d-none"); });
   }
   document.addEventListener("DOMContentLoaded", function () { initBoard(document); });
   document.addEventListener("htmx:afterSwap", function (event) { initBoard(event.detail.target); });

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.db import db
-from core.models import Activity, Deal, InboxItem, Notification, OutboxEvent, Task, Team, User
+from core.models import Activity, AssignmentRule, Deal, InboxItem, Notification, OutboxEvent, Task, Team, User
 from core.services import assignment, contacts, deals, inbox
 from core.services.context import Actor
 from core.services.errors import InvalidInput
@@ -149,3 +149,36 @@ def test_attach_to_another_deal_merges_the_request_there(app, admin):
         with pytest.raises(InvalidInput):
             other, _ = inbox.receive(channel="phone", phone="+7 999 000 11 23")
             inbox.accept(actor, other, deal_id=999999)
+
+
+def test_rules_page_edits_switches_and_deletes_a_rule(app, admin, admin_client):
+    from core.testing.fixtures import post_form
+
+    with app.app_context():
+        team = Team(name="Смена")
+        db.session.add(team)
+        db.session.commit()
+        team_id = team.id
+    bad = post_form(admin_client, "/admin/intake/rules", {"name": "Ночь", "strategy": "round_robin",
+                                                          "work_days": ["5", "6"], "work_start": "22:00",
+                                                          "work_end": "06:00", "timezone": "Europe/Moscow"})
+    assert bad.status_code == 422 and 'value="5" id="wd-5" checked' in bad.text  # what was typed stays
+    assert "the start before the end" in bad.text and "Choose the team" in bad.text
+    added = post_form(admin_client, "/admin/intake/rules", {"name": "Сайт", "strategy": "round_robin",
+                                                            "team_id": team_id, "channel": "web_form"})
+    assert added.status_code == 302
+    with app.app_context():
+        rule = db.session.scalar(select(AssignmentRule))
+        rule_id = rule.id
+    post_form(admin_client, f"/admin/intake/rules/{rule_id}/toggle")
+    edit = admin_client.get(f"/admin/intake/rules?edit={rule_id}")
+    assert 'value="Сайт"' in edit.text and f'<option value="{team_id}" selected>' in edit.text
+    assert post_form(admin_client, "/admin/intake/rules", {"rule_id": rule_id, "name": "Сайт и почта",
+                                                           "strategy": "round_robin", "team_id": team_id,
+                                                           "channel": ""}).status_code == 302
+    with app.app_context():
+        rule = db.session.get(AssignmentRule, rule_id)
+        assert (rule.name, rule.channel, rule.active) == ("Сайт и почта", None, False)  # still off
+    post_form(admin_client, f"/admin/intake/rules/{rule_id}/delete")
+    with app.app_context():
+        assert db.session.get(AssignmentRule, rule_id) is None

@@ -147,6 +147,20 @@ def save_rule(actor: Actor, rule: AssignmentRule | None, values: dict[str, Any])
     return target
 
 
+def set_active(actor: Actor, rule: AssignmentRule, active: bool) -> None:
+    require(actor.user, "edit", "inbox_settings")
+    rule.active = active
+    audit.record(actor, "assignment_rule.switched", "inbox_settings", rule.id, {"active": active})
+    db.session.commit()
+
+
+def delete_rule(actor: Actor, rule: AssignmentRule) -> None:
+    require(actor.user, "edit", "inbox_settings")
+    audit.record(actor, "assignment_rule.deleted", "inbox_settings", rule.id, {"name": rule.name})
+    db.session.delete(rule)
+    db.session.commit()
+
+
 def _hhmm(text: str) -> bool:
     try:
         datetime.strptime(text, "%H:%M")

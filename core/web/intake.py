@@ -82,8 +82,8 @@ def rules():  # type: ignore[no-untyped-def]
     if request.method == "POST" and EmptyForm().validate_on_submit():
         values: dict[str, Any] = request.form.to_dict()
         values["work_days"] = request.form.getlist("work_days")
-        values["active"] = "1"
         rule = db.session.get(AssignmentRule, request.form.get("rule_id", type=int) or 0)
+        values["active"] = "1" if rule is None or rule.active else ""  # editing keeps a rule on or off
         try:
             assignment.save_rule(actor(), rule, values)
         except InvalidInput as exc:
@@ -92,11 +92,39 @@ def rules():  # type: ignore[no-untyped-def]
             flash(_("The rule is saved."), "success")
             return redirect(url_for("intake.rules"))
     settings = {s.channel: s.auto_accept for s in db.session.scalars(select(ChannelSetting))}
+    if errors:
+        values = {**request.form.to_dict(), "work_days": request.form.getlist("work_days")}
+    else:
+        values = _rule_values(db.session.get(AssignmentRule, request.args.get("edit", type=int) or 0))
     return render("intake/rules.html", rules=assignment.rules(), errors=errors, form=EmptyForm(),
-                  values=request.form if errors else {}, pipelines=deals.pipelines(),
+                  values=values, pipelines=deals.pipelines(),
                   teams=list(db.session.scalars(select(Team).order_by(Team.name))),
                   people=clients.assignable_users(), strategies=ASSIGNMENT_STRATEGIES, channels=CHANNELS,
                   auto=settings, status=422 if errors else 200)
+
+
+def _rule_values(rule: AssignmentRule | None) -> dict[str, Any]:
+    """The rule being edited as the form shows it (empty for a new rule)."""
+    if rule is None:
+        return {}
+    return {"rule_id": rule.id, "name": rule.name, "strategy": rule.strategy, "team_id": rule.team_id or "",
+            "user_id": rule.user_id or "", "pipeline_id": rule.pipeline_id or "", "channel": rule.channel or "",
+            "follow_up_minutes": "" if rule.follow_up_minutes is None else rule.follow_up_minutes,
+            "work_days": [str(d) for d in rule.work_days or []], "work_start": rule.work_start,
+            "work_end": rule.work_end, "timezone": rule.timezone, "position": rule.position}
+
+
+@bp.post("/rules/<int:rule_id>/delete")
+def delete_rule(rule_id: int):  # type: ignore[no-untyped-def]
+    require(user(), "edit", "inbox_settings")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    rule = db.session.get(AssignmentRule, rule_id)
+    if rule is None:
+        abort(404)
+    assignment.delete_rule(actor(), rule)
+    flash(_("The rule is deleted."), "success")
+    return redirect(url_for("intake.rules"))
 
 
 @bp.post("/rules/<int:rule_id>/toggle")
@@ -107,8 +135,7 @@ def toggle_rule(rule_id: int):  # type: ignore[no-untyped-def]
     rule = db.session.get(AssignmentRule, rule_id)
     if rule is None:
         abort(404)
-    rule.active = not rule.active
-    db.session.commit()
+    assignment.set_active(actor(), rule, not rule.active)
     return redirect(url_for("intake.rules"))
 
 

@@ -14,6 +14,7 @@ from core import create_app
 from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
 
 CHROMIUM = "/usr/bin/chromium"
+LEAD_FORM_KEY = "e2e-lead-form"
 pytestmark = pytest.mark.browser
 
 
@@ -32,6 +33,13 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         pipeline = deals.ensure_default_pipeline()
         deals.save(Actor(db.session.get(User, boss.id)), None, {"title": "Окна для дачи", "pipeline_id": pipeline.id,
                                                                  "amount": "85000"})
+        from core.services import lead_forms
+
+        form = lead_forms.save(Actor(db.session.get(User, boss.id)), None, {
+            "name": "Заказать звонок", "min_fill_seconds": "1", "rate_limit_per_hour": "5",
+            "fields": [dict(f) for f in lead_forms.STANDARD_FIELDS]})
+        form.key = LEAD_FORM_KEY
+        db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -145,5 +153,37 @@ def test_drag_a_deal_to_another_stage(live_server, browser):
     page.wait_for_selector("#toasts .toast", timeout=15000)
     page.reload()
     assert page.locator(".kanban-cards").nth(2).locator(".kanban-card", has_text="Окна для дачи").count() == 1
+    assert problems == []
+    page.close()
+
+
+def test_a_visitor_leaves_a_request_and_a_manager_accepts_it_in_russian(live_server, browser):
+    visitor = browser.new_page(locale="ru-RU")
+    visitor.goto(f"{live_server}/f/{LEAD_FORM_KEY}")
+    visitor.fill("#f-name", "Иван Посетитель")
+    visitor.fill("#f-phone", "8 916 555-44-33")
+    visitor.fill("#f-message", "Перезвоните после обеда")
+    visitor.wait_for_timeout(1200)  # a person takes longer than the form's minimum fill time
+    visitor.click("button[type=submit]")
+    assert "Спасибо" in visitor.inner_text("main")
+    visitor.close()
+
+    page = browser.new_page(locale="ru-RU")
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", "boss@example.com")
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"{live_server}/inbox/")
+    item = page.locator("li.list-group-item", has_text="Иван Посетитель")
+    assert "новый лид" in item.inner_text()
+    item.locator("button", has_text="Принять").click()
+    page.wait_for_selector(".alert-success, #toasts .toast")
+    page.goto(f"{live_server}/tasks/")
+    assert page.locator(".task-row", has_text="Перезвонить: Иван Посетитель").count() == 1
+    page.locator(".task-row", has_text="Перезвонить: Иван Посетитель").locator("a", has_text="Заказать звонок").click()
+    assert "Иван Посетитель" in page.inner_text("body")  # the deal, with its client
     assert problems == []
     page.close()

@@ -150,3 +150,21 @@ def test_reassign_all_open_work_with_history(app, admin, make_user):
         changes = reassign.history("deal", deal.id)
         assert changes[-1].reason == "Отпуск" and changes[-1].to_owner_id == taking.id
         assert db.session.scalar(select(func.count(OwnerChange.id)).where(OwnerChange.reason == "Отпуск")) == 3
+
+
+def test_team_load_counts_each_person_up_to_the_cap(app, admin, make_user, monkeypatch):
+    busy = make_user("busy@example.com", full_name="Занятой")
+    gone = make_user("gone@example.com", full_name="Уволенный")
+    with app.app_context():
+        actor = _actor(admin.id)
+        soon = datetime.now(UTC) + timedelta(minutes=10)
+        for n in range(4):
+            tasks.save(actor, None, {"title": f"Дело {n}", "owner_id": busy.id, "due_at": soon})
+        tasks.save(actor, None, {"title": "Осталось", "owner_id": gone.id})
+        db.session.get(User, gone.id).is_active = False
+        db.session.commit()
+        monkeypatch.setattr(tasks, "TEAM_COUNT_CAP", 2)
+        rows = {row["user"].email: row for row in tasks.team_load(actor)}
+        assert rows["busy@example.com"]["open"] == 3  # 2 counted, the third says "more"
+        assert rows["gone@example.com"]["open"] == 1  # left, but still owns open work: shown for handover
+        assert rows["admin@example.com"]["open"] == 0

@@ -24,6 +24,8 @@ class Task(Base):
               sqlite_where=text("status = 'open' AND deleted_at IS NULL")),
         Index("ix_task_remind", "remind_at", postgresql_where=text("reminded_at IS NULL AND status = 'open'"),
               sqlite_where=text("reminded_at IS NULL AND status = 'open'")),
+        Index("ix_task_owner_done", "owner_id", "completed_at", postgresql_where=text("status = 'done'"),
+              sqlite_where=text("status = 'done'")),  # "done today" on my day
         Index("ix_task_contact", "contact_id"),
         Index("ix_task_company", "company_id"),
         Index("ix_task_deal", "deal_id"),

@@ -11,13 +11,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, exists, func, literal, or_, select, true, union_all, update
+from sqlalchemy.orm import lazyload
 
 from core.db import db
 from core.models import Company, Contact, Deal, Task, TaskComment, User, utcnow
 from core.models.tasks import PRIORITIES, REMINDER_CHANNELS
+from core.models.users import team_members
 from core.services import audit, client_fields, custom_fields, events, timeline
-from core.services.access import filter_query, require
+from core.services.access import filter_query, require, scope_for
 from core.services.context import Actor
 from core.services.errors import InvalidInput
 from core.services.text import N_, clean
@@ -239,6 +241,7 @@ class Day:
     upcoming: list[Task]
     undated: list[Task]
     done_today: int
+    limit: int = 100
 
 
 def _open_tasks(actor: Actor) -> Any:
@@ -246,35 +249,59 @@ def _open_tasks(actor: Actor) -> Any:
     return filter_query(actor.user, "view", ENTITY, stmt, Task.owner_id)
 
 
-def my_day(actor: Actor, owner_id: int | None = None, now: datetime | None = None, limit: int = 200) -> Day:
-    """The open tasks of ``owner_id`` (the actor by default): overdue, due today, the next days, undated."""
+def my_day(actor: Actor, owner_id: int | None = None, now: datetime | None = None, limit: int = 100) -> Day:
+    """The open tasks of ``owner_id`` (the actor by default): overdue, due today, the next days, undated — up to
+    ``limit`` in each, every section one range of the (owner, due time) index."""
     now = now or utcnow()
     owner_id = owner_id or actor.user_id
     owner = db.session.get(User, owner_id) if owner_id != actor.user_id else actor.user
     start, end = day_bounds(local_today(owner, now), zone_of(owner))
     horizon = end + timedelta(days=UPCOMING_DAYS)
     base = _open_tasks(actor).where(Task.owner_id == owner_id)
-    rows = list(db.session.scalars(base.where(or_(Task.due_at.is_(None), Task.due_at < horizon))
-                                   .order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit)))
+
+    def section(*conditions: Any) -> list[Task]:
+        return list(db.session.scalars(base.where(*conditions).order_by(Task.due_at, Task.id).limit(limit)))
+
     done_today = db.session.scalar(select(func.count(Task.id)).where(
         Task.owner_id == owner_id, Task.status == "done", Task.completed_at >= start)) or 0
-    return Day(overdue=[t for t in rows if t.due_at is not None and t.due_at < now],
-               today=[t for t in rows if t.due_at is not None and now <= t.due_at < end],
-               upcoming=[t for t in rows if t.due_at is not None and end <= t.due_at < horizon],
-               undated=[t for t in rows if t.due_at is None], done_today=done_today)
+    return Day(overdue=section(Task.due_at < now), today=section(Task.due_at >= now, Task.due_at < end),
+               upcoming=section(Task.due_at >= end, Task.due_at < horizon),
+               undated=list(db.session.scalars(base.where(Task.due_at.is_(None)).order_by(Task.id).limit(limit))),
+               done_today=done_today, limit=limit)
+
+
+TEAM_COUNT_CAP = 999
+USERS_PER_STATEMENT = 100  # SQLite allows 500 parts in one compound SELECT; each person takes three
 
 
 def team_load(actor: Actor, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Per person the actor may see tasks of: open tasks, overdue ones and those due today (the manager's view)."""
+    """Per person whose tasks the actor may see (people who left but still own open tasks included): open tasks,
+    overdue ones and those due today, each counted up to ``TEAM_COUNT_CAP`` along the (owner, due time) index,
+    so the view costs the same with a thousand tasks or a million."""
     now = now or utcnow()
     start, end = day_bounds(local_today(actor.user, now), zone_of(actor.user))
-    counts = (select(User, func.count(Task.id), func.sum(case((Task.due_at < now, 1), else_=0)),
-                     func.sum(case((and_(Task.due_at >= start, Task.due_at < end), 1), else_=0)))
-              .join(Task, Task.owner_id == User.id).where(Task.status == "open", Task.deleted_at.is_(None)))
-    rows = db.session.execute(filter_query(actor.user, "view", ENTITY, counts, Task.owner_id)
-                              .group_by(User.id).order_by(User.full_name, User.email))
-    return [{"user": user, "open": count, "overdue": int(overdue or 0), "today": int(today or 0)}
-            for user, count, overdue, today in rows]
+    scope = scope_for(actor.user, "view", ENTITY)
+    if scope is None or actor.user is None:
+        return []
+    owns_open = exists().where(Task.owner_id == User.id, Task.status == "open", Task.deleted_at.is_(None))
+    people_stmt = select(User).where(or_(User.is_active.is_(True), owns_open))
+    if scope != "all":
+        teammates = select(team_members.c.user_id).where(team_members.c.team_id.in_(actor.user.team_ids))
+        people_stmt = people_stmt.where(or_(User.id == actor.user.id, User.id.in_(teammates)))
+    people = list(db.session.scalars(people_stmt.options(lazyload(User.teams), lazyload(User.roles))
+                                     .order_by(User.full_name, User.email)))
+    kinds = {"open": true(), "overdue": Task.due_at < now, "today": and_(Task.due_at >= start, Task.due_at < end)}
+    counts: dict[tuple[int, str], int] = {}
+    for first in range(0, len(people), USERS_PER_STATEMENT):
+        parts = []
+        for person in people[first:first + USERS_PER_STATEMENT]:
+            for kind, condition in kinds.items():
+                capped = (select(Task.id).where(Task.owner_id == person.id, Task.status == "open",
+                                                Task.deleted_at.is_(None), condition)
+                          .limit(TEAM_COUNT_CAP + 1).subquery())
+                parts.append(select(literal(person.id), literal(kind), func.count()).select_from(capped))
+        counts.update({(uid, kind): n for uid, kind, n in db.session.execute(union_all(*parts))})
+    return [{"user": p, **{kind: counts.get((p.id, kind), 0) for kind in kinds}} for p in people]
 
 
 def for_record(actor: Actor, *, contact_id: int | None = None, company_id: int | None = None,

@@ -49,7 +49,7 @@ def team():  # type: ignore[no-untyped-def]
     require(user(), "view", "task")
     if scope_for(user(), "view", "task") in (None, "own"):
         abort(403)
-    return render("tasks/team.html", rows=tasks.team_load(actor()), form=EmptyForm())
+    return render("tasks/team.html", rows=tasks.team_load(actor()), cap=tasks.TEAM_COUNT_CAP, form=EmptyForm())
 
 
 def _due_value(form: Any) -> str:

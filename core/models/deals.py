@@ -58,6 +58,8 @@ class Deal(Base):
         live_index("ix_deal_live_title", "search_title", "id"),
         live_index("ix_deal_live_created", "created_at", "id"),
         live_index("ix_deal_live_amount", "amount", "id"),
+        # the board's count and sum per stage, read from the index alone
+        live_index("ix_deal_stage_amount", "pipeline_id", "stage_id", "amount"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -227,16 +227,16 @@ def pipelines() -> list[Pipeline]:
 def board(actor: Actor, pipeline: Pipeline, per_stage: int = 50) -> dict[int, dict[str, Any]]:
     """For each stage of ``pipeline``: the deals ``actor`` may see (newest first, up to ``per_stage``), their
     count and the sum of their amounts, in two statements whatever the number of stages."""
-    visible = filter_query(actor.user, "view", ENTITY, select(Deal.id).where(Deal.deleted_at.is_(None),
-                                                                             Deal.pipeline_id == pipeline.id),
-                           Deal.owner_id)
+    def visible(stmt: Any) -> Any:
+        return filter_query(actor.user, "view", ENTITY, stmt.where(Deal.deleted_at.is_(None),
+                                                                   Deal.pipeline_id == pipeline.id), Deal.owner_id)
+
     totals = {stage_id: (count, amount) for stage_id, count, amount in db.session.execute(
-        select(Deal.stage_id, func.count(Deal.id), func.coalesce(func.sum(Deal.amount), 0))
-        .where(Deal.id.in_(visible)).group_by(Deal.stage_id))}
+        visible(select(Deal.stage_id, func.count(Deal.id), func.coalesce(func.sum(Deal.amount), 0)))
+        .group_by(Deal.stage_id))}
     # the newest cards of each stage: one index range scan per stage (ix_deal_board), sent as one statement
-    per_column = [select(Deal.id).where(Deal.id.in_(visible), Deal.pipeline_id == pipeline.id,
-                                        Deal.stage_id == stage.id).order_by(Deal.id.desc()).limit(per_stage)
-                  .subquery() for stage in pipeline.stages]
+    per_column = [visible(select(Deal.id).where(Deal.stage_id == stage.id)).order_by(Deal.id.desc())
+                  .limit(per_stage).subquery() for stage in pipeline.stages]
     shown_ids = union_all(*[select(column.c.id) for column in per_column]) if per_column else None
     shown = db.session.scalars(select(Deal).where(Deal.id.in_(shown_ids)).options(lazyload(Deal.stage))
                                .order_by(Deal.id.desc())) if shown_ids is not None else []

@@ -26,7 +26,7 @@ from sqlalchemy import insert, select
 from core import create_app
 from core.db import db
 from core.models import Activity, Company, Contact, ContactCompany, Deal, Email, Phone, Task, User
-from core.services import deals, phones, sample_data
+from core.services import deal_totals, deals, phones, sample_data
 from core.services.accounts import hash_password
 from core.services.text import company_key, search_key
 from core.testing.fixtures import migrate_app
@@ -114,6 +114,7 @@ def seed(url: str, n: int, instance: Path) -> None:
                 _flush(contacts, phone_rows, email_rows, links, acts, deal_rows, task_rows)
                 print(f"  {i:,} contacts", flush=True)
         _flush(contacts, phone_rows, email_rows, links, acts, deal_rows, task_rows)
+        deal_totals.recount()  # bulk inserts bypass the running totals
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
                 conn.exec_driver_sql("SELECT setval('deal_id_seq', (SELECT max(id) FROM deal))")

@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from core.config import Settings, load_settings
+from core.services import deal_totals
 
 __version__ = "0.1.0"
 SETTINGS_KEY = "mayak.settings"
@@ -103,6 +104,7 @@ def create_app(
     app.extensions[SETTINGS_KEY] = settings
 
     db.init_app(app)
+    deal_totals.install()
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)

@@ -256,3 +256,39 @@ def test_client_pickers_find_by_name_and_phone_and_the_form_shows_the_choice(app
     assert made.status_code == 422  # the title is missing; the chosen clients stay chosen, by name
     assert f'<option value="{anna_id}" selected>Анна Сидорова</option>' in made.text
     assert f'<option value="{firm_id}" selected>ООО «Ромашка»</option>' in made.text
+
+
+def test_running_stage_totals_match_a_recount_after_every_kind_of_change(app, admin, make_user):
+    from core.models import StageTotal
+    from core.services import deal_totals, inbox, reassign
+
+    other = make_user("other@example.com")
+    with app.app_context():
+        actor = _actor(admin.id)
+        pipeline = deals.ensure_default_pipeline()
+        stages = pipeline.stages
+        first = deals.save(actor, None, {"title": "Первая", "pipeline_id": pipeline.id, "amount": "1000"})
+        second = deals.save(actor, None, {"title": "Вторая", "pipeline_id": pipeline.id, "amount": "250,50",
+                                          "owner_id": other.id})
+        deals.move(actor, first, stages[2].id)
+        deals.save(actor, second, {"amount": "300"}, partial=True)
+        deals.add_item(actor, first, {"name": "Окно", "price": "700", "quantity": "3"})  # amount becomes 2100
+        deals.move(actor, second, stages[5].id, lost_reason="Too expensive")
+        reassign.reassign(actor, from_user_id=admin.id, to_user_id=other.id)
+        item, _ = inbox.receive(channel="phone", name="Новый", phone="+7 916 000 99 88")
+        inbox.accept(actor, item)
+        gone = deals.save(actor, None, {"title": "Удалённая", "pipeline_id": pipeline.id, "amount": "5"})
+        gone.deleted_at = gone.created_at
+        db.session.commit()
+
+        def snapshot():
+            return sorted((t.stage_id, t.owner_id, t.count, t.amount) for t in db.session.scalars(
+                select(StageTotal).where(StageTotal.count != 0)))
+
+        running = snapshot()
+        deal_totals.recount()
+        assert running == snapshot()
+        columns = deals.board(actor, pipeline)
+        assert columns[stages[2].id]["count"] == 1 and columns[stages[2].id]["sum"] == Decimal("2100.00")
+        assert columns[stages[5].id]["sum"] == Decimal("300.00")
+        assert sum(c["count"] for c in columns.values()) == 3  # the deleted one is not counted

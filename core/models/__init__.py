@@ -7,7 +7,7 @@ from core.models.auth import LoginFailure
 from core.models.base import Base, UTCDateTime, utcnow
 from core.models.contacts import Company, Contact, ContactCompany, Email, Phone, Tag
 from core.models.custom_fields import CustomField
-from core.models.deals import Deal, DealItem, Payment, Pipeline, Stage, StageChange
+from core.models.deals import Deal, DealItem, Payment, Pipeline, Stage, StageChange, StageTotal
 from core.models.inbox import AssignmentRule, ChannelSetting, InboxItem, LeadForm
 from core.models.jobs import EventDelivery, JobRecord, OutboxEvent, ScheduleState
 from core.models.notifications import Notification
@@ -48,6 +48,7 @@ __all__ = [
     "ScheduleState",
     "Stage",
     "StageChange",
+    "StageTotal",
     "Tag",
     "Task",
     "TaskComment",

@@ -132,3 +132,16 @@ class StageChange(Base):
     to_stage_id: Mapped[int] = mapped_column(ForeignKey("stage.id", ondelete="CASCADE"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StageTotal(Base):
+    """How many live deals each owner has in a stage and what they add up to, kept up to date with every change
+    of a deal (see :mod:`core.services.deal_totals`) so the board shows exact counts and sums without reading a
+    million deals. ``owner_id`` 0 stands for deals without an owner."""
+
+    __tablename__ = "deal_stage_total"
+
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stage.id", ondelete="CASCADE"), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))

@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from sqlalchemy import event
 
 from core.db import db
-from core.models import User
+from core.models import Company, User
 from core.services import companies, contacts, timeline
 from core.services.context import Actor
+from core.testing.fixtures import wait_for_jobs
 
 BUDGET = 10
 
@@ -49,6 +50,30 @@ def test_list_and_card_stay_within_the_budget(app, admin, admin_client):
     for url in ("/contacts/", "/contacts/?limit=200", "/contacts/?q=имя", f"/contacts/{first}", "/companies/",
                 "/contacts/?group=city"):
         admin_client.get(url)  # warm caches (sessions, custom field definitions)
+        with counted(app) as statements:
+            assert admin_client.get(url).status_code == 200
+        assert len(statements) <= BUDGET, f"{url}: {len(statements)} statements:\n" + "\n".join(statements)
+
+
+def test_deal_task_inbox_pages_and_the_company_card_stay_within_the_budget(app, admin, admin_client):
+    from core.services import deals, inbox, tasks
+
+    first = _seed(app, admin.id, 30)
+    with app.app_context():
+        actor = Actor(db.session.get(User, admin.id))
+        pipeline = deals.ensure_default_pipeline()
+        company_id = db.session.scalar(db.select(db.func.min(Company.id)))
+        for n in range(60):
+            deal = deals.save(actor, None, {"title": f"Сделка {n}", "pipeline_id": pipeline.id, "amount": str(n),
+                                            "contact_id": first + n % 30, "company_id": company_id})
+            tasks.save(actor, None, {"title": f"Задача {n}", "contact_id": first + n % 30, "deal_id": deal.id,
+                                     "due_at": f"2099-01-{n % 28 + 1:02d} 10:00"})
+            inbox.receive(channel="phone", name=f"Звонок {n}", phone=f"+7 903 000-{n:04d}")
+        deal_id, pipeline_id = deal.id, pipeline.id
+    wait_for_jobs(app)  # the event dispatcher's statements are not the pages'
+    for url in ("/deals/list", "/deals/list?status=open&sort=amount&dir=desc", f"/deals/board/{pipeline_id}",
+                f"/deals/{deal_id}", "/tasks/", "/tasks/team", "/inbox/", f"/companies/{company_id}"):
+        admin_client.get(url)
         with counted(app) as statements:
             assert admin_client.get(url).status_code == 200
         assert len(statements) <= BUDGET, f"{url}: {len(statements)} statements:\n" + "\n".join(statements)

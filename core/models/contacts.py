@@ -169,12 +169,15 @@ class Phone(Base):
     __table_args__ = (
         CheckConstraint("(contact_id IS NULL) <> (company_id IS NULL)", name="one_owner"),
         Index("ix_phone_e164", "e164"),
+        # most phones are people's: an index over the companies' only, which planners then trust
+        Index("ix_phone_company_id", "company_id", sqlite_where=text("company_id IS NOT NULL"),
+              postgresql_where=text("company_id IS NOT NULL")),
         Index("ix_phone_digits_rev", "digits_rev"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
-    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20), default="mobile")
     raw: Mapped[str] = mapped_column(String(64))
     e164: Mapped[str | None] = mapped_column(String(20))
@@ -191,11 +194,13 @@ class Email(Base):
     __table_args__ = (
         CheckConstraint("(contact_id IS NULL) <> (company_id IS NULL)", name="one_owner"),
         Index("ix_email_normalized", "normalized"),
+        Index("ix_email_company_id", "company_id", sqlite_where=text("company_id IS NOT NULL"),
+              postgresql_where=text("company_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
-    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20), default="work")
     address: Mapped[str] = mapped_column(String(254))
     normalized: Mapped[str] = mapped_column(search_key(254))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from core.db import db
 from core.models import Company, Contact, ContactCompany, utcnow
-from core.services import audit, client_fields, custom_fields
+from core.services import audit, client_fields, custom_fields, loading
 from core.services.access import AccessDenied, can, require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
@@ -25,10 +25,13 @@ ENTITY = "contact"
 def get(actor: Actor, contact_id: int, action: str = "view") -> Contact:
     """The contact, if it exists, is not deleted and ``actor`` may ``action`` it; else :class:`LookupError`
     (not found) or :class:`AccessDenied`."""
-    # one statement for the contact and everything its card shows
+    # the contact with everything its card shows: phones and emails joined in; tags and companies (each a join of
+    # two tables) joined too on PostgreSQL, but loaded apart on SQLite, whose planner would otherwise materialise
+    # every tag link and company membership of the database (0.7 s per card at 100k contacts)
     contact = db.session.execute(
         select(Contact).where(Contact.id == contact_id)
-        .options(*(joinedload(getattr(Contact, name)) for name in ("phones", "emails", "tags", "memberships")))
+        .options(joinedload(Contact.phones), joinedload(Contact.emails),
+                 *loading.with_related(Contact.tags, Contact.memberships))
     ).unique().scalar_one_or_none()
     if contact is None or contact.deleted_at is not None:
         raise LookupError(contact_id)

@@ -9,7 +9,7 @@ from typing import Any
 from babel.numbers import list_currencies
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, union_all
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 
 from core.db import db
 from core.models import Company, Contact, Deal, DealItem, Payment, Pipeline, Stage, StageChange, StageTotal, utcnow
@@ -43,8 +43,12 @@ def ensure_default_pipeline(currency: str = "RUB") -> Pipeline:
     return pipeline
 
 
-def get(actor: Actor, deal_id: int, action: str = "view") -> Deal:
-    deal = db.session.get(Deal, deal_id)
+def get(actor: Actor, deal_id: int, action: str = "view", *, details: bool = False) -> Deal:
+    """The deal if ``actor`` may ``action`` it; with ``details`` its lines, payments and pipeline come in the same
+    statement (the deal's page shows them all)."""
+    options = [joinedload(Deal.items), joinedload(Deal.payments),
+               joinedload(Deal.stage).joinedload(Stage.pipeline)] if details else []
+    deal = db.session.get(Deal, deal_id, options=options)
     if deal is None or deal.deleted_at is not None:
         raise LookupError(deal_id)
     require(actor.user, action, ENTITY, deal)

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from core.db import db
-from core.models import Company, Contact, Deal
+from core.models import Contact, Deal
+from core.services import companies
 
 
 def linked_names(items: Iterable[Any]) -> dict[str, dict[int, str]]:
@@ -24,8 +25,7 @@ def linked_names(items: Iterable[Any]) -> dict[str, dict[int, str]]:
                             db.session.execute(select(Contact.id, Contact.first_name, Contact.middle_name,
                                                       Contact.last_name).where(Contact.id.in_(ids["contact"])))}
     if ids["company"]:
-        names["company"] = dict(db.session.execute(
-            select(Company.id, Company.name).where(Company.id.in_(ids["company"]))).all())
+        names["company"] = companies.names_of(list(ids["company"]))
     if ids["deal"]:
         names["deal"] = dict(db.session.execute(
             select(Deal.id, Deal.title).where(Deal.id.in_(ids["deal"]))).all())

@@ -241,7 +241,7 @@ class Day:
     upcoming: list[Task]
     undated: list[Task]
     done_today: int
-    limit: int = 100
+    limit: int = 50
 
 
 def _open_tasks(actor: Actor) -> Any:
@@ -249,7 +249,7 @@ def _open_tasks(actor: Actor) -> Any:
     return filter_query(actor.user, "view", ENTITY, stmt, Task.owner_id)
 
 
-def my_day(actor: Actor, owner_id: int | None = None, now: datetime | None = None, limit: int = 100) -> Day:
+def my_day(actor: Actor, owner_id: int | None = None, now: datetime | None = None, limit: int = 50) -> Day:
     """The open tasks of ``owner_id`` (the actor by default): overdue, due today, the next days, undated — up to
     ``limit`` in each, every section one range of the (owner, due time) index."""
     now = now or utcnow()

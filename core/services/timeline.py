@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.exc import IntegrityError
 
 from core.db import db
@@ -98,20 +98,25 @@ def add_note(actor: Actor, *, contact: Contact | None = None, company: Any = Non
 
 def entries(*, contact_id: int | None = None, company_id: int | None = None, kinds: Sequence[str] = (),
             before: Cursor | None = None, limit: int = PAGE) -> list[Activity]:
-    """A page of entries, newest first. A company's timeline includes its people's entries."""
-    stmt = select(Activity)
+    """A page of entries, newest first. A company's timeline includes its people's entries: the company's own
+    page and its people's page are each read along their (owner, time) index, then merged."""
+    wanted = [k for k in kinds if k in ACTIVITY_KINDS]
+
+    def page(stmt: Any) -> Any:
+        if wanted:
+            stmt = stmt.where(Activity.kind.in_(wanted))
+        if before is not None:
+            stmt = stmt.where(or_(Activity.occurred_at < before.occurred_at,
+                                  and_(Activity.occurred_at == before.occurred_at, Activity.id < before.id)))
+        return stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit)
+
     if contact_id is not None:
-        stmt = stmt.where(Activity.contact_id == contact_id)
+        stmt = page(select(Activity).where(Activity.contact_id == contact_id))
     else:
         people = select(ContactCompany.contact_id).where(ContactCompany.company_id == company_id)
-        stmt = stmt.where(or_(Activity.company_id == company_id, Activity.contact_id.in_(people)))
-    wanted = [k for k in kinds if k in ACTIVITY_KINDS]
-    if wanted:
-        stmt = stmt.where(Activity.kind.in_(wanted))
-    if before is not None:
-        stmt = stmt.where(or_(Activity.occurred_at < before.occurred_at,
-                              and_(Activity.occurred_at == before.occurred_at, Activity.id < before.id)))
-    stmt = stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit)
+        own = page(select(Activity.id).where(Activity.company_id == company_id)).subquery()
+        theirs = page(select(Activity.id).where(Activity.contact_id.in_(people))).subquery()
+        stmt = page(select(Activity).where(Activity.id.in_(union(select(own.c.id), select(theirs.c.id)))))
     return list(db.session.scalars(stmt.options(*loading.with_related(Activity.attachments))).unique())
 
 

@@ -18,6 +18,7 @@ from core.web.context import actor, user
 from core.web.forms import EmptyForm
 from core.web.htmx import fragment, render
 
+PEOPLE_SHOWN = 50
 bp = Blueprint("companies", __name__, url_prefix="/companies")
 
 
@@ -69,9 +70,10 @@ def card(company_id: int):  # type: ignore[no-untyped-def]
     me = user()
     kinds = [k for k in request.args.getlist("kind") if k in ACTIVITY_KINDS]
     entries = timeline.entries(company_id=company.id, kinds=kinds)
-    people = [m.contact for m in company.memberships if m.contact.deleted_at is None]
+    people = companies.people(company.id, limit=PEOPLE_SHOWN)
     return render("companies/card.html", "timeline", company=company, entries=entries, kinds=kinds,
                   cursor=timeline.next_cursor(entries), all_kinds=ACTIVITY_KINDS, people=people,
+                  people_shown=PEOPLE_SHOWN,
                   actions=facades.card_actions("company", company, me),
                   panels=facades.card_panels("company", company, me),
                   fields=custom_fields.definitions("company"), form=EmptyForm(), owners=clients.assignable_users())

@@ -7,10 +7,9 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from core.db import db
-from core.models import Contact, Pipeline, Stage
+from core.models import Pipeline
 from core.models.deals import CHANNELS
 from core.services import deals, labels, listing, tasks
 from core.services.access import can, require
@@ -139,12 +138,12 @@ def _chosen(field: str, values: dict[str, str], deal: Any) -> int | None:
 def card(deal_id: int):  # type: ignore[no-untyped-def]
     """The deal: its facts, line items, payments, stage history and open tasks."""
     try:
-        deal = deals.get(actor(), deal_id)
+        deal = deals.get(actor(), deal_id, details=True)
     except LookupError:
         abort(404)
-    stages = {s.id: s.name for s in db.session.scalars(select(Stage).where(Stage.pipeline_id == deal.pipeline_id))}
-    contact = db.session.get(Contact, deal.contact_id) if deal.contact_id else None
-    return render("deals/card.html", deal=deal, contact=contact, history=deals.history(deal), stages=stages,
+    stages = {s.id: s.name for s in deal.stage.pipeline.stages}
+    return render("deals/card.html", deal=deal, links=labels.linked_names([deal]), history=deals.history(deal),
+                  stages=stages,
                   paid=deals.paid(deal), open_tasks=tasks.for_record(actor(), deal_id=deal.id),
                   names={u.id: u.display_name for u in clients.assignable_users()}, form=EmptyForm(),
                   can_edit=can(user(), "edit", "deal", deal))

@@ -164,3 +164,10 @@ def test_contact_centre_submits_and_sees_only_its_own(app, make_user, client, lo
     assert post_form(client, f"/inbox/{mine_id}/accept").status_code == 403
     assert post_form(client, f"/inbox/{other_id}/reject", {"reason": "x"}).status_code == 403
     assert client.get("/contacts/").status_code == 403
+
+
+def test_a_new_form_starts_with_fields_in_the_admins_language(admin_client):
+    russian = admin_client.get("/admin/intake/forms/new", headers={"Accept-Language": "ru"})
+    assert 'value="Телефон"' in russian.text
+    english = admin_client.get("/admin/intake/forms/new", headers={"Accept-Language": "en"})
+    assert 'value="Phone"' in english.text

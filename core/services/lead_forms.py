@@ -31,12 +31,17 @@ from core.services.text import clean, flag, optional_int
 HONEYPOT = "website"  # a field people never see (hidden by CSS) and bots fill in
 STARTED = "_started"
 FIELD_KINDS = ("text", "phone", "email", "textarea")
-STANDARD_FIELDS = ({"name": "name", "label": "Name", "kind": "text", "required": True},
-                   {"name": "phone", "label": "Phone", "kind": "phone", "required": True},
-                   {"name": "email", "label": "Email", "kind": "email", "required": False},
-                   {"name": "message", "label": "Message", "kind": "textarea", "required": False})
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 MAX_VALUE = 5000
+_STANDARD = (("name", _l("Name"), "text", True), ("phone", _l("Phone"), "phone", True),
+             ("email", _l("Email"), "email", False), ("message", _l("Message"), "textarea", False))
+
+
+def standard_fields() -> list[dict[str, Any]]:
+    """The fields a new form starts with, labelled in the language of whoever creates it (the labels are then
+    the form's own text, shown to visitors as saved)."""
+    return [{"name": name, "label": str(label), "kind": kind, "required": required}
+            for name, label, kind, required in _STANDARD]
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def form_edit(form_id: int | None):  # type: ignore[no-untyped-def]
         rejected = list(db.session.scalars(select(InboxItem).where(InboxItem.form_id == lead_form.id,
                                                                    InboxItem.status == "rejected")
                                            .order_by(InboxItem.id.desc()).limit(20)))
-    fields = lead_form.fields if lead_form else [dict(f) for f in lead_forms.STANDARD_FIELDS]
+    fields = lead_form.fields if lead_form else lead_forms.standard_fields()
     if request.method == "POST" and errors:
         fields = _fields_from(request.form)
     base = request.host_url.rstrip("/")

@@ -37,7 +37,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
 
         form = lead_forms.save(Actor(db.session.get(User, boss.id)), None, {
             "name": "Заказать звонок", "min_fill_seconds": "1", "rate_limit_per_hour": "5",
-            "fields": [dict(f) for f in lead_forms.STANDARD_FIELDS]})
+            "fields": lead_forms.standard_fields()})
         form.key = LEAD_FORM_KEY
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)

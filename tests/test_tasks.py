@@ -150,6 +150,12 @@ def test_reassign_all_open_work_with_history(app, admin, make_user):
         changes = reassign.history("deal", deal.id)
         assert changes[-1].reason == "Отпуск" and changes[-1].to_owner_id == taking.id
         assert db.session.scalar(select(func.count(OwnerChange.id)).where(OwnerChange.reason == "Отпуск")) == 3
+        deal_id = deal.id
+    from core.testing.fixtures import sign_in
+
+    browser = app.test_client()
+    sign_in(browser, "admin@example.com")
+    assert "Отпуск" in browser.get(f"/deals/{deal_id}").text  # the deal's page shows who handed it over and why
 
 
 def test_team_load_counts_each_person_up_to_the_cap(app, admin, make_user, monkeypatch):

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from core.db import db
 from core.models import Pipeline
 from core.models.deals import CHANNELS
-from core.services import deals, labels, listing, tasks
+from core.services import deals, labels, listing, reassign, tasks
 from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.services.text import optional_int
@@ -143,7 +143,7 @@ def card(deal_id: int):  # type: ignore[no-untyped-def]
         abort(404)
     stages = {s.id: s.name for s in deal.stage.pipeline.stages}
     return render("deals/card.html", deal=deal, links=labels.linked_names([deal]), history=deals.history(deal),
-                  stages=stages,
+                  owner_changes=reassign.history("deal", deal.id), stages=stages,
                   paid=deals.paid(deal), open_tasks=tasks.for_record(actor(), deal_id=deal.id),
                   names={u.id: u.display_name for u in clients.assignable_users()}, form=EmptyForm(),
                   can_edit=can(user(), "edit", "deal", deal))

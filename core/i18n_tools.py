@@ -29,6 +29,10 @@ UNITS: list[tuple[list[Path], Path, list[Path]]] = [
      [PROJECT_ROOT / "plugins/card_basics/translations"]),
     ([PROJECT_ROOT / "plugins/webhooks"], PROJECT_ROOT / "plugins/webhooks/translations/messages.pot",
      [PROJECT_ROOT / "plugins/webhooks/translations"]),
+    ([PROJECT_ROOT / "plugins/import_csv"], PROJECT_ROOT / "plugins/import_csv/translations/messages.pot",
+     [PROJECT_ROOT / "plugins/import_csv/translations"]),
+    ([PROJECT_ROOT / "plugins/import_xlsx"], PROJECT_ROOT / "plugins/import_xlsx/translations/messages.pot",
+     [PROJECT_ROOT / "plugins/import_xlsx/translations"]),
     ([PROJECT_ROOT / "plugins/mail_notify"], PROJECT_ROOT / "plugins/mail_notify/translations/messages.pot",
      [PROJECT_ROOT / "plugins/mail_notify/translations"]),
 ]

@@ -15,12 +15,15 @@ from core.plugins.types import (
     CountryRules,
     Event,
     HealthStatus,
+    ImportFileError,
+    ImportFormat,
     JobSpec,
     LocaleSpec,
     NavItem,
     PermissionSpec,
     PluginInfo,
     ScheduleSpec,
+    TableSource,
 )
 
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -31,12 +34,15 @@ __all__ = [
     "CountryRules",
     "Event",
     "HealthStatus",
+    "ImportFileError",
+    "ImportFormat",
     "JobSpec",
     "LocaleSpec",
     "NavItem",
     "PermissionSpec",
     "PluginInfo",
     "ScheduleSpec",
+    "TableSource",
     "hookimpl",
     "secret_field",
 ]

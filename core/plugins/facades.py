@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app, has_app_context
 
 from core.errors import ProviderNotFound
-from core.plugins.types import CardAction, CardPanel, CountryRules, HealthStatus, LocaleSpec, NavItem
+from core.plugins.types import CardAction, CardPanel, CountryRules, HealthStatus, ImportFormat, LocaleSpec, NavItem
 
 if TYPE_CHECKING:
     from core.models import User
@@ -45,6 +45,8 @@ class Registry:
         for spec in manager.collect("register_locales"):
             locales[spec.code] = spec
         self.locales: dict[str, LocaleSpec] = locales
+        self.import_formats: list[ImportFormat] = sorted(manager.collect("register_import_formats"),
+                                                         key=lambda f: (f.order, f.key))
 
 
 def registry() -> Registry:
@@ -108,6 +110,11 @@ def deliver_notification(channel: str, user: User, message: str, params: dict[st
         current_app.logger.exception("delivering a %s notification to user %s failed", channel, user.id)
         return False
     return bool(sent)
+
+
+def import_formats() -> list[ImportFormat]:
+    """Every import format the enabled plugins read, in their order."""
+    return registry().import_formats
 
 
 def plugin_health() -> dict[str, HealthStatus]:

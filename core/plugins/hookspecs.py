@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         CountryRules,
         Event,
         HealthStatus,
+        ImportFormat,
         JobSpec,
         LocaleSpec,
         NavItem,
@@ -72,6 +73,12 @@ def register_jobs() -> list[JobSpec]:
 @hookspec
 def register_schedules() -> list[ScheduleSpec]:
     """Jobs the scheduler runs periodically (interval or cron)."""
+
+
+@hookspec
+def register_import_formats() -> list[ImportFormat]:
+    """File formats the import reads (CSV, XLSX, vCard, another CRM's export...): how to recognise a file and how
+    to stream its rows."""
 
 
 @hookspec

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -121,6 +121,52 @@ class Event:
     name: str
     payload: dict[str, Any]
     created_at: datetime
+
+
+class ImportFileError(ValueError):
+    """A file an import cannot read: ``message`` is a translatable text saying what is wrong and what to do."""
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ImportFormat:
+    """A file format the import can read (``register_import_formats``).
+
+    ``sniff(head, filename)`` looks at the first bytes (up to 64 KiB) and the name and answers whether the file is
+    in this format. ``open(path)`` returns a :class:`TableSource`; it raises :class:`ImportFileError` for a file it
+    recognises but cannot read (corrupt, password-protected, too large when unpacked).
+    """
+
+    key: str
+    label: Any
+    extensions: tuple[str, ...]
+    sniff: Callable[[bytes, str], bool]
+    open: Callable[[Path], TableSource]
+    order: int = 100
+
+
+class TableSource:
+    """Rows of a file, streamed: ``sheets()`` (one name for formats without sheets) and ``rows(sheet)`` yielding
+    ``(row number in the file, [cell, ...])`` with cells as strings, numbers, dates or ``None``. Constant memory
+    whatever the file's size; ``close()`` releases the file."""
+
+    def sheets(self) -> list[str]:
+        raise NotImplementedError
+
+    def rows(self, sheet: str | None = None) -> Iterator[tuple[int, list[Any]]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the file (nothing to do by default)."""
+
+    def __enter__(self) -> TableSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass

@@ -33,6 +33,8 @@ UNITS: list[tuple[list[Path], Path, list[Path]]] = [
      [PROJECT_ROOT / "plugins/import_csv/translations"]),
     ([PROJECT_ROOT / "plugins/import_xlsx"], PROJECT_ROOT / "plugins/import_xlsx/translations/messages.pot",
      [PROJECT_ROOT / "plugins/import_xlsx/translations"]),
+    ([PROJECT_ROOT / "plugins/import_vcard"], PROJECT_ROOT / "plugins/import_vcard/translations/messages.pot",
+     [PROJECT_ROOT / "plugins/import_vcard/translations"]),
     ([PROJECT_ROOT / "plugins/mail_notify"], PROJECT_ROOT / "plugins/mail_notify/translations/messages.pot",
      [PROJECT_ROOT / "plugins/mail_notify/translations"]),
 ]

@@ -80,3 +80,46 @@ def test_unreadable_files_are_refused_with_the_reason(app, tmp_path):
             with pytest.raises(ImportFileError) as info:
                 open_table(path, path.name)
             assert expected in str(info.value.message), path.name
+
+
+VCARDS = """BEGIN:VCARD
+VERSION:4.0
+FN:Иван Петров
+N:Петров;Иван;Сергеевич;;
+TEL;TYPE=cell:+7 916 123-45-67
+TEL;TYPE=work:8 (495) 111-22-33
+EMAIL:ivan@example.com
+EMAIL;TYPE=work:petrov@firm.ru
+ORG:ООО Ромашка
+TITLE:Директор
+BDAY:19900517
+NOTE:Любит звонки\\, но не утром
+END:VCARD
+BEGIN:VCARD
+VERSION:3.0
+FN:Anna Smith
+N:Smith;Anna;;;
+TEL;TYPE=CELL:+44 20 7946 0958
+ADR;TYPE=HOME:;;1 Street;London;;;UK
+UID:anna-1
+END:VCARD
+"""
+
+
+def test_vcard_cards_become_rows_under_a_fixed_header(app, tmp_path):
+    path = tmp_path / "contacts.vcf"
+    path.write_text(VCARDS, encoding="utf-8")
+    with app.app_context():
+        fmt, source = open_table(path, "export")  # found by its content, whatever the name
+        with source:
+            rows = list(source.rows())
+    header = rows[0][1]
+    ivan = dict(zip(header, rows[1][1], strict=True))
+    anna = dict(zip(header, rows[2][1], strict=True))
+    assert fmt.key == "vcard" and [n for n, _cells in rows] == [1, 2, 3]
+    assert (ivan["Last name"], ivan["First name"], ivan["Middle name"]) == ("Петров", "Иван", "Сергеевич")
+    assert (ivan["Phone 1"], ivan["Phone 2"], ivan["Email 2"]) == ("+7 916 123-45-67", "8 (495) 111-22-33",
+                                                                   "petrov@firm.ru")
+    assert (ivan["Organization"], ivan["Birthday"], ivan["Note"]) == ("ООО Ромашка", "19900517",
+                                                                      "Любит звонки, но не утром")
+    assert (anna["City"], anna["vCard UID"], anna["Phone 2"]) == ("London", "anna-1", "")

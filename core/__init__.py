@@ -30,6 +30,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # 64 MiB of page cache instead of SQLite's 2 MiB: with 100k contacts the indexes outgrow 2 MiB, and a bulk
+    # import then spent most of its time re-reading index pages
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

@@ -264,4 +264,7 @@ def demo_data(size: int) -> None:
                f"manager@demo.example, sales1@demo.example, sales2@demo.example (password {demo.DEMO_PASSWORD})")
 
 
-CORE_COMMANDS = [db_group, users_group, plugins_group, serve, worker, scheduler_command, demo_data]
+from core.transfer_commands import TRANSFER_COMMANDS  # noqa: E402 - the import and export commands
+
+CORE_COMMANDS = [db_group, users_group, plugins_group, serve, worker, scheduler_command, demo_data,
+                 *TRANSFER_COMMANDS]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from core.jobs import JobContext
 from core.models import User
 from core.plugins import CountryRules, JobSpec, NavItem, PermissionSpec, ScheduleSpec, hookimpl
 from core.services.access import can
@@ -72,6 +73,13 @@ def _recurrence_job(ctx: object) -> int:
     return recurrence.generate()
 
 
+def _import_job(ctx: JobContext, batch_id: int) -> dict[str, int]:
+    from core.services import imports
+
+    batch = imports.run(batch_id, lambda done, total: ctx.progress(done, total))
+    return batch.counts()
+
+
 @hookimpl
 def register_jobs() -> list[JobSpec]:
     return [
@@ -79,6 +87,8 @@ def register_jobs() -> list[JobSpec]:
         JobSpec("core.task_overdue", _overdue_job, timeout=300, max_attempts=2, label=_l("Flag overdue tasks")),
         JobSpec("core.task_recurrence", _recurrence_job, timeout=600, max_attempts=3,
                 label=_l("Create recurring tasks")),
+        # resumable: each attempt goes on from the last committed chunk
+        JobSpec("core.import", _import_job, timeout=6 * 3600, max_attempts=5, label=_l("Import a file")),
     ]
 
 

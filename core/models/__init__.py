@@ -8,6 +8,7 @@ from core.models.base import Base, UTCDateTime, utcnow
 from core.models.contacts import Company, Contact, ContactCompany, Email, Phone, Tag
 from core.models.custom_fields import CustomField
 from core.models.deals import Deal, DealItem, Payment, Pipeline, Stage, StageChange, StageTotal
+from core.models.imports import ImportBatch, ImportProfile, ImportRow
 from core.models.inbox import AssignmentRule, ChannelSetting, InboxItem, LeadForm
 from core.models.jobs import EventDelivery, JobRecord, OutboxEvent, ScheduleState
 from core.models.notifications import Notification
@@ -32,6 +33,9 @@ __all__ = [
     "DealItem",
     "Email",
     "EventDelivery",
+    "ImportBatch",
+    "ImportProfile",
+    "ImportRow",
     "InboxItem",
     "JobRecord",
     "LeadForm",

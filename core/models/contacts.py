@@ -115,6 +115,9 @@ class Contact(_ClientRecord, Base):
         # the filters people use most, each kept in name order so a filtered page is a range scan
         live_index("ix_contact_live_city", "city", "search_lf", "id"),
         live_index("ix_contact_live_source", "source", "search_lf", "id"),
+        # the id a record had in the system it was imported from (amoCRM, Bitrix24, 1C): matched on re-import
+        Index("ix_contact_external_id", "external_id", sqlite_where=text("external_id IS NOT NULL"),
+              postgresql_where=text("external_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -125,6 +128,7 @@ class Contact(_ClientRecord, Base):
     search_fl: Mapped[str] = mapped_column(search_key(400), default="")
     job_title: Mapped[str] = mapped_column(String(200), default="")
     birthday: Mapped[date | None] = mapped_column(Date)
+    external_id: Mapped[str | None] = mapped_column(String(120))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
 
     phones: Mapped[list[Phone]] = relationship(back_populates="contact", cascade="all, delete-orphan",

@@ -159,6 +159,10 @@ class TableSource:
     def rows(self, sheet: str | None = None) -> Iterator[tuple[int, list[Any]]]:
         raise NotImplementedError
 
+    def estimated_rows(self, sheet: str | None = None) -> int | None:
+        """About how many rows the sheet has, for a progress bar; ``None`` when it cannot be told cheaply."""
+        return None
+
     def close(self) -> None:
         """Release the file (nothing to do by default)."""
 

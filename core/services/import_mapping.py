@@ -8,7 +8,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from core.services.text import search_key
+
+# The fields a column can go to, in the order the mapping step lists them.
+FIELDS: dict[str, Any] = {
+    "full_name": _l("Full name (split into last, first and middle name)"),
+    "last_name": _l("Last name"), "first_name": _l("First name"), "middle_name": _l("Middle name"),
+    "phone": _l("Phone"), "email": _l("Email"), "company": _l("Company"), "job_title": _l("Job title"),
+    "city": _l("City"), "region": _l("Region"), "source": _l("Source"), "notes": _l("Notes"),
+    "birthday": _l("Birthday"), "tags": _l("Tags"), "owner": _l("Owner (name or email of a user)"),
+    "external_id": _l("ID in the previous system"),
+}
 
 # Field → names people give that column, compared in search-key form (case, ё, extra spaces do not matter).
 # A name that is a whole column title matches first; otherwise a column whose title contains one of the words
@@ -45,6 +57,13 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 MULTI = {"phone", "email"}  # several columns may feed these fields
 HEADER_SCAN = 20
+
+
+def field_labels(custom_fields: Iterable[Any] = ()) -> dict[str, str]:
+    """Every field a column can go to, with its label in the current language (custom fields last)."""
+    labels = {key: str(label) for key, label in FIELDS.items()}
+    labels.update({f"custom.{f.key}": str(f.label) for f in custom_fields})
+    return labels
 
 
 @dataclass(frozen=True)

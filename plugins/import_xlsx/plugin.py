@@ -57,6 +57,10 @@ class XlsxSource(TableSource):
         for number, values in enumerate(self.book[name].iter_rows(values_only=True), start=1):
             yield number, [v.strip() if isinstance(v, str) else v for v in values]
 
+    def estimated_rows(self, sheet: str | None = None) -> int | None:
+        name = sheet or self.book.sheetnames[0]
+        return self.book[name].max_row if name in self.book.sheetnames else None  # from the sheet's dimension
+
     def close(self) -> None:
         self.book.close()
 

@@ -99,7 +99,7 @@ def create_app(
         REMEMBER_COOKIE_SECURE=settings.behind_tls,
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_SSL_STRICT=True,
-        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=settings.upload_max_mb * 1024 * 1024,  # imports; attachments have their own limit
         PREFERRED_URL_SCHEME="https" if settings.behind_tls else "http",
     )
     if config:

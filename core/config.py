@@ -36,6 +36,7 @@ class Settings:
     default_timezone: str
     default_phone_region: str | None
     behind_tls: bool
+    upload_max_mb: int = 100
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -116,7 +117,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise StartupError(f"MAYAK_PHONE_REGION {region!r} is not a region: use a code such as RU or US")
 
+    upload_max = _env(env, "MAYAK_UPLOAD_MAX_MB", "100") or "100"
+    if not upload_max.isdigit() or not 1 <= int(upload_max) <= 10_000:
+        raise StartupError(f"MAYAK_UPLOAD_MAX_MB {upload_max!r} is not a size: give megabytes, such as 100")
+
     return Settings(
+        upload_max_mb=int(upload_max),
         instance_path=instance_path,
         database_url=database_url,
         redis_url=redis_url,

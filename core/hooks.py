@@ -80,6 +80,12 @@ def _import_job(ctx: JobContext, batch_id: int) -> dict[str, int]:
     return batch.counts()
 
 
+def _export_job(ctx: JobContext, **kwargs: object) -> dict[str, object]:
+    from core.services import export
+
+    return export.run_job(ctx, **kwargs)  # type: ignore[arg-type]
+
+
 @hookimpl
 def register_jobs() -> list[JobSpec]:
     return [
@@ -89,6 +95,7 @@ def register_jobs() -> list[JobSpec]:
                 label=_l("Create recurring tasks")),
         # resumable: each attempt goes on from the last committed chunk
         JobSpec("core.import", _import_job, timeout=6 * 3600, max_attempts=5, label=_l("Import a file")),
+        JobSpec("core.export", _export_job, timeout=6 * 3600, max_attempts=2, label=_l("Export to a file")),
     ]
 
 

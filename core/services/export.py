@@ -1,6 +1,7 @@
 """Exports of what a user may see: the current list view or everything, to XLSX, CSV or vCard.
 
-Rows are read in keyset batches (constant memory at any size). Every text cell that a spreadsheet would run as
+Contacts, companies, deals and tasks. Rows are read in keyset batches (constant memory at any size); big exports
+run as a job that writes the file (see :func:`write`). Every text cell that a spreadsheet would run as
 a formula (starting with ``= + - @``, tab, CR or NUL) is prefixed with an apostrophe, and cells are always
 written as text, so an export can never carry a formula.
 """
@@ -10,20 +11,27 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
+from sqlalchemy import select
 
 from core.db import db
-from core.models import Company, Contact, User
+from core.models import Company, Contact, Deal, Pipeline, Stage, Task, User
 from core.plugins.facades import default_phone_region
-from core.services import custom_fields, listing, phones
+from core.services import access, custom_fields, labels, listing, phones
 from core.services.access import require
 from core.services.context import Actor
 
 BATCH = 500
+TITLES = {"contacts": _l("Contacts"), "companies": _l("Companies"), "deals": _l("Deals"), "tasks": _l("Tasks")}
+ENTITIES = {"contacts": "contact", "companies": "company", "deals": "deal", "tasks": "task"}
+FORMATS = ("xlsx", "csv", "vcard")
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 
@@ -61,12 +69,18 @@ def _format(value: Any) -> str:
 
 
 def table(entity: str, actor: Actor, query: listing.ListQuery) -> tuple[list[str], Iterator[list[str]]]:
-    """Header and rows (already neutralised) of an export of ``entity`` (``contacts`` or ``companies``)."""
-    kind = "contact" if entity == "contacts" else "company"
-    require(actor.user, "export", kind)
+    """Header and rows (already neutralised) of an export of ``entity`` (contacts, companies, deals or tasks)."""
+    kind = ENTITIES.get(entity)
+    if kind is None:
+        raise ValueError(entity)
+    require(actor.user, "export" if kind != "task" else "view", kind)
+    owners = {u.id: u.display_name for u in db.session.query(User).all()}
+    if kind == "deal":
+        return _deals(actor, query, owners)
+    if kind == "task":
+        return _tasks(actor, owners)
     spec = listing.CONTACTS if kind == "contact" else listing.COMPANIES
     fields = custom_fields.definitions(kind)
-    owners = {u.id: u.display_name for u in db.session.query(User).all()}
     region = default_phone_region()
     if kind == "contact":
         header = ["ID", _("Last name"), _("First name"), _("Middle name"), _("Phones"), _("Emails"), _("Companies"),
@@ -94,6 +108,61 @@ def table(entity: str, actor: Actor, query: listing.ListQuery) -> tuple[list[str
                           record.created_at]
             values += [(record.custom or {}).get(f.key) for f in fields]
             yield [neutralise(_format(v)) for v in values]
+
+    return [neutralise(h) for h in header], rows()
+
+
+def _deals(actor: Actor, query: listing.ListQuery, owners: dict[int, str]) -> tuple[list[str], Iterator[list[str]]]:
+    header = ["ID", _("Title"), _("Pipeline"), _("Stage"), _("Amount"), _("Currency"), _("Contact"), _("Company"),
+              _("Owner"), _("Source"), _("Channel"), _("Expected close"), _("Probability"), _("Lost reason"),
+              _("Created"), _("Closed")]
+    stages = {s.id: s.name for s in db.session.scalars(select(Stage))}
+    pipelines = {p.id: p.name for p in db.session.scalars(select(Pipeline))}
+
+    def rows() -> Iterator[list[str]]:
+        page: list[Deal] = []
+        for deal in _rows(listing.DEALS, query, actor.user):
+            page.append(deal)
+            if len(page) == BATCH:
+                yield from _deal_rows(page, stages, pipelines, owners)
+                page = []
+        yield from _deal_rows(page, stages, pipelines, owners)
+
+    return [neutralise(h) for h in header], rows()
+
+
+def _deal_rows(deals: list[Deal], stages: dict[int, str], pipelines: dict[int, str],
+               owners: dict[int, str]) -> Iterator[list[str]]:
+    names = labels.linked_names(deals)
+    for deal in deals:
+        values = [deal.id, deal.title, pipelines.get(deal.pipeline_id, ""), stages.get(deal.stage_id, ""),
+                  deal.amount, deal.currency, names["contact"].get(deal.contact_id or 0, ""),
+                  names["company"].get(deal.company_id or 0, ""), owners.get(deal.owner_id or 0, ""), deal.source,
+                  deal.channel, deal.expected_close, deal.probability, deal.lost_reason, deal.created_at,
+                  deal.closed_at]
+        yield [neutralise(_format(v)) for v in values]
+
+
+def _tasks(actor: Actor, owners: dict[int, str]) -> tuple[list[str], Iterator[list[str]]]:
+    header = ["ID", _("Title"), _("Status"), _("Priority"), _("Due"), _("Owner"), _("Contact"), _("Company"),
+              _("Deal"), _("Notes"), _("Created"), _("Completed")]
+
+    def rows() -> Iterator[list[str]]:
+        last = 0
+        while True:
+            stmt = select(Task).where(Task.deleted_at.is_(None), Task.id > last).order_by(Task.id).limit(BATCH)
+            page = list(db.session.scalars(access.filter_query(actor.user, "view", "task", stmt, Task.owner_id)))
+            if not page:
+                return
+            names = labels.linked_names(page)
+            for task in page:
+                values = [task.id, task.title, task.status, task.priority, task.due_at,
+                          owners.get(task.owner_id or 0, ""), names["contact"].get(task.contact_id or 0, ""),
+                          names["company"].get(task.company_id or 0, ""), names["deal"].get(task.deal_id or 0, ""),
+                          task.notes, task.created_at, task.completed_at]
+                yield [neutralise(_format(v)) for v in values]
+            last = page[-1].id
+            db.session.expunge_all()
 
     return [neutralise(h) for h in header], rows()
 
@@ -130,3 +199,124 @@ def to_xlsx(header: list[str], rows: Iterator[list[str]], target: Any, title: st
     for row in rows:
         sheet.append(row)
     book.save(target)
+
+
+def to_vcard(entity: str, actor: Actor, query: listing.ListQuery) -> Iterator[bytes]:
+    """vCard 3.0 (what phones and mail clients read) of the contacts or companies in view, one card each."""
+    import vobject
+
+    kind = ENTITIES.get(entity)
+    if kind not in ("contact", "company"):
+        raise ValueError(entity)
+    require(actor.user, "export", kind)
+    spec = listing.CONTACTS if kind == "contact" else listing.COMPANIES
+    for record in _rows(spec, query, actor.user):
+        card = vobject.vCard()
+        if isinstance(record, Contact):
+            card.add("n").value = vobject.vcard.Name(family=record.last_name, given=record.first_name,
+                                                     additional=record.middle_name)
+            card.add("fn").value = record.display_name
+            if record.memberships:
+                card.add("org").value = [record.memberships[0].company.name]
+            if record.job_title:
+                card.add("title").value = record.job_title
+            if record.birthday:
+                card.add("bday").value = record.birthday.isoformat()
+        else:
+            card.add("n").value = vobject.vcard.Name(family=record.name)
+            card.add("fn").value = record.name
+            card.add("org").value = [record.name]
+        for phone in record.phones:
+            tel = card.add("tel")
+            tel.value = phone.e164 or phone.raw
+            tel.type_param = {"mobile": "CELL", "work": "WORK", "home": "HOME", "fax": "FAX"}.get(phone.kind, "VOICE")
+        for email in record.emails:
+            mail = card.add("email")
+            mail.value = email.address
+            mail.type_param = "INTERNET"
+        if record.city:
+            card.add("adr").value = vobject.vcard.Address(city=record.city, region=record.region)
+        if record.notes:
+            card.add("note").value = record.notes
+        card.add("uid").value = f"mayak-{kind}-{record.id}"
+        yield card.serialize().encode("utf-8")
+
+
+def write(entity: str, fmt: str, actor: Actor, query: listing.ListQuery, target: Any,
+          encoding: str = "utf-8-sig") -> int:
+    """Write the export to ``target`` (a path or a binary file); returns how many records it holds."""
+    if fmt not in FORMATS:
+        raise ValueError(fmt)
+    count = 0
+
+    def counted(rows: Iterator[Any]) -> Iterator[Any]:
+        nonlocal count
+        for row in rows:
+            count += 1
+            yield row
+
+    if fmt == "vcard":
+        chunks: Iterator[bytes] = counted(to_vcard(entity, actor, query))
+    else:
+        header, rows = table(entity, actor, query)
+        if fmt == "xlsx":
+            to_xlsx(header, counted(rows), target, str(TITLES[entity]))
+            return count
+        chunks = to_csv(header, counted(rows), encoding)
+    with open(target, "wb") if isinstance(target, str | Path) else nullcontext(target) as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+    return count
+
+
+INLINE_LIMIT = 5_000  # bigger exports are written by a job, with a progress bar, then downloaded
+MEDIA = {"xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+         "csv": ("text/csv", "csv"), "vcard": ("text/vcard", "vcf")}
+
+
+def needs_job(entity: str, actor: Actor, query: listing.ListQuery) -> bool:
+    """Whether the export is big enough to be written by a job rather than streamed in the request."""
+    if entity == "tasks":
+        stmt = access.filter_query(actor.user, "view", "task",
+                                   select(Task.id).where(Task.deleted_at.is_(None)).limit(INLINE_LIMIT + 1),
+                                   Task.owner_id)
+        return len(db.session.execute(stmt).all()) > INLINE_LIMIT
+    spec = {"contacts": listing.CONTACTS, "companies": listing.COMPANIES, "deals": listing.DEALS}[entity]
+    count, capped = listing.count(spec, query, actor.user, cap=INLINE_LIMIT)
+    return capped or count > INLINE_LIMIT
+
+
+def storage_root() -> Path:
+    from flask import current_app
+
+    root = Path(current_app.instance_path) / "exports"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def start_job(entity: str, fmt: str, actor: Actor, query: listing.ListQuery, encoding: str) -> Any:
+    """Queue the export as a job; its result names the file written under ``instance/exports``."""
+    from core import jobs
+
+    require(actor.user, "export" if entity != "tasks" else "view", ENTITIES[entity])
+    record = jobs.enqueue("core.export", created_by_id=actor.user_id, entity=entity, fmt=fmt, encoding=encoding,
+                          args=query.as_args())
+    db.session.commit()
+    return record
+
+
+def run_job(ctx: Any, entity: str, fmt: str, encoding: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The ``core.export`` job: write the file as the user who asked for it."""
+    from werkzeug.datastructures import MultiDict
+
+    from core import jobs
+
+    record = jobs.get(ctx.record_id)
+    user = db.session.get(User, record.created_by_id) if record and record.created_by_id else None
+    actor = Actor(user, via="job")
+    query = listing.ListQuery.from_args(MultiDict([(k, v) for k, values in args.items()
+                                                   for v in (values if isinstance(values, list) else [values])]))
+    name = f"{entity}-{ctx.record_id}.{MEDIA[fmt][1]}"
+    path = storage_root() / name
+    rows = write(entity, fmt, actor, query, path, encoding)
+    return {"file": name, "rows": rows}

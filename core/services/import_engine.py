@@ -96,6 +96,8 @@ class Engine:
                 self._merge_drafts(pending.draft, draft)
                 pending.rows.append(row)
                 row["action"] = "merge"
+                if batch.dry_run:
+                    row["summary"]["merged_into_row"] = pending.draft.number
                 batch.merged += 1
                 for key in keys:
                     new_keys.setdefault(key, pending)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from core.db import db
 from core.models import Company, Contact, ImportBatch, ImportProfile, ImportRow, JobRecord, utcnow
@@ -399,10 +399,24 @@ def summary(batch: ImportBatch, with_errors: bool = True) -> dict[str, Any]:
     return result
 
 
-def count_outcomes(batch: ImportBatch) -> dict[str, int]:
-    return dict(db.session.execute(select(ImportRow.action, func.count()).where(ImportRow.batch_id == batch.id)
-                                   .group_by(ImportRow.action)).all())
+def error_report(batch: ImportBatch, target: Any) -> int:
+    """The error report: every row with a problem as it was in the file, its row number, what happened to it
+    and why (XLSX, cells as text so nothing in it runs as a formula). Returns how many rows it holds."""
+    from openpyxl import Workbook
 
+    from core.services.export import neutralise
 
-def mapping_from(batch: ImportBatch, names: Sequence[str | None]) -> list[str | None]:
-    return list(names)[: len(batch.columns)]
+    actions = {"create": _l("imported"), "update": _l("updated"), "merge": _l("merged"),
+               "skip": _l("skipped"), "error": _l("not imported")}
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=str(_l("Problems"))[:31])
+    sheet.append([neutralise(v) for v in [str(_l("Row")), *batch.columns, str(_l("Outcome")), str(_l("Problem"))]])
+    count = 0
+    for row in problems(batch):
+        cells = [neutralise(c) for c in (row.cells or [])]
+        cells += [""] * (len(batch.columns) - len(cells))
+        reasons = "; ".join(message(p) for p in row.problems or [])
+        sheet.append([row.number, *cells, neutralise(str(actions.get(row.action, row.action))), neutralise(reasons)])
+        count += 1
+    book.save(target)
+    return count

@@ -39,7 +39,7 @@ class ListQuery:
     group: str | None = None
     limit: int = PAGE_SIZE
 
-    RESERVED = ("q", "sort", "dir", "after", "group", "limit", "columns", "view", "format")
+    RESERVED = ("q", "sort", "dir", "after", "group", "limit", "columns", "view", "format", "encoding")
 
     @classmethod
     def from_args(cls, args: Any) -> ListQuery:

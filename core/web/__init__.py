@@ -88,6 +88,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
         files,
         health,
         home,
+        imports,
         inbox,
         inline,
         intake,
@@ -123,7 +124,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
 
     for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp, files.bp,
                       views.bp, inline.bp, deals.bp, tasks.bp, inbox.bp, intake.bp, lead_capture.bp,
-                      pipelines.bp):
+                      pipelines.bp, imports.bp):
         app.register_blueprint(blueprint)
     for blueprint in manager.collect("register_blueprints"):
         app.register_blueprint(blueprint)

@@ -14,6 +14,7 @@ from core.models import (
     Company,
     Contact,
     Deal,
+    ImportBatch,
     InboxItem,
     JobRecord,
     LeadForm,
@@ -84,13 +85,16 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
         recurrence = TaskRecurrence(id=rule.id, rrule="FREQ=DAILY;COUNT=2", starts_at=task.created_at,
                                     owner_id=owner_id, template={"title": "Target"})
         db.session.add(recurrence)
+        batch = ImportBatch(filename="clients.csv", stored_name="missing.csv", format="csv", status="finished",
+                            created_by_id=owner_id)
+        db.session.add(batch)
         db.session.commit()
         return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id,
                 "contact_id": contact.id, "company_id": company.id, "name": "city", "entity": "contacts",
                 "format": "csv", "collection": "contacts", "merge_id": merge.id,
                 "attachment_id": attachment.id, "view_id": view.id, "kind": "contact",
                 "pipeline_id": pipeline.id, "deal_id": deal.id, "task_id": task.id, "item_id": item.id,
-                "form_id": lead_form.id, "key": lead_form.key, "rule_id": rule.id}
+                "form_id": lead_form.id, "key": lead_form.key, "rule_id": rule.id, "batch_id": batch.id}
 
 
 def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:

@@ -32,12 +32,18 @@ def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, logi
         rule = recurrence.create(boss, {"title": f"{SECRET} отчёт", "rrule": "FREQ=DAILY;COUNT=3",
                                         "starts_at": "2030-01-01 10:00"})
         mine = contacts.save(Actor(db.session.get(User, seller.id)), None, {"first_name": "Мой клиент"})
+        from core.models import ImportBatch
+
+        batch = ImportBatch(filename=f"{SECRET}.csv", stored_name="x.csv", format="csv", status="finished",
+                            created_by_id=boss.user_id)
+        db.session.add(batch)
+        db.session.commit()
         token = tokens.create(Actor(None, via="test"), db.session.get(User, seller.id))
         targets = {"user_id": admin.id, "team_id": 1, "role_id": 1, "record_id": 1, "contact_id": secret.id,
                    "company_id": company.id, "name": "city", "entity": "contacts", "format": "csv",
                    "collection": "contacts", "merge_id": 1, "attachment_id": 1, "view_id": 1, "kind": "contact",
                    "pipeline_id": pipeline.id, "deal_id": deal.id, "task_id": task.id, "item_id": item.id,
-                   "form_id": 1, "key": "none", "rule_id": rule.id}
+                   "form_id": 1, "key": "none", "rule_id": rule.id, "batch_id": batch.id}
         mine_id = mine.id
     login(seller)
     api = {"Authorization": f"Bearer {token}"}

@@ -187,3 +187,37 @@ def test_a_visitor_leaves_a_request_and_a_manager_accepts_it_in_russian(live_ser
     assert "Иван Посетитель" in page.inner_text("body")  # the deal, with its client
     assert problems == []
     page.close()
+
+
+def test_import_a_messy_spreadsheet_in_russian_and_undo_it(live_server, browser, tmp_path):
+    from tests.import_samples import write
+
+    path = write(tmp_path / "клиенты.xlsx")
+    page = browser.new_page(locale="ru-RU")
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", "boss@example.com")
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"{live_server}/contacts/")
+    page.click("a:text-is('Импорт')")
+    page.set_input_files("input[name=file]", str(path))
+    page.click("button:text('Загрузить и продолжить')")
+    assert page.input_value("#header_row") == "3"  # found under the title row
+    assert page.locator("#map_0 option:checked").inner_text().startswith("ФИО")
+    page.click("button:text('Предпросмотр (пробный прогон)')")
+    page.wait_for_selector("text=Предпросмотр: что сделает импорт")
+    assert "8 (916) 123-45-67 → +79161234567" in page.inner_text("main")
+    assert "31.02.1990 — не дата" in page.inner_text("main")
+    page.click("button[value=run]")
+    page.wait_for_selector("text=Отменить импорт")
+    counts = [page.locator(".import-counts dd").nth(i).inner_text() for i in range(7)]
+    assert counts == ["8", "6", "0", "1", "0", "1", "2"]  # rows, created, updated, merged, skipped, failed, flagged
+    assert "В строке нет ни имени, ни телефона, ни почты" in page.inner_text("main")
+    page.click("button:text('Отменить импорт')")
+    page.wait_for_selector("text=Импорт отменён")
+    assert problems == []
+    page.close()

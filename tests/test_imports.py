@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core.db import db
 from core.models import Company, Contact, ImportBatch, ImportRow, Phone, User
 from core.plugins.types import ImportFileError
-from core.services import contacts, emails, imports
+from core.services import contacts, emails, import_reading, imports
 from core.services.context import Actor
 from core.services.errors import InvalidInput
 from core.services.import_rows import split_full_name
@@ -180,6 +180,9 @@ def test_an_interrupted_import_goes_on_from_where_it_stopped(app, admin, tmp_pat
         assert finished.counts() == {"rows": 8, "created": 6, "updated": 0, "merged": 1, "skipped_duplicates": 0,
                                      "failed": 1, "flagged": 2}
         assert len(_live()) == 6
+        # row 7 repeated row 4 of the first chunk: merged into the contact that row made
+        (petrov,) = [c for c in _live("Петров")]
+        assert "второй раз" in petrov.notes and [p.e164 for p in petrov.phones] == ["+79161234567"]
 
 
 def test_undo_of_a_stopped_import_removes_what_it_wrote(app, admin, tmp_path, monkeypatch):
@@ -270,3 +273,29 @@ def test_unreadable_files_raise_a_translated_reason(app, admin, tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
     with app.app_context(), pytest.raises(ImportFileError), path.open("rb") as fh:
         imports.upload(_actor(admin.id), fh, path.name)
+
+
+def test_big_files_are_read_by_a_second_process_with_the_same_outcome(app, admin, tmp_path, monkeypatch):
+    monkeypatch.setattr(import_reading, "PARALLEL_FROM_ROWS", 0)
+    monkeypatch.setattr(import_reading, "PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(imports, "CHUNK", 3)
+    summary = _cli(app, "contacts", str(write(tmp_path / "messy.xlsx")), "--json")
+    assert {k: summary[k] for k in ("rows", "created", "merged", "failed", "flagged")} == {
+        "rows": 8, "created": 6, "merged": 1, "failed": 1, "flagged": 2}
+    assert [(e["row"], e["field"]) for e in summary["errors"]] == [
+        (5, "birthday"), (8, "phone"), (8, "email"), (8, "birthday"), (10, "name")]
+
+
+def test_a_file_that_breaks_off_midway_stops_the_import_with_its_position(app, admin, tmp_path, monkeypatch):
+    monkeypatch.setattr(import_reading, "PARALLEL_FROM_ROWS", 0)
+    monkeypatch.setattr(imports, "CHUNK", 2)
+    path = tmp_path / "broken.csv"
+    good = "".join(f"Клиент {n};+7916{n:07d}\r\n" for n in range(40))
+    path.write_bytes(f"Имя;Телефон\r\n{good}Анна;\"+7916".encode() + b"1234569\r\n" + b'"' + b"a" * 1_200_000)
+    result = app.test_cli_runner().invoke(args=["import", "contacts", str(path), "--json"])
+    assert result.exit_code != 0
+    with app.app_context():
+        batch = db.session.scalar(select(ImportBatch))
+        # rows 2–41 were committed two by two; the import stopped at the broken cell and can be undone
+        assert batch.status == "failed" and batch.position == 41 and "breaks off" in batch.error
+        assert len(_live()) == 40

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 
-@dataclass(frozen=True)
-class ParsedEmail:
+class ParsedEmail(NamedTuple):
     address: str
     normalized: str
     valid: bool

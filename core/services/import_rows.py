@@ -64,7 +64,7 @@ def message(problem: dict[str, Any]) -> str:
     return str(text) % params
 
 
-@dataclass
+@dataclass(slots=True)
 class Draft:
     """What one row of the file says about a contact."""
 
@@ -171,11 +171,12 @@ def _pieces(value: Any) -> list[str]:
 class RowReader:
     """Reads rows of one file under one mapping (a field name per column, or ``None``)."""
 
-    def __init__(self, mapping: Sequence[str | None], region: str, today: date) -> None:
+    def __init__(self, mapping: Sequence[str | None], region: str, today: date, custom: Sequence[Any]) -> None:
+        """``custom`` holds the contact custom fields (anything with ``key``, ``label``, ``type``, ``choices``)."""
         self.mapping = list(mapping)
         self.region = region
         self.today = today
-        self.custom = {f.key: f for f in custom_fields.definitions("contact")}
+        self.custom = {f.key: f for f in custom}
 
     def read(self, number: int, cells: Sequence[Any]) -> Draft | None:
         """The draft of a data row, or ``None`` for a blank row."""

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any
 
 from flask import current_app
@@ -24,14 +25,15 @@ from core.db import db
 from core.models import Company, Contact, ImportBatch, ImportProfile, ImportRow, JobRecord, utcnow
 from core.models.imports import DUPLICATE_POLICIES
 from core.plugins.facades import default_phone_region, import_formats
-from core.plugins.types import ImportFileError, TableSource
-from core.services import audit, custom_fields, import_mapping
+from core.plugins.types import ImportFileError, ImportFormat, TableSource
+from core.services import audit, bulk, custom_fields, import_mapping, import_reading
 from core.services.access import require
 from core.services.bulk import refresh_statistics
 from core.services.context import Actor
 from core.services.errors import InvalidInput
 from core.services.import_engine import CHUNK, Engine, Progress, restore
 from core.services.import_files import open_table
+from core.services.import_reading import ReadPlan
 from core.services.import_rows import message, title_key
 from core.services.text import clean
 
@@ -63,12 +65,16 @@ def file_of(batch: ImportBatch) -> Path:
     return storage_root() / batch.stored_name
 
 
-def _open(batch: ImportBatch) -> TableSource:
+def _format(batch: ImportBatch) -> ImportFormat:
     fmt = next((f for f in import_formats() if f.key == batch.format), None)
     if fmt is None:
         raise ImportFileError(_l("The plugin that reads %(format)s files is not enabled any more.",
                                  format=batch.format))
-    return fmt.open(file_of(batch))
+    return fmt
+
+
+def _open(batch: ImportBatch) -> TableSource:
+    return _format(batch).open(file_of(batch))
 
 
 def _cell_text(value: Any) -> str:
@@ -282,24 +288,22 @@ def run(batch_id: int, progress: Progress | None = None) -> ImportBatch:
     require(actor.user, "import", ENTITY)
     batch.status = "running"
     db.session.commit()
-    engine = Engine(batch, actor, utcnow().date())
+    custom = custom_fields.definitions(ENTITY)
+    engine = Engine(batch, actor, custom)
+    fmt = _format(batch)
+    plan = ReadPlan(open=fmt.open, path=file_of(batch), sheet=batch.sheet,
+                    start_after=max(batch.position, batch.header_row), mapping=list(batch.mapping),
+                    region=batch.region, today=utcnow().date(),
+                    custom=[SimpleNamespace(key=f.key, label=f.label, type=f.type, choices=list(f.choices or []))
+                            for f in custom], chunk=CHUNK)
     try:
-        with _open(batch) as source:
-            chunk: list[tuple[int, list[Any]]] = []
-            start_after = max(batch.position, batch.header_row)
-            analyse_at = CHUNK
-            for number, cells in source.rows(batch.sheet):
-                if number <= start_after:
-                    continue
-                chunk.append((number, cells))
-                if len(chunk) >= CHUNK:
-                    _commit_chunk(engine, chunk, progress)
-                    chunk = []
-                    if batch.rows >= analyse_at and not batch.dry_run:  # each time the import has doubled
-                        refresh_statistics(GROWING_TABLES)
-                        analyse_at *= 2
-            if chunk:
-                _commit_chunk(engine, chunk, progress)
+        analyse_at = CHUNK
+        bulk.fewer_checkpoints()
+        for chunk in import_reading.chunks(plan, batch.estimated_rows):
+            _commit_chunk(engine, chunk, progress)
+            if batch.rows >= analyse_at and not batch.dry_run:  # each time the import has doubled
+                refresh_statistics(GROWING_TABLES)
+                analyse_at *= 2
     except Exception as exc:
         db.session.rollback()
         failed = db.session.get(ImportBatch, batch_id)
@@ -308,6 +312,8 @@ def run(batch_id: int, progress: Progress | None = None) -> ImportBatch:
         failed.error = str(getattr(exc, "message", exc))[:2000]
         db.session.commit()
         raise
+    finally:
+        bulk.fewer_checkpoints(on=False)
     batch.status = "previewed" if batch.dry_run else "finished"
     batch.finished_at = utcnow()
     if not batch.dry_run:
@@ -316,7 +322,7 @@ def run(batch_id: int, progress: Progress | None = None) -> ImportBatch:
     return batch
 
 
-def _commit_chunk(engine: Engine, chunk: list[tuple[int, list[Any]]], progress: Progress | None) -> None:
+def _commit_chunk(engine: Engine, chunk: list[import_reading.Row], progress: Progress | None) -> None:
     engine.apply(chunk)
     db.session.commit()
     if progress is not None:

@@ -66,6 +66,8 @@ class _ClientRecord:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the import that created the record: what undoing that import removes
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id", ondelete="SET NULL"))
 
 
 def live_index(name: str, *columns: str) -> Index:
@@ -82,6 +84,8 @@ class Company(_ClientRecord, Base):
         live_index("ix_company_live_name", "search_name", "id"),
         live_index("ix_company_live_created", "created_at", "id"),
         live_index("ix_company_live_city", "city", "search_name", "id"),
+        Index("ix_company_import_batch", "import_batch_id", sqlite_where=text("import_batch_id IS NOT NULL"),
+              postgresql_where=text("import_batch_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -118,6 +122,8 @@ class Contact(_ClientRecord, Base):
         # the id a record had in the system it was imported from (amoCRM, Bitrix24, 1C): matched on re-import
         Index("ix_contact_external_id", "external_id", sqlite_where=text("external_id IS NOT NULL"),
               postgresql_where=text("external_id IS NOT NULL")),
+        Index("ix_contact_import_batch", "import_batch_id", sqlite_where=text("import_batch_id IS NOT NULL"),
+              postgresql_where=text("import_batch_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -66,7 +66,11 @@ class ImportBatch(Base):
 
 
 class ImportRow(Base):
-    """What happened to one data row of the file (``number`` is its row number in the file)."""
+    """What happened to one data row of the file (``number`` is its row number in the file).
+
+    A real run stores the rows that did something other than create a clean contact (merged, updated, skipped,
+    refused, or imported with a flagged value); contacts and companies it created carry the batch's id
+    themselves. A dry run stores every row, for the preview."""
 
     __tablename__ = "import_row"
     __table_args__ = (
@@ -79,7 +83,6 @@ class ImportRow(Base):
     number: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(8))
     record_id: Mapped[int | None] = mapped_column(Integer)  # the contact created, updated or merged into
-    company_id: Mapped[int | None] = mapped_column(Integer)  # a company this row created
     before: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)  # an updated record's values, for undo
     problems: Mapped[list[dict[str, Any]] | None] = mapped_column(NULLABLE_JSON)  # [{field, code, value, severity}]
     cells: Mapped[list[Any] | None] = mapped_column(NULLABLE_JSON)  # the original cells of rows with problems

@@ -23,11 +23,10 @@ def _sqlite_processors(table: Table, columns: Sequence[str], dialect: Any) -> li
 
 
 def _copy_value(column: Any, value: Any) -> Any:
-    if isinstance(column.type, JSON):
-        if value is None and column.type.none_as_null:
-            return None
-        return json.dumps(value, ensure_ascii=False)
-    return value
+    """A JSON column's value as COPY takes it (SQL NULL where the column stores None as NULL)."""
+    if value is None and column.type.none_as_null:
+        return None
+    return json.dumps(value, ensure_ascii=False)
 
 
 def insert_rows(table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -39,16 +38,23 @@ def insert_rows(table: Table, rows: Sequence[dict[str, Any]]) -> None:
     dialect = connection.dialect
     if dialect.name == "postgresql":
         raw = connection.connection.driver_connection
-        targets = [table.c[name] for name in columns]
+        json_columns = [(i, table.c[name]) for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
         names = ", ".join(f'"{name}"' for name in columns)
         with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row([_copy_value(column, row[column.name]) for column in targets])
+                values = [row[name] for name in columns]
+                for i, column in json_columns:
+                    values[i] = _copy_value(column, values[i])
+                copy.write_row(values)
         return
     if dialect.name == "sqlite":
-        processors = _sqlite_processors(table, columns, dialect)
-        values = [tuple(value if process is None else process(value) for process, value in
-                   zip(processors, (row[name] for name in columns), strict=True)) for row in rows]
+        processors = [(i, p) for i, p in enumerate(_sqlite_processors(table, columns, dialect)) if p is not None]
+        values = []
+        for row in rows:
+            value = [row[name] for name in columns]
+            for i, process in processors:
+                value[i] = process(value[i])
+            values.append(tuple(value))
         placeholders = ", ".join("?" for _ in columns)
         names = ", ".join(f'"{name}"' for name in columns)
         # names come from the table's metadata, values go as parameters
@@ -64,15 +70,6 @@ def among(column: Any, values: Collection[Any]) -> Any:
     if db.session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(list(values))
-
-
-def fewer_checkpoints(on: bool = True) -> None:
-    """SQLite: let this connection's write-ahead log grow to 64 MiB before it copies the log into the database
-    (the default, 4 MiB, makes a bulk import rewrite the same index pages at every other commit); ``on=False``
-    puts the default back. Readers are not affected."""
-    connection = db.session.connection()
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={16384 if on else 1000}")
 
 
 def refresh_statistics(tables: Sequence[str]) -> None:

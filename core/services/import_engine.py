@@ -26,7 +26,7 @@ from core.services.bulk import among, insert_returning_ids, insert_rows
 from core.services.contacts import refresh_search_keys
 from core.services.context import Actor
 from core.services.import_rows import Draft, kept_in_notes
-from core.services.text import company_key, search_key
+from core.services.text import search_key
 
 CHUNK = 2000
 Key = tuple[str, str]
@@ -79,7 +79,7 @@ class Engine:
 
         for draft in drafts:
             row: dict[str, Any] = {"batch_id": batch.id, "number": draft.number, "action": "error",
-                                   "record_id": None, "company_id": None, "before": None, "summary": None}
+                                   "record_id": None, "before": None, "summary": None}
             outcomes.append(row)
             if batch.dry_run:
                 row["summary"] = draft.summary()
@@ -129,14 +129,16 @@ class Engine:
             self._insert(new)
             self._merge_into_created(merges)
         problems = {d.number: d.problems for d in drafts if d.problems}
+        kept = []
         for row in outcomes:
             found_problems = problems.get(row["number"])
             row["problems"] = found_problems or None
             row["cells"] = [_json_cell(c) for c in cells_of[row["number"]]] if found_problems else None
             if found_problems and row["action"] != "error":
                 batch.flagged += 1
-        if outcomes:
-            insert_rows(ImportRow.__table__, outcomes)
+            if batch.dry_run or found_problems or row["action"] != "create":
+                kept.append(row)  # a clean new contact is told by its import_batch_id
+        insert_rows(ImportRow.__table__, kept)
         batch.rows += len(drafts)
         batch.position = chunk[-1][0] if chunk else batch.position
 
@@ -185,8 +187,8 @@ class Engine:
     def _created_by_batch(self, ids: set[int]) -> set[int]:
         if not ids or self.batch.dry_run:
             return set()
-        return set(db.session.scalars(select(ImportRow.record_id).where(
-            ImportRow.batch_id == self.batch.id, among(ImportRow.record_id, ids), ImportRow.action == "create")))
+        return set(db.session.scalars(select(Contact.id).where(among(Contact.id, ids),
+                                                               Contact.import_batch_id == self.batch.id)))
 
     def _existing(self, row: dict[str, Any], draft: Draft, contact_id: int, contact: Contact | None) -> None:
         """A row naming a contact that was in Mayak before: the duplicates policy decides."""
@@ -219,6 +221,7 @@ class Engine:
     @staticmethod
     def _merge_drafts(into: Draft, other: Draft) -> None:
         """A later row of the file about the same person: its phones, emails and tags join; empty fields fill."""
+        names_before = (dict(into.text), into.company)
         for name, value in other.text.items():
             if value and not into.text.get(name):
                 into.text[name] = value
@@ -233,6 +236,8 @@ class Engine:
             into.notes = f"{into.notes}\n{other.notes}".strip()
         for key, value in other.custom.items():
             into.custom.setdefault(key, value)
+        if (into.text, into.company) != names_before:
+            into.index()
 
     def _update(self, contact: Contact, draft: Draft, *, overwrite: bool) -> dict[str, Any] | None:
         """Fill the contact's empty fields from the row (or, with ``overwrite``, replace them); phones, emails
@@ -382,15 +387,15 @@ class Engine:
         for entry in new:
             draft = entry.draft
             owner_id = self._owner(draft)
-            first, middle, last = (draft.text.get(k, "") for k in ("first_name", "middle_name", "last_name"))
             notes = "\n".join(n for n in (draft.notes, kept_in_notes(draft, self.labels)) if n)
             values.append({
                 **{k: draft.text.get(k, "") for k in ("first_name", "middle_name", "last_name", "job_title", "city",
                                                       "region", "source")},
-                "search_lf": search_key(last, first, middle), "search_fl": search_key(first, last, middle),
+                "search_lf": draft.search_lf, "search_fl": draft.search_fl,
                 "birthday": draft.birthday,
                 "notes": notes, "custom": draft.custom, "external_id": draft.external_id or None,
                 "owner_id": owner_id, "team_id": self._team(owner_id), "created_at": now, "updated_at": now,
+                "import_batch_id": self.batch.id,
             })
         ids = insert_returning_ids(Contact.__table__, values)
         phone_rows, email_rows, tag_rows = [], [], []
@@ -418,7 +423,7 @@ class Engine:
         self._memberships(new, ids, now)
 
     def _memberships(self, new: list[_New], ids: Sequence[int], now: Any) -> None:
-        keys = [company_key(e.draft.company) if e.draft.company else "" for e in new]
+        keys = [e.draft.company_key for e in new]
         wanted = {key: e for key, e in zip(keys, new, strict=True) if key}
         if not wanted:
             return
@@ -434,11 +439,9 @@ class Engine:
                 rows.append({"name": draft.company, "search_name": key, "owner_id": owner_id,
                              "team_id": self._team(owner_id), "industry": "", "website": "", "city": "",
                              "region": "", "source": draft.text.get("source", ""), "notes": "", "custom": {},
-                             "created_at": now, "updated_at": now})
+                             "created_at": now, "updated_at": now, "import_batch_id": self.batch.id})
             created = insert_returning_ids(Company.__table__, rows)
-            for key, company_id in zip(missing, created, strict=True):
-                companies[key] = company_id
-                wanted[key].rows[0]["company_id"] = company_id  # undo removes it with the row that made it
+            companies.update(zip(missing, created, strict=True))
         links = [{"contact_id": contact_id, "company_id": companies[key],
                   "job_title": e.draft.text.get("job_title", ""), "position": 0}
                  for contact_id, e, key in zip(ids, new, keys, strict=True) if key in companies]

@@ -13,7 +13,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from core.services import custom_fields, emails, phones
-from core.services.text import clean, search_key
+from core.services.text import clean, company_key, search_key
 
 TEXT_FIELDS = ("first_name", "middle_name", "last_name", "job_title", "city", "region", "source")
 LIMITS = {"first_name": 120, "middle_name": 120, "last_name": 120, "job_title": 200, "city": 120, "region": 120,
@@ -80,6 +80,17 @@ class Draft:
     external_id: str = ""
     custom: dict[str, Any] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)
+    # search forms, computed where the row is read (the reader process, for big files)
+    search_lf: str = ""
+    search_fl: str = ""
+    company_key: str = ""
+
+    def index(self) -> None:
+        """Compute the name and company search keys (again, after rows were merged into this one)."""
+        first, middle, last = (self.text.get(k, "") for k in ("first_name", "middle_name", "last_name"))
+        self.search_lf = search_key(last, first, middle)
+        self.search_fl = search_key(first, last, middle)
+        self.company_key = company_key(self.company) if self.company else ""
 
     def problem(self, field_name: str, code: str, value: Any = "", **extra: Any) -> None:
         severity = "error" if code in ERRORS else "warning"
@@ -206,6 +217,7 @@ class RowReader:
                                (("last_name", last), ("first_name", first), ("middle_name", middle))})
         if not (draft.has_name or draft.phones or draft.emails):
             draft.problem("name", "no_name")
+        draft.index()
         return draft
 
     def _text_field(self, draft: Draft, target: str, text: str) -> None:

@@ -179,3 +179,20 @@ def test_the_export_command_writes_every_format(app, admin, tmp_path):
     # what Mayak exports as vCard, it reads back: every card matches its contact
     again = runner.invoke(args=["import", "contacts", str(tmp_path / "contacts.vcard"), "--dry-run", "--json"])
     assert '"skipped_duplicates": 20' in again.output
+
+
+def test_the_progress_bar_polls_until_the_import_is_done(app, admin_client, tmp_path):
+    batch_id = _batch_id(_upload(admin_client, write(tmp_path / "messy.csv")))
+    with app.app_context():
+        batch = db.session.get(ImportBatch, batch_id)
+        batch.status, batch.estimated_rows = "running", 12
+        db.session.commit()
+    page = admin_client.get(f"/imports/{batch_id}").get_data(as_text=True)
+    assert f'hx-get="/imports/{batch_id}/status"' in page
+    polled = admin_client.get(f"/imports/{batch_id}/status", headers={"HX-Request": "true"})
+    assert polled.status_code == 200 and "rows of about 12" in polled.get_data(as_text=True)
+    with app.app_context():
+        db.session.get(ImportBatch, batch_id).status = "finished"
+        db.session.commit()
+    done = admin_client.get(f"/imports/{batch_id}/status", headers={"HX-Request": "true"})
+    assert done.headers.get("HX-Refresh") == "true"

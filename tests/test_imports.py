@@ -29,6 +29,13 @@ def _cli(app, *args):
     return json.loads(result.output) if "--json" in args else result.output
 
 
+def _uploaded(actor: Actor, path) -> ImportBatch:
+    """A batch for ``path`` with the suggested mapping, ready to run."""
+    with path.open("rb") as fh:
+        batch = imports.upload(actor, fh, path.name)
+    return imports.configure(actor, batch, {})
+
+
 def _live(name: str | None = None) -> list[Contact]:
     query = select(Contact).where(Contact.deleted_at.is_(None)).order_by(Contact.id)
     if name:
@@ -151,12 +158,9 @@ def test_a_dry_run_merges_rows_of_the_same_person_across_chunks(app, admin, tmp_
 
 def test_an_interrupted_import_goes_on_from_where_it_stopped(app, admin, tmp_path, monkeypatch):
     monkeypatch.setattr(imports, "CHUNK", 3)
-    path = write(tmp_path / "messy.csv")
     with app.app_context():
         actor = _actor(admin.id)
-        with path.open("rb") as fh:
-            batch = imports.upload(actor, fh, path.name)
-        imports.configure(actor, batch, {})
+        batch = _uploaded(actor, write(tmp_path / "messy.csv"))
         batch_id = batch.id
         calls = []
 
@@ -186,12 +190,9 @@ def test_an_interrupted_import_goes_on_from_where_it_stopped(app, admin, tmp_pat
 
 def test_undo_of_a_stopped_import_removes_what_it_wrote(app, admin, tmp_path, monkeypatch):
     monkeypatch.setattr(imports, "CHUNK", 3)
-    path = write(tmp_path / "messy.csv")
     with app.app_context():
         actor = _actor(admin.id)
-        with path.open("rb") as fh:
-            batch = imports.upload(actor, fh, path.name)
-        imports.configure(actor, batch, {})
+        batch = _uploaded(actor, write(tmp_path / "messy.csv"))
 
         def stop(done, total):
             raise RuntimeError("stopped")

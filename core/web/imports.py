@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -103,7 +103,7 @@ def show(batch_id: int):  # type: ignore[no-untyped-def]
 
 def _result(batch: ImportBatch):  # type: ignore[no-untyped-def]
     rows = list(imports.problems(batch, limit=50))
-    return render("imports/result.html", "status" if request.args.get("part") == "status" else None, batch=batch,
+    return render("imports/result.html", batch=batch,
                   job=jobs.get(batch.job_id) if batch.job_id else None, rows=rows, message=imports.message,
                   form=EmptyForm())
 
@@ -115,7 +115,7 @@ def status(batch_id: int):  # type: ignore[no-untyped-def]
     db.session.refresh(batch)
     if batch.status in ("queued", "running"):
         job = jobs.get(batch.job_id) if batch.job_id else None
-        return render("imports/result.html", "progress", batch=batch, job=job)
+        return render_template("imports/_progress.html", batch=batch, job=job)
     response = redirect(url_for("imports.show", batch_id=batch.id))
     if is_htmx():
         response.headers["HX-Refresh"] = "true"

@@ -63,6 +63,14 @@ def browser():
         browser.close()
 
 
+def _sign_in(page, live_server: str) -> None:
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", "boss@example.com")
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+
+
 def test_sign_in_switch_to_russian_and_visit_every_page(live_server, browser):
     page = browser.new_page(locale="en-US")
     problems: list[str] = []
@@ -104,11 +112,7 @@ def test_create_find_and_edit_a_contact(live_server, browser):
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "boss@example.com")
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    _sign_in(page, live_server)
 
     page.goto(f"{live_server}/contacts/new")
     page.fill("#last_name", "Браузеров")
@@ -138,11 +142,7 @@ def test_drag_a_deal_to_another_stage(live_server, browser):
     page = browser.new_page(locale="ru-RU")
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "boss@example.com")
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    _sign_in(page, live_server)
     page.goto(f"{live_server}/deals/")
     columns = page.locator(".kanban-cards")
     assert columns.count() == 6
@@ -171,11 +171,7 @@ def test_a_visitor_leaves_a_request_and_a_manager_accepts_it_in_russian(live_ser
     page = browser.new_page(locale="ru-RU")
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "boss@example.com")
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    _sign_in(page, live_server)
     page.goto(f"{live_server}/inbox/")
     item = page.locator("li.list-group-item", has_text="Иван Посетитель")
     assert "новый лид" in item.inner_text()
@@ -197,11 +193,7 @@ def test_import_a_messy_spreadsheet_in_russian_and_undo_it(live_server, browser,
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.on("dialog", lambda dialog: dialog.accept())
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "boss@example.com")
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    _sign_in(page, live_server)
     page.goto(f"{live_server}/contacts/")
     page.click("a:text-is('Импорт')")
     page.set_input_files("input[name=file]", str(path))

@@ -118,6 +118,29 @@ def import_undo(batch_id: int, email: str | None, as_json: bool) -> None:
                    f"companies removed, {result['restored']} contacts restored")
 
 
+@import_group.command("resume")
+@click.argument("batch_id", type=int)
+@click.option("--user", "email", help="act as this user (default: the first administrator)")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def import_resume(batch_id: int, email: str | None, as_json: bool) -> None:
+    """Go on with import BATCH_ID from the row after the last one it finished (after a crash or a kill)."""
+    from core.plugins.types import ImportFileError
+    from core.services import imports
+
+    actor = _actor(email)
+    try:
+        batch = imports.run(imports.get(actor, batch_id).id)
+    except LookupError:
+        _fail(f"import {batch_id} does not exist or has nothing left to do")
+    except ImportFileError as exc:
+        _fail(exc.message)
+    result = imports.summary(batch)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=1) if as_json else
+               f"import {batch_id} finished: {result['rows']} rows, {result['created']} created, "
+               f"{result['failed']} failed")
+
+
 @click.command("export")
 @click.argument("entity", type=click.Choice(["contacts", "companies", "deals", "tasks"]))
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "vcard"]), default="xlsx", show_default=True)

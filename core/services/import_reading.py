@@ -1,18 +1,20 @@
-"""Reading a batch's file into chunks of drafts — in a second process for big files.
+"""Reading a batch's file into chunks of drafts — in two more processes for big files.
 
 Reading is half an import's work: unpacking XLSX XML (openpyxl), parsing phones (phonenumbers) and emails, all
-pure Python, while the other half is the database's. A big file is therefore read in a child process that hands
-over chunks of ready drafts through a pipe, and the import process only matches and writes them: on two
-cores the two halves overlap instead of adding up. Small files are read in-process (a child costs a second to
-start). The pipe between them holds little, so memory stays flat whatever the file's size.
+pure Python, while the other half is the database's. A big file is therefore read by a pipeline of processes: the
+first reads the file's rows, the second turns them into drafts, and the import process only matches and writes
+them, so the three loads overlap instead of adding up. Small files are read in-process (a child costs a second to
+start). At most a few chunks are in flight between them, so memory stays flat whatever the file's size.
 """
 
 from __future__ import annotations
 
 import fcntl
 import pickle
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -25,6 +27,7 @@ from core.services.import_rows import Draft, RowReader
 
 PARALLEL_FROM_ROWS = 20_000  # files estimated bigger than this are read in a child process
 PARALLEL_FROM_BYTES = 400_000  # a workbook without its dimension: about 8,000 rows
+AHEAD = 8  # chunks the reader may be ahead of the importer (about 1 MB each)
 
 Row = tuple[int, list[Any], Draft | None]
 
@@ -44,14 +47,14 @@ class ReadPlan:
     chunk: int
 
 
-def _chunks(plan: ReadPlan) -> Iterator[list[Row]]:
-    reader = RowReader(plan.mapping, plan.region, plan.today, plan.custom)
-    chunk: list[Row] = []
+def _cells(plan: ReadPlan) -> Iterator[list[tuple[int, list[Any]]]]:
+    """The file's rows after ``plan.start_after``, as read, by chunk."""
+    chunk: list[tuple[int, list[Any]]] = []
     with plan.open(plan.path) as source:
         for number, cells in source.rows(plan.sheet):
             if number <= plan.start_after:
                 continue
-            chunk.append((number, cells, reader.read(number, cells)))
+            chunk.append((number, cells))
             if len(chunk) >= plan.chunk:
                 yield chunk
                 chunk = []
@@ -59,19 +62,100 @@ def _chunks(plan: ReadPlan) -> Iterator[list[Row]]:
         yield chunk
 
 
-def _produce(plan: ReadPlan, out: BinaryIO) -> None:
-    """The child: pickled ``("chunk", rows)`` messages, then ``("done", None)``, or ``("error", text)``."""
+def _drafts(plan: ReadPlan, reader: RowReader, raw: list[tuple[int, list[Any]]]) -> list[Row]:
+    return [(number, cells, reader.read(number, cells)) for number, cells in raw]
+
+
+def _chunks(plan: ReadPlan) -> Iterator[list[Row]]:
+    reader = RowReader(plan.mapping, plan.region, plan.today, plan.custom)
+    for raw in _cells(plan):
+        yield _drafts(plan, reader, raw)
+
+
+def _send(out: BinaryIO, message: tuple[str, Any]) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(len(data).to_bytes(8, "little"))
+    out.write(data)
+
+
+def _receive(stream: BinaryIO) -> tuple[str, Any] | None:
+    head = stream.read(8)
+    if len(head) < 8:
+        return None
+    return pickle.loads(stream.read(int.from_bytes(head, "little")))  # noqa: S301 - our own processes
+
+
+def _read_cells(plan: ReadPlan, out: BinaryIO) -> None:
+    """First process: the file's rows as read (openpyxl's XML, the CSV parser), after the plan for the next."""
     try:
-        for chunk in _chunks(plan):
-            pickle.dump(("chunk", chunk), out, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.dump(("done", None), out)
+        _send(out, ("plan", plan))
+        for raw in _cells(plan):
+            _send(out, ("cells", raw))
+        _send(out, ("done", None))
     except (BrokenPipeError, KeyboardInterrupt):
-        return  # the importing process has gone
+        return  # the processes after this one have gone
     except ImportFileError as exc:
-        pickle.dump(("error", str(exc.message)), out)
-    except Exception as exc:  # the parent re-raises it; the import stops with its position kept
-        pickle.dump(("error", f"{type(exc).__name__}: {exc}"), out)
+        _send(out, ("error", str(exc.message)))
+    except Exception as exc:  # the importer re-raises it; the import stops with its position kept
+        _send(out, ("error", f"{type(exc).__name__}: {exc}"))
     out.flush()
+
+
+def _read_drafts(inp: BinaryIO, out: BinaryIO) -> None:
+    """Second process: each row read into a draft (names, phones, emails, dates), passed on by chunk."""
+    try:
+        first = _receive(inp)
+        if first is None or first[0] != "plan":
+            _send(out, ("error", "the file reader stopped"))
+            return
+        plan: ReadPlan = first[1]
+        reader = RowReader(plan.mapping, plan.region, plan.today, plan.custom)
+        while True:
+            message = _receive(inp)
+            if message is None:
+                _send(out, ("error", "the file reader stopped"))
+                return
+            kind, payload = message
+            if kind != "cells":
+                _send(out, message)  # done, or the first process's error
+                return
+            _send(out, ("chunk", _drafts(plan, reader, payload)))
+    except (BrokenPipeError, KeyboardInterrupt):
+        return
+    except Exception as exc:
+        _send(out, ("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        out.flush()
+
+
+class _Drain(threading.Thread):
+    """Reads the child's frames as they come, up to ``AHEAD`` of them, so that the reader never waits for the
+    importer to finish a chunk (reading a pipe releases the GIL; unpickling stays in the importing thread)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__(name="mayak-import-drain", daemon=True)
+        self.stream = stream
+        self.frames: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.is_set():
+                head = self.stream.read(8)
+                data = self.stream.read(int.from_bytes(head, "little")) if len(head) == 8 else None
+                self._put(data)
+                if data is None:
+                    return
+        except (OSError, ValueError):
+            self._put(None)
+
+    def _put(self, data: bytes | None) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.frames.put(data, timeout=0.5)
+                return
+            except queue.Full:
+                continue
 
 
 def _big(plan: ReadPlan, estimated_rows: int | None) -> bool:
@@ -95,30 +179,45 @@ def chunks(plan: ReadPlan, estimated_rows: int | None) -> Iterator[list[Row]]:
     if not _big(plan, estimated_rows):
         yield from _chunks(plan)
         return
-    # a fresh interpreter rather than multiprocessing: the importing process may be a web server's thread or an
-    # RQ work horse, whose __main__ must not be re-imported, and a pipe's back-pressure bounds what is in flight
-    child = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert child.stdin is not None and child.stdout is not None
-    _widen(child.stdout.fileno())
+    # fresh interpreters rather than multiprocessing: the importing process may be a web server's thread or an RQ
+    # work horse, whose __main__ must not be re-imported. Two of them, piped into each other: one reads the file,
+    # the other reads its rows, and the importer only writes.
+    command = [sys.executable, "-m", __name__]
+    first = subprocess.Popen([*command, "cells"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert first.stdin is not None and first.stdout is not None
+    second = subprocess.Popen([*command, "drafts"], stdin=first.stdout, stdout=subprocess.PIPE)
+    assert second.stdout is not None
+    first.stdout.close()  # the second process holds it now; a dead second process then stops the first
+    for stream in (first.stdin, second.stdout):
+        _widen(stream.fileno())
+    drain = _Drain(second.stdout)
     try:
-        pickle.dump(plan, child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        child.stdin.close()
+        pickle.dump(plan, first.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        first.stdin.close()
+        drain.start()
         while True:
-            try:
-                kind, payload = pickle.load(child.stdout)  # noqa: S301 - our own child process, over a pipe
-            except EOFError:
-                raise ImportFileError(f"the file reader stopped (exit code {child.wait()})") from None
+            data = drain.frames.get()
+            if data is None:
+                raise ImportFileError(f"the file reader stopped (exit codes {first.poll()}, {second.poll()})")
+            kind, payload = pickle.loads(data)  # noqa: S301 - our own child process, over a pipe
             if kind == "done":
                 return
             if kind == "error":
                 raise ImportFileError(payload)
             yield payload
     finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait()
-        child.stdout.close()
+        drain.stopped.set()
+        for child in (first, second):
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+        if drain.is_alive():
+            drain.join(timeout=5)
+        second.stdout.close()
 
 
 if __name__ == "__main__":
-    _produce(pickle.load(sys.stdin.buffer), sys.stdout.buffer)  # noqa: S301 - sent by the importing process
+    if sys.argv[1] == "cells":
+        _read_cells(pickle.load(sys.stdin.buffer), sys.stdout.buffer)  # noqa: S301 - sent by the importer
+    else:
+        _read_drafts(sys.stdin.buffer, sys.stdout.buffer)

@@ -68,9 +68,9 @@ class ImportBatch(Base):
 class ImportRow(Base):
     """What happened to one data row of the file (``number`` is its row number in the file).
 
-    A real run stores the rows that did something other than create a clean contact (merged, updated, skipped,
-    refused, or imported with a flagged value); contacts and companies it created carry the batch's id
-    themselves. A dry run stores every row, for the preview."""
+    A real run stores the rows that undo or the report need: updated, skipped, refused, or imported with a flagged
+    value; contacts and companies it created carry the batch's id themselves, and rows merged into them are
+    counted on the batch. A dry run stores every row, for the preview."""
 
     __tablename__ = "import_row"
     __table_args__ = (

@@ -136,8 +136,8 @@ class Engine:
             row["cells"] = [_json_cell(c) for c in cells_of[row["number"]]] if found_problems else None
             if found_problems and row["action"] != "error":
                 batch.flagged += 1
-            if batch.dry_run or found_problems or row["action"] != "create":
-                kept.append(row)  # a clean new contact is told by its import_batch_id
+            if batch.dry_run or found_problems or row["action"] not in ("create", "merge"):
+                kept.append(row)  # a clean new (or merged) contact is told by its import_batch_id
         insert_rows(ImportRow.__table__, kept)
         batch.rows += len(drafts)
         batch.position = chunk[-1][0] if chunk else batch.position

@@ -40,7 +40,7 @@ from core.services.text import clean
 ENTITY = "contact"
 PREVIEW_ROWS = 8
 JOB = "core.import"
-GROWING_TABLES = ("contact", "phone", "email", "contact_company", "import_row")
+GROWING_TABLES = ("contact", "phone", "email", "company")  # the ones each chunk looks rows up in
 
 
 @dataclass

@@ -27,7 +27,7 @@ from core.services.import_rows import Draft, RowReader
 
 PARALLEL_FROM_ROWS = 20_000  # files estimated bigger than this are read in a child process
 PARALLEL_FROM_BYTES = 400_000  # a workbook without its dimension: about 8,000 rows
-AHEAD = 8  # chunks the reader may be ahead of the importer (about 1 MB each)
+AHEAD = 4  # chunks the readers may be ahead of the importer
 
 Row = tuple[int, list[Any], Draft | None]
 
@@ -129,27 +129,27 @@ def _read_drafts(inp: BinaryIO, out: BinaryIO) -> None:
 
 
 class _Drain(threading.Thread):
-    """Reads the child's frames as they come, up to ``AHEAD`` of them, so that the reader never waits for the
-    importer to finish a chunk (reading a pipe releases the GIL; unpickling stays in the importing thread)."""
+    """Reads and unpickles the readers' messages as they come, up to ``AHEAD`` of them. The readers never wait
+    for the importer to finish a chunk, and the unpickling runs while the importer waits for the database (which
+    releases the GIL) instead of after it."""
 
     def __init__(self, stream: BinaryIO) -> None:
         super().__init__(name="mayak-import-drain", daemon=True)
         self.stream = stream
-        self.frames: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+        self.frames: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=AHEAD)
         self.stopped = threading.Event()
 
     def run(self) -> None:
         try:
             while not self.stopped.is_set():
-                head = self.stream.read(8)
-                data = self.stream.read(int.from_bytes(head, "little")) if len(head) == 8 else None
-                self._put(data)
-                if data is None:
+                message = _receive(self.stream)
+                self._put(message)
+                if message is None:
                     return
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):
             self._put(None)
 
-    def _put(self, data: bytes | None) -> None:
+    def _put(self, data: tuple[str, Any] | None) -> None:
         while not self.stopped.is_set():
             try:
                 self.frames.put(data, timeout=0.5)
@@ -196,10 +196,10 @@ def chunks(plan: ReadPlan, estimated_rows: int | None) -> Iterator[list[Row]]:
         first.stdin.close()
         drain.start()
         while True:
-            data = drain.frames.get()
-            if data is None:
+            message = drain.frames.get()
+            if message is None:
                 raise ImportFileError(f"the file reader stopped (exit codes {first.poll()}, {second.poll()})")
-            kind, payload = pickle.loads(data)  # noqa: S301 - our own child process, over a pipe
+            kind, payload = message
             if kind == "done":
                 return
             if kind == "error":

@@ -103,6 +103,7 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_SSL_STRICT=True,
         MAX_CONTENT_LENGTH=settings.upload_max_mb * 1024 * 1024,  # imports; attachments have their own limit
+        IMPORT_KEEP_DAYS=settings.import_keep_days,
         PREFERRED_URL_SCHEME="https" if settings.behind_tls else "http",
     )
     if config:

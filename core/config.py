@@ -37,6 +37,7 @@ class Settings:
     default_phone_region: str | None
     behind_tls: bool
     upload_max_mb: int = 100
+    import_keep_days: int = 30
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -121,8 +122,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if not upload_max.isdigit() or not 1 <= int(upload_max) <= 10_000:
         raise StartupError(f"MAYAK_UPLOAD_MAX_MB {upload_max!r} is not a size: give megabytes, such as 100")
 
+    keep_days = _env(env, "MAYAK_IMPORT_KEEP_DAYS", "30") or "30"
+    if not keep_days.isdigit() or not 1 <= int(keep_days) <= 3650:
+        raise StartupError(f"MAYAK_IMPORT_KEEP_DAYS {keep_days!r} is not a number of days: give one, such as 30")
+
     return Settings(
         upload_max_mb=int(upload_max),
+        import_keep_days=int(keep_days),
         instance_path=instance_path,
         database_url=database_url,
         redis_url=redis_url,

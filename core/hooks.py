@@ -80,6 +80,12 @@ def _import_job(ctx: JobContext, batch_id: int) -> dict[str, int]:
     return batch.counts()
 
 
+def _import_files_job(ctx: object) -> int:
+    from core.services import imports
+
+    return imports.purge_files()
+
+
 def _export_job(ctx: JobContext, **kwargs: object) -> dict[str, object]:
     from core.services import export
 
@@ -96,6 +102,8 @@ def register_jobs() -> list[JobSpec]:
         # resumable: each attempt goes on from the last committed chunk
         JobSpec("core.import", _import_job, timeout=6 * 3600, max_attempts=5, label=_l("Import a file")),
         JobSpec("core.export", _export_job, timeout=6 * 3600, max_attempts=2, label=_l("Export to a file")),
+        JobSpec("core.import_files", _import_files_job, timeout=600, max_attempts=2,
+                label=_l("Delete old import files")),
     ]
 
 
@@ -105,6 +113,7 @@ def register_schedules() -> list[ScheduleSpec]:
         ScheduleSpec("core.task_reminders", "core.task_reminders", every=60),
         ScheduleSpec("core.task_overdue", "core.task_overdue", every=120),
         ScheduleSpec("core.task_recurrence", "core.task_recurrence", every=600),
+        ScheduleSpec("core.import_files", "core.import_files", every=6 * 3600),
     ]
 
 

@@ -301,3 +301,25 @@ def test_a_file_that_breaks_off_midway_stops_the_import_with_its_position(app, a
         # rows 2–41 were committed two by two; the import stopped at the broken cell and can be undone
         assert batch.status == "failed" and batch.position == 41 and "breaks off" in batch.error
         assert len(_live()) == 40
+
+
+def test_uploaded_files_are_deleted_some_days_after_their_import(app, admin, tmp_path):
+    from datetime import timedelta
+
+    from core.models import utcnow
+
+    with app.app_context():
+        actor = _actor(admin.id)
+        done = _uploaded(actor, write(tmp_path / "done.csv"))
+        imports.run_now(actor, done, dry_run=False)
+        stopped = _uploaded(actor, write(tmp_path / "stopped.csv"))
+        stopped.status = "failed"  # kept: it may still be resumed
+        db.session.commit()
+        files = {done.id: imports.file_of(done), stopped.id: imports.file_of(stopped)}
+        assert imports.purge_files(now=utcnow() + timedelta(days=29)) == 0
+        assert imports.purge_files(now=utcnow() + timedelta(days=31)) == 1
+        assert not files[done.id].exists() and files[stopped.id].exists()
+        with pytest.raises(ImportFileError, match="no longer kept"):
+            imports.layout(db.session.get(ImportBatch, done.id))
+        # its result and error report stay
+        assert imports.summary(db.session.get(ImportBatch, done.id))["created"] == 6

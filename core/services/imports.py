@@ -12,7 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any
@@ -74,7 +74,29 @@ def _format(batch: ImportBatch) -> ImportFormat:
 
 
 def _open(batch: ImportBatch) -> TableSource:
+    if not batch.stored_name or not file_of(batch).is_file():
+        raise ImportFileError(_l("The uploaded file is no longer kept (files are deleted %(days)s days after "
+                                 "their import); upload it again.", days=keep_days()))
     return _format(batch).open(file_of(batch))
+
+
+def keep_days() -> int:
+    return int(current_app.config.get("IMPORT_KEEP_DAYS", 30))
+
+
+def purge_files(now: Any = None) -> int:
+    """Delete uploaded files whose import ended (or was abandoned) more than ``IMPORT_KEEP_DAYS`` ago: a client
+    base should not stay on disk for ever. Stopped imports keep theirs, to be resumed. Returns how many."""
+    cutoff = (now or utcnow()) - timedelta(days=keep_days())
+    purged = 0
+    for batch in db.session.scalars(select(ImportBatch).where(
+            ImportBatch.created_at < cutoff, ImportBatch.stored_name != "",
+            ImportBatch.status.in_(("draft", "previewed", "finished", "undone")))):
+        file_of(batch).unlink(missing_ok=True)
+        batch.stored_name = ""
+        purged += 1
+    db.session.commit()
+    return purged
 
 
 def _cell_text(value: Any) -> str:

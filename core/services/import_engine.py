@@ -337,16 +337,12 @@ class Engine:
             known = phones_of[contact_id]
             for parsed in draft.phones:
                 if (parsed.e164 or parsed.raw) not in known:
+                    phone_rows.append(_phone_row(contact_id, parsed, len(known)))
                     known.add(parsed.e164 or parsed.raw)
-                    phone_rows.append({"contact_id": contact_id, "company_id": None, "kind": "mobile",
-                                       "raw": parsed.raw, "e164": parsed.e164, "digits_rev": parsed.digits_rev,
-                                       "valid": parsed.valid and parsed.e164 is not None, "position": len(known)})
             for parsed in draft.emails:
                 if parsed.normalized not in emails_of[contact_id]:
+                    email_rows.append(_email_row(contact_id, parsed, len(emails_of[contact_id])))
                     emails_of[contact_id].add(parsed.normalized)
-                    email_rows.append({"contact_id": contact_id, "company_id": None, "kind": "work",
-                                       "address": parsed.address, "normalized": parsed.normalized,
-                                       "valid": parsed.valid, "position": len(emails_of[contact_id])})
             if draft.tags:
                 tag_names[contact_id] = draft.tags
         if updates:
@@ -365,12 +361,15 @@ class Engine:
                      for t in names if search_key(t)[:80] in tags}
             insert_rows(contact_tags, [{"contact_id": c, "tag_id": t} for c, t in sorted(links - have)])
 
-    def _owner(self, draft: Draft) -> int | None:
+    def _owner(self, draft: Draft, *, report: bool = True) -> int | None:
+        """The row's owner column read as a user (by email or name), else whoever runs the import; an unknown
+        name is reported once, for the contact (``report=False`` for the company the row also makes)."""
         if draft.owner and self.may_assign:
             owner_id = self.users.get(search_key(draft.owner))
             if owner_id is not None:
                 return owner_id
-            draft.problem("owner", "owner_unknown", draft.owner)
+            if report:
+                draft.problem("owner", "owner_unknown", draft.owner)
         return self.user_id
 
     def _team(self, owner_id: int | None) -> int | None:
@@ -406,12 +405,8 @@ class Engine:
             for row in entry.rows:
                 row["record_id"] = contact_id
             draft = entry.draft
-            phone_rows += [{"contact_id": contact_id, "company_id": None, "kind": "mobile", "raw": p.raw,
-                            "e164": p.e164, "digits_rev": p.digits_rev, "valid": p.valid and p.e164 is not None,
-                            "position": i} for i, p in enumerate(draft.phones)]
-            email_rows += [{"contact_id": contact_id, "company_id": None, "kind": "work", "address": e.address,
-                            "normalized": e.normalized, "valid": e.valid, "position": i}
-                           for i, e in enumerate(draft.emails)]
+            phone_rows += [_phone_row(contact_id, p, i) for i, p in enumerate(draft.phones)]
+            email_rows += [_email_row(contact_id, e, i) for i, e in enumerate(draft.emails)]
             tag_ids = dict.fromkeys(tags[search_key(t)[:80]].id for t in draft.tags if search_key(t)[:80] in tags)
             tag_rows += [{"contact_id": contact_id, "tag_id": tag_id} for tag_id in tag_ids]
         if phone_rows:
@@ -435,7 +430,7 @@ class Engine:
             rows = []
             for key in missing:
                 draft = wanted[key].draft
-                owner_id = self._owner_quiet(draft)
+                owner_id = self._owner(draft, report=False)
                 rows.append({"name": draft.company, "search_name": key, "owner_id": owner_id,
                              "team_id": self._team(owner_id), "industry": "", "website": "", "city": "",
                              "region": "", "source": draft.text.get("source", ""), "notes": "", "custom": {},
@@ -448,10 +443,14 @@ class Engine:
         if links:
             insert_rows(ContactCompany.__table__, links)
 
-    def _owner_quiet(self, draft: Draft) -> int | None:
-        if draft.owner and self.may_assign:
-            return self.users.get(search_key(draft.owner), self.user_id)
-        return self.user_id
+def _phone_row(contact_id: int, parsed: Any, position: int) -> dict[str, Any]:
+    return {"contact_id": contact_id, "company_id": None, "kind": "mobile", "raw": parsed.raw, "e164": parsed.e164,
+            "digits_rev": parsed.digits_rev, "valid": parsed.valid and parsed.e164 is not None, "position": position}
+
+
+def _email_row(contact_id: int, parsed: Any, position: int) -> dict[str, Any]:
+    return {"contact_id": contact_id, "company_id": None, "kind": "work", "address": parsed.address,
+            "normalized": parsed.normalized, "valid": parsed.valid, "position": position}
 
 
 def _phone(parsed: Any, position: int) -> Phone:

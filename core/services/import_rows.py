@@ -163,12 +163,13 @@ def _first_name_first(a: str, b: str) -> bool:
     return bool(SURNAME.search(b)) and not SURNAME.search(a)
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A cell as the text people see in the spreadsheet (dates as DD.MM.YYYY, whole numbers without ".0")."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # 79161234567 typed into Excel arrives as 79161234567.0
-    if isinstance(value, datetime):
+    if isinstance(value, datetime) and (value.hour, value.minute, value.second) != (0, 0, 0):
         return value.strftime("%d.%m.%Y %H:%M")
     if isinstance(value, date):
         return value.strftime("%d.%m.%Y")
@@ -176,7 +177,7 @@ def _text(value: Any) -> str:
 
 
 def _pieces(value: Any) -> list[str]:
-    return [piece.strip() for piece in SEPARATORS.split(_text(value)) if piece.strip()]
+    return [piece.strip() for piece in SEPARATORS.split(cell_text(value)) if piece.strip()]
 
 
 class RowReader:
@@ -208,9 +209,9 @@ class RowReader:
             elif target.startswith("custom."):
                 self._custom(draft, target, value)
             else:
-                self._text_field(draft, target, _text(value))
+                self._text_field(draft, target, cell_text(value))
                 if target == "full_name":
-                    full_name = clean(_text(value), 400)
+                    full_name = clean(cell_text(value), 400)
         if full_name and not draft.has_name:
             last, first, middle = split_full_name(full_name)
             draft.text.update({k: clean(v, 120) for k, v in
@@ -261,7 +262,7 @@ class RowReader:
                     draft.emails.append(parsed)
 
     def _birthday(self, draft: Draft, value: Any) -> None:
-        text = _text(value)
+        text = cell_text(value)
         if not text:
             return
         try:
@@ -277,12 +278,12 @@ class RowReader:
     def _custom(self, draft: Draft, target: str, value: Any) -> None:
         key = target.removeprefix("custom.")
         definition = self.custom.get(key)
-        if definition is None or _text(value) == "":
+        if definition is None or cell_text(value) == "":
             return
         try:
             draft.custom[key] = custom_fields.clean_value(definition, value)
         except (ValueError, TypeError):
-            draft.problem(target, "custom_invalid", _text(value), reason=definition.type)
+            draft.problem(target, "custom_invalid", cell_text(value), reason=definition.type)
 
 
 def kept_in_notes(draft: Draft, labels: dict[str, str]) -> str:
@@ -294,4 +295,4 @@ def kept_in_notes(draft: Draft, labels: dict[str, str]) -> str:
 
 def title_key(title: Any) -> str:
     """How a column title is compared with a saved mapping profile."""
-    return search_key(_text(title))
+    return search_key(cell_text(title))

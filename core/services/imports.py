@@ -12,7 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any
@@ -34,7 +34,7 @@ from core.services.errors import InvalidInput
 from core.services.import_engine import CHUNK, Engine, Progress, restore
 from core.services.import_files import open_table
 from core.services.import_reading import ReadPlan
-from core.services.import_rows import message, title_key
+from core.services.import_rows import cell_text, message, title_key
 from core.services.text import clean
 
 ENTITY = "contact"
@@ -99,16 +99,6 @@ def purge_files(now: Any = None) -> int:
     return purged
 
 
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, date):
-        return value.strftime("%d.%m.%Y")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _layout(source: TableSource, sheet: str | None, header_row: int | None) -> Layout:
     sheets = source.sheets()
     if sheet not in sheets:
@@ -118,16 +108,16 @@ def _layout(source: TableSource, sheet: str | None, header_row: int | None) -> L
         top.append((number, cells))
         if len(top) >= import_mapping.HEADER_SCAN + PREVIEW_ROWS:
             break
-    filled = [(n, c) for n, c in top if any(_cell_text(v).strip() for v in c)]
+    filled = [(n, c) for n, c in top if any(cell_text(v).strip() for v in c)]
     if header_row is None:
         header_row = import_mapping.header_row(filled) if filled else 1
     header = next((c for n, c in top if n == header_row), [])
     data = [c for n, c in filled if n > header_row][:PREVIEW_ROWS]
     width = max([len(header), *(len(c) for c in data)], default=0)
-    columns = [_cell_text(header[i]).strip() if i < len(header) else "" for i in range(width)]
-    samples = [[_cell_text(c[i]) if i < len(c) else "" for i in range(width)] for c in data]
+    columns = [cell_text(header[i]).strip() if i < len(header) else "" for i in range(width)]
+    samples = [[cell_text(c[i]) if i < len(c) else "" for i in range(width)] for c in data]
     return Layout(sheets, sheet, header_row, columns, samples,
-                  [(n, [_cell_text(v) for v in c]) for n, c in top[: import_mapping.HEADER_SCAN]])
+                  [(n, [cell_text(v) for v in c]) for n, c in top[: import_mapping.HEADER_SCAN]])
 
 
 def upload(actor: Actor, stream: IO[bytes], filename: str) -> ImportBatch:

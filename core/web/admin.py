@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -18,13 +18,6 @@ from core.web.forms import EmptyForm, RoleForm, TeamForm, UserForm
 from core.web.htmx import render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _get(model: type, object_id: int):  # type: ignore[no-untyped-def]
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        abort(404)
-    return obj
 
 
 def _show_error(form, exc: ValidationError) -> None:  # type: ignore[no-untyped-def]
@@ -94,7 +87,7 @@ def _admin_flag(form: UserForm) -> bool:
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 def user_edit(user_id: int):  # type: ignore[no-untyped-def]
     require(user(), "edit", "user")
-    subject = _get(User, user_id)
+    subject = db.get_or_404(User, user_id)
     form = _user_form(subject)
     if form.validate_on_submit():
         me = user()
@@ -118,7 +111,7 @@ def user_edit(user_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/users/<int:user_id>/active")
 def user_active(user_id: int):  # type: ignore[no-untyped-def]
     require(user(), "edit", "user")
-    subject = _get(User, user_id)
+    subject = db.get_or_404(User, user_id)
     form = EmptyForm()
     if form.validate_on_submit():
         try:
@@ -146,7 +139,7 @@ def teams():  # type: ignore[no-untyped-def]
 @bp.route("/teams/<int:team_id>", methods=["GET", "POST"])
 def team_edit(team_id: int | None):  # type: ignore[no-untyped-def]
     require(user(), "edit", "team")
-    team = _get(Team, team_id) if team_id is not None else None
+    team = db.get_or_404(Team, team_id) if team_id is not None else None
     form = TeamForm(obj=team) if request.method == "GET" else TeamForm()
     form.members.choices = [(u.id, u.display_name) for u in
                             db.session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.email))]
@@ -168,7 +161,7 @@ def team_edit(team_id: int | None):  # type: ignore[no-untyped-def]
 @bp.post("/teams/<int:team_id>/delete")
 def team_delete(team_id: int):  # type: ignore[no-untyped-def]
     require(user(), "edit", "team")
-    team = _get(Team, team_id)
+    team = db.get_or_404(Team, team_id)
     if EmptyForm().validate_on_submit():
         accounts.delete_team(actor(), team)
         flash(_("The team is deleted."), "success")
@@ -199,7 +192,7 @@ def roles():  # type: ignore[no-untyped-def]
 @bp.route("/roles/<int:role_id>", methods=["GET", "POST"])
 def role_edit(role_id: int | None):  # type: ignore[no-untyped-def]
     require(user(), "edit", "role")
-    role = _get(Role, role_id) if role_id is not None else None
+    role = db.get_or_404(Role, role_id) if role_id is not None else None
     form = RoleForm(obj=role) if request.method == "GET" else RoleForm()
     specs = facades.registry().permissions
     known = {entity: spec.actions for entity, spec in specs.items()}
@@ -223,7 +216,7 @@ def role_edit(role_id: int | None):  # type: ignore[no-untyped-def]
 @bp.post("/roles/<int:role_id>/delete")
 def role_delete(role_id: int):  # type: ignore[no-untyped-def]
     require(user(), "edit", "role")
-    role = _get(Role, role_id)
+    role = db.get_or_404(Role, role_id)
     if EmptyForm().validate_on_submit():
         accounts.delete_role(actor(), role)
         flash(_("The role is deleted."), "success")

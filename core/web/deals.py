@@ -47,9 +47,7 @@ def count():  # type: ignore[no-untyped-def]
 @bp.get("/board/<int:pipeline_id>")
 def board(pipeline_id: int):  # type: ignore[no-untyped-def]
     require(user(), "view", "deal")
-    pipeline = db.session.get(Pipeline, pipeline_id)
-    if pipeline is None:
-        abort(404)
+    pipeline = db.get_or_404(Pipeline, pipeline_id)
     owners = clients.assignable_users()
     return render("deals/board.html", pipeline=pipeline, pipelines=deals.pipelines(),
                   columns=deals.board(actor(), pipeline), form=EmptyForm(),

@@ -119,9 +119,7 @@ def delete_rule(rule_id: int):  # type: ignore[no-untyped-def]
     require(user(), "edit", "inbox_settings")
     if not EmptyForm().validate_on_submit():
         abort(400)
-    rule = db.session.get(AssignmentRule, rule_id)
-    if rule is None:
-        abort(404)
+    rule = db.get_or_404(AssignmentRule, rule_id)
     assignment.delete_rule(actor(), rule)
     flash(_("The rule is deleted."), "success")
     return redirect(url_for("intake.rules"))
@@ -132,9 +130,7 @@ def toggle_rule(rule_id: int):  # type: ignore[no-untyped-def]
     require(user(), "edit", "inbox_settings")
     if not EmptyForm().validate_on_submit():
         abort(400)
-    rule = db.session.get(AssignmentRule, rule_id)
-    if rule is None:
-        abort(404)
+    rule = db.get_or_404(AssignmentRule, rule_id)
     assignment.set_active(actor(), rule, not rule.active)
     return redirect(url_for("intake.rules"))
 

@@ -33,9 +33,7 @@ def index():  # type: ignore[no-untyped-def]
     """My day: overdue (red), today, the next days, undated; a manager may look at a colleague's day."""
     require(user(), "view", "task")
     owner_id = request.args.get("owner", type=int) or actor().user_id
-    owner = db.session.get(User, owner_id)
-    if owner is None:
-        abort(404)
+    owner = db.get_or_404(User, owner_id)
     if owner_id != actor().user_id and scope_for(user(), "view", "task") in (None, "own"):
         abort(403)
     day = tasks.my_day(actor(), owner_id)
@@ -164,9 +162,7 @@ def recurring():  # type: ignore[no-untyped-def]
 def stop_recurring(rule_id: int):  # type: ignore[no-untyped-def]
     if not EmptyForm().validate_on_submit():
         abort(400)
-    rule = db.session.get(TaskRecurrence, rule_id)
-    if rule is None:
-        abort(404)
+    rule = db.get_or_404(TaskRecurrence, rule_id)
     recurrence.stop(actor(), rule)
     flash(_("The task no longer repeats; tasks already created stay."), "success")
     return redirect(url_for("tasks.recurring"))

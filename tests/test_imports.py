@@ -13,6 +13,7 @@ from core.db import db
 from core.models import Company, Contact, ImportBatch, ImportRow, Phone, User
 from core.plugins.types import ImportFileError
 from core.services import contacts, emails, import_reading, imports
+from core.services.access import AccessDenied
 from core.services.context import Actor
 from core.services.errors import InvalidInput
 from core.services.import_rows import split_full_name
@@ -228,7 +229,7 @@ def test_files_that_cannot_be_imported_are_refused_and_nothing_is_kept(app, admi
 def test_a_user_without_the_import_right_cannot_import(app, make_user, tmp_path):
     user = make_user("sales@example.com", grants={("contact", "create"): "own"})
     path = write(tmp_path / "messy.csv")
-    with app.app_context(), pytest.raises(Exception, match="import"), path.open("rb") as fh:
+    with app.app_context(), pytest.raises(AccessDenied, match="import contact"), path.open("rb") as fh:
         imports.upload(_actor(user.id), fh, path.name)
 
 

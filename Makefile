@@ -10,27 +10,36 @@ TSTAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -d' '
 .PHONY: run install test lint translations compile-translations clean
 
 run: install
+	@echo "==> Starting Mayak on http://$(HOST):$(PORT)/"
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/mayak serve
 
 install: $(STAMP) compile-translations
+	@echo "==> Applying database migrations"
 	$(BIN)/mayak db upgrade
+	@echo "==> Checking for the first administrator"
 	$(BIN)/mayak users ensure-admin
 
 $(VENV)/bin/python:
+	@echo "==> Creating the Python environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(VENV)/bin/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+	@echo "==> Installing Mayak and its libraries into $(VENV) (1-3 minutes the first time; pip lists them below)"
+	@{ $(BIN)/pip install --progress-bar off -e . 2>&1; echo $$? > $(VENV)/.pip-status; } \
+	  | grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' || true
+	@test "$$(cat $(VENV)/.pip-status)" = 0 || { echo "pip failed: run $(BIN)/pip install -e . to see the whole error"; exit 1; }
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 $(TSTAMP): $(STAMP)
+	@echo "==> Installing the test tools into $(VENV)"
 	$(BIN)/pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.test-installed-*
 	touch $@
 
 compile-translations: $(STAMP)
+	@echo "==> Compiling translations"
 	$(BIN)/python -m core.i18n_tools compile
 
 translations: $(STAMP)

@@ -202,19 +202,20 @@ def plugins_list(as_json: bool) -> None:
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST or 127.0.0.1")
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int,
               show_default="PORT or 5000")
+@click.option("--workers", type=int, default=None,
+              help="web worker processes (only with REDIS_URL; without it jobs run in the one worker)")
+@click.option("--threads", type=int, default=None, help="threads per worker (MAYAK_WEB_THREADS or 8)")
 @with_appcontext
-def serve(host: str, port: int) -> None:
-    """Serve the app (embedded mode: jobs and the scheduler run in this process when REDIS_URL is unset)."""
-    from werkzeug.serving import run_simple
-
-    from core.jobs import scheduler
+def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
+    """Serve the app with gunicorn (embedded mode: jobs and the scheduler run in the web process when REDIS_URL
+    is unset)."""
+    from core import serving
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.config.get("REDIS_URL"):
-        scheduler.start_thread(app)
         click.echo("jobs: in-process worker and scheduler (set REDIS_URL to use RQ workers)")
     click.echo(f"Mayak is serving on http://{host}:{port}/ (Ctrl+C to stop)")
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    serving.serve(app, host, port, workers, threads)
 
 
 @click.command("worker")

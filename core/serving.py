@@ -1,0 +1,69 @@
+"""``mayak serve``: the app under gunicorn, the same production WSGI server that deploy/ uses.
+
+The embedded default (no ``REDIS_URL``) runs one worker process with threads; the in-process job thread and the
+scheduler start inside that worker after the fork (threads do not survive a fork, and a database connection
+opened in the master must not be shared with the child). With Redis, jobs go to RQ workers and more web worker
+processes may be asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+
+def server_options(app: Flask, host: str, port: int, workers: int | None, threads: int | None) -> dict[str, Any]:
+    """gunicorn settings for ``mayak serve``; ``deploy/gunicorn.conf.py`` is the production equivalent."""
+    embedded = not app.config.get("REDIS_URL")
+    wanted = workers or int(os.environ.get("MAYAK_WEB_WORKERS", "1"))
+    return {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        # jobs and the scheduler live in the web process without Redis: exactly one worker process then
+        "workers": 1 if embedded else max(1, wanted),
+        "threads": threads or int(os.environ.get("MAYAK_WEB_THREADS", "8")),
+        "worker_class": "gthread",
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": os.environ.get("MAYAK_ACCESS_LOG", "-"),
+        "errorlog": "-",
+        "loglevel": "info",
+        "forwarded_allow_ips": os.environ.get("MAYAK_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        "proc_name": "mayak",
+        # gunicorn >= 25.1 opens a control socket in $HOME by default; two instances would fight over it
+        "control_socket_disable": True,
+    }
+
+
+class MayakServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn serving an app that is already built (``mayak serve`` builds it to check settings first)."""
+
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings:  # settings newer than the installed gunicorn are skipped
+                self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        # Runs in each worker after the fork.
+        from core.db import db
+
+        app = self.application
+        with app.app_context():
+            db.engine.dispose(close=False)  # connections of the master stay the master's
+        if not app.config.get("REDIS_URL"):
+            from core.jobs import scheduler
+
+            scheduler.start_thread(app)
+        return app
+
+
+def serve(app: Flask, host: str, port: int, workers: int | None = None, threads: int | None = None) -> None:
+    MayakServer(app, server_options(app, host, port, workers, threads)).run()

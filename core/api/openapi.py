@@ -124,7 +124,9 @@ TASK = {"type": "object", "properties": {
 INBOX_ITEM = {"type": "object", "properties": {
     "id": {"type": "integer", "readOnly": True},
     "channel": {"type": "string", "enum": ["phone", "email", "web_form", "messenger", "visit", "other"]},
-    "status": {"type": "string", "enum": ["new", "attached", "accepted", "rejected"], "readOnly": True},
+    "status": {"type": "string", "enum": ["new", "attached", "accepted", "rejected", "submitted"], "readOnly": True,
+               "description": "submitted: the submitter's own view (contact centres), which carries only what "
+                              "was sent"},
     "proposal": {"type": "string", "enum": ["attach", "new_deal", "new_lead"], "readOnly": True},
     "name": {"type": "string"}, "phone": {"type": "string"}, "email": {"type": "string"},
     "subject": {"type": "string"}, "body": {"type": "string"}, "utm": {"type": "object"},

@@ -179,7 +179,11 @@ def update_task(task_id: int):  # type: ignore[no-untyped-def]
 # --- inbox ---------------------------------------------------------------------------------------------
 
 
-def serialize_item(item: InboxItem) -> dict[str, Any]:
+def serialize_item(item: InboxItem | inbox.SubmittedItem) -> dict[str, Any]:
+    if isinstance(item, inbox.SubmittedItem):  # its submitter's view: what was sent, nothing learned after
+        return {"id": item.id, "channel": item.channel, "status": item.status, "name": item.name,
+                "phone": item.phone, "email": item.email, "subject": item.subject, "body": item.body,
+                "utm": item.utm, "received_at": item.received_at.isoformat()}
     return {"id": item.id, "channel": item.channel, "status": item.status, "proposal": item.proposal,
             "name": item.name, "phone": item.phone, "phone_e164": item.phone_e164, "email": item.email,
             "subject": item.subject, "body": item.body, "utm": item.utm, "contact_id": item.contact_id,
@@ -213,14 +217,14 @@ def submit_inbox():  # type: ignore[no-untyped-def]
         utm={k: str(v) for k, v in (body.get("utm") or {}).items()} if isinstance(body.get("utm"), dict) else {},
         submitted_by_id=actor().user_id,
         idempotency_key=request.headers.get("Idempotency-Key") or body.get("idempotency_key"))
-    response = jsonify({"data": serialize_item(item)})
+    response = jsonify({"data": serialize_item(inbox.present(actor(), item))})
     response.status_code = 201 if created else 200
     return response
 
 
 @bp.get("/inbox/<int:item_id>")
 def get_inbox_item(item_id: int):  # type: ignore[no-untyped-def]
-    return jsonify({"data": serialize_item(inbox.get(actor(), item_id))})
+    return jsonify({"data": serialize_item(inbox.view(actor(), item_id))})
 
 
 @bp.post("/inbox/<int:item_id>/accept")

@@ -9,8 +9,8 @@ Channels set to auto-accept skip the waiting.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from types import SimpleNamespace
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -22,7 +22,7 @@ from core.models import ChannelSetting, Contact, Deal, Email, InboxItem, Phone, 
 from core.models.deals import CHANNELS
 from core.plugins.facades import default_phone_region
 from core.services import assignment, audit, client_fields, deals, emails, events, notifications, phones, timeline
-from core.services.access import can, filter_query, require, scope_for
+from core.services.access import as_submitter, can, filter_query, filter_submitted, require, scope_for
 from core.services.context import SYSTEM, Actor
 from core.services.errors import InvalidInput
 from core.services.text import N_, clean
@@ -33,9 +33,45 @@ TIMELINE_KIND = {"phone": "call", "email": "email", "messenger": "sms", "web_for
                  "other": "note"}
 
 
-def submitted(item: InboxItem) -> SimpleNamespace:
-    """The item as a record owned by whoever submitted it (the ``lead`` entity of external contact centres)."""
-    return SimpleNamespace(owner_id=item.submitted_by_id)
+SUBMITTER = "lead"  # the entity of external contact centres: leads they submitted, seen as submitted
+
+
+@dataclass(frozen=True)
+class SubmittedItem:
+    """An inbox item as its external submitter sees it: what was sent, nothing learned after.
+
+    Matching tells whether the phone belongs to a client, who manages them and whether a deal is open, so a
+    contact centre that saw the sorted item could probe the client base with made-up leads. The fields that
+    come from sorting exist here only as blanks, so any page, partial or API body built from this shows none.
+    """
+
+    id: int
+    channel: str
+    name: str
+    phone: str
+    email: str
+    subject: str
+    body: str
+    utm: dict[str, Any]
+    received_at: datetime
+    status: str = "submitted"
+    proposal: str = ""
+    reject_reason: str = ""
+    contact_id: None = None
+    deal_id: None = None
+    owner_id: None = None
+    form_id: None = None
+
+
+def as_submitted(item: InboxItem) -> SubmittedItem:
+    return SubmittedItem(id=item.id, channel=item.channel, name=item.name, phone=item.phone, email=item.email,
+                         subject=item.subject, body=item.body, utm=dict(item.utm or {}),
+                         received_at=item.received_at)
+
+
+def present(actor: Actor, item: InboxItem) -> InboxItem | SubmittedItem:
+    """``item`` as ``actor`` may see it: whole for those who sort the inbox, as submitted for its submitter."""
+    return as_submitted(item) if as_submitter(actor.user, ENTITY, SUBMITTER, item) else item
 
 
 def receive(*, channel: str, source: str = "core", idempotency_key: str | None = None, name: str = "",
@@ -162,7 +198,8 @@ def set_auto_accept(actor: Actor, channel: str, value: bool) -> None:
 
 def may_view(actor: Actor) -> bool:
     """Sorters see the inbox (``inbox``), contact centres what they submitted (``lead``)."""
-    return can(actor.user, "view", ENTITY) or can(actor.user, "view", "lead") or can(actor.user, "submit", "lead")
+    return (can(actor.user, "view", ENTITY) or can(actor.user, "view", SUBMITTER)
+            or can(actor.user, "submit", SUBMITTER))
 
 
 def require_view(actor: Actor) -> None:
@@ -170,26 +207,43 @@ def require_view(actor: Actor) -> None:
         require(actor.user, "view", ENTITY)
 
 
-def get(actor: Actor, item_id: int, action: str = "view") -> InboxItem:
+def get(actor: Actor, item_id: int, action: str = "edit") -> InboxItem:
+    """The item to sort (``action`` on the inbox itself); submitters read theirs through :func:`view`."""
     item = db.session.get(InboxItem, item_id)
     if item is None:
         raise LookupError(item_id)
-    if not (can(actor.user, action, ENTITY, item) or (action == "view" and can(actor.user, "view", "lead",
-                                                                               submitted(item)))):
-        require(actor.user, action, ENTITY, item)
+    require(actor.user, action, ENTITY, item)
     return item
 
 
-def listing(actor: Actor, status: str = "new", *, before_id: int | None = None, limit: int = 50) -> list[InboxItem]:
-    """Inbox items with ``status`` the actor may see, newest first; an external contact centre sees what it
-    submitted; anyone else nothing."""
-    stmt = select(InboxItem).where(InboxItem.status == status)
+def view(actor: Actor, item_id: int) -> InboxItem | SubmittedItem:
+    """One item as ``actor`` may see it (:func:`present`); :class:`LookupError` when missing, ``AccessDenied``
+    when neither sorted by nor submitted by them."""
+    item = db.session.get(InboxItem, item_id)
+    if item is None:
+        raise LookupError(item_id)
+    if as_submitter(actor.user, ENTITY, SUBMITTER, item):
+        return as_submitted(item)
+    require(actor.user, "view", ENTITY, item)
+    return item
+
+
+def shows_as_submitted(actor: Actor) -> bool:
+    """Does ``actor`` see the inbox only as the list of what they submitted (no statuses, no sorting)?"""
+    return as_submitter(actor.user, ENTITY, SUBMITTER)
+
+
+def listing(actor: Actor, status: str = "new", *, before_id: int | None = None,
+            limit: int = 50) -> list[InboxItem] | list[SubmittedItem]:
+    """Inbox items with ``status`` the actor may see, newest first. An external contact centre gets what it
+    submitted, as submitted, whatever ``status`` asks (the status is what sorting learned); anyone else nothing."""
+    stmt = select(InboxItem)
     if before_id:
         stmt = stmt.where(InboxItem.id < before_id)
-    if can(actor.user, "view", ENTITY):
-        stmt = _visible(actor, stmt)
-    else:
-        stmt = filter_query(actor.user, "view", "lead", stmt, InboxItem.submitted_by_id)
+    if not can(actor.user, "view", ENTITY):
+        stmt = filter_submitted(actor.user, SUBMITTER, stmt, InboxItem.submitted_by_id)
+        return [as_submitted(i) for i in db.session.scalars(stmt.order_by(InboxItem.id.desc()).limit(limit))]
+    stmt = _visible(actor, stmt.where(InboxItem.status == status))
     return list(db.session.scalars(stmt.order_by(InboxItem.id.desc()).limit(limit)))
 
 
@@ -280,7 +334,7 @@ def _new_contact(item: InboxItem, owner_id: int | None) -> Contact:
     errors: dict[str, Any] = {}
     first, _, last = (item.name or "").partition(" ")
     contact = Contact(first_name=clean(first, 100), last_name=clean(last, 100), owner_id=owner_id,
-                      team_id=client_fields.team_of(owner_id, None),
+                      team_id=client_fields.team_of(owner_id),
                       source=str(item.utm.get("utm_source") or item.channel)[:120])
     contact.phones = client_fields.build_phones([{"raw": item.phone}], errors, keep_unparsed=True)
     contact.emails = [e for e in client_fields.build_emails([{"address": item.email}], errors) if e.valid]
@@ -298,7 +352,7 @@ def _new_deal(item: InboxItem, contact: Contact, owner_id: int | None, actor: Ac
     title = item.subject or str(_l("Request from %(name)s", name=who))
     deal = Deal(title=clean(title, 300), pipeline_id=pipeline.id, stage_id=pipeline.stages[0].id,
                 currency=pipeline.currency, contact_id=contact.id, owner_id=owner_id,
-                team_id=client_fields.team_of(owner_id, None), channel=item.channel,
+                team_id=client_fields.team_of(owner_id), channel=item.channel,
                 source=str(item.utm.get("utm_campaign") or item.utm.get("utm_source") or "")[:120],
                 utm=item.utm, notes=item.body)
     db.session.add(deal)

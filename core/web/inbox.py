@@ -28,15 +28,19 @@ def index():  # type: ignore[no-untyped-def]
     if status not in INBOX_STATUSES:
         status = "new"
     items = inbox.listing(actor(), status, before_id=request.args.get("before", type=int))
+    next_before = items[-1].id if len(items) == 50 else None
+    if inbox.shows_as_submitted(actor()):  # a contact centre: what it sent, as sent, under no status
+        return render("inbox/index.html", items=items, submitted_only=True, shown=None, statuses=(),
+                      links={}, forms={}, names={}, form=EmptyForm(), can_sort=False,
+                      can_submit=can(user(), "submit", "lead"), next_before=next_before)
     links = labels.linked_names(items)
     form_ids = {i.form_id for i in items if i.form_id}
     forms = dict(db.session.execute(select(LeadForm.id, LeadForm.name).where(LeadForm.id.in_(form_ids)))
                  .all()) if form_ids else {}
-    return render("inbox/index.html", items=items, shown=status, statuses=INBOX_STATUSES, links=links, forms=forms,
-                  names={u.id: u.display_name for u in clients.assignable_users()},
+    return render("inbox/index.html", items=items, submitted_only=False, shown=status, statuses=INBOX_STATUSES,
+                  links=links, forms=forms, names={u.id: u.display_name for u in clients.assignable_users()},
                   form=EmptyForm(), can_sort=can(user(), "edit", "inbox"),
-                  can_submit=can(user(), "submit", "lead"),
-                  next_before=items[-1].id if len(items) == 50 else None)
+                  can_submit=can(user(), "submit", "lead"), next_before=next_before)
 
 
 def _item(item_id: int, action: str = "view"):  # type: ignore[no-untyped-def]
@@ -92,7 +96,7 @@ def submit():  # type: ignore[no-untyped-def]
             errors["phone"] = _("Give a phone or an email so the manager can reach the client.")
         if not errors:
             inbox.receive(channel=values.get("channel") if values.get("channel") in ("phone", "messenger")
-                          else "phone", source="manual", name=name, phone=phone, email=email,
+                          else "phone", source=f"manual:{actor().user_id}", name=name, phone=phone, email=email,
                           subject=values.get("subject", ""), body=values.get("body", ""),
                           submitted_by_id=actor().user_id,
                           idempotency_key=values.get("idempotency_key") or None)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, exists, false, func, or_, select, tuple_, union
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -18,7 +20,7 @@ from core.db import db
 from core.models import Company, Contact, ContactCompany, Deal, Email, Phone, Stage, Tag, User, utcnow
 from core.models.contacts import company_tags, contact_tags
 from core.plugins.facades import default_phone_region
-from core.services import custom_fields, loading, phones
+from core.services import custom_fields, loading, params, phones
 from core.services.access import filter_query
 from core.services.text import company_key, search_key
 
@@ -43,20 +45,22 @@ class ListQuery:
 
     @classmethod
     def from_args(cls, args: Any) -> ListQuery:
+        """The list an address asks for. Values of the wrong kind raise :class:`params.BadParameter`: here for
+        the parameters every list has, in :func:`check` and the filters for those that depend on the entity."""
         filters: dict[str, list[str]] = {}
         for key in args:
             if key in cls.RESERVED:
                 continue
-            values = [v for v in args.getlist(key) if str(v).strip()]
+            values = [_text(key, v) for v in args.getlist(key) if str(v).strip()]
             if values:
-                filters[key] = [str(v)[:200] for v in values[:50]]
-        try:
-            limit = max(1, min(MAX_PAGE_SIZE, int(args.get("limit", PAGE_SIZE))))
-        except (TypeError, ValueError):
-            limit = PAGE_SIZE
-        return cls(q=str(args.get("q", ""))[:200].strip(), filters=filters, sort=str(args.get("sort", "name")),
-                   desc=args.get("dir") == "desc", cursor=args.get("after") or None,
-                   group=args.get("group") or None, limit=limit)
+                filters[_text("filter", key)] = [v[:200] for v in values[:50]]
+        limit = params.integer("limit", args["limit"], 1, MAX_PAGE_SIZE) if str(args.get("limit", "")).strip() \
+            else PAGE_SIZE
+        direction = params.choice("dir", args["dir"], ("asc", "desc")) if args.get("dir") else "asc"
+        return cls(q=_text("q", args.get("q", ""))[:200].strip(), filters=filters,
+                   sort=_text("sort", args.get("sort") or "name"), desc=direction == "desc",
+                   cursor=_text("after", args.get("after") or "") or None,
+                   group=_text("group", args.get("group") or "") or None, limit=limit)
 
     def as_args(self, **override: Any) -> dict[str, Any]:
         """Query-string arguments that reproduce this list (for links, saved views and "more")."""
@@ -73,6 +77,18 @@ class ListQuery:
             args["limit"] = str(self.limit)
         args.update({k: v for k, v in override.items() if v is not None})
         return args
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _text(name: str, value: Any) -> str:
+    """Text typed into an address: control characters (NUL, CR, LF...) have no place in a search or a filter and
+    PostgreSQL refuses NUL in strings, so they are refused here."""
+    text = str(value)
+    if _CONTROL.search(text):
+        raise params.BadParameter(name, _l("“%(name)s” must not contain control characters.", name=name))
+    return text
 
 
 @dataclass(frozen=True)
@@ -112,21 +128,28 @@ def _encode(value: Any, ident: int) -> str:
 
 
 def _decode(cursor: str | None, sort: Sort) -> tuple[Any, int] | None:
+    """The position a "more" link carries. A cursor that is not one this module wrote (forged, cut, from another
+    sort) is refused: it would otherwise reach the database as a value of the wrong type."""
     if not cursor:
         return None
     try:
         raw, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        readers: dict[str, Callable[[Any], Any]] = {"datetime": datetime.fromisoformat, "decimal": Decimal}
-        return readers.get(sort.kind, str)(raw), int(ident)
-    except (ValueError, TypeError, ArithmeticError, json.JSONDecodeError):
-        return None
-
-
-def _day(text: str) -> date | None:
-    try:
-        return custom_fields.parse_date(text)
-    except ValueError:
-        return None
+        if not isinstance(ident, int) or isinstance(ident, bool) or not 0 <= ident <= params.MAX_ID:
+            raise ValueError(ident)
+        if raw is None:
+            return None, ident
+        if not isinstance(raw, str) or len(raw) > 1000 or _CONTROL.search(raw):
+            raise ValueError(raw)
+        if sort.kind == "datetime":
+            value: Any = datetime.fromisoformat(raw)
+        elif sort.kind == "decimal":
+            value = params.amount("after", raw)
+        else:
+            value = raw
+        return value, ident
+    except (ValueError, TypeError, ArithmeticError, UnicodeError, params.BadParameter) as exc:
+        raise params.BadParameter("after", _l("The list's position marker is damaged: open the list again.")) \
+            from exc
 
 
 SEARCH_CAP = 200
@@ -201,18 +224,13 @@ def _custom_condition(spec: EntityList, key: str, values: list[str]) -> Any:
     if definition is None:
         return false()
     column = spec.model.custom[key]
+    name = f"custom.{key}"
     if definition.type == "boolean":
-        wanted = values[0].lower() in ("1", "true", "yes", "on", "да")
+        wanted = params.flag(name, values[0])
         return column.as_boolean() == wanted if wanted else or_(column.as_boolean().is_(None),
                                                                 column.as_boolean() == False)  # noqa: E712
     if definition.type == "number":
-        numbers = []
-        for v in values:
-            try:
-                numbers.append(float(v.replace(",", ".")))
-            except ValueError:
-                continue
-        return column.as_float().in_(numbers) if numbers else false()
+        return column.as_float().in_([params.number(name, v) for v in values])
     if definition.type == "multichoice":
         return or_(*[func.coalesce(spec.model.custom[key].as_string(), "").contains(f'"{v}"') for v in values])
     return column.as_string().in_(values)
@@ -231,14 +249,8 @@ def apply_filters(spec: EntityList, stmt: Select[Any], query: ListQuery, user: U
     return stmt
 
 
-def _ints(values: list[str], user: User | None) -> list[int]:
-    result = []
-    for v in values:
-        if v == "me" and user is not None:
-            result.append(user.id)
-        elif v.isdigit():
-            result.append(int(v))
-    return result
+def _ints(name: str, values: list[str], user: User | None) -> list[int]:
+    return params.record_ids(name, values, me=user.id if user is not None else None, extra=("none",))
 
 
 def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], user: User | None) -> Select[Any]:
@@ -246,11 +258,11 @@ def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], u
     if name in spec.text_filters:
         return stmt.where(getattr(model, name).in_(values))
     if name == "owner":
-        ids = _ints(values, user)
+        ids = _ints(name, values, user)
         wants_none = "none" in values
         return stmt.where(or_(model.owner_id.in_(ids), model.owner_id.is_(None) if wants_none else false()))
     if name == "team":
-        return stmt.where(model.team_id.in_(_ints(values, user)))
+        return stmt.where(model.team_id.in_(_ints(name, values, user)))
     if spec.entity == "deal":
         condition = _deal_condition(name, values, user)
         if condition is not None:
@@ -262,13 +274,9 @@ def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], u
                                          link.c.tag_id.in_(tag_ids)))
     if name == "company" and spec.entity == "contact":
         return stmt.where(model.id.in_(select(ContactCompany.contact_id)
-                                       .where(ContactCompany.company_id.in_(_ints(values, user)))))
+                                       .where(ContactCompany.company_id.in_(_ints(name, values, user)))))
     if name in ("created_from", "created_to"):
-        day = _day(values[0])
-        if day is None:
-            return stmt
-        from datetime import UTC
-
+        day = params.day(name, values[0])
         if name == "created_from":
             return stmt.where(model.created_at >= datetime.combine(day, time.min, tzinfo=UTC))
         return stmt.where(model.created_at < datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC))
@@ -277,11 +285,11 @@ def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], u
     if name == "has_phone":
         owner_col = Phone.contact_id if spec.entity == "contact" else Phone.company_id
         has = exists().where(owner_col == model.id)
-        return stmt.where(has if values[0] in ("1", "yes", "true") else ~has)
+        return stmt.where(has if params.flag(name, values[0]) else ~has)
     if name == "has_email":
         owner_col = Email.contact_id if spec.entity == "contact" else Email.company_id
         has = exists().where(owner_col == model.id)
-        return stmt.where(has if values[0] in ("1", "yes", "true") else ~has)
+        return stmt.where(has if params.flag(name, values[0]) else ~has)
     if name == "phone_e164":
         owner_col = Phone.contact_id if spec.entity == "contact" else Phone.company_id
         return stmt.where(model.id.in_(select(owner_col).where(Phone.e164.in_(values))))
@@ -292,11 +300,11 @@ def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], u
     if name == "flagged_phone":
         owner_col = Phone.contact_id if spec.entity == "contact" else Phone.company_id
         return stmt.where(exists().where(owner_col == model.id, Phone.valid.is_(False)))
-    if name == "quiet_days" and values[0].isdigit():
-        since = utcnow() - timedelta(days=int(values[0]))
+    if name == "quiet_days":
+        since = utcnow() - timedelta(days=params.integer(name, values[0], 0, 36_500))
         return stmt.where(func.coalesce(model.last_activity_at, model.created_at) < since)
-    if name == "birthday_month" and spec.entity == "contact" and values[0].isdigit():
-        month = f"{int(values[0]):02d}"
+    if name == "birthday_month" and spec.entity == "contact":
+        month = f"{params.integer(name, values[0], 1, 12):02d}"
         return stmt.where(func.strftime("%m", Contact.birthday) == month if db.engine.dialect.name == "sqlite"
                           else func.to_char(Contact.birthday, "MM") == month)
     if name.startswith("custom."):
@@ -307,20 +315,15 @@ def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], u
 def _deal_condition(name: str, values: list[str], user: User | None) -> Any:
     """The deal list's own filters: pipeline, stage, status (open/won/lost), client, amount and close ranges."""
     if name in ("pipeline", "stage", "contact", "company"):
-        return getattr(Deal, f"{name}_id").in_(_ints(values, user))
+        return getattr(Deal, f"{name}_id").in_(_ints(name, values, user))
     if name == "status":
-        kinds = [v for v in values if v in ("open", "won", "lost")]
+        kinds = [params.choice(name, v, ("open", "won", "lost")) for v in values]
         return Deal.stage_id.in_(select(Stage.id).where(Stage.kind.in_(kinds)))
     if name in ("amount_from", "amount_to"):
-        try:
-            amount = Decimal(values[0].replace(" ", "").replace("\u00a0", "").replace(",", "."))
-        except ArithmeticError:
-            return false()
+        amount = params.amount(name, values[0])
         return Deal.amount >= amount if name == "amount_from" else Deal.amount <= amount
     if name in ("close_from", "close_to"):
-        day = _day(values[0])
-        if day is None:
-            return false()
+        day = params.day(name, values[0])
         return Deal.expected_close >= day if name == "close_from" else Deal.expected_close <= day
     return None
 
@@ -331,8 +334,23 @@ class Page:
     next_cursor: str | None
 
 
+def group_options(spec: EntityList) -> tuple[str, ...]:
+    """The groupings ``spec``'s list offers."""
+    return tuple(g for g in GROUPS if g == "owner" or (g == "stage" and spec.entity == "deal")
+                 or (g == "tag" and spec.tag_table is not None) or (g == "company" and spec.entity == "contact")
+                 or (g not in ("stage", "tag", "company") and hasattr(spec.model, g)))
+
+
+def check(spec: EntityList, query: ListQuery) -> None:
+    """Refuse a sort or grouping ``spec``'s list does not have (:class:`params.BadParameter`)."""
+    params.choice("sort", query.sort, spec.sorts)
+    if query.group is not None:
+        params.choice("group", query.group, group_options(spec))
+
+
 def page(spec: EntityList, query: ListQuery, user: User | None) -> Page:
-    sort = spec.sorts.get(query.sort, spec.sorts["name"])
+    check(spec, query)
+    sort = spec.sorts[query.sort]
     model = spec.model
     stmt = apply_filters(spec, select(model), query, user)
     after = _decode(query.cursor, sort)
@@ -356,6 +374,7 @@ def page(spec: EntityList, query: ListQuery, user: User | None) -> Page:
 
 def groups(spec: EntityList, query: ListQuery, user: User | None) -> list[tuple[Any, str, int]]:
     """``(value, label, count)`` for the chosen grouping, largest groups first."""
+    check(spec, query)
     model = spec.model
     base = apply_filters(spec, select(model.id), query, user).subquery()
     column: Any

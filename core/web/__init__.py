@@ -27,7 +27,9 @@ from core.plugins import facades
 from core.plugins.manager import MayakPlugins
 from core.services import audit, phones
 from core.services.access import AccessDenied, can
+from core.services.params import BadParameter
 from core.web.context import actor
+from core.web.converters import init_converters
 from core.web.htmx import init_htmx, is_htmx
 from core.web.htmx import redirect as htmx_redirect
 from core.web.security import init_security
@@ -133,6 +135,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     def access_denied(error: AccessDenied):  # type: ignore[no-untyped-def]
         audit.record(actor(), "access.denied", error.entity, None,
                      {"action": error.action, "path": request.path})
+    init_converters(app)
         db.session.commit()
         return render_template("errors/error.html", code=403, error=error), 403
 
@@ -148,6 +151,12 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
         if isinstance(error, HTTPException):
             return _error_page(error)
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    @app.errorhandler(BadParameter)
+    def bad_parameter(error: BadParameter):  # type: ignore[no-untyped-def]
+        # a filter, sort, cursor or id in the address is not of its kind: say which and what it should be
+        db.session.rollback()
+        return render_template("errors/error.html", code=400, error=error, detail=error.message), 400
+
         db.session.rollback()
         return render_template("errors/error.html", code=500, error=None), 500
 

@@ -14,7 +14,7 @@ from core.services import companies, contacts, custom_fields, deals, duplicates,
 from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.web import clients
-from core.web.context import actor, user
+from core.web.context import actor, safe_next, user
 from core.web.forms import EmptyForm
 from core.web.htmx import fragment, is_htmx, render, trigger
 
@@ -187,9 +187,7 @@ def bulk():  # type: ignore[no-untyped-def]
 
 
 def _after_bulk(done: list[int], undo: bool):  # type: ignore[no-untyped-def]
-    back = request.form.get("next") or url_for("contacts.index")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("contacts.index")
+    back = safe_next(request.form.get("next"), url_for("contacts.index"))
     if undo and done:
         flash(_("Changed your mind? Use Undo below."), "info")
         from flask import session
@@ -207,8 +205,7 @@ def undo_delete():  # type: ignore[no-untyped-def]
         ids = session.pop("undo_contacts", [])
         done = contacts.restore(actor(), ids)
         flash(ngettext("%(num)d contact restored.", "%(num)d contacts restored.", len(done)), "success")
-    return redirect(request.form.get("next") if str(request.form.get("next", "")).startswith("/")
-                    and not str(request.form.get("next", "")).startswith("//") else url_for("contacts.index"))
+    return redirect(safe_next(request.form.get("next"), url_for("contacts.index")))
 
 
 @bp.get("/options")

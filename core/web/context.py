@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import request
 from flask_login import current_user
 
@@ -25,9 +23,8 @@ def actor() -> Actor:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """``target`` when it is a path within Mayak (never another site: no open redirects), else ``default``."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
-    return default
+    """``target`` when it is an address within Mayak (never another site: no open redirects, no control
+    characters in the ``Location`` header), else ``default``."""
+    from core.web.security import local_path
+
+    return local_path(target) or default

@@ -9,6 +9,7 @@ from core.services import companies, contacts, files
 from core.services.errors import InvalidInput
 from core.web.context import actor
 from core.web.forms import EmptyForm
+from core.web.security import download_name
 
 bp = Blueprint("files", __name__)
 
@@ -45,7 +46,7 @@ def _send(attachment_id: int, inline: bool):  # type: ignore[no-untyped-def]
         abort(404)
     preview = inline and attachment.content_type in files.PREVIEWABLE
     response = send_file(path, mimetype=attachment.content_type if preview else "application/octet-stream",
-                         as_attachment=not preview, download_name=attachment.filename, max_age=0,
+                         as_attachment=not preview, download_name=download_name(attachment.filename), max_age=0,
                          conditional=True, etag=attachment.sha256)
     # a stored file never runs as a page of ours: downloads are sandboxed, previews may only show themselves
     response.headers["Content-Security-Policy"] = (

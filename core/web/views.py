@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from core.services import views
 from core.services.access import require
 from core.services.errors import InvalidInput
-from core.web.context import actor, user
+from core.web.context import actor, safe_next, user
 from core.web.forms import EmptyForm
 
 bp = Blueprint("views", __name__, url_prefix="/views")
@@ -42,5 +42,4 @@ def delete(view_id: int):  # type: ignore[no-untyped-def]
     except LookupError:
         abort(404)
     flash(_("The view is deleted."), "success")
-    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
-                    else url_for("contacts.index"))
+    return redirect(safe_next(request.referrer, url_for("contacts.index")))

@@ -24,7 +24,7 @@ from core.plugins import (
 from core.plugins.facades import plugins
 from core.plugins.models import db
 from core.plugins.web import EmptyForm, can, current_actor, current_user_or_none, render, require
-from core.services import maintenance, notifications
+from core.services import maintenance, notifications, params
 from core.services.errors import ValidationError
 from core.services.text import N_
 from plugins.ops.models import PurgeRun
@@ -110,11 +110,14 @@ bp = Blueprint("ops", __name__, url_prefix="/admin/jobs")
 @bp.get("/")
 def jobs_page():  # type: ignore[no-untyped-def]
     require(current_user_or_none(), "view", "job")
-    status = request.args.get("status") or None
-    before = request.args.get("before", type=int)
-    rows = maintenance.recent_jobs(limit=50, before_id=before, status=status)
+    # the status filter is one of the known statuses (else 400), and reaches the template as ``shown``: render()'s
+    # own ``status`` is the HTTP status, which a query parameter must never set
+    shown = params.choice("status", request.args["status"], maintenance.JOB_STATUSES) \
+        if request.args.get("status") else None
+    before = params.optional_id("before", request.args.get("before"))
+    rows = maintenance.recent_jobs(limit=50, before_id=before, status=shown)
     runs = db.session.query(PurgeRun).order_by(PurgeRun.id.desc()).limit(5).all()
-    return render("ops/jobs.html", "rows", jobs=rows, runs=runs, status=status, form=EmptyForm(),
+    return render("ops/jobs.html", "rows", jobs=rows, runs=runs, shown=shown, form=EmptyForm(),
                   more=rows[-1].id if len(rows) == 50 else None)
 
 

@@ -1,0 +1,36 @@
+"""URL converters registered for the whole app (pages, partials, the API and plugin routes alike).
+
+``<int:...>`` is replaced so that every integer in a path is an id a database column can hold: ASCII digits only
+(Werkzeug's ``\\d`` also matches other scripts' digits) and at most 2**63 - 1 (PostgreSQL's ``bigint`` and
+SQLite's ``INTEGER``). A larger number is simply no record: 404, never an overflow in the database (500).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from werkzeug.routing import IntegerConverter, Map, ValidationError
+
+from core.services.params import MAX_ID
+
+
+class IdConverter(IntegerConverter):
+    """Werkzeug's integer converter, bounded to the 64-bit signed range unless a route asks for less."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min if min is not None else -MAX_ID - 1,
+                         max=max if max is not None else MAX_ID, signed=signed)
+
+    def to_python(self, value: str) -> Any:
+        if len(value.lstrip("-")) > 19:  # no need to build a huge int to know it is out of range
+            raise ValidationError()
+        return super().to_python(value)
+
+
+def init_converters(app: Flask) -> None:
+    """Register before any blueprint: rules pick their converter class when they are added to the map."""
+    app.url_map.converters["int"] = IdConverter

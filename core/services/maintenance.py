@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 
 from core.db import db
 from core.jobs import PENDING_KEY
-from core.models import JobRecord, Notification, OutboxEvent, ThrottleCounter, utcnow
+from core.models import JobRecord, LoginFailure, Notification, OutboxEvent, utcnow
 from core.models.jobs import JOB_STATUSES as JOB_STATUSES  # re-exported: the statuses a job list filters by
 from core.plugins.facades import job_spec
 from core.services import audit, paging

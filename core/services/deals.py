@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel.numbers import list_currencies
+from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import joinedload, lazyload
@@ -34,10 +37,12 @@ def ensure_default_pipeline(currency: str = "RUB") -> Pipeline:
     existing = db.session.scalar(select(Pipeline).order_by(Pipeline.position, Pipeline.id))
     if existing is not None:
         return existing
-    pipeline = Pipeline(name=str(_l("Sales")), currency=currency, position=0,
-                        lost_reasons=[str(reason) for reason in DEFAULT_LOST_REASONS])
-    pipeline.stages = [Stage(name=str(name), kind=kind, probability=probability, position=n)
-                       for n, (name, kind, probability) in enumerate(DEFAULT_STAGES)]
+    # the installation's language, not that of whoever happens to trigger the seeding in a request
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        pipeline = Pipeline(name=str(_l("Sales")), currency=currency, position=0,
+                            lost_reasons=[str(reason) for reason in DEFAULT_LOST_REASONS])
+        pipeline.stages = [Stage(name=str(name), kind=kind, probability=probability, position=n)
+                           for n, (name, kind, probability) in enumerate(DEFAULT_STAGES)]
     db.session.add(pipeline)
     db.session.commit()
     return pipeline
@@ -150,7 +155,7 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
     if not partial or "owner_id" in values:
         target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"), previous_owner,
                                                       errors)
-        target.team_id = client_fields.team_of(target.owner_id, None)
+        target.team_id = client_fields.team_of(target.owner_id)
     if errors:
         db.session.rollback()
         raise InvalidInput(errors)
@@ -174,15 +179,21 @@ def record_created(actor: Actor, deal: Deal) -> None:
     db.session.add(StageChange(deal_id=deal.id, from_stage_id=None, to_stage_id=deal.stage_id,
                                actor_id=actor.user_id))
     if deal.contact_id or deal.company_id:
+        stage = db.session.get(Stage, deal.stage_id)
         timeline.record(kind="deal", contact_id=deal.contact_id, company_id=deal.company_id,
-                        author_id=actor.user_id, title=deal.title, data={"deal_id": deal.id}, commit=False)
+                        author_id=actor.user_id, title=deal.title,
+                        data={"deal_id": deal.id, "title": deal.title, "amount": str(deal.amount or 0),
+                              "currency": deal.currency, "stage": stage.name if stage else ""}, commit=False)
     audit.record(actor, "deal.created", ENTITY, deal.id, {"title": deal.title})
     events.emit("deal_created", deal_id=deal.id, pipeline_id=deal.pipeline_id, owner_id=deal.owner_id,
                 contact_id=deal.contact_id, actor_id=actor.user_id)
 
 
-def move(actor: Actor, deal: Deal, stage_id: int, *, lost_reason: str = "") -> Deal:
-    """Move a deal to another stage of its pipeline, with history; won/lost stages close it."""
+def move(actor: Actor, deal: Deal, stage_id: int, *, lost_reason: str = "", comment: str = "") -> Deal:
+    """Move a deal to another stage of its pipeline, with history; won/lost stages close it.
+
+    A move to a lost stage needs a reason: one of the pipeline's reasons when it has a list (reports group by
+    them), any text otherwise; ``comment`` is free text kept with the move on the timeline."""
     require(actor.user, "edit", ENTITY, deal)
     stage = db.session.get(Stage, stage_id)
     if stage is None or stage.pipeline_id != deal.pipeline_id:
@@ -198,27 +209,69 @@ def move(actor: Actor, deal: Deal, stage_id: int, *, lost_reason: str = "") -> D
                                                   reasons=", ".join(reasons))})
     if stage.id == deal.stage_id:
         return deal
-    previous = deal.stage_id
+    _change_stage(actor, deal, stage, reason=reason, comment=clean(comment, 500))
+    db.session.commit()
+    return deal
+
+
+def _change_stage(actor: Actor, deal: Deal, stage: Stage, *, reason: str = "", comment: str = "",
+                  undo_of: int | None = None) -> StageChange:
+    """Put ``deal`` in ``stage`` with its history row, timeline entry, audit row and events (no commit)."""
+    previous = db.session.get(Stage, deal.stage_id)
     deal.stage_id = stage.id
     deal.closed_at = utcnow() if stage.kind in ("won", "lost") else None
     if stage.kind == "lost":
-        deal.lost_reason = reason or deal.lost_reason
+        deal.lost_reason = reason or deal.lost_reason  # kept when the deal leaves: an Undo brings it back
     deal.updated_at = utcnow()
-    db.session.add(StageChange(deal_id=deal.id, from_stage_id=previous, to_stage_id=stage.id,
-                               actor_id=actor.user_id))
+    change = StageChange(deal_id=deal.id, from_stage_id=previous.id if previous else None, to_stage_id=stage.id,
+                         actor_id=actor.user_id)
+    db.session.add(change)
+    db.session.flush()
     if deal.contact_id or deal.company_id:
+        data: dict[str, Any] = {"deal_id": deal.id, "title": deal.title, "from": change.from_stage_id,
+                                "to": stage.id, "from_name": previous.name if previous else "",
+                                "stage": stage.name, "stage_kind": stage.kind}
+        if stage.kind == "lost":
+            data["reason"] = deal.lost_reason
+        if comment:
+            data["comment"] = comment
+        if undo_of is not None:
+            data["undo"] = True
         timeline.record(kind="stage", contact_id=deal.contact_id, company_id=deal.company_id,
-                        author_id=actor.user_id, title=deal.title,
-                        data={"deal_id": deal.id, "from": previous, "to": stage.id, "stage": stage.name},
-                        commit=False)
-    audit.record(actor, "deal.stage_changed", ENTITY, deal.id, {"stage": [previous, stage.id]})
-    payload = {"deal_id": deal.id, "from_stage_id": previous, "to_stage_id": stage.id, "owner_id": deal.owner_id,
-               "actor_id": actor.user_id}
+                        author_id=actor.user_id, title=deal.title, data=data, commit=False)
+    details: dict[str, Any] = {"stage": [change.from_stage_id, stage.id]}
+    if undo_of is not None:
+        details["undo_of"] = undo_of
+    audit.record(actor, "deal.stage_changed", ENTITY, deal.id, details)
+    payload = {"deal_id": deal.id, "from_stage_id": change.from_stage_id, "to_stage_id": stage.id,
+               "owner_id": deal.owner_id, "actor_id": actor.user_id}
     events.emit("deal_stage_changed", **payload)
     if stage.kind == "won":
         events.emit("deal_won", **payload, amount=str(deal.amount), currency=deal.currency)
     elif stage.kind == "lost":
         events.emit("deal_lost", **payload, lost_reason=deal.lost_reason)
+    return change
+
+
+def last_change(deal: Deal) -> StageChange | None:
+    """The deal's latest stage change (what the board's Undo takes back)."""
+    return db.session.scalar(select(StageChange).where(StageChange.deal_id == deal.id)
+                             .order_by(StageChange.id.desc()).limit(1))
+
+
+def undo_move(actor: Actor, deal: Deal, change_id: int) -> Deal:
+    """Take back the move ``change_id``: the deal goes back to the stage it came from, as a new, recorded move.
+
+    Only the deal's latest move can be taken back (a later move would be silently lost otherwise)."""
+    require(actor.user, "edit", ENTITY, deal)
+    change = last_change(deal)
+    if change is None or change.id != change_id or change.from_stage_id is None \
+            or change.to_stage_id != deal.stage_id:
+        raise InvalidInput({"change_id": _l("The deal has moved since; move it on the board instead.")})
+    back = db.session.get(Stage, change.from_stage_id)
+    if back is None or back.pipeline_id != deal.pipeline_id:
+        raise InvalidInput({"change_id": _l("The stage the deal came from no longer exists.")})
+    _change_stage(actor, deal, back, undo_of=change.id)
     db.session.commit()
     return deal
 
@@ -228,33 +281,67 @@ def pipelines() -> list[Pipeline]:
                                    .order_by(Pipeline.position, Pipeline.id)))
 
 
-def board(actor: Actor, pipeline: Pipeline, per_stage: int = 50) -> dict[int, dict[str, Any]]:
-    """For each stage of ``pipeline``: the deals ``actor`` may see (newest first, up to ``per_stage``), their
-    count and the sum of their amounts (from the running totals of :mod:`deal_totals`), in three statements
-    whatever the number of stages or deals."""
+@dataclass(frozen=True)
+class BoardCard:
+    """A deal as the board shows it: the deal and the names of its client, read with it."""
+
+    deal: Deal
+    contact_name: str
+    company_name: str
+
+
+def board(actor: Actor, pipeline: Pipeline, per_stage: int = 50, *, owner_id: int | None = None,
+          q: str = "") -> dict[int, dict[str, Any]]:
+    """For each stage of ``pipeline``: the deals ``actor`` may see (newest first, up to ``per_stage``; none for
+    won and lost stages), each with its contact's and company's name, their count and the sum of their amounts.
+
+    ``owner_id`` keeps one person's deals, ``q`` the deals whose title or client (name, phone, email, company)
+    matches. Three statements whatever the number of stages or deals: the totals (the running totals of
+    :mod:`deal_totals` without a search, a count over the capped search matches with one), the ids of each
+    column's newest cards, and the cards with their clients' names."""
+    from core.services.listing import DEALS, search_condition
+
+    matching = search_condition(DEALS, q) if q and q.strip() else None
+
     def visible(stmt: Any) -> Any:
-        return filter_query(actor.user, "view", ENTITY, stmt.where(Deal.deleted_at.is_(None),
-                                                                   Deal.pipeline_id == pipeline.id), Deal.owner_id)
+        stmt = stmt.where(Deal.deleted_at.is_(None), Deal.pipeline_id == pipeline.id)
+        if owner_id is not None:
+            stmt = stmt.where(Deal.owner_id == owner_id)
+        if matching is not None:
+            stmt = stmt.where(matching)
+        return filter_query(actor.user, "view", ENTITY, stmt, Deal.owner_id)
 
     stage_ids = [stage.id for stage in pipeline.stages]
-    totals = {stage_id: (count, amount) for stage_id, count, amount in db.session.execute(
-        filter_query(actor.user, "view", ENTITY, select(StageTotal.stage_id, func.sum(StageTotal.count),
-                                                        func.sum(StageTotal.amount)), StageTotal.owner_id)
-        .where(StageTotal.stage_id.in_(stage_ids)).group_by(StageTotal.stage_id))}
+    if matching is None:
+        totals_stmt = filter_query(actor.user, "view", ENTITY, select(StageTotal.stage_id, func.sum(StageTotal.count),
+                                                                      func.sum(StageTotal.amount)),
+                                   StageTotal.owner_id).where(StageTotal.stage_id.in_(stage_ids))
+        if owner_id is not None:
+            totals_stmt = totals_stmt.where(StageTotal.owner_id == owner_id)
+        totals_stmt = totals_stmt.group_by(StageTotal.stage_id)
+    else:  # the search matches at most a few hundred deals (listing.SEARCH_CAP per way of matching)
+        totals_stmt = visible(select(Deal.stage_id, func.count(Deal.id), func.sum(Deal.amount))).group_by(
+            Deal.stage_id)
+    totals = {stage_id: (count, amount) for stage_id, count, amount in db.session.execute(totals_stmt)}
     # the newest cards of each stage: one index range scan per stage (ix_deal_board), sent as one statement
+    # won and lost deals are not shown as cards (the board's bottom bar counts them and takes drops)
     per_column = [visible(select(Deal.id).where(Deal.stage_id == stage.id)).order_by(Deal.id.desc())
-                  .limit(per_stage).subquery() for stage in pipeline.stages]
+                  .limit(per_stage).subquery() for stage in pipeline.stages if stage.kind == "open"]
     shown_ids = union_all(*[select(column.c.id) for column in per_column]) if per_column else None
-    shown = db.session.scalars(select(Deal).where(Deal.id.in_(shown_ids)).options(lazyload(Deal.stage))
-                               .order_by(Deal.id.desc())) if shown_ids is not None else []
-    by_stage: dict[int, list[Deal]] = {}
-    for deal in shown:
-        by_stage.setdefault(deal.stage_id, []).append(deal)
+    rows = db.session.execute(
+        select(Deal, Contact.first_name, Contact.middle_name, Contact.last_name, Company.name)
+        .outerjoin(Contact, Contact.id == Deal.contact_id).outerjoin(Company, Company.id == Deal.company_id)
+        .where(Deal.id.in_(shown_ids)).options(lazyload(Deal.stage)).order_by(Deal.id.desc())
+    ) if shown_ids is not None else []
+    by_stage: dict[int, list[BoardCard]] = {}
+    for deal, first, middle, last, company in rows:
+        contact = Contact.name_of(first or "", middle or "", last or "") if deal.contact_id else ""
+        by_stage.setdefault(deal.stage_id, []).append(BoardCard(deal, contact, company or ""))
     columns: dict[int, dict[str, Any]] = {}
     for stage in pipeline.stages:
         count, amount = totals.get(stage.id, (0, Decimal("0")))
-        columns[stage.id] = {"stage": stage, "deals": by_stage.get(stage.id, []), "count": count,
-                             "sum": Decimal(amount)}
+        columns[stage.id] = {"stage": stage, "deals": by_stage.get(stage.id, []), "count": count or 0,
+                             "sum": Decimal(amount or 0)}
     return columns
 
 
@@ -347,7 +434,8 @@ def add_payment(actor: Actor, deal: Deal, values: dict[str, Any]) -> Payment:
         timeline.record(kind="payment", contact_id=deal.contact_id, company_id=deal.company_id,
                         author_id=actor.user_id, title=deal.title, occurred_at=paid_at,
                         data={"deal_id": deal.id, "payment_id": payment.id, "amount": str(amount),
-                              "currency": deal.currency}, commit=False)
+                              "currency": deal.currency, "title": deal.title, "note": payment.note},
+                        commit=False)
     audit.record(actor, "deal.payment_added", ENTITY, deal.id, {"amount": str(amount)})
     db.session.commit()
     return payment

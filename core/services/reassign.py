@@ -28,8 +28,10 @@ def record(actor: Actor, entity: str, record_id: int, old: int | None, new: int 
     db.session.add(OwnerChange(entity=entity, record_id=record_id, from_owner_id=old, to_owner_id=new,
                                actor_id=actor.user_id, reason=reason))
     if entity in ("contact", "company"):
+        names = {u.id: u.display_name for u in (db.session.get(User, i) for i in (old, new) if i) if u}
         db.session.add(Activity(kind="owner", author_id=actor.user_id, source="core",
-                                data={"from": old, "to": new, "reason": reason},
+                                data={"from": old, "to": new, "reason": reason, "from_name": names.get(old, ""),
+                                      "to_name": names.get(new, "")},
                                 **{f"{entity}_id": record_id}))
 
 
@@ -84,7 +86,7 @@ def reassign(actor: Actor, *, from_user_id: int, to_user_id: Any, reason: str = 
     for entity in entities:
         require(actor.user, "assign", entity)
     why = clean(reason, 200)
-    team_id = client_fields.team_of(target.id, None)
+    team_id = client_fields.team_of(target.id)
     moved: dict[str, int] = {}
     for entity in entities:
         stmt = _open_work(entity, from_user_id)

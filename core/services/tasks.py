@@ -111,7 +111,7 @@ def save(actor: Actor, task: Task | None, values: dict[str, Any], *, partial: bo
     if not partial or "owner_id" in values:
         target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
                                                       previous_owner, errors)
-        target.team_id = client_fields.team_of(target.owner_id, None)
+        target.team_id = client_fields.team_of(target.owner_id)
     if errors:
         db.session.rollback()
         raise InvalidInput(errors)
@@ -160,7 +160,9 @@ def _created(actor: Actor, task: Task) -> None:
     if task.contact_id or task.company_id:
         timeline.record(kind="task", contact_id=task.contact_id, company_id=task.company_id,
                         author_id=actor.user_id, title=task.title,
-                        data={"task_id": task.id, "status": "open"}, commit=False)
+                        data={"task_id": task.id, "status": "open", "title": task.title,
+                              "due_at": task.due_at.isoformat() if task.due_at else None,
+                              "owner": _name_of(task.owner_id)}, commit=False)
     audit.record(actor, "task.created", ENTITY, task.id, {"title": task.title, "owner_id": task.owner_id})
     events.emit("task_created", task_id=task.id, owner_id=task.owner_id, author_id=actor.user_id,
                 deal_id=task.deal_id, contact_id=task.contact_id)
@@ -171,6 +173,12 @@ def _created(actor: Actor, task: Task) -> None:
                              params={"author": actor.label, "title": task.title}, link=f"/tasks/{task.id}")
 
 
+def _name_of(user_id: int | None) -> str:
+    """A person's name as timelines and notifications show it (full name, else email)."""
+    person = db.session.get(User, user_id) if user_id else None
+    return person.display_name if person is not None else ""
+
+
 def create_system_task(*, title: str, owner_id: int | None, due_at: datetime, contact_id: int | None = None,
                        company_id: int | None = None, deal_id: int | None = None, notes: str = "",
                        priority: str = "normal", author_id: int | None = None, recurrence_id: int | None = None,
@@ -179,7 +187,7 @@ def create_system_task(*, title: str, owner_id: int | None, due_at: datetime, co
     joins the caller's transaction."""
     from core.services.context import SYSTEM
 
-    task = Task(title=clean(title, 300), owner_id=owner_id, team_id=client_fields.team_of(owner_id, None),
+    task = Task(title=clean(title, 300), owner_id=owner_id, team_id=client_fields.team_of(owner_id),
                 due_at=due_at, remind_at=due_at, remind_via=["app"], contact_id=contact_id,
                 company_id=company_id, deal_id=deal_id, notes=notes, author_id=author_id,
                 priority=priority if priority in PRIORITIES else "normal", recurrence_id=recurrence_id,
@@ -206,7 +214,7 @@ def set_status(actor: Actor, task: Task, status: str) -> Task:
         if task.contact_id or task.company_id:
             timeline.record(kind="task", contact_id=task.contact_id, company_id=task.company_id,
                             author_id=actor.user_id, title=task.title,
-                            data={"task_id": task.id, "status": "done"}, commit=False)
+                            data={"task_id": task.id, "status": "done", "title": task.title}, commit=False)
     audit.record(actor, f"task.{status}", ENTITY, task.id, {})
     db.session.commit()
     return task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,7 +12,7 @@ from flask_babel import gettext as _
 from core.db import db
 from core.models import Pipeline
 from core.models.deals import CHANNELS
-from core.services import deals, labels, listing, reassign, tasks
+from core.services import deals, labels, listing, params, reassign, tasks
 from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.services.text import optional_int
@@ -28,7 +29,8 @@ def index():  # type: ignore[no-untyped-def]
     require(user(), "view", "deal")
     first = next(iter(deals.pipelines()), None)
     if first is None:
-        return render("deals/board.html", pipeline=None, pipelines=[], columns={}, form=EmptyForm())
+        return render("deals/board.html", pipeline=None, pipelines=[], columns={}, form=EmptyForm(),
+                      filters=BoardFilters(), owners=[], owner_names={})
     return redirect(url_for("deals.board", pipeline_id=first.id))
 
 
@@ -44,20 +46,60 @@ def count():  # type: ignore[no-untyped-def]
     return clients.render_count(listing.DEALS, "deals/list.html")
 
 
+@dataclass(frozen=True)
+class BoardFilters:
+    """What the board is narrowed to: my deals, one owner's, a search. Kept in the address (and sent along with
+    each move) so a redrawn board shows the same cards."""
+
+    mine: bool = False
+    owner_id: int | None = None
+    q: str = ""
+
+    @classmethod
+    def read(cls, source: Any) -> BoardFilters:
+        try:
+            owner_id = params.optional_id("owner", source.get("owner"))
+        except params.BadParameter as exc:
+            abort(400, description=str(exc.message))
+        return cls(mine=source.get("mine") in ("1", "on", "true"), owner_id=owner_id,
+                   q=str(source.get("q") or "").strip()[:200])
+
+    def owner(self) -> int | None:
+        return actor().user_id if self.mine else self.owner_id
+
+    def as_args(self) -> dict[str, str]:
+        args = {"mine": "1" if self.mine else "", "owner": str(self.owner_id or ""), "q": self.q}
+        return {k: v for k, v in args.items() if v}
+
+
+def _board_context(pipeline: Pipeline, filters: BoardFilters) -> dict[str, Any]:
+    owners = clients.assignable_users()
+    return {"pipeline": pipeline, "columns": deals.board(actor(), pipeline, owner_id=filters.owner(), q=filters.q),
+            "form": EmptyForm(), "filters": filters, "owners": owners,
+            "owner_names": {u.id: u.display_name for u in owners}}
+
+
 @bp.get("/board/<int:pipeline_id>")
 def board(pipeline_id: int):  # type: ignore[no-untyped-def]
+    """The board; the filter bar asks htmx for the ``board`` block only (and keeps the filters in the address)."""
     require(user(), "view", "deal")
     pipeline = db.get_or_404(Pipeline, pipeline_id)
-    owners = clients.assignable_users()
-    return render("deals/board.html", pipeline=pipeline, pipelines=deals.pipelines(),
-                  columns=deals.board(actor(), pipeline), form=EmptyForm(),
-                  owner_names={u.id: u.display_name for u in owners})
+    return render("deals/board.html", "board", pipelines=deals.pipelines(),
+                  **_board_context(pipeline, BoardFilters.read(request.args)))
 
 
 def _board_fragment(pipeline: Pipeline):  # type: ignore[no-untyped-def]
-    owners = clients.assignable_users()
-    return fragment("deals/board.html", "board", pipeline=pipeline, columns=deals.board(actor(), pipeline),
-                    form=EmptyForm(), owner_names={u.id: u.display_name for u in owners})
+    return fragment("deals/board.html", "board", **_board_context(pipeline, BoardFilters.read(request.form)))
+
+
+def _moved_toast(deal: Any, change: Any) -> dict[str, Any]:
+    """The toast after a move on the board: where the deal went, with Undo (which posts back the filters)."""
+    toast: dict[str, Any] = {"message": _("Moved to %(stage)s: %(title)s", title=deal.title, stage=deal.stage.name),
+                             "level": "success"}
+    if change is not None and change.from_stage_id is not None:
+        toast["undo"] = {"url": url_for("deals.undo_move", deal_id=deal.id), "label": _("Undo"),
+                         "values": {"change_id": change.id, **BoardFilters.read(request.form).as_args()}}
+    return toast
 
 
 @bp.post("/<int:deal_id>/move")
@@ -71,22 +113,43 @@ def move(deal_id: int):  # type: ignore[no-untyped-def]
         abort(404)
     back = url_for("deals.card", deal_id=deal.id)
     try:
-        deals.move(actor(), deal, request.form.get("stage_id", type=int) or 0,
-                   lost_reason=request.form.get("lost_reason", ""))
+        stage_id = params.record_id("stage_id", request.form.get("stage_id", ""))
+        deals.move(actor(), deal, stage_id, lost_reason=request.form.get("lost_reason", ""),
+                   comment=request.form.get("lost_comment", ""))
     except InvalidInput as exc:
         message = str(next(iter(exc.errors.values())))
         if is_htmx():  # the board is redrawn with the card back in place, and says why
-            if "lost_reason" in exc.errors:  # a drop on the lost stage: the reason is chosen on the deal's page
-                message = " ".join((message, _("Open the deal to choose the reason.")))
             response = _board_fragment(deal.stage.pipeline)
             return trigger(response, {"mayak:toast": {"message": message, "level": "danger"}})
         flash(message, "danger")
         return redirect(back)
     if is_htmx():
         response = _board_fragment(deal.stage.pipeline)
-        return trigger(response, {"mayak:toast": {"message": _("The deal is moved."), "level": "success"}})
+        return trigger(response, {"mayak:toast": _moved_toast(deal, deals.last_change(deal))})
     flash(_("The deal is moved."), "success")
     return redirect(back)
+
+
+@bp.post("/<int:deal_id>/undo-move")
+def undo_move(deal_id: int):  # type: ignore[no-untyped-def]
+    """Take back the last move (the Undo of the board's toast): the deal returns to the stage it came from."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        deal = deals.get(actor(), deal_id, "edit")
+    except LookupError:
+        abort(404)
+    try:
+        deals.undo_move(actor(), deal, params.record_id("change_id", request.form.get("change_id", "")))
+    except InvalidInput as exc:
+        message, level = str(next(iter(exc.errors.values()))), "danger"
+    else:
+        message, level = _("Undone: %(title)s is back in %(stage)s.", title=deal.title, stage=deal.stage.name), \
+            "success"
+    if is_htmx():
+        return trigger(_board_fragment(deal.stage.pipeline), {"mayak:toast": {"message": message, "level": level}})
+    flash(message, level)
+    return redirect(url_for("deals.card", deal_id=deal.id))
 
 
 FIELDS = ("title", "pipeline_id", "stage_id", "amount", "currency", "contact_id", "company_id", "channel", "source",

@@ -79,6 +79,17 @@ def _format_date_value(value: object) -> str:
     return format_date(value, "short") if isinstance(value, date) else str(value)
 
 
+def _date_input(value: object) -> str:
+    """A date as the date inputs take it back (DD.MM.YYYY, as their placeholder says), whatever the locale; what
+    was typed (an ISO string from storage, or text after an error) is kept when it is not a stored date."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value.strftime("%d.%m.%Y") if isinstance(value, date) else ("" if value is None else str(value))
+
+
 def init_web(app: Flask, manager: MayakPlugins) -> None:
     from core.web import (
         admin,
@@ -183,6 +194,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     app.jinja_env.filters["money"] = lambda amount, currency: _money(str(amount), currency, str(get_locale()))
     app.jinja_env.tests["match"] = lambda value, pattern: re.match(pattern, str(value)) is not None
     app.jinja_env.filters["format_date_value"] = _format_date_value
+    app.jinja_env.filters["date_input"] = _date_input
     app.jinja_env.filters["phone"] = lambda p: phones.display(p.e164, p.raw, facades.default_phone_region())
     app.config.setdefault("MAYAK_ATTENTION_DAYS", int(os.environ.get("MAYAK_ATTENTION_DAYS", "30")))
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": (

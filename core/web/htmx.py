@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+import weakref
 from typing import Any
 
-from flask import Flask, Response, make_response, render_template
+from flask import Flask, Response, current_app, make_response, render_template
 from flask_htmx import HTMX
-from jinja2_fragments.flask import render_block
+from jinja2 import Environment, Template, nodes
+from jinja2_fragments.flask import before_render_template_block, template_block_rendered
 
 htmx = HTMX()
 
@@ -25,6 +27,53 @@ def is_htmx() -> bool:
 
 def is_boosted() -> bool:
     return bool(htmx) and bool(htmx.boosted)
+
+
+# What a page defines at its top for all its blocks: `{% from … import … %}`, `{% import … %}` and macros. A full
+# render runs them before the blocks; rendering one block alone (jinja2-fragments) would skip them, so every
+# fragment runs them first, in the block's own context (``with context`` imports see what the block sees).
+_PRELUDE_NODES = (nodes.Import, nodes.FromImport, nodes.Macro)
+_preludes: weakref.WeakKeyDictionary[Template, Template | None] = weakref.WeakKeyDictionary()
+
+
+def _prelude(env: Environment, template: Template) -> Template | None:
+    """The template's top-level imports and macros as a template of their own (``None`` when it has none);
+    kept per loaded template, so a template reloaded after an edit gets a fresh one."""
+    if template in _preludes:
+        return _preludes[template]
+    prelude = None
+    if env.loader is not None and template.name is not None:
+        source, filename, _uptodate = env.loader.get_source(env, template.name)
+        body = [n for n in env.parse(source, template.name, filename).body if isinstance(n, _PRELUDE_NODES)]
+        if body:
+            code = env.compile(nodes.Template(body, lineno=1), template.name, filename)
+            prelude = env.template_class.from_code(env, code, template.globals)
+    _preludes[template] = prelude
+    return prelude
+
+
+def render_block(template_name: str, block: str, **context: Any) -> str:
+    """One block of a template, seeing the template's top-level imports and macros as a full render does."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.update_template_context(context)
+    env = app.jinja_env
+    template = env.get_template(template_name)
+    render_func = template.blocks.get(block)
+    if render_func is None:
+        raise LookupError(f"block {block!r} not found in {template_name!r}")
+    before_render_template_block.send(app, template_name=template_name, block_name=block, context=context)
+    ctx = template.new_context(context)
+    try:
+        prelude = _prelude(env, template)
+        if prelude is not None:
+            for _chunk in prelude.root_render_func(ctx):  # fills ctx.vars; imports and macros write nothing
+                pass
+        body: str = env.concat(render_func(ctx))  # type: ignore[attr-defined]
+    except Exception:
+        env.handle_exception()
+        raise  # not reached: handle_exception re-raises with the template's traceback
+    template_block_rendered.send(app, template_name=template_name, block_name=block, context=context)
+    return body
 
 
 def render(template: str, block: str | None = None, *, status: int = 200, **context: Any) -> Response:

@@ -44,3 +44,20 @@
   document.addEventListener("DOMContentLoaded", function () { initBoard(document); });
   document.addEventListener("htmx:afterSwap", function (event) { initBoard(event.detail.target); });
 })();
+// A request htmx made failed (an error status or no network): say so in a toast instead of leaving the page
+// silently as it was. The texts come translated from the page (data-* attributes of the toast container).
+(function () {
+  "use strict";
+  function say(key, code) {
+    var container = document.getElementById("toasts");
+    var text = container && container.dataset[key];
+    if (!text) { return; }
+    document.dispatchEvent(new CustomEvent("mayak:toast", {detail: {
+      message: text.replace("{code}", String(code || "")), level: "danger"}}));
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    say("requestFailed", xhr ? xhr.status : "");
+  });
+  document.addEventListener("htmx:sendError", function () { say("requestUnsent"); });
+})();

@@ -134,6 +134,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     csrf.init_app(app)
     init_htmx(app)
     init_security(app)
+    init_converters(app)
 
     for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp, files.bp,
                       views.bp, inline.bp, deals.bp, tasks.bp, inbox.bp, intake.bp, lead_capture.bp,
@@ -146,7 +147,6 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     def access_denied(error: AccessDenied):  # type: ignore[no-untyped-def]
         audit.record(actor(), "access.denied", error.entity, None,
                      {"action": error.action, "path": request.path})
-    init_converters(app)
         db.session.commit()
         return render_template("errors/error.html", code=403, error=error), 403
 

@@ -77,3 +77,23 @@ def test_deal_task_inbox_pages_and_the_company_card_stay_within_the_budget(app, 
         with counted(app) as statements:
             assert admin_client.get(url).status_code == 200
         assert len(statements) <= BUDGET, f"{url}: {len(statements)} statements:\n" + "\n".join(statements)
+
+
+def test_global_search_stays_within_the_budget(app, admin, admin_client):
+    """One statement per kind (contacts, companies, deals), whatever the number of matches."""
+    from core.services import deals
+
+    first = _seed(app, admin.id, 60)
+    with app.app_context():
+        actor = Actor(db.session.get(User, admin.id))
+        pipeline = deals.ensure_default_pipeline()
+        for n in range(30):
+            deals.save(actor, None, {"title": f"Имя сделки {n}", "pipeline_id": pipeline.id, "amount": str(n),
+                                     "contact_id": first + n})
+    wait_for_jobs(app)
+    for url in ("/search/?q=имя", "/search/suggest?q=имя", "/search/?q=Бюджет", "/search/suggest?q=916",
+                "/search/?q=p1@example.com", "/search/?q=%2B7+916+000-0001&go=1"):
+        admin_client.get(url)
+        with counted(app) as statements:
+            assert admin_client.get(url).status_code in (200, 303)
+        assert len(statements) <= BUDGET, f"{url}: {len(statements)} statements:\n" + "\n".join(statements)

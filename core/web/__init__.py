@@ -108,6 +108,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
         jobs,
         lead_capture,
         pipelines,
+        search,
         tasks,
         views,
     )
@@ -138,7 +139,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
 
     for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp, files.bp,
                       views.bp, inline.bp, deals.bp, tasks.bp, inbox.bp, intake.bp, lead_capture.bp,
-                      pipelines.bp, imports.bp):
+                      pipelines.bp, imports.bp, search.bp):
         app.register_blueprint(blueprint)
     for blueprint in manager.collect("register_blueprints"):
         app.register_blueprint(blueprint)

@@ -61,3 +61,60 @@
   });
   document.addEventListener("htmx:sendError", function () { say("requestUnsent"); });
 })();
+// Global search in the top bar (helper 8): the list under the box is filled by htmx as you type; arrows move
+// through it, Enter opens the chosen row or else the best match, Escape closes it. When the list is missing or
+// stale (Enter pressed before it arrived), the form goes to /search/?go=1 and the server opens the best match.
+(function () {
+  "use strict";
+  function options(list) { return Array.prototype.slice.call(list.querySelectorAll("[role=option]")); }
+  function setOpen(input, list, open) {
+    list.hidden = !open;
+    input.setAttribute("aria-expanded", open && list.querySelector("[role=option]") ? "true" : "false");
+    if (!open) { input.removeAttribute("aria-activedescendant"); }
+  }
+  function select(input, list, index) {
+    var all = options(list);
+    all.forEach(function (el, i) { el.setAttribute("aria-selected", i === index ? "true" : "false"); });
+    if (index >= 0 && all[index]) {
+      input.setAttribute("aria-activedescendant", all[index].id);
+      all[index].scrollIntoView({block: "nearest"});
+    } else {
+      input.removeAttribute("aria-activedescendant");
+    }
+  }
+  function init() {
+    var input = document.getElementById("global-q");
+    var list = document.getElementById("global-results");
+    if (!input || !list) { return; }
+    document.addEventListener("htmx:afterSwap", function (event) {
+      if (event.detail.target === list) { setOpen(input, list, input.value.trim() !== ""); }
+    });
+    input.addEventListener("keydown", function (event) {
+      var all = options(list);
+      var current = all.findIndex(function (el) { return el.getAttribute("aria-selected") === "true"; });
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        if (!all.length) { return; }
+        event.preventDefault();
+        setOpen(input, list, true);
+        var step = event.key === "ArrowDown" ? 1 : -1;
+        select(input, list, current < 0 ? (step > 0 ? 0 : all.length - 1) : (current + step + all.length) % all.length);
+      } else if (event.key === "Escape") {
+        setOpen(input, list, false);
+        select(input, list, -1);
+      } else if (event.key === "Enter") {
+        var box = list.querySelector(".search-suggestions");
+        var fresh = box && !list.hidden && box.dataset.q === input.value.trim();
+        var chosen = fresh && current >= 0 ? all[current] : fresh ? list.querySelector("[data-best]") : null;
+        if (chosen) {
+          event.preventDefault();
+          window.location.assign(chosen.href);
+        }  // otherwise the form is submitted: the server opens the best match for what is typed now
+      }
+    });
+    input.addEventListener("focus", function () { if (input.value.trim() && list.children.length) { setOpen(input, list, true); } });
+    document.addEventListener("click", function (event) {
+      if (!input.closest("form").contains(event.target)) { setOpen(input, list, false); }
+    });
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+})();

@@ -141,18 +141,75 @@ def token_group() -> None:
 @token_group.command("create")
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True, help="what the token is for")
+@click.option("--scope", "scopes", multiple=True, default=("read", "write"), show_default=True,
+              help="read, write, or per part: contacts:read, deals:write, … (repeat for several)")
+@click.option("--expires-days", type=click.IntRange(min=1, max=3650), default=None,
+              help="end the token after this many days (default: never)")
 @with_appcontext
-def token_create(email: str, name: str) -> None:
+def token_create(email: str, name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
     """Create an API token for EMAIL; the token is printed on the last line, once."""
+    from datetime import timedelta
+
+    from core.models import utcnow
     from core.services import accounts, tokens
     from core.services.context import Actor
+    from core.services.errors import ValidationError
 
     user = accounts.find_by_email(email)
     if user is None or not user.is_active:
         raise click.ClickException(f"no active user {email}")
-    token = tokens.create(Actor(None, via="cli"), user, name)
-    click.echo(f"API token for {user.email} (keep it secret; it is not shown again):")
+    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
+    try:
+        row, token = tokens.issue(Actor(None, via="cli"), user, name, scopes=scopes, expires_at=expires_at)
+    except ValidationError as exc:
+        raise click.ClickException(f"{exc.field}: {exc.message}") from exc
+    click.echo(f"API token {row.id} for {user.email}, {' '.join(row.scopes)} "
+               f"(keep it secret; it is not shown again):")
     click.echo(token)
+
+
+@token_group.command("list")
+@click.argument("email", required=False)
+@click.option("--all", "show_all", is_flag=True, help="also revoked and expired tokens")
+@with_appcontext
+def token_list(email: str | None, show_all: bool) -> None:
+    """List API tokens (of EMAIL, or of everyone): id, user, name, scopes, expiry, last use, state."""
+    from core.models import utcnow
+    from core.services import accounts, tokens
+
+    owner = None
+    if email:
+        owner = accounts.find_by_email(email)
+        if owner is None:
+            raise click.ClickException(f"no user {email}")
+    now = utcnow()
+    for row in tokens.listing(owner):
+        expired = row.expires_at is not None and row.expires_at <= now
+        state = (f"revoked ({row.revoked_reason})" if row.revoked_at else "expired" if expired else "active")
+        if state != "active" and not show_all:
+            continue
+        click.echo("\t".join([str(row.id), row.user.email, row.name, " ".join(row.scopes),
+                              f"expires {row.expires_at:%Y-%m-%d %H:%M}Z" if row.expires_at else "no expiry",
+                              f"used {row.last_used_at:%Y-%m-%d %H:%M}Z" if row.last_used_at else "never used",
+                              state]))
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def token_revoke(token_id: int) -> None:
+    """Revoke the API token TOKEN_ID (see `mayak users token list`); it stops working at once."""
+    from core.services import tokens
+    from core.services.context import Actor
+
+    row = tokens.find(token_id)
+    if row is None:
+        raise click.ClickException(f"no API token {token_id}")
+    if row.revoked_at is not None:
+        click.echo(f"token {token_id} was already revoked ({row.revoked_reason})")
+        return
+    tokens.revoke(Actor(None, via="cli"), row)
+    click.echo(f"revoked token {token_id} ({row.name}) of {row.user.email}")
 
 
 # --- plugins ---------------------------------------------------------------------------------------------

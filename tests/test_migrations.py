@@ -17,7 +17,10 @@ def test_each_unit_has_its_own_version_table(app):
     with app.app_context():
         tables = set(inspect(db.engine).get_table_names())
         assert {"alembic_version", "alembic_version_ops", "ops_purge_run", "user_account"} <= tables
-        assert migrate.current_revisions() == {"core": "core_0011", "ops": "ops_0001"}
+        from alembic.script import ScriptDirectory
+
+        core_head = ScriptDirectory.from_config(migrate.alembic_config(migrate.find_unit("core"))).get_current_head()
+        assert migrate.current_revisions() == {"core": core_head, "ops": "ops_0001"}
 
 
 def test_upgrade_is_idempotent(app):

@@ -33,10 +33,23 @@ def authenticate():  # type: ignore[no-untyped-def]
         return None
     header = request.headers.get("Authorization", "")
     scheme, _sep, token = header.partition(" ")
-    user = tokens.authenticate(token.strip()) if scheme.lower() == "bearer" else None
-    if user is None:
+    check = tokens.authenticate(token.strip() if scheme.lower() == "bearer" else "")
+    if check.token is None:
+        anonymous = Actor(user=None, ip=request.remote_addr, via="api")
+        if check.reason != "missing":  # a client that sent nothing is not an attack
+            tokens.record_refusal(anonymous, "api.unauthorized", "api_token",
+                                  {"reason": check.reason, "prefix": token.strip()[:10], "path": request.path[:200]})
         return error(401, "unauthorized", _("Send a valid API token: Authorization: Bearer <token>."))
-    g.api_actor = Actor(user=user, ip=request.remote_addr, via="api")
+    g.api_actor = Actor(user=check.user, ip=request.remote_addr, via="api")
+    entity = request.path.removeprefix(bp.url_prefix or "").strip("/").split("/")[0]
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    if request.url_rule is not None and not tokens.allows(check.token.scopes, entity, write):
+        tokens.record_refusal(g.api_actor, "api.scope_denied", entity[:60],
+                              {"token_id": check.token.id, "needs": f"{entity}:{'write' if write else 'read'}",
+                               "path": request.path[:200]})
+        return error(403, "insufficient_scope",
+                     _("This token's scopes do not allow this; it needs %(scope)s.",
+                       scope=f"{entity}:{'write' if write else 'read'}"))
     return None
 
 
@@ -60,6 +73,11 @@ def actor() -> Actor:
 
 @bp.errorhandler(AccessDenied)
 def denied(exc: AccessDenied):  # type: ignore[no-untyped-def]
+    from core.db import db
+
+    db.session.rollback()  # nothing of a refused call is kept; its refusal is
+    tokens.record_refusal(g.get("api_actor") or Actor(user=None, ip=request.remote_addr, via="api"),
+                          "access.denied", exc.entity, {"action": exc.action, "path": request.path[:200]})
     return error(403, "forbidden", _("Your role does not allow this."))
 
 

@@ -3,7 +3,7 @@
 from core.models.activities import ACTIVITY_KINDS, Activity, Attachment
 from core.models.api import ApiToken
 from core.models.audit import AuditEntry
-from core.models.auth import LoginFailure
+from core.models.auth import ThrottleCounter
 from core.models.base import Base, UTCDateTime, utcnow
 from core.models.contacts import Company, Contact, ContactCompany, Email, Phone, Tag
 from core.models.custom_fields import CustomField
@@ -39,7 +39,6 @@ __all__ = [
     "InboxItem",
     "JobRecord",
     "LeadForm",
-    "LoginFailure",
     "Notification",
     "OutboxEvent",
     "OwnerChange",
@@ -58,6 +57,7 @@ __all__ = [
     "TaskComment",
     "TaskRecurrence",
     "Team",
+    "ThrottleCounter",
     "UTCDateTime",
     "User",
     "utcnow",

@@ -1,23 +1,21 @@
-"""Failed sign-in attempts, kept to throttle guessing per account and per address."""
+"""Counters that guard: sign-in attempts per account and per address, refusals worth auditing, and the like."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, UTCDateTime, utcnow
 
 
-class LoginFailure(Base):
-    __tablename__ = "login_failure"
-    __table_args__ = (
-        Index("ix_login_failure_email_at", "email", "at"),
-        Index("ix_login_failure_ip_at", "ip", "at"),
-    )
+class ThrottleCounter(Base):
+    """Events under ``key`` in the fixed window that began at ``window_start``; changed only by one atomic
+    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (:mod:`core.services.throttle`)."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254))
-    ip: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __tablename__ = "throttle_counter"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 from core.db import db
 from core.models import Role, RoleGrant, Team, User, utcnow
 from core.models.users import SCOPES, new_session_token
-from core.services import audit, emails, events
+from core.services import access, audit, emails, events, tokens
 from core.services.context import Actor
 from core.services.errors import ValidationError
 from core.services.text import N_
@@ -35,8 +35,10 @@ DEFAULT_ROLES: dict[str, tuple[str, str]] = {
 
 
 def normalise_email(email: str) -> str:
-    """The sign-in form of an address: trimmed and lower-cased (mailboxes are case-insensitive in practice)."""
-    parsed = emails.parse(email)
+    """The sign-in form of an address: trimmed and lower-cased (mailboxes are case-insensitive in practice).
+
+    Intranet domains (``admin@crm.local``, ``@corp.lan``, ``.test``) are accepted: staff sign in with them."""
+    parsed = emails.parse_intranet(email)
     if not parsed.valid:
         raise ValidationError("email", _l("Enter a valid email address, such as name@example.com."))
     return parsed.normalized
@@ -51,6 +53,26 @@ def check_password(password: str) -> None:
 
 def hash_password(password: str) -> str:
     return generate_password_hash(password)
+
+
+def _checked(actor: Actor) -> bool:
+    """Whether ``actor``'s rights are checked: people are; the command line and installation are trusted (whoever
+    runs them owns the server)."""
+    return actor.user is not None or actor.via in ("web", "api")
+
+
+def _require_change(actor: Actor, target: User) -> None:
+    if _checked(actor):
+        access.require_change_account(actor.user, target)
+
+
+def _require_team_changes(actor: Actor, target: User, before: Iterable[Team], after: Iterable[Team]) -> None:
+    """A non-administrator may not put themselves in a team (that widens what their team-scoped rights reach)."""
+    me = actor.user
+    if not _checked(actor) or (me is not None and me.is_admin):
+        return
+    if me is not None and target.id == me.id and {t.id for t in after} - {t.id for t in before}:
+        raise access.AccessDenied("join", "team")
 
 
 def find_by_email(email: str) -> User | None:
@@ -72,6 +94,9 @@ def create_user(
     teams: Iterable[Team] = (),
     locale: str | None = None,
 ) -> User:
+    roles, teams = list(roles), list(teams)
+    if _checked(actor):
+        access.require_grantable(actor.user, roles=roles, make_admin=is_admin)
     email = normalise_email(email)
     check_password(password)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
@@ -81,8 +106,8 @@ def create_user(
         full_name=full_name.strip(),
         password_hash=hash_password(password),
         is_admin=is_admin,
-        roles=list(roles),
-        teams=list(teams),
+        roles=roles,
+        teams=teams,
         locale=locale,
     )
     db.session.add(user)
@@ -103,20 +128,37 @@ def update_user(
     is_admin: bool,
     roles: Iterable[Role],
     teams: Iterable[Team],
+    password: str | None = None,
 ) -> User:
+    """Change an account (and its password when one is given) in one transaction.
+
+    Only administrators change administrators or make someone one; others change only accounts whose rights they
+    hold, and give only roles whose rights they hold (:mod:`core.services.access`). Every check runs before
+    anything is changed."""
+    roles, teams = list(roles), list(teams)
+    _require_change(actor, user)
+    if _checked(actor):
+        access.require_grantable(actor.user, roles=roles, make_admin=is_admin and not user.is_admin)
+        if is_admin != user.is_admin and not (actor.user is not None and actor.user.is_admin):
+            raise access.AccessDenied("grant", "admin")
+    _require_team_changes(actor, user, user.teams, teams)
     email = normalise_email(email)
     clash = db.session.scalar(select(User.id).where(User.email == email, User.id != user.id))
     if clash is not None:
         raise ValidationError("email", _l("A user with this email already exists."))
     if user.is_admin and not is_admin and _active_admin_count() <= 1:
         raise ValidationError("is_admin", _l("This is the last administrator; make someone else one first."))
+    if password:
+        check_password(password)
     before = _snapshot(user)
     user.full_name = full_name.strip()
     user.email = email
     user.is_admin = is_admin
-    user.roles = list(roles)
-    user.teams = list(teams)
+    user.roles = roles
+    user.teams = teams
     audit.record(actor, "user.updated", "user", user.id, audit.diff(before, _snapshot(user)))
+    if password:
+        _change_password(actor, user, password)
     db.session.commit()
     return user
 
@@ -131,12 +173,18 @@ def update_preferences(actor: Actor, user: User, *, locale: str | None, timezone
 
 
 def set_password(actor: Actor, user: User, password: str) -> None:
-    """Change the password and end every existing session of the user."""
+    """Change the password and end every existing session and API token of the user."""
+    _require_change(actor, user)
     check_password(password)
+    _change_password(actor, user, password)
+    db.session.commit()
+
+
+def _change_password(actor: Actor, user: User, password: str) -> None:
     user.password_hash = hash_password(password)
     user.session_token = new_session_token()
     audit.record(actor, "user.password_changed", "user", user.id, {"password": True})
-    db.session.commit()
+    tokens.revoke_all(actor, user, "password_changed")
 
 
 def end_sessions(actor: Actor, user: User, reason: str = "logout") -> None:
@@ -146,6 +194,8 @@ def end_sessions(actor: Actor, user: User, reason: str = "logout") -> None:
 
 
 def set_active(actor: Actor, user: User, active: bool) -> None:
+    """Enable or disable an account; disabling ends its sessions and API tokens."""
+    _require_change(actor, user)
     if not active and user.is_admin and _active_admin_count() <= 1:
         raise ValidationError("is_active", _l("This is the last administrator; it cannot be disabled."))
     if not active and actor.user_id == user.id:
@@ -153,6 +203,7 @@ def set_active(actor: Actor, user: User, active: bool) -> None:
     user.is_active = active
     if not active:
         user.session_token = new_session_token()
+        tokens.revoke_all(actor, user, "user_disabled")
         events.emit("user_deactivated", user_id=user.id, email=user.email, actor_id=actor.user_id)
     audit.record(actor, "user.enabled" if active else "user.disabled", "user", user.id)
     db.session.commit()
@@ -199,11 +250,19 @@ def _unique_name(model: type[Team] | type[Role], current: Team | Role | None, na
 
 def save_team(actor: Actor, team: Team | None, *, name: str, members: Iterable[User]) -> Team:
     name = _unique_name(Team, team, name, _l("Give the team a name."), _l("A team with this name already exists."))
+    members = list(members)
+    if _checked(actor):
+        old = list(team.members) if team is not None else []
+        for member in _changed_members(old, members):
+            _require_change(actor, member)
+            me = actor.user
+            if me is not None and member.id == me.id and not me.is_admin and me.id in {u.id for u in members}:
+                raise access.AccessDenied("join", "team")
     created = team is None
     team = team or Team()
     before = {"name": team.name, "members": sorted(u.email for u in team.members)} if not created else {}
     team.name = name
-    team.members = list(members)
+    team.members = members
     db.session.add(team)
     db.session.flush()
     after = {"name": team.name, "members": sorted(u.email for u in team.members)}
@@ -212,7 +271,15 @@ def save_team(actor: Actor, team: Team | None, *, name: str, members: Iterable[U
     return team
 
 
+def _changed_members(before: list[User], after: list[User]) -> list[User]:
+    """Who joins or leaves a team."""
+    kept = {u.id for u in before} & {u.id for u in after}
+    return [u for u in [*before, *after] if u.id not in kept]
+
+
 def delete_team(actor: Actor, team: Team) -> None:
+    for member in team.members:
+        _require_change(actor, member)
     audit.record(actor, "team.deleted", "team", team.id, {"name": team.name})
     db.session.delete(team)
     db.session.commit()
@@ -235,6 +302,12 @@ def save_role(
     for (entity, action), scope in grants.items():
         if entity not in known or action not in known[entity] or scope not in SCOPES:
             raise ValidationError("grants", _l("Unknown permission %(p)s.", p=f"{entity}.{action}"))
+    if _checked(actor):
+        # a role that gives more than the editor holds is not theirs to change, nor to make
+        if role is not None and not access.holds(actor.user, access.grants_of([role])):
+            raise access.AccessDenied("edit", "role")
+        if not access.holds(actor.user, [(e, a, sc) for (e, a), sc in grants.items()]):
+            raise access.AccessDenied("grant", "role")
     created = role is None
     role = role or Role()
     before = {f"{g.entity}.{g.action}": g.scope for g in role.grants} if not created else {}
@@ -261,6 +334,8 @@ def save_role(
 
 
 def delete_role(actor: Actor, role: Role) -> None:
+    if _checked(actor) and not access.holds(actor.user, access.grants_of([role])):
+        raise access.AccessDenied("edit", "role")
     audit.record(actor, "role.deleted", "role", role.id, {"name": role.name})
     db.session.delete(role)
     db.session.commit()

@@ -1,20 +1,23 @@
 """Sign-in: password check with per-account and per-address throttling.
 
+Every attempt takes its place in both counters (:mod:`core.services.throttle`, one atomic statement each)
+*before* the password is checked, so however many requests arrive at once, at most ``MAX_FAILURES_PER_EMAIL``
+passwords are checked for an account in a window and the right password is refused once the limit is reached.
+A right password gives its places back: it clears the account's counter and takes its one place back from the
+address's counter (the address keeps its failures, so signing in to an own account does not reset a spray).
+
 An unknown email and a wrong password give the same answer and take the same time (a dummy hash is checked).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from core.db import db
-from core.models import LoginFailure, User, utcnow
-from core.services import accounts, audit
+from core.models import User
+from core.services import accounts, audit, throttle
 from core.services.context import Actor
 
 WINDOW = timedelta(minutes=15)
@@ -33,51 +36,28 @@ class SignIn:
         return self.user is not None
 
 
-def _retry_after(email: str, ip: str) -> int | None:
-    since = utcnow() - WINDOW
-    by_email = db.session.execute(
-        select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.email == email, LoginFailure.at > since)
-    ).one()
-    by_ip = db.session.execute(
-        select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.ip == ip, LoginFailure.at > since)
-    ).one()
-    blocked_until: datetime | None = None
-    if by_email[0] >= MAX_FAILURES_PER_EMAIL:
-        blocked_until = by_email[1] + WINDOW
-    if by_ip[0] >= MAX_FAILURES_PER_IP:
-        ip_until = by_ip[1] + WINDOW
-        blocked_until = max(blocked_until, ip_until) if blocked_until else ip_until
-    if blocked_until is None:
-        return None
-    if blocked_until.tzinfo is None:  # SQLite aggregates lose the column type
-        blocked_until = blocked_until.replace(tzinfo=UTC)
-    return max(1, math.ceil((blocked_until - utcnow()).total_seconds()))
+def _keys(email: str, ip: str) -> tuple[str, str]:
+    return f"login:email:{email}", f"login:ip:{ip}"
 
 
 def authenticate(email: str, password: str, ip: str) -> SignIn:
+    """Check a sign-in. Adds audit lines to the session; the caller commits."""
     key = (email or "").strip().lower()[:254]
-    wait = _retry_after(key, ip)
+    by_email, by_ip = _keys(key, ip)
     actor = Actor(user=None, ip=ip, via="web")
-    if wait is not None:
+    email_hit = throttle.hit(by_email, WINDOW)
+    ip_hit = throttle.hit(by_ip, WINDOW)
+    waits = [hit.retry_after for hit, limit in ((email_hit, MAX_FAILURES_PER_EMAIL), (ip_hit, MAX_FAILURES_PER_IP))
+             if hit.count > limit]
+    if waits:
         audit.record(actor, "auth.throttled", "email", key)
-        db.session.commit()
-        return SignIn(retry_after=wait)
+        return SignIn(retry_after=max(waits))
     user = accounts.find_by_email(key)
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if user is None or not valid or not user.is_active:
-        db.session.add(LoginFailure(email=key, ip=ip))
         audit.record(actor, "auth.failed", "email", key)
-        db.session.commit()
         return SignIn()
-    db.session.execute(delete(LoginFailure).where(LoginFailure.email == key))
+    throttle.clear(by_email)
+    throttle.refund(by_ip)
     accounts.record_login(Actor(user=user, ip=ip), user)
     return SignIn(user=user)
-
-
-def purge_failures(older_than: timedelta = WINDOW) -> int:
-    """Delete failures older than the throttle window (run by the housekeeping schedule)."""
-    result = db.session.execute(
-        delete(LoginFailure).where(LoginFailure.at < utcnow() - older_than)
-    )
-    db.session.commit()
-    return result.rowcount

@@ -35,3 +35,31 @@ def parse(text: str) -> ParsedEmail:
         return ParsedEmail(raw, raw.lower(), False)
     address = f"{result.local_part}@{result.domain.lower()}"
     return ParsedEmail(address, address.lower(), True)
+
+
+# An intranet domain (``crm.local``, ``corp.lan``, ``mail.test``, ``localhost``, a bare ``mayak``) is refused for
+# client addresses but is what many companies sign their staff in with: account addresses accept them.
+_LOOKUP_SUFFIX = ".mayak-intranet-check"
+
+
+def parse_intranet(text: str) -> ParsedEmail:
+    """Like :func:`parse`, but special-use and single-label domains are accepted (for user accounts)."""
+    parsed = parse(text)
+    if parsed.valid:
+        return parsed
+    raw = (text or "").strip()[:254]
+    local, at, domain = raw.rpartition("@")
+    if not at or not domain or domain.endswith(".") or domain.startswith("["):
+        return parsed
+    # email_validator checks every label, the local part and IDNA; a neutral suffix keeps its special-use rule
+    # from applying, and is cut off again afterwards
+    try:
+        result = validate_email(f"{local}@{domain}{_LOOKUP_SUFFIX}", check_deliverability=False,
+                                globally_deliverable=False)
+    except EmailNotValidError:
+        return parsed
+    checked = result.domain.lower()
+    if not checked.endswith(_LOOKUP_SUFFIX) or len(checked) - len(_LOOKUP_SUFFIX) + len(result.local_part) > 253:
+        return parsed
+    address = f"{result.local_part}@{checked[: -len(_LOOKUP_SUFFIX)]}"
+    return ParsedEmail(address, address.lower(), True)

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 
 from core.db import db
 from core.jobs import PENDING_KEY
-from core.models import JobRecord, LoginFailure, Notification, OutboxEvent, utcnow
+from core.models import JobRecord, Notification, OutboxEvent, ThrottleCounter, utcnow
 from core.models.jobs import JOB_STATUSES as JOB_STATUSES  # re-exported: the statuses a job list filters by
 from core.plugins.facades import job_spec
 from core.services import audit, paging
@@ -34,8 +34,9 @@ def purge(job_days: int, event_days: int, notification_days: int) -> dict[str, i
         "notifications": db.session.execute(
             delete(Notification).where(Notification.read_at < now - timedelta(days=notification_days))
         ).rowcount,
+        # expired sign-in throttle windows (and other guard counters); the key keeps its name for the ops plugin
         "login_failures": db.session.execute(
-            delete(LoginFailure).where(LoginFailure.at < now - timedelta(days=1))
+            delete(ThrottleCounter).where(ThrottleCounter.window_start < now - timedelta(days=1))
         ).rowcount,
     }
     return counts

@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.db import db
-from core.models import Role, Team, User
+from core.models import ApiToken, Role, Team, User
 from core.models.users import SCOPES
 from core.plugins import facades
-from core.services import accounts, audit
+from core.services import access, accounts, audit, tokens
 from core.services.access import require
 from core.services.errors import ValidationError
 from core.web.context import actor, user
@@ -35,12 +35,17 @@ def _show_error(form, exc: ValidationError) -> None:  # type: ignore[no-untyped-
 def users():  # type: ignore[no-untyped-def]
     require(user(), "view", "user")
     rows = db.session.scalars(select(User).order_by(User.is_active.desc(), User.email)).all()
-    return render("admin/users.html", users=rows, form=EmptyForm())
+    me = user()
+    return render("admin/users.html", users=rows, form=EmptyForm(),
+                  changeable={u.id for u in rows if access.may_change_account(me, u)})
 
 
 def _user_form(obj: User | None) -> UserForm:
     form = UserForm(obj=obj) if request.method == "GET" else UserForm()
-    form.roles.choices = [(r.id, r.name) for r in db.session.scalars(select(Role).order_by(Role.name))]
+    me = user()
+    # only roles whose rights the editor holds can be given (access.require_grantable says the same)
+    form.roles.choices = [(r.id, r.name) for r in db.session.scalars(select(Role).order_by(Role.name))
+                          if access.holds(me, access.grants_of([r]))]
     form.teams.choices = [(t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name))]
     if obj is not None and request.method == "GET":
         form.roles.data = [r.id for r in obj.roles]
@@ -88,6 +93,7 @@ def _admin_flag(form: UserForm) -> bool:
 def user_edit(user_id: int):  # type: ignore[no-untyped-def]
     require(user(), "edit", "user")
     subject = db.get_or_404(User, user_id)
+    access.require_change_account(user(), subject)
     form = _user_form(subject)
     if form.validate_on_submit():
         me = user()
@@ -95,9 +101,8 @@ def user_edit(user_id: int):  # type: ignore[no-untyped-def]
         try:
             accounts.update_user(actor(), subject, full_name=form.full_name.data or "",
                                  email=form.email.data or "", is_admin=is_admin,
-                                 roles=_chosen(Role, form.roles.data), teams=_chosen(Team, form.teams.data))
-            if form.password.data:
-                accounts.set_password(actor(), subject, form.password.data)
+                                 roles=_chosen(Role, form.roles.data), teams=_chosen(Team, form.teams.data),
+                                 password=form.password.data or None)
         except ValidationError as exc:
             db.session.rollback()
             _show_error(form, exc)
@@ -112,6 +117,7 @@ def user_edit(user_id: int):  # type: ignore[no-untyped-def]
 def user_active(user_id: int):  # type: ignore[no-untyped-def]
     require(user(), "edit", "user")
     subject = db.get_or_404(User, user_id)
+    access.require_change_account(user(), subject)
     form = EmptyForm()
     if form.validate_on_submit():
         try:
@@ -123,6 +129,28 @@ def user_active(user_id: int):  # type: ignore[no-untyped-def]
             flash(_("%(email)s is enabled.", email=subject.email) if subject.is_active
                   else _("%(email)s is disabled; their sessions have ended.", email=subject.email), "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.get("/tokens")
+def api_tokens():  # type: ignore[no-untyped-def]
+    """Every API token of every user, for administrators: who has one, what it may do, when it was last used."""
+    me = user()
+    if me is None or not me.is_admin:
+        raise access.AccessDenied("view", "api_token")
+    return render("admin/tokens.html", rows=tokens.visible(me, everyone=True), form=EmptyForm(),
+                  scope_label=tokens.label)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def api_token_revoke(token_id: int):  # type: ignore[no-untyped-def]
+    me = user()
+    if me is None or not me.is_admin:
+        raise access.AccessDenied("revoke", "api_token")
+    token = db.get_or_404(ApiToken, token_id)
+    if EmptyForm().validate_on_submit():
+        tokens.revoke(actor(), token)
+        flash(_("The token %(name)s is revoked; it no longer opens the API.", name=token.name), "success")
+    return redirect(url_for("admin.api_tokens"))
 
 
 # --- teams -----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from flask import Flask
 from core.db import db
 from core.models import (
     Activity,
+    ApiToken,
     AssignmentRule,
     Attachment,
     Company,
@@ -35,7 +36,7 @@ PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_
 CROSS_SITE = {"lead_capture.submit"}
 # Routes every signed-in user may use, about themselves only.
 SELF_SERVICE = {"home.index", "home.notifications", "home.notifications_badge", "home.notifications_read",
-                "home.profile", "auth.logout", "jobs.progress"}
+                "home.profile", "auth.logout", "jobs.progress", "auth.api_tokens"}
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,16 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
         batch = ImportBatch(filename="clients.csv", stored_name="missing.csv", format="csv", status="finished",
                             created_by_id=owner_id)
         db.session.add(batch)
+        token = ApiToken(user_id=owner_id, name="Target token", prefix="mk_target", token_hash="0" * 64)
+        db.session.add(token)
         db.session.commit()
         return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id,
                 "contact_id": contact.id, "company_id": company.id, "name": "city", "entity": "contacts",
                 "format": "csv", "collection": "contacts", "merge_id": merge.id,
                 "attachment_id": attachment.id, "view_id": view.id, "kind": "contact",
                 "pipeline_id": pipeline.id, "deal_id": deal.id, "task_id": task.id, "item_id": item.id,
-                "form_id": lead_form.id, "key": lead_form.key, "rule_id": rule.id, "batch_id": batch.id}
+                "form_id": lead_form.id, "key": lead_form.key, "rule_id": rule.id, "batch_id": batch.id,
+                "token_id": token.id}
 
 
 def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:

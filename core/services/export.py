@@ -1,15 +1,25 @@
 """Exports of what a user may see: the current list view or everything, to XLSX, CSV or vCard.
 
 Contacts, companies, deals and tasks. Rows are read in keyset batches (constant memory at any size); big exports
-run as a job that writes the file (see :func:`write`). Every text cell that a spreadsheet would run as
-a formula (starting with ``= + - @``, tab, CR or NUL) is prefixed with an apostrophe, and cells are always
-written as text, so an export can never carry a formula.
+run as a job that writes the file (see :func:`write`). Cells pass through one function on their way into a file
+(:func:`neutralise`, called by the writers :func:`to_csv` and :func:`to_xlsx`): a cell that a spreadsheet would run
+as a formula — one starting with ``= + - @`` once what a spreadsheet skips is skipped (spaces of every kind,
+zero-width and other invisible characters, a byte-order mark, line breaks) and full-width look-alikes (``＝ ＋ － ＠``)
+are read as what they look like — or one starting with a tab, CR, LF or NUL gets an apostrophe in front, and XLSX
+cells are always string cells, so an export never carries a formula.
+
+Phone numbers are the exception that needs none: a cell made only of ``+``, digits, brackets, dots, hyphens and at
+least one space (``+44 20 7946 0958``, what the exports write for a phone) can call no function. XLSX keeps it as
+the text it is; Excel opening a CSV cannot read it as a number or a formula either (the spaces stop both) and keeps
+it as text, so it shows without a visible mark.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import date, datetime
@@ -19,6 +29,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 
 from core.db import db
@@ -32,15 +43,40 @@ BATCH = 500
 TITLES = {"contacts": _l("Contacts"), "companies": _l("Companies"), "deals": _l("Deals"), "tasks": _l("Tasks")}
 ENTITIES = {"contacts": "contact", "companies": "company", "deals": "deal", "tasks": "task"}
 FORMATS = ("xlsx", "csv", "vcard")
-DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\0")
+DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+FORMULA_START = ("=", "+", "-", "@")
+# Invisible characters that are not whitespace nor of a category skipped below (Hangul fillers, the combining
+# grapheme joiner, Khmer inherent vowels): a spreadsheet may show nothing for them either.
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5")
+# A phone as the exports write it: digits and separators with at least one space, no operator but a leading "+".
+_PHONE = re.compile(r"\+?[0-9][0-9().\-]*(?: [0-9().\-]+)+")
+
+
+def _skipped(char: str) -> bool:
+    """Whether a spreadsheet may skip ``char`` before it reads a cell: spaces of every kind, control and format
+    characters (zero-width space, byte-order mark, direction marks), combining marks, unassigned code points."""
+    return char.isspace() or unicodedata.category(char)[0] in "CZM" or char in _INVISIBLE
+
+
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read ``text`` as a formula (or as the start of a cell it would shift)."""
+    if text.startswith(("\t", "\r", "\n", "\0")):
+        return True
+    start = 0
+    while start < len(text) and _skipped(text[start]):
+        start += 1
+    if start == len(text):
+        return False
+    # full-width ＝ ＋ － ＠ and small ﹦ ﹢ ﹣ ﹫ are read as = + - @
+    first = unicodedata.normalize("NFKC", text[start])[:1]
+    return first in FORMULA_START and _PHONE.fullmatch(text) is None
 
 
 def neutralise(value: Any) -> str:
+    """The text of one exported cell, with an apostrophe in front when a spreadsheet could run it as a formula."""
     text = "" if value is None else str(value)
     text = text.replace("\0", "")
-    if text.startswith(DANGEROUS_START):
-        return "'" + text
-    return text
+    return "'" + text if formula_like(text) else text
 
 
 def _rows(spec: listing.EntityList, query: listing.ListQuery, user: User | None) -> Iterator[Any]:
@@ -69,7 +105,8 @@ def _format(value: Any) -> str:
 
 
 def table(entity: str, actor: Actor, query: listing.ListQuery) -> tuple[list[str], Iterator[list[str]]]:
-    """Header and rows (already neutralised) of an export of ``entity`` (contacts, companies, deals or tasks)."""
+    """Header and rows (cell texts, neutralised by the writers) of an export of ``entity`` (contacts, companies,
+    deals or tasks)."""
     kind = ENTITIES.get(entity)
     if kind is None:
         raise ValueError(entity)
@@ -107,9 +144,9 @@ def table(entity: str, actor: Actor, query: listing.ListQuery) -> tuple[list[str
                           record.city, record.region, record.source, owners.get(record.owner_id or 0, ""), tags,
                           record.created_at]
             values += [(record.custom or {}).get(f.key) for f in fields]
-            yield [neutralise(_format(v)) for v in values]
+            yield [_format(v) for v in values]
 
-    return [neutralise(h) for h in header], rows()
+    return header, rows()
 
 
 def _deals(actor: Actor, query: listing.ListQuery, owners: dict[int, str]) -> tuple[list[str], Iterator[list[str]]]:
@@ -128,7 +165,7 @@ def _deals(actor: Actor, query: listing.ListQuery, owners: dict[int, str]) -> tu
                 page = []
         yield from _deal_rows(page, stages, pipelines, owners)
 
-    return [neutralise(h) for h in header], rows()
+    return header, rows()
 
 
 def _deal_rows(deals: list[Deal], stages: dict[int, str], pipelines: dict[int, str],
@@ -140,7 +177,7 @@ def _deal_rows(deals: list[Deal], stages: dict[int, str], pipelines: dict[int, s
                   names["company"].get(deal.company_id or 0, ""), owners.get(deal.owner_id or 0, ""), deal.source,
                   deal.channel, deal.expected_close, deal.probability, deal.lost_reason, deal.created_at,
                   deal.closed_at]
-        yield [neutralise(_format(v)) for v in values]
+        yield [_format(v) for v in values]
 
 
 def _tasks(actor: Actor, owners: dict[int, str]) -> tuple[list[str], Iterator[list[str]]]:
@@ -160,11 +197,11 @@ def _tasks(actor: Actor, owners: dict[int, str]) -> tuple[list[str], Iterator[li
                           owners.get(task.owner_id or 0, ""), names["contact"].get(task.contact_id or 0, ""),
                           names["company"].get(task.company_id or 0, ""), names["deal"].get(task.deal_id or 0, ""),
                           task.notes, task.created_at, task.completed_at]
-                yield [neutralise(_format(v)) for v in values]
+                yield [_format(v) for v in values]
             last = page[-1].id
             db.session.expunge_all()
 
-    return [neutralise(h) for h in header], rows()
+    return header, rows()
 
 
 def to_csv(header: list[str], rows: Iterator[list[str]], encoding: str = "utf-8-sig") -> Iterator[bytes]:
@@ -173,9 +210,9 @@ def to_csv(header: list[str], rows: Iterator[list[str]], encoding: str = "utf-8-
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_MINIMAL)
     first = True
-    writer.writerow(header)
+    writer.writerow([neutralise(cell) for cell in header])
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([neutralise(cell) for cell in row])
         if buffer.tell() > 64 * 1024:
             yield _encode(buffer, encoding, first)
             first = False
@@ -195,10 +232,15 @@ def to_xlsx(header: list[str], rows: Iterator[list[str]], target: Any, title: st
     """Write an XLSX in streaming mode; every cell is a string cell, never a formula."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])
-    sheet.append(header)
+    sheet.append(_xlsx_row(header))
     for row in rows:
-        sheet.append(row)
+        sheet.append(_xlsx_row(row))
     book.save(target)
+
+
+def _xlsx_row(row: list[str]) -> list[str]:
+    # XML cannot hold most control characters (openpyxl refuses them): they go, then the cell is neutralised
+    return [neutralise(ILLEGAL_CHARACTERS_RE.sub("", str(cell))) for cell in row]
 
 
 def to_vcard(entity: str, actor: Actor, query: listing.ListQuery) -> Iterator[bytes]:

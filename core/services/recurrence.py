@@ -8,7 +8,8 @@ missed while the scheduler was down is created when it comes back.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import MAXYEAR, UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,11 @@ from core.services.zones import zone_of
 
 MAX_YEARS = 10
 MAX_OCCURRENCES = 1000
+# Second guard behind the once-a-day rule: one run creates at most this many tasks of one rule and of all rules;
+# what is left (a rule started long ago, a scheduler down for weeks) is created by the next runs.
+MAX_PER_RULE_RUN = 100
+MAX_PER_RUN = 1000
+_RULE_TEXT = re.compile(r"[A-Za-z0-9=;,+\-]+")  # one RRULE line: no DTSTART, no second rule, no line breaks
 ALLOWED_FREQS = {DAILY, WEEKLY, MONTHLY, YEARLY}
 PRESETS = {  # what the form offers; an RRULE typed by hand works too
     "daily": "FREQ=DAILY",
@@ -46,15 +52,21 @@ def parse_rule(text: str, starts_at: datetime, zone: ZoneInfo) -> rrule:
     if not body:
         raise InvalidInput({"rrule": _l("Choose how often the task repeats.")})
     local_start = starts_at.astimezone(zone).replace(tzinfo=None)
+    unreadable = InvalidInput({"rrule": _l("This repeat rule cannot be read; use for example "
+                                           "FREQ=MONTHLY;BYMONTHDAY=5;COUNT=12.")})
+    if len(body) > 400 or not _RULE_TEXT.fullmatch(body):
+        raise unreadable
     try:
         rule = rrulestr(body, dtstart=local_start, ignoretz=True)
-    except (ValueError, TypeError):
-        raise InvalidInput({"rrule": _l("This repeat rule cannot be read; use for example "
-                                        "FREQ=MONTHLY;BYMONTHDAY=5;COUNT=12.")}) from None
+    except (ValueError, TypeError, OverflowError):
+        raise unreadable from None
     if not isinstance(rule, rrule):
         raise InvalidInput({"rrule": _l("Give one repeat rule, not a set of rules.")})
     if rule._freq not in ALLOWED_FREQS:  # dateutil keeps the parts private
         raise InvalidInput({"rrule": _l("Tasks repeat daily at most often.")})
+    if not at_most_daily(body, rule):
+        raise InvalidInput({"rrule": _l("Tasks repeat at most once a day: give one time of day (one BYHOUR and "
+                                        "one BYMINUTE value) and no BYSECOND.")})
     if rule._count is None and rule._until is None:
         raise InvalidInput({"rrule": _l("The rule never ends; add an end date (UNTIL) or a number of "
                                         "repetitions (COUNT).")})
@@ -62,9 +74,36 @@ def parse_rule(text: str, starts_at: datetime, zone: ZoneInfo) -> rrule:
         raise InvalidInput({"rrule": _l("Repeat at most %(count)s times.", count=MAX_OCCURRENCES)})
     if rule._until is not None and rule._until > local_start + timedelta(days=366 * MAX_YEARS):
         raise InvalidInput({"rrule": _l("End the repetitions within %(years)s years.", years=MAX_YEARS)})
+    if not _gives_dates(rule, local_start):
+        raise InvalidInput({"rrule": _l("The rule gives no date within %(years)s years; check the days and months "
+                                        "it names.", years=MAX_YEARS)})
     if rule.after(local_start, inc=True) is None:
         raise InvalidInput({"rrule": _l("The rule gives no date after the start; check the end date.")})
     return rule
+
+
+def _gives_dates(rule: rrule, local_start: datetime) -> bool:
+    """Does the rule's pattern give any date within :data:`MAX_YEARS` of the start?
+
+    dateutil looks for the next date up to the year 9999 when the parts can never meet (``BYMONTH=2;
+    BYMONTHDAY=30``, ``FREQ=DAILY;INTERVAL=7;BYDAY=TU`` from a Monday) and ``UNTIL`` does not stop it: seven seconds
+    of one request. The Gregorian calendar repeats every 400 years to the weekday, so the same pattern started
+    whole cycles later, close to 9999, is searched in well under a second with the same answer.
+    """
+    cycles = max(0, (MAXYEAR - MAX_YEARS - 1 - local_start.year) // 400)
+    shifted = local_start.replace(year=local_start.year + 400 * cycles)
+    probe = rule.replace(dtstart=shifted, count=None, until=None)
+    first = probe.after(shifted, inc=True)
+    return first is not None and first <= shifted + timedelta(days=366 * MAX_YEARS)
+
+
+def at_most_daily(body: str, rule: rrule) -> bool:
+    """Does ``rule`` give at most one occurrence a day? With a daily or rarer frequency, each day it picks
+    contributes the product of its hours, minutes and seconds (dateutil fills each from the start when absent),
+    so one value of each means one time a day; seconds are never a task's business."""
+    if any(part.split("=", 1)[0].strip().upper() == "BYSECOND" for part in body.split(";")):
+        return False
+    return all(len(values or ()) <= 1 for values in (rule._byhour, rule._byminute, rule._bysecond))
 
 
 def rule_text(preset: str, until: str = "", count: str = "", by_day: list[str] | None = None,
@@ -152,7 +191,10 @@ def generate(now: datetime | None = None) -> int:
 
     now = now or utcnow()
     created = 0
-    for recurrence in db.session.scalars(select(TaskRecurrence).where(TaskRecurrence.active.is_(True))):
+    for recurrence in db.session.scalars(select(TaskRecurrence).where(TaskRecurrence.active.is_(True))
+                                         .order_by(TaskRecurrence.id)):
+        if created >= MAX_PER_RUN:
+            break  # the rest waits for the next run, which starts where each rule stopped
         zone = ZoneInfo(recurrence.timezone)
         try:
             rule = parse_rule(recurrence.rrule, recurrence.starts_at, zone)
@@ -166,10 +208,17 @@ def generate(now: datetime | None = None) -> int:
         existing = set(db.session.scalars(select(Task.occurrence_at).where(
             Task.recurrence_id == recurrence.id, Task.occurrence_at >= since)))
         template = recurrence.template or {}
-        for local in rule.between(_local(since, zone), _local(horizon, zone), inc=True):
+        budget = min(MAX_PER_RULE_RUN, MAX_PER_RUN - created)
+        reached = horizon
+        for local in rule.xafter(_local(since, zone).replace(microsecond=0), inc=True):  # as dateutil's start
+            if local > _local(horizon, zone):
+                break
             moment = local.replace(tzinfo=zone).astimezone(UTC)
             if moment in existing:
                 continue
+            if budget == 0:
+                reached = moment  # the next run starts at this occurrence (inclusive)
+                break
             create_system_task(
                 title=template.get("title", ""), owner_id=recurrence.owner_id, due_at=moment,
                 contact_id=template.get("contact_id"), company_id=template.get("company_id"),
@@ -177,8 +226,9 @@ def generate(now: datetime | None = None) -> int:
                 priority=template.get("priority", "normal"), author_id=recurrence.author_id,
                 recurrence_id=recurrence.id, occurrence_at=moment)
             created += 1
-        recurrence.generated_until = horizon
-        if rule.after(_local(horizon, zone)) is None:
+            budget -= 1
+        recurrence.generated_until = reached
+        if reached == horizon and rule.after(_local(horizon, zone)) is None:
             recurrence.active = False  # every occurrence is created: the rule is finished
     db.session.commit()
     return created

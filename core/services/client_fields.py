@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.db import db
-from core.models import Email, Phone, Tag, Team, User
+from core.models import Email, Phone, Tag, User
 from core.models.contacts import EMAIL_KINDS, PHONE_KINDS
 from core.plugins.facades import default_phone_region
 from core.services import emails, phones
@@ -75,11 +75,22 @@ def tags_named(names: Sequence[str]) -> list[Tag]:
     if not wanted:
         return []
     found = {t.key: t for t in db.session.scalars(select(Tag).where(Tag.key.in_(list(wanted))))}
-    for key, label in wanted.items():
-        if key not in found:
-            found[key] = Tag(key=key, name=label)
-            db.session.add(found[key])
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        # another request may be creating the same tag right now: insert what is missing, let a row that
+        # appeared meanwhile win (no UNIQUE violation, no rolled-back transaction), then read all of them back
+        db.session.execute(_insert_ignoring_duplicates(Tag, [{"key": key, "name": wanted[key]} for key in missing],
+                                                       Tag.key))
+        found.update({t.key: t for t in db.session.scalars(select(Tag).where(Tag.key.in_(missing)))})
     return [found[key] for key in wanted]
+
+
+def _insert_ignoring_duplicates(model: Any, rows: list[dict[str, Any]], unique: Any) -> Any:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING`` on PostgreSQL and SQLite alike."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).values(rows).on_conflict_do_nothing(index_elements=[unique])
 
 
 def resolve_owner(actor: Actor, entity: str, requested: Any, current: int | None,
@@ -105,14 +116,9 @@ def resolve_owner(actor: Actor, entity: str, requested: Any, current: int | None
     return owner_id
 
 
-def team_of(owner_id: int | None, requested: Any) -> int | None:
-    if requested not in (None, ""):
-        try:
-            team = db.session.get(Team, int(requested))
-        except (TypeError, ValueError):
-            team = None
-        if team is not None:
-            return team.id
+def team_of(owner_id: int | None) -> int | None:
+    """The team a record belongs to: always its owner's first team. It is never taken from typed input (a form
+    or API body naming a team would otherwise move records into a team the actor has no say over)."""
     if owner_id is None:
         return None
     owner = db.session.get(User, owner_id)

@@ -75,7 +75,7 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
         target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
                                                       company.owner_id if company else None, errors)
     if company is None or "owner_id" in values:
-        target.team_id = client_fields.team_of(target.owner_id, values.get("team_id"))
+        target.team_id = client_fields.team_of(target.owner_id)
     if not target.name:
         errors["name"] = _l("Give the company a name.")
     if errors:

@@ -106,8 +106,8 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
     if not partial or "owner_id" in values:
         target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
                                                       contact.owner_id if contact else None, errors)
-    if contact is None or "owner_id" in values or "team_id" in values:
-        target.team_id = client_fields.team_of(target.owner_id, values.get("team_id"))
+    if contact is None or "owner_id" in values:
+        target.team_id = client_fields.team_of(target.owner_id)
 
     if not (target.first_name or target.last_name or target.middle_name):
         if target.emails or target.phones:
@@ -180,7 +180,7 @@ def reassign(actor: Actor, ids: Sequence[int], owner_id: int) -> list[int]:
     new_owner = client_fields.resolve_owner(actor, ENTITY, owner_id, -1, errors)
     if errors or new_owner in (None, -1):
         raise InvalidInput(errors or {"owner_id": _l("Choose an active user as the owner.")})
-    team_id = client_fields.team_of(new_owner, None)
+    team_id = client_fields.team_of(new_owner)
     done = []
     for contact in db.session.scalars(select(Contact).where(Contact.id.in_(list(ids)),
                                                             Contact.deleted_at.is_(None))):

@@ -374,7 +374,7 @@ class Engine:
 
     def _team(self, owner_id: int | None) -> int | None:
         if owner_id not in self.teams:
-            self.teams[owner_id] = client_fields.team_of(owner_id, None)
+            self.teams[owner_id] = client_fields.team_of(owner_id)
         return self.teams[owner_id]
 
     def _insert(self, new: list[_New]) -> None:

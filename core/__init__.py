@@ -80,7 +80,7 @@ def create_app(
     from core import hooks, jobs
     from core.api import init_api
     from core.db import db
-    from core.i18n import init_i18n
+    from core.i18n import init_i18n, installation_defaults
     from core.plugins.facades import EXTENSION_KEY, REGISTRY_KEY, Registry
     from core.plugins.manager import MayakPlugins
     from core.themes import init_themes
@@ -118,11 +118,14 @@ def create_app(
         _check_services(settings)
 
     manager = MayakPlugins(settings.plugins_file)
-    manager.load(hooks, extra=extra_plugins)
+    with app.app_context():  # plugin settings may be checked against the installation's (MAYAK_FETCH_ALLOW)
+        manager.load(hooks, extra=extra_plugins)
     app.extensions[EXTENSION_KEY] = manager
     with app.app_context():  # register_* hooks may read their plugin's settings through the facades
         app.extensions[REGISTRY_KEY] = Registry(manager)
         init_themes(app, settings, manager)
+        settings = installation_defaults(settings)
+        app.extensions[SETTINGS_KEY] = settings
         init_i18n(app, settings, manager)
         jobs.init_app(app)
         init_web(app, manager)

@@ -32,12 +32,13 @@ class Settings:
     secret_key: str
     plugins_file: Path
     theme: str
-    default_locale: str
-    default_timezone: str
+    default_locale: str | None  # None until create_app fills in the country rules' (see core.i18n)
+    default_timezone: str | None
     default_phone_region: str | None
     behind_tls: bool
     upload_max_mb: int = 100
     import_keep_days: int = 30
+    fetch_allow: tuple[str, ...] = ()  # MAYAK_FETCH_ALLOW: non-public hosts/networks Mayak may fetch from
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -100,17 +101,20 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if not plugins_file.is_absolute():
         plugins_file = (Path.cwd() / plugins_file).resolve()
 
-    locale = _env(env, "MAYAK_LOCALE", "en")
-    try:
-        Locale.parse(locale)
-    except (UnknownLocaleError, ValueError) as exc:
-        raise StartupError(f"MAYAK_LOCALE {locale!r} is not a locale: use a code such as en or ru") from exc
+    # unset: the country rules of the enabled plugins decide (l10n_ru: ru and Europe/Moscow), else en and UTC
+    locale = _env(env, "MAYAK_LOCALE")
+    if locale is not None:
+        try:
+            Locale.parse(locale)
+        except (UnknownLocaleError, ValueError) as exc:
+            raise StartupError(f"MAYAK_LOCALE {locale!r} is not a locale: use a code such as en or ru") from exc
 
-    tz = _env(env, "MAYAK_TIMEZONE", "UTC")
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise StartupError(f"MAYAK_TIMEZONE {tz!r} is not a time zone: use a name such as Europe/Moscow") from exc
+    tz = _env(env, "MAYAK_TIMEZONE")
+    if tz is not None:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise StartupError(f"MAYAK_TIMEZONE {tz!r} is not a time zone: use a name such as Europe/Moscow") from exc
 
     region = _env(env, "MAYAK_PHONE_REGION")
     if region is not None:
@@ -126,7 +130,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if not keep_days.isdigit() or not 1 <= int(keep_days) <= 3650:
         raise StartupError(f"MAYAK_IMPORT_KEEP_DAYS {keep_days!r} is not a number of days: give one, such as 30")
 
+    fetch_allow = _env(env, "MAYAK_FETCH_ALLOW", "") or ""
+    try:
+        from core.net import AllowList
+
+        AllowList.parse(fetch_allow)
+    except ValueError as exc:
+        raise StartupError(f"MAYAK_FETCH_ALLOW: {exc}; list host names and networks separated by commas") from exc
+
     return Settings(
+        fetch_allow=tuple(e.strip() for e in fetch_allow.split(",") if e.strip()),
         upload_max_mb=int(upload_max),
         import_keep_days=int(keep_days),
         instance_path=instance_path,

@@ -1,11 +1,15 @@
 """Localisation: Flask-Babel with one merged catalogue from core and every enabled plugin.
 
-The language is the user's own choice, then the browser's, then ``MAYAK_LOCALE``; the time zone is the user's,
-then ``MAYAK_TIMEZONE``. Messages are English in the source; other languages come from plugins such as
-``l10n_ru``.
+The language is the user's own choice, then the browser's, then the installation's; the time zone is the user's,
+then the installation's. The installation's language and time zone are ``MAYAK_LOCALE`` and ``MAYAK_TIMEZONE``,
+else the country rules of the enabled plugins (``l10n_ru``: Russian and Europe/Moscow), else English and UTC.
+Messages are English in the source; other languages come from plugins such as ``l10n_ru``.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
@@ -48,7 +52,28 @@ def select_timezone() -> str | None:
     return None
 
 
+def installation_defaults(settings: Settings) -> Settings:
+    """``settings`` with the language and time zone the environment left unset taken from the country rules.
+
+    Needs an app context with the plugins loaded."""
+    from core.plugins.facades import country_rules
+
+    rules = country_rules()
+    locale = settings.default_locale
+    if locale is None:
+        locale = rules.locale if rules.locale in registry().locales else "en"
+    timezone = settings.default_timezone
+    if timezone is None:
+        timezone = rules.timezone or "UTC"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            timezone = "UTC"
+    return dataclasses.replace(settings, default_locale=locale, default_timezone=timezone)
+
+
 def init_i18n(app: Flask, settings: Settings, manager: MayakPlugins) -> None:
+    """Set up Flask-Babel; ``settings`` must have gone through :func:`installation_defaults`."""
     from core.config import PROJECT_ROOT
 
     dirs = [str(PROJECT_ROOT / "core" / "translations")]

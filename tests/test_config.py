@@ -15,7 +15,9 @@ def env(tmp_path, **values):
 def test_embedded_defaults(tmp_path):
     settings = load_settings(env(tmp_path))
     assert settings.database_url == f"sqlite:///{tmp_path / 'mayak.db'}"
-    assert settings.embedded_jobs and settings.theme == "default" and settings.default_locale == "en"
+    assert settings.embedded_jobs and settings.theme == "default"
+    # language and time zone left unset: the country rules decide when the app is built (tests/test_i18n.py)
+    assert settings.default_locale is None and settings.default_timezone is None
     assert (tmp_path / "secret_key").read_text() == settings.secret_key
     assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
     assert load_settings(env(tmp_path)).secret_key == settings.secret_key, "the generated key is kept"

@@ -72,3 +72,131 @@ def test_country_rules_come_from_l10n_ru(app, tmp_path, database_url):
     with plain.app_context():
         assert facades.country_rules().currency == "USD"
         assert "ru" not in facades.registry().locales
+
+
+def _installation(database_url, instance, **environ):
+    # "" unsets what app_environ fixes for the other tests
+    return create_app(TEST_CONFIG, environ=app_environ(database_url, instance, **environ))
+
+
+def test_country_rules_give_the_installation_language_and_time_zone(app, tmp_path, database_url):
+    from datetime import UTC, datetime
+
+    from flask_babel import format_datetime
+
+    russian = _installation(database_url, tmp_path / "ru", MAYAK_LOCALE="", MAYAK_TIMEZONE="")
+    settings = russian.extensions["mayak.settings"]
+    assert (settings.default_locale, settings.default_timezone) == ("ru", "Europe/Moscow")
+    with russian.test_request_context("/"):
+        # a lead that came at 00:58 UTC is shown at 03:58 to a user who chose no zone of their own
+        assert format_datetime(datetime(2026, 11, 2, 0, 58, tzinfo=UTC), "HH:mm") == "03:58"
+    chosen = _installation(database_url, tmp_path / "chosen", MAYAK_LOCALE="en", MAYAK_TIMEZONE="Asia/Yekaterinburg")
+    assert (chosen.extensions["mayak.settings"].default_locale,
+            chosen.extensions["mayak.settings"].default_timezone) == ("en", "Asia/Yekaterinburg")
+    only_ops = tmp_path / "plugins.toml"
+    only_ops.write_text("[plugins.ops]\n")
+    plain = _installation(database_url, tmp_path / "plain", MAYAK_LOCALE="", MAYAK_TIMEZONE="",
+                          MAYAK_PLUGINS_FILE=str(only_ops))
+    assert (plain.extensions["mayak.settings"].default_locale,
+            plain.extensions["mayak.settings"].default_timezone) == ("en", "UTC")
+
+
+def test_seeded_names_are_in_the_installations_language(app, tmp_path, database_url):
+    """The first pipeline, its lost reasons and the first administrator are named in the installation's language,
+    even when an English-speaking user's request is what seeds them."""
+    from core.db import db
+    from core.models import Pipeline
+    from core.services import accounts, deals
+
+    russian = _installation(database_url, tmp_path / "ru", MAYAK_LOCALE="", MAYAK_TIMEZONE="")
+    with russian.test_request_context("/", headers={"Accept-Language": "en"}):
+        db.session.query(Pipeline).delete()
+        pipeline = deals.ensure_default_pipeline()
+        assert pipeline.name == "Продажи"
+        assert pipeline.stages[0].name == "Новая заявка" and pipeline.stages[-1].name == "Проиграна"
+        assert "Слишком дорого" in pipeline.lost_reasons
+        admin, _password = accounts.ensure_admin("root@example.com", "a-long-password-1")
+        assert admin is not None and admin.full_name == "Администратор"
+        db.session.rollback()
+
+
+def test_seeded_role_names_follow_the_reader(app, admin, admin_client):
+    from core.db import db
+    from core.models import Role
+
+    admin_client.post("/language", data={"locale": "ru"})
+    post_form(admin_client, "/language", {"locale": "ru", "next": "/"})
+    page = admin_client.get("/admin/roles").data.decode()
+    assert "Руководитель" in page and ">Manager<" not in page
+    with app.app_context():
+        role = db.session.query(Role).filter_by(key="sales").one()
+        role.name = "Sales floor"  # renamed by an admin: company data, shown as typed
+        db.session.commit()
+    page = admin_client.get("/admin/roles").data.decode()
+    assert "Sales floor" in page
+    post_form(admin_client, "/language", {"locale": "en", "next": "/"})
+    assert "Manager" in admin_client.get("/admin/roles").data.decode()
+
+
+def test_the_time_zone_answer_takes_only_real_zones(app, make_user, client):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from core.db import db
+    from core.models import User
+
+    user = make_user("zone@example.com")
+    sign_in(client, user.email)
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.text(max_size=40).filter(lambda z: z not in _zones()))
+    def refused(zone):
+        response = post_form(client, "/profile/timezone", {"timezone": zone}, headers={"HX-Request": "true"})
+        assert response.status_code == 400 and "Europe/Moscow" in response.data.decode()
+
+    refused()
+    response = post_form(client, "/profile/timezone", {"timezone": "Asia/Vladivostok"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.get(User, user.id).timezone == "Asia/Vladivostok"
+
+
+def _zones():
+    from zoneinfo import available_timezones
+
+    return available_timezones()
+
+
+def test_demo_texts_exist_in_both_languages():
+    import re
+    from dataclasses import fields
+
+    from core.services.sample_data import TEXTS
+
+    latin_phrase = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")
+    for field in fields(TEXTS["ru"]):
+        ru, en = getattr(TEXTS["ru"], field.name), getattr(TEXTS["en"], field.name)
+        assert type(ru) is type(en), field.name
+        for text in ru if isinstance(ru, list | tuple) else [ru]:
+            if isinstance(text, str):
+                assert not latin_phrase.search(text), f"English in the Russian demo texts: {text!r}"
+        for text in en if isinstance(en, list | tuple) else [en]:
+            if isinstance(text, str):
+                assert not re.search("[А-Яа-яЁё]", text), f"Russian in the English demo texts: {text!r}"
+
+
+def test_demo_data_speaks_the_installations_language(app, tmp_path, database_url):
+    from sqlalchemy import select
+
+    from core.db import db
+    from core.models import Deal, Task, Team, User
+    from core.services.sample_data import TEXTS
+
+    russian = _installation(database_url, tmp_path / "ru", MAYAK_LOCALE="", MAYAK_TIMEZONE="")
+    result = russian.test_cli_runner().invoke(args=["demo-data", "--size", "12"])
+    assert result.exit_code == 0, result.output
+    with russian.app_context():
+        assert set(db.session.scalars(select(User.full_name))) >= set(TEXTS["ru"].users)
+        assert set(db.session.scalars(select(Team.name))) == {TEXTS["ru"].team}
+        assert set(db.session.scalars(select(Deal.title))) <= set(TEXTS["ru"].deals)
+        assert set(db.session.scalars(select(Task.title))) <= set(TEXTS["ru"].tasks)

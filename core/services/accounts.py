@@ -16,7 +16,7 @@ from core.models.users import SCOPES, new_session_token
 from core.services import access, audit, emails, events, tokens
 from core.services.context import Actor
 from core.services.errors import ValidationError
-from core.services.text import N_
+from core.services.text import N_, installation_text
 
 if TYPE_CHECKING:
     from core.plugins.types import PermissionSpec
@@ -378,7 +378,7 @@ def ensure_admin(email: str | None, password: str | None) -> tuple[User | None, 
         Actor(user=None, via="install"),
         email=email or "admin@example.com",
         password=shown,
-        full_name="Administrator",
+        full_name=installation_text(_l("Administrator")),
         is_admin=True,
     )
     return user, shown

@@ -8,8 +8,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel.numbers import list_currencies
-from flask import current_app
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import joinedload, lazyload
@@ -21,7 +19,7 @@ from core.services import audit, client_fields, custom_fields, events, reassign,
 from core.services.access import filter_query, require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
-from core.services.text import clean, search_key
+from core.services.text import clean, installation_text, search_key
 
 ENTITY = "deal"
 DEFAULT_STAGES = (
@@ -38,11 +36,10 @@ def ensure_default_pipeline(currency: str = "RUB") -> Pipeline:
     if existing is not None:
         return existing
     # the installation's language, not that of whoever happens to trigger the seeding in a request
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        pipeline = Pipeline(name=str(_l("Sales")), currency=currency, position=0,
-                            lost_reasons=[str(reason) for reason in DEFAULT_LOST_REASONS])
-        pipeline.stages = [Stage(name=str(name), kind=kind, probability=probability, position=n)
-                           for n, (name, kind, probability) in enumerate(DEFAULT_STAGES)]
+    pipeline = Pipeline(name=installation_text(_l("Sales")), currency=currency, position=0,
+                        lost_reasons=[installation_text(reason) for reason in DEFAULT_LOST_REASONS])
+    pipeline.stages = [Stage(name=installation_text(name), kind=kind, probability=probability, position=n)
+                       for n, (name, kind, probability) in enumerate(DEFAULT_STAGES)]
     db.session.add(pipeline)
     db.session.commit()
     return pipeline

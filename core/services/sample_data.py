@@ -43,6 +43,65 @@ EMAILS = ["Коммерческое предложение", "Счёт на оп
 MEETINGS = ["Встреча в офисе клиента", "Презентация продукта", "Переговоры по годовому контракту"]
 
 
+@dataclass(frozen=True)
+class Texts:
+    """What a demo installation says, in one language: its team, its people's words and its deals."""
+
+    team: str
+    users: tuple[str, str, str]  # manager, two sales people
+    sources: list[str]
+    titles: list[str]
+    notes: list[str]
+    calls: list[str]
+    emails: list[str]
+    meetings: list[str]
+    deals: tuple[str, ...]
+    tasks: tuple[str, ...]
+    tags: list[str]
+    purchase: str  # with {amount}
+    payment_note: str
+    native_share: float  # how many clients are of the installation's own country
+
+
+TEXTS: dict[str, Texts] = {
+    "ru": Texts(
+        team="Отдел продаж", users=("Ольга Руководитель", "Павел Продажин", "Марина Сбытова"),
+        sources=SOURCES, titles=TITLES, notes=NOTES, calls=CALLS, emails=EMAILS, meetings=MEETINGS,
+        deals=("Поставка окон", "Кухня на заказ", "Годовое обслуживание", "Партнёрская лицензия",
+               "Монтаж вентиляции", "Оптовая партия", "Редизайн сайта", "Аренда оборудования"),
+        tasks=("Перезвонить клиенту", "Отправить коммерческое предложение", "Отправить договор",
+               "Уточнить сроки поставки", "Подготовить счёт", "Встреча в офисе клиента"),
+        tags=["VIP", "опт", "розница", "новый", "постоянный"],
+        purchase="Покупка на {amount} ₽", payment_note="оплата по счёту", native_share=0.85),
+    "en": Texts(
+        team="Sales team", users=("Olivia Manager", "Paul Seller", "Marina Sales"),
+        sources=["Website", "Referral", "Trade show", "Flyer", "Magazine ad", "Cold call", "Google Ads"],
+        titles=["Director", "Managing director", "Purchasing manager", "Chief accountant", "Sales director",
+                "Engineer", "Head of sales", "Office manager"],
+        notes=["Asked us to call back after lunch.", "Interested in wholesale prices; price list sent.",
+               "Agreed to meet at the client's office.", "Happy with the last delivery.",
+               "Need to check the billing details for the invoice.",
+               "Prefers email; call only during office hours.", "Expects our proposal by Friday.",
+               "Discussed a discount for a yearly contract."],
+        calls=["Incoming call: delivery question", "Outgoing call: payment reminder",
+               "Incoming call: price list request", "Outgoing call: arranging a meeting"],
+        emails=["Commercial proposal", "Invoice", "Re: Terms of delivery", "Contract to sign",
+                "Quarterly reconciliation"],
+        meetings=["Meeting at the client's office", "Product presentation", "Yearly contract negotiation"],
+        deals=("Window supply", "Custom kitchen", "Yearly maintenance", "Partner licence", "Ventilation install",
+               "Wholesale lot", "Website redesign", "Equipment rental"),
+        tasks=("Call the client back", "Send the proposal", "Send the contract", "Confirm delivery dates",
+               "Prepare the invoice", "Meeting at the client's office"),
+        tags=["VIP", "wholesale", "retail", "new", "regular"],
+        purchase="Purchase of £{amount}", payment_note="paid by invoice", native_share=0.85),
+}
+
+
+def texts(locale: str | None) -> Texts:
+    """The demo texts of the installation's language (Russian for ``ru``, English otherwise)."""
+    return TEXTS["ru" if (locale or "").startswith("ru") else "en"]
+
+
 @dataclass
 class Person:
     first_name: str
@@ -56,9 +115,12 @@ class Person:
     source: str
 
 
-def person(rng: random.Random, n: int) -> Person:
-    """A Russian person most of the time, an English one sometimes; phones typed the many ways people type."""
-    if rng.random() < 0.85:
+def person(rng: random.Random, n: int, locale: str = "ru") -> Person:
+    """A person of the installation's country most of the time, a foreign one sometimes; phones typed the many
+    ways people type."""
+    lang = texts(locale)
+    russian = rng.random() < lang.native_share if lang is TEXTS["ru"] else rng.random() >= lang.native_share
+    if russian:
         female = rng.random() < 0.5
         first = rng.choice(RU_FIRST_F if female else RU_FIRST_M)
         last = rng.choice(RU_LAST) + ("а" if female else "")
@@ -73,11 +135,13 @@ def person(rng: random.Random, n: int) -> Person:
         city, region = rng.choice(CITIES_EN)
         phone = f"+44 20 {7000 + n % 3000} {n % 10000:04d}"
         email = f"{first.lower()}.{last.lower()}{n}@example.co.uk"
-    return Person(first, middle, last, phone, email, city, region, rng.choice(TITLES), rng.choice(SOURCES))
+    return Person(first, middle, last, phone, email, city, region, rng.choice(lang.titles), rng.choice(lang.sources))
 
 
-def company_name(rng: random.Random, n: int) -> tuple[str, str, str]:
-    if rng.random() < 0.85:
+def company_name(rng: random.Random, n: int, locale: str = "ru") -> tuple[str, str, str]:
+    lang = texts(locale)
+    russian = rng.random() < lang.native_share if lang is TEXTS["ru"] else rng.random() >= lang.native_share
+    if russian:
         word = rng.choice(RU_COMPANY_WORDS)
         suffix = f" {n}" if n >= len(RU_COMPANY_WORDS) else ""
         name = f"{rng.choice(['ООО', 'АО', 'ИП'])} «{word}{suffix}»"

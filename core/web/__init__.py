@@ -33,6 +33,7 @@ from core.web.converters import init_converters
 from core.web.htmx import init_htmx, is_htmx
 from core.web.htmx import redirect as htmx_redirect
 from core.web.security import init_security
+from core.web.vocabulary import init_vocabulary
 
 
 def _load_user(token: str) -> User | None:
@@ -151,6 +152,12 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
         db.session.commit()
         return render_template("errors/error.html", code=403, error=error), 403
 
+    @app.errorhandler(BadParameter)
+    def bad_parameter(error: BadParameter):  # type: ignore[no-untyped-def]
+        # a filter, sort, cursor or id in the address is not of its kind: say which and what it should be
+        db.session.rollback()
+        return render_template("errors/error.html", code=400, error=error, detail=error.message), 400
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
         return render_template("errors/error.html", code=400, error=error, csrf=True), 400
@@ -163,12 +170,6 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
         if isinstance(error, HTTPException):
             return _error_page(error)
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
-    @app.errorhandler(BadParameter)
-    def bad_parameter(error: BadParameter):  # type: ignore[no-untyped-def]
-        # a filter, sort, cursor or id in the address is not of its kind: say which and what it should be
-        db.session.rollback()
-        return render_template("errors/error.html", code=400, error=error, detail=error.message), 400
-
         db.session.rollback()
         return render_template("errors/error.html", code=500, error=None), 500
 
@@ -191,6 +192,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
 
     app.jinja_env.globals["translate_notification"] = translate_notification
     app.jinja_env.globals["now_utc"] = utcnow
+    init_vocabulary(app)
     app.jinja_env.filters["relative"] = _relative
     app.jinja_env.filters["money"] = lambda amount, currency: _money(str(amount), currency, str(get_locale()))
     app.jinja_env.tests["match"] = lambda value, pattern: re.match(pattern, str(value)) is not None
@@ -223,8 +225,11 @@ def _money(amount: str, currency: str, locale: str) -> str:
 
 
 @lru_cache(maxsize=8192)
-def _datetime(value: datetime, fmt: str, zone: str, locale: str) -> str:
-    """A moment in the reader's time zone and locale; task lists repeat the same due times (18:00 today...)."""
+def _datetime(value: datetime | str, fmt: str, zone: str, locale: str) -> str:
+    """A moment in the reader's time zone and locale; task lists repeat the same due times (18:00 today...).
+    An ISO string (as JSON data, such as a timeline entry's, keeps moments) is read first."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     return babel_dates.format_datetime(value, fmt, tzinfo=babel_dates.get_timezone(zone), locale=locale)
 
 

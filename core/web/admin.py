@@ -16,6 +16,7 @@ from core.services.errors import ValidationError
 from core.web.context import actor, user
 from core.web.forms import EmptyForm, RoleForm, TeamForm, UserForm
 from core.web.htmx import render
+from core.web.vocabulary import role_name
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -44,7 +45,7 @@ def _user_form(obj: User | None) -> UserForm:
     form = UserForm(obj=obj) if request.method == "GET" else UserForm()
     me = user()
     # only roles whose rights the editor holds can be given (access.require_grantable says the same)
-    form.roles.choices = [(r.id, r.name) for r in db.session.scalars(select(Role).order_by(Role.name))
+    form.roles.choices = [(r.id, role_name(r)) for r in db.session.scalars(select(Role).order_by(Role.name))
                           if access.holds(me, access.grants_of([r]))]
     form.teams.choices = [(t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name))]
     if obj is not None and request.method == "GET":

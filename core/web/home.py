@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_user
 from werkzeug.security import check_password_hash
 
 from core.i18n import available_locales
-from core.services import accounts, notifications
+from core.services import accounts, dashboard, notifications
 from core.services.errors import ValidationError
 from core.web.context import actor, user
 from core.web.forms import EmptyForm, PasswordForm, PreferencesForm
-from core.web.htmx import fragment, render
+from core.web.htmx import fragment, is_htmx, render
 
 bp = Blueprint("home", __name__)
 
-_TIMEZONES = sorted(tz for tz in available_timezones() if "/" in tz and not tz.startswith(("Etc/", "SystemV/")))
+_ALL_TIMEZONES = frozenset(available_timezones())
+_TIMEZONES = sorted(tz for tz in _ALL_TIMEZONES if "/" in tz and not tz.startswith(("Etc/", "SystemV/")))
 
 
 def _me():  # type: ignore[no-untyped-def]
@@ -30,8 +31,10 @@ def _me():  # type: ignore[no-untyped-def]
 
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
-    me = _me()
-    return render("home/index.html", latest=notifications.for_user(me, limit=5))
+    """The manager's day: every block comes from :func:`dashboard.build`, which asks the access module."""
+    _me()
+    return render("home/index.html", day=dashboard.build(actor()), form=EmptyForm(),
+                  task_limit=dashboard.TASK_LIMIT)
 
 
 @bp.get("/notifications", endpoint="notifications")
@@ -59,12 +62,28 @@ def notifications_read():  # type: ignore[no-untyped-def]
     return redirect(url_for("home.notifications"))
 
 
+@bp.post("/profile/timezone")
+def set_timezone():  # type: ignore[no-untyped-def]
+    """The answer to the time-zone offer: the browser's zone, or the installation's kept on purpose."""
+    me = _me()
+    zone = request.form.get("timezone", "")
+    if zone not in _ALL_TIMEZONES:
+        return _("Choose a time zone such as Europe/Moscow in your profile."), 400
+    accounts.update_preferences(actor(), me, locale=me.locale, timezone=zone, full_name=me.full_name or "")
+    if is_htmx():
+        return ""  # the offer goes away
+    flash(_("Times are now shown for %(zone)s.", zone=zone), "success")
+    return redirect(url_for("home.index"))
+
+
 @bp.route("/profile", methods=["GET", "POST"])
 def profile():  # type: ignore[no-untyped-def]
     me = _me()
     prefs = PreferencesForm(prefix="prefs", obj=me)
     prefs.locale.choices = [("", _("Browser language")), *available_locales().items()]
-    prefs.timezone.choices = [("", _("Installation default")), *((tz, tz) for tz in _TIMEZONES)]
+    default_zone = current_app.config["BABEL_DEFAULT_TIMEZONE"]
+    prefs.timezone.choices = [("", _("Installation default (%(zone)s)", zone=default_zone)),
+                              *((tz, tz) for tz in _TIMEZONES)]
     password = PasswordForm(prefix="pw")
     status = 200
     if request.method == "POST" and "prefs-submit" in request.form and prefs.validate_on_submit():

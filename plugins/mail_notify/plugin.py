@@ -95,5 +95,6 @@ def deliver_notification(channel: str, user: User, message: str, params: dict[st
 @hookimpl
 def plugin_health() -> HealthStatus | None:
     conf = settings()
-    return HealthStatus(True, f"SMTP {conf.host}:{conf.port}" if conf.host else "no SMTP host set: reminders "
-                        "stay in the app")
+    if conf.host:
+        return HealthStatus(True, f"SMTP {conf.host}:{conf.port}")
+    return HealthStatus(True, gettext("no SMTP host set: reminders stay in the app"))

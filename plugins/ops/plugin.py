@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from core.plugins import (
     Event,
@@ -156,9 +157,13 @@ def plugin_health() -> HealthStatus:
     waiting = maintenance.waiting_jobs(timedelta(minutes=conf.waiting_alert_minutes))
     failed = maintenance.failed_since(timedelta(hours=24))
     if waiting:
-        hint = "is `mayak worker` running?" if current_app.config.get("REDIS_URL") else "is the app overloaded?"
-        return HealthStatus(False, f"{waiting} job(s) waiting over {conf.waiting_alert_minutes} min: {hint}")
-    return HealthStatus(True, f"{failed} job(s) failed in the last 24 h")
+        hint = (_("is `mayak worker` running?") if current_app.config.get("REDIS_URL")
+                else _("is the app overloaded?"))
+        return HealthStatus(False, ngettext("%(num)d job has waited over %(minutes)d min: %(hint)s",
+                                            "%(num)d jobs have waited over %(minutes)d min: %(hint)s", waiting,
+                                            minutes=conf.waiting_alert_minutes, hint=hint))
+    return HealthStatus(True, ngettext("%(num)d job failed in the last 24 hours",
+                                       "%(num)d jobs failed in the last 24 hours", failed))
 
 
 @hookimpl

@@ -15,51 +15,109 @@
     text.className = "toast-body";
     text.textContent = detail.message;
     body.appendChild(text);
+    var undo = detail.undo;  // {"url": ..., "label": "Undo", "values": {...}}: one click takes the change back
+    if (undo && undo.url && window.htmx) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-sm btn-light me-2 my-auto toast-undo";
+      button.textContent = undo.label || "Undo";
+      button.addEventListener("click", function () {
+        button.disabled = true;
+        window.htmx.ajax("POST", undo.url, {source: button, target: "#kanban", swap: "innerHTML",
+                                            values: undo.values || {}});
+        if (window.bootstrap) { window.bootstrap.Toast.getOrCreateInstance(toast).hide(); }
+      });
+      body.appendChild(button);
+    }
     toast.appendChild(body);
     container.appendChild(toast);
-    if (window.bootstrap) { new window.bootstrap.Toast(toast).show(); }
+    if (window.bootstrap) { new window.bootstrap.Toast(toast, {delay: undo ? 10000 : 5000}).show(); }
   });
 })();
 // Kanban: drag a deal card to another stage; the server answers with the redrawn board (or puts it back and
-// says why in a toast). Without JavaScript each card has a stage menu.
+// says why in a toast). Won and lost stages are the bar at the bottom; a drop on a lost stage first asks for the
+// reason in a modal (cancelling it puts the card back). Each move carries the board's filters so the redrawn board
+// keeps them. Without JavaScript each deal's page has a stage menu.
 (function () {
   "use strict";
+  var pending = null;  // the drop on a lost stage waiting for its reason
+
+  function filters() {
+    var form = document.getElementById("board-filters");
+    var values = {};
+    if (!form) { return values; }
+    new FormData(form).forEach(function (value, key) { if (value) { values[key] = value; } });
+    return values;
+  }
+
+  function post(card, values) {
+    var all = filters();
+    Object.keys(values).forEach(function (key) { all[key] = values[key]; });
+    window.htmx.ajax("POST", card.dataset.moveUrl, {source: card, target: "#kanban", swap: "innerHTML",
+                                                     values: all});
+  }
+
+  function putBack(move) {
+    var anchor = move.from.children[move.oldIndex] || null;
+    move.from.insertBefore(move.card, anchor);
+  }
+
+  function askReason(move) {
+    var modalElement = document.getElementById("lost-modal");
+    if (!modalElement || !window.bootstrap) { post(move.card, {stage_id: move.stage}); return; }
+    pending = move;
+    var form = document.getElementById("lost-form");
+    form.reset();
+    form.classList.remove("was-validated");
+    window.bootstrap.Modal.getOrCreateInstance(modalElement).show();
+  }
+
+  function initModal() {
+    var modalElement = document.getElementById("lost-modal");
+    var form = document.getElementById("lost-form");
+    if (!modalElement || !form || form.dataset.ready) { return; }
+    form.dataset.ready = "1";
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var data = new FormData(form);
+      var reason = (data.get("lost_reason") || "").trim();
+      var error = document.getElementById("lost-error");
+      if (!reason) { error.classList.add("d-block"); return; }
+      error.classList.remove("d-block");
+      var move = pending;
+      pending = null;
+      window.bootstrap.Modal.getOrCreateInstance(modalElement).hide();
+      if (move) { post(move.card, {stage_id: move.stage, lost_reason: reason,
+                                   lost_comment: (data.get("lost_comment") || "").trim()}); }
+    });
+    modalElement.addEventListener("hidden.bs.modal", function () {
+      if (pending) { putBack(pending); pending = null; }  // cancelled: the deal stays where it was
+    });
+  }
+
   function initBoard(root) {
     if (!window.Sortable || !window.htmx) { return; }
+    initModal();
     root.querySelectorAll(".kanban-cards").forEach(function (list) {
       if (list.dataset.sortable) { return; }
       list.dataset.sortable = "1";
       new window.Sortable(list, {
-        group: "deals", animation: 120, filter: "select, input, button", preventOnFilter: false,
+        group: {name: "deals", pull: list.dataset.kind === "open", put: true}, animation: 120,
+        draggable: ".kanban-card",
+        filter: "select, input, button", preventOnFilter: false,
+        onStart: function () { document.body.classList.add("kanban-dragging"); },
         onEnd: function (event) {
-          var card = event.item;
-          var stage = event.to.dataset.stage;
+          document.body.classList.remove("kanban-dragging");
           if (event.from === event.to) { return; }
-          window.htmx.ajax("POST", card.dataset.moveUrl, {source: card, target: "#kanban", swap: "innerHTML",
-                                                           values: {stage_id: stage}});
+          var move = {card: event.item, from: event.from, oldIndex: event.oldIndex, stage: event.to.dataset.stage};
+          if (event.to.dataset.kind === "lost") { askReason(move); return; }
+          post(event.item, {stage_id: move.stage});
         }
       });
     });
   }
   document.addEventListener("DOMContentLoaded", function () { initBoard(document); });
   document.addEventListener("htmx:afterSwap", function (event) { initBoard(event.detail.target); });
-})();
-// A request htmx made failed (an error status or no network): say so in a toast instead of leaving the page
-// silently as it was. The texts come translated from the page (data-* attributes of the toast container).
-(function () {
-  "use strict";
-  function say(key, code) {
-    var container = document.getElementById("toasts");
-    var text = container && container.dataset[key];
-    if (!text) { return; }
-    document.dispatchEvent(new CustomEvent("mayak:toast", {detail: {
-      message: text.replace("{code}", String(code || "")), level: "danger"}}));
-  }
-  document.addEventListener("htmx:responseError", function (event) {
-    var xhr = event.detail && event.detail.xhr;
-    say("requestFailed", xhr ? xhr.status : "");
-  });
-  document.addEventListener("htmx:sendError", function () { say("requestUnsent"); });
 })();
 // Global search in the top bar (helper 8): the list under the box is filled by htmx as you type; arrows move
 // through it, Enter opens the chosen row or else the best match, Escape closes it. When the list is missing or
@@ -115,6 +173,40 @@
     document.addEventListener("click", function (event) {
       if (!input.closest("form").contains(event.target)) { setOpen(input, list, false); }
     });
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+})();
+// A request htmx made failed (an error status or no network): say so in a toast instead of leaving the page
+// silently as it was. The texts come translated from the page (data-* attributes of the toast container).
+(function () {
+  "use strict";
+  function say(key, code) {
+    var container = document.getElementById("toasts");
+    var text = container && container.dataset[key];
+    if (!text) { return; }
+    document.dispatchEvent(new CustomEvent("mayak:toast", {detail: {
+      message: text.replace("{code}", String(code || "")), level: "danger"}}));
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    say("requestFailed", xhr ? xhr.status : "");
+  });
+  document.addEventListener("htmx:sendError", function () { say("requestUnsent"); });
+})();
+// The time-zone offer (a user who has not chosen a zone yet): shown only when the browser's zone is known and
+// differs from the installation's; "use mine" posts the browser's zone.
+(function () {
+  "use strict";
+  function init() {
+    var offer = document.getElementById("tz-offer");
+    if (!offer) { return; }
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (error) { return; }
+    if (!zone || zone === offer.dataset.defaultZone) { return; }
+    offer.querySelectorAll("[data-tz-browser]").forEach(function (el) { el.textContent = zone; });
+    var use = offer.querySelector("[data-tz-browser-value]");
+    if (use) { use.value = zone; }
+    offer.hidden = false;
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 })();

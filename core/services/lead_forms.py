@@ -16,13 +16,14 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.db import db
 from core.models import InboxItem, LeadForm, Pipeline, utcnow
-from core.services import audit, inbox
+from core.services import audit, inbox, throttle
 from core.services.access import require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
@@ -33,7 +34,8 @@ STARTED = "_started"
 FIELD_KINDS = ("text", "phone", "email", "textarea")
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 MAX_VALUE = 5000
-_STANDARD = (("name", _l("Name"), "text", True), ("phone", _l("Phone"), "phone", True),
+START_MAX_AGE = 2 * 3600  # seconds a shown form stays good to post
+_STANDARD = (("name", lazy_pgettext("person", "Name"), "text", True), ("phone", _l("Phone"), "phone", True),
              ("email", _l("Email"), "email", False), ("message", _l("Message"), "textarea", False))
 
 
@@ -46,7 +48,9 @@ def standard_fields() -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Outcome:
-    item: InboxItem
+    """What became of a post: the stored item (``None`` when the rate limit refused it and nothing was stored)."""
+
+    item: InboxItem | None
     created: bool
     rate_limited: bool = False
 
@@ -142,24 +146,46 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def start_token(form: LeadForm) -> str:
-    """Signed "the form was shown now" token the embed page puts in a hidden field (for the minimum fill time)."""
-    return _serializer().dumps(form.id)
+    """Signed "the form was shown now" token the page puts in a hidden field (JSON clients fetch one from
+    ``GET /f/<key>`` with ``Accept: application/json``): bound to this form, good for :data:`START_MAX_AGE`
+    seconds and for one post, so a bot cannot take one token and replay it for a day."""
+    return _serializer().dumps({"form": form.id, "nonce": secrets.token_urlsafe(12)})
 
 
-def _seconds_since_start(form: LeadForm, token: str) -> float | None:
+def _read_start(form: LeadForm, token: str) -> tuple[str, float] | None:
+    """``(nonce, seconds since the form was shown)`` of a good token for ``form``, else ``None``."""
     try:
-        form_id, signed_at = _serializer().loads(token, max_age=24 * 3600, return_timestamp=True)
-    except BadSignature:
+        payload, signed_at = _serializer().loads(token, max_age=START_MAX_AGE, return_timestamp=True)
+    except BadSignature:  # forged, for another salt, or expired (SignatureExpired is a BadSignature)
         return None
-    if form_id != form.id:
+    if not isinstance(payload, dict) or payload.get("form") != form.id or not isinstance(payload.get("nonce"), str):
         return None
-    return (utcnow() - signed_at).total_seconds()
+    return payload["nonce"], (utcnow() - signed_at).total_seconds()
 
 
-def submit(form: LeadForm, data: dict[str, Any], *, ip: str | None, idempotency_key: str | None = None,
-           browser: bool = False) -> Outcome:
+def reusable_start(form: LeadForm, token: str) -> str:
+    """The posted token when it is still good (a post refused for a missing field shows the form again and the
+    person's fill time keeps counting; a token is spent only by a post that is stored), else a new one."""
+    return token if token and _read_start(form, token) is not None else start_token(form)
+
+
+def _start_key(nonce: str) -> str:
+    return f"lead-start:{nonce}"
+
+
+def rate_limited(form: LeadForm, ip: str | None) -> bool:
+    """Count this post against its address (one atomic counter per form and address per hour, so concurrent
+    posts get distinct counts); ``True`` when the address already used the form's hourly allowance."""
+    if not ip:
+        return False
+    return throttle.hit(f"lead-form:{form.id}:{ip}", timedelta(hours=1)).count > form.rate_limit_per_hour
+
+
+def submit(form: LeadForm, data: dict[str, Any], *, ip: str | None, idempotency_key: str | None = None) -> Outcome:
     """Take a post to ``form``: required fields are checked first (:class:`InvalidInput` naming each missing field,
-    nothing stored), then the spam defences decide between the inbox and a kept rejection."""
+    nothing stored), then the rate limit (a refused post stores nothing: ``item`` is ``None``), then the spam
+    defences decide between the inbox and a kept rejection. Every kind of post (embedded page, plain HTML form,
+    JSON) needs a start token when the form has a minimum fill time."""
     values = {f["name"]: clean(str(data.get(f["name"]) or ""), MAX_VALUE) for f in form.fields}
     errors: dict[str, Any] = {}
     for field in form.fields:
@@ -173,48 +199,55 @@ def submit(form: LeadForm, data: dict[str, Any], *, ip: str | None, idempotency_
     if email and "@" not in email:
         raise InvalidInput({next(f["name"] for f in form.fields if f["kind"] == "email"):
                             _l("%(email)s is not an email address, such as name@example.com.", email=email)})
-    reason, rate_limited = _spam_reason(form, data, values, ip, browser)
+    key = inbox.idempotency_key_of(idempotency_key)
+    if key is not None:
+        existing = inbox.existing(f"form:{form.id}", key)
+        if existing is not None:  # a repeated delivery is answered, not counted
+            return Outcome(existing, False)
+    if rate_limited(form, ip):
+        return Outcome(None, False, rate_limited=True)
+    reason = _spam_reason(form, data, values)
     message = "\n".join(f"{f['label']}: {values[f['name']]}" for f in form.fields
                         if f["kind"] == "textarea" and values[f["name"]])
     utm = {k: clean(str(data.get(k) or ""), 200) for k in UTM_KEYS if data.get(k)}
     if form.source and "utm_source" not in utm:
         utm["utm_source"] = form.source
     subject = f"{form.name}: {name}" if name else form.name  # the deal's title: which form, who
-    item, created = inbox.receive(channel="web_form", source=f"form:{form.id}", idempotency_key=idempotency_key,
+    item, created = inbox.receive(channel="web_form", source=f"form:{form.id}", idempotency_key=key,
                                   name=name, phone=phone, email=email, subject=subject, body=message, utm=utm,
                                   fields=values, pipeline_id=form.pipeline_id, form_id=form.id, ip=ip,
                                   rejected_reason=reason)
-    return Outcome(item, created, rate_limited)
+    return Outcome(item, created)
 
 
-def _spam_reason(form: LeadForm, data: dict[str, Any], values: dict[str, str], ip: str | None,
-                 browser: bool) -> tuple[str, bool]:
+def _spam_reason(form: LeadForm, data: dict[str, Any], values: dict[str, str]) -> str:
     if str(data.get(HONEYPOT) or "").strip():
-        return "honeypot field filled", False
-    if ip:
-        recent = db.session.scalar(select(func.count(InboxItem.id)).where(
-            InboxItem.form_id == form.id, InboxItem.ip == ip, InboxItem.received_at > utcnow() - timedelta(hours=1)))
-        if (recent or 0) >= form.rate_limit_per_hour:
-            return f"more than {form.rate_limit_per_hour} posts an hour from {ip}", True
+        return "honeypot field filled"
     text = " ".join(values.values()).casefold()
     for phrase in form.stop_phrases:
         if phrase.casefold() in text:
-            return f"stop phrase: {phrase}", False
+            return f"stop phrase: {phrase}"
     name = values.get("name", "").casefold().strip()
     for banned in form.banned_names:
         if name and banned.casefold() == name:
-            return f"banned name: {banned}", False
+            return f"banned name: {banned}"
     if form.min_fill_seconds:
-        token = str(data.get(STARTED) or "")
-        if token:
-            elapsed = _seconds_since_start(form, token)
-            if elapsed is None:
-                return "forged or expired start token", False
-            if elapsed < form.min_fill_seconds:
-                return f"filled in {elapsed:.1f} s (minimum {form.min_fill_seconds} s)", False
-        elif browser:
-            return "posted without the form's start token", False
-    return "", False
+        return _fill_time_reason(form, str(data.get(STARTED) or ""))
+    return ""
+
+
+def _fill_time_reason(form: LeadForm, token: str) -> str:
+    if not token:
+        return "posted without the form's start token"
+    read = _read_start(form, token)
+    if read is None:
+        return "forged or expired start token"
+    nonce, elapsed = read
+    if throttle.hit(_start_key(nonce), timedelta(seconds=START_MAX_AGE + 60)).count > 1:
+        return "start token used before"
+    if elapsed < form.min_fill_seconds:
+        return f"filled in {elapsed:.1f} s (minimum {form.min_fill_seconds} s)"
+    return ""
 
 
 def snippet(form: LeadForm, base_url: str) -> str:

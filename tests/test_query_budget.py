@@ -97,3 +97,27 @@ def test_global_search_stays_within_the_budget(app, admin, admin_client):
         with counted(app) as statements:
             assert admin_client.get(url).status_code in (200, 303)
         assert len(statements) <= BUDGET, f"{url}: {len(statements)} statements:\n" + "\n".join(statements)
+
+
+def test_the_home_page_stays_within_the_budget(app, admin, admin_client):
+    """The manager's day: tasks, inbox, deals by stage, recent activity and the team's figures, a statement each."""
+    from core.services import deals, inbox, tasks
+
+    first = _seed(app, admin.id, 30)
+    with app.app_context():
+        actor = Actor(db.session.get(User, admin.id))
+        pipeline = deals.ensure_default_pipeline()
+        for n in range(40):
+            deal = deals.save(actor, None, {"title": f"Сделка {n}", "pipeline_id": pipeline.id, "amount": str(n),
+                                            "contact_id": first + n % 30})
+            tasks.save(actor, None, {"title": f"Задача {n}", "contact_id": first + n % 30, "deal_id": deal.id,
+                                     "due_at": f"2099-01-{n % 28 + 1:02d} 10:00"})
+            inbox.receive(channel="phone", name=f"Звонок {n}", phone=f"+7 903 000-{n:04d}")
+        db.session.execute(db.update(tasks.Task).values(due_at=db.func.current_timestamp()))
+        db.session.commit()
+    wait_for_jobs(app)
+    admin_client.get("/")
+    with counted(app) as statements:
+        page = admin_client.get("/")
+    assert page.status_code == 200 and "Задача 1" in page.get_data(as_text=True)
+    assert len(statements) <= BUDGET, f"/: {len(statements)} statements:\n" + "\n".join(statements)

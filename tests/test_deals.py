@@ -247,15 +247,52 @@ def test_client_pickers_find_by_name_and_phone_and_the_form_shows_the_choice(app
         firm = companies.save(actor, None, {"name": "ООО «Ромашка»"})
         companies.save(actor, None, {"name": "Василёк"})
         anna_id, firm_id = anna.id, firm.id
-    by_phone = admin_client.get("/contacts/options?contact_q=8 903 555 66 77").text
-    assert "Сидорова" in by_phone and "Борисов" not in by_phone
-    by_name = admin_client.get("/companies/options?company_q=ромаш").text
-    assert "Ромашка" in by_name and "Василёк" not in by_name
+    by_phone = admin_client.get("/deals/pick/contact?contact_pick_q=8 903 555 66 77").text
+    assert f'data-value="{anna_id}" data-label="Анна Сидорова"' in by_phone and "Борисов" not in by_phone
+    assert "+7 903 555-66-77" in by_phone  # a hint tells namesakes apart
+    by_name = admin_client.get("/deals/pick/company?company_pick_q=ромаш").text
+    assert f'data-value="{firm_id}"' in by_name and "Василёк" not in by_name
+    form = admin_client.get("/deals/new").text
+    # one box per client (a typeahead), no second dropdown: the id travels in a hidden input
+    assert form.count('class="picker"') == 2 and '<select class="form-select" id="contact_id"' not in form
     made = post_form(admin_client, "/deals/new", {"title": "", "pipeline_id": pipeline_id, "contact_id": anna_id,
                                                   "company_id": firm_id})
     assert made.status_code == 422  # the title is missing; the chosen clients stay chosen, by name
-    assert f'<option value="{anna_id}" selected>Анна Сидорова</option>' in made.text
-    assert f'<option value="{firm_id}" selected>ООО «Ромашка»</option>' in made.text
+    assert f'name="contact_id" value="{anna_id}"' in made.text and 'value="Анна Сидорова"' in made.text
+    assert f'name="company_id" value="{firm_id}"' in made.text and 'value="ООО «Ромашка»"' in made.text
+    for kind in ("contact", "company", "deal"):
+        assert admin_client.get(f"/deals/pick/{kind}?{kind}_pick_q=").status_code == 200
+    assert admin_client.get("/deals/pick/user").status_code == 404
+
+
+def test_deal_form_owner_offers_only_whom_the_actor_may_assign_to(app, admin, make_user, client):
+    from core.models import Team
+    from core.testing.fixtures import post_form, sign_in
+
+    with app.app_context():
+        team = Team(name="Север")
+        db.session.add(team)
+        db.session.commit()
+        db.session.refresh(team)
+        db.session.expunge(team)
+    grants = {("deal", "view"): "team", ("deal", "create"): "team", ("deal", "edit"): "team",
+              ("deal", "assign"): "team"}
+    lead = make_user("lead@example.com", full_name="Лида Ведущая", grants=grants, teams=[team])
+    mate = make_user("mate@example.com", full_name="Матвей Сосед", teams=[team])
+    stranger = make_user("stranger@example.com", full_name="Степан Чужой")
+    with app.app_context():
+        pipeline_id = deals.ensure_default_pipeline().id
+    sign_in(client, lead.email)
+    form = client.get("/deals/new").text
+    assert "Лида Ведущая" in form and "Матвей Сосед" in form and "Степан Чужой" not in form
+    made = post_form(client, "/deals/new", {"title": "Соседу", "pipeline_id": pipeline_id, "owner_id": mate.id})
+    assert made.status_code == 302
+    refused = post_form(client, "/deals/new", {"title": "Чужому", "pipeline_id": pipeline_id,
+                                               "owner_id": stranger.id})
+    assert refused.status_code == 422 and "choose one from the list" in refused.text
+    with app.app_context():
+        assert db.session.scalar(select(Deal.owner_id).where(Deal.title == "Соседу")) == mate.id
+        assert db.session.scalar(select(Deal.id).where(Deal.title == "Чужому")) is None
 
 
 def test_running_stage_totals_match_a_recount_after_every_kind_of_change(app, admin, make_user):

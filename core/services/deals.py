@@ -152,6 +152,9 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
     if not partial or "owner_id" in values:
         target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"), previous_owner,
                                                       errors)
+        if target.owner_id != (previous_owner if deal else actor.user_id) and "owner_id" not in errors \
+                and not reassign.may_assign_to(actor, ENTITY, target.owner_id):
+            errors["owner_id"] = _l("You may not give deals to this user; choose one from the list.")
         target.team_id = client_fields.team_of(target.owner_id)
     if errors:
         db.session.rollback()

@@ -6,6 +6,7 @@ their timeline, so each item's history shows how it moved.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -33,6 +34,24 @@ def record(actor: Actor, entity: str, record_id: int, old: int | None, new: int 
                                 data={"from": old, "to": new, "reason": reason, "from_name": names.get(old, ""),
                                       "to_name": names.get(new, "")},
                                 **{f"{entity}_id": record_id}))
+
+
+@dataclass(frozen=True)
+class _OwnedBy:
+    owner_id: int | None
+
+
+def may_assign_to(actor: Actor, entity: str, owner_id: int | None) -> bool:
+    """May ``actor`` make ``owner_id`` the owner of a ``entity``? Always themselves; others as the scope of their
+    assign right says (own: nobody else, team: their teammates, all: anyone)."""
+    if owner_id is not None and owner_id == actor.user_id:
+        return True
+    return can(actor.user, "assign", entity, _OwnedBy(owner_id))
+
+
+def assignable(actor: Actor, entity: str, users: list[User]) -> list[User]:
+    """Of ``users``, those the owner pickers offer to ``actor`` for a ``entity``."""
+    return [u for u in users if may_assign_to(actor, entity, u.id)]
 
 
 def history(entity: str, record_id: int) -> list[OwnerChange]:

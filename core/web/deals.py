@@ -13,6 +13,7 @@ from core.db import db
 from core.models import Pipeline
 from core.models.deals import CHANNELS
 from core.services import deals, labels, listing, params, reassign, tasks
+from core.services import pick as pick_service
 from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.services.text import optional_int
@@ -37,7 +38,7 @@ def index():  # type: ignore[no-untyped-def]
 @bp.get("/list")
 def listing_page():  # type: ignore[no-untyped-def]
     """Every deal the user may see, with the filters, sorts, grouping and saved views of the client lists."""
-    return clients.render_list(listing.DEALS, "deals/list.html", body_block="rows", pipelines=deals.pipelines(),
+    return clients.render_list(listing.DEALS, "deals/list.html", body_block="list_body", pipelines=deals.pipelines(),
                                channels=CHANNELS, links_for=labels.linked_names)
 
 
@@ -152,6 +153,18 @@ def undo_move(deal_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("deals.card", deal_id=deal.id))
 
 
+@bp.get("/pick/<any(contact, company, deal):kind>")
+def pick(kind: str):  # type: ignore[no-untyped-def]
+    """The record picker's matches (htmx active search) for the deal, task and inbox forms."""
+    require(user(), "view", kind)
+    typed = request.args.get(f"{kind}_pick_q") or request.args.get("q", "")
+    try:
+        choices = pick_service.candidates(user(), kind, typed)
+    except InvalidInput as exc:
+        abort(400, description=str(next(iter(exc.errors.values()))))
+    return render("_picker_options.html", choices=choices)
+
+
 FIELDS = ("title", "pipeline_id", "stage_id", "amount", "currency", "contact_id", "company_id", "channel", "source",
           "expected_close", "probability", "owner_id")
 
@@ -182,7 +195,9 @@ def edit(deal_id: int | None):  # type: ignore[no-untyped-def]
         else:
             flash(_("The deal is saved."), "success")
             return redirect(url_for("deals.card", deal_id=saved.id))
-    owners = clients.assignable_users()
+    owners = reassign.assignable(actor(), "deal", clients.assignable_users())
+    if deal is not None and deal.owner_id not in {u.id for u in owners} and deal.owner_id is not None:
+        owners = [*owners, *[u for u in clients.assignable_users() if u.id == deal.owner_id]]  # keep the current
     chosen = SimpleNamespace(contact_id=_chosen("contact_id", values, deal), company_id=_chosen("company_id", values,
                                                                                                  deal))
     return render("deals/form.html", deal=deal, values=values, errors=errors, pipelines=deals.pipelines(),

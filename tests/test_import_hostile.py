@@ -85,3 +85,73 @@ def test_entries_that_climb_out_of_the_archive_are_never_written(app, admin_clie
 
         stored = list(imports.storage_root().iterdir())
         assert all(p.parent == imports.storage_root() for p in stored)
+
+
+def _wide_csv(columns: int = 60_000, at_row: int = 1, separator: str = ";") -> bytes:
+    """About 660 KB for 60,000 columns: the file that held a request for 177 s."""
+    wide = separator.join(f"c{n}" for n in range(columns))
+    narrow = separator.join(["Иван Петров", "+7 916 000-00-00", "ivan@example.com"])
+    rows = [wide if n == at_row else narrow for n in range(1, max(at_row, 3) + 1)]
+    return "\n".join(rows).encode() + b"\n"
+
+
+def _wide_workbook(columns: int = 1_500) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append([f"Колонка {n}" for n in range(columns)])
+    sheet.append(["Иван"] * columns)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _nested_vcard(depth: int = 20_000, begin: str = "BEGIN:VCARD") -> bytes:
+    return ("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Иван\r\n" + f"{begin}\r\n" * depth + "FN:x\r\n"
+            + "END:VCARD\r\n" * (depth + 1)).encode()
+
+
+@pytest.mark.parametrize(("name", "build", "reason"), [
+    ("one-line.csv", lambda: b"a;" * 30_000_000, "longer than a megabyte"),  # 60 MB, not one line break
+    ("one-cell.csv", lambda: b"x" * 60_000_000, "longer than a megabyte"),
+    ("one-line.txt", lambda: "Имя;Телефон\r".encode() + "ж;".encode() * 20_000_000, "longer than a megabyte"),
+    ("quoted.csv", lambda: b'Name;Phone\n"' + b"x\n" * 1_000_000 + b'";1\n', "breaks off"),
+    ("wide.csv", _wide_csv, "60000 columns"),
+    ("wide-later.csv", lambda: _wide_csv(at_row=5), "60000 columns"),
+    ("wide.tsv", lambda: _wide_csv(separator="\t"), "60000 columns"),
+    ("wide-just-over.csv", lambda: _wide_csv(columns=1001), "1001 columns"),
+    ("wide.xlsx", _wide_workbook, "1500 columns"),
+    ("nested.vcf", _nested_vcard, "levels deep"),
+    ("nested-grouped.vcf", lambda: _nested_vcard(begin="item1.begin;x=y:vcard"), "levels deep"),
+    ("nested-shallow.vcf", lambda: _nested_vcard(depth=5), "levels deep"),
+    ("long-line.vcf", lambda: b"BEGIN:VCARD\r\nVERSION:3.0\r\nNOTE:" + b"x" * 3_000_000 + b"\r\nEND:VCARD\r\n",
+     "longer than a megabyte"),
+])
+def test_hostile_tables_are_refused_quickly(app, admin_client, name, build, reason):
+    """Files built to hold the reader: one endless line, tens of thousands of columns, cards nested 20,000 deep.
+    Each gets a 422 that says what is wrong within 2 s (the 60 MB line took 3.4 s, the wide CSV 177 s and was
+    accepted, the nested vCard was a 500)."""
+    from core.services import imports
+
+    with app.app_context():
+        kept = set(imports.storage_root().iterdir())
+    data = build()
+    started = time.monotonic()
+    response = _upload(admin_client, name, data)
+    elapsed = time.monotonic() - started
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422 and reason in text, text[-2000:]
+    assert elapsed < 2.0, f"{name} took {elapsed:.1f} s"
+    with app.app_context():
+        assert set(imports.storage_root().iterdir()) == kept, "nothing of a refused file is kept"
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("trailing.csv", "Имя;Телефон".encode() + b";" * 5_000 + "\nИван;+79160000000".encode() + b";" * 5_000 + b"\n"),
+    ("thousand.csv", _wide_csv(columns=1000)),
+    ("agent.vcf", _nested_vcard(depth=3)),
+])
+def test_wide_but_honest_tables_are_still_read(app, admin_client, name, data):
+    """The caps are not over-broad: empty trailing columns (a sheet formatted to its end), exactly the limit of
+    columns, and a card holding a card (vCard 3 AGENT) are read."""
+    response = _upload(admin_client, name, data)
+    assert response.status_code == 303, response.get_data(as_text=True)[-2000:]

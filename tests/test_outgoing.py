@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 from core.db import db
 from core.models import User
@@ -71,7 +72,7 @@ def _verify(header: str, body: bytes) -> bool:
 def test_deal_won_reaches_the_webhook_signed(app, admin, make_app, tmp_path, receiver, monkeypatch):
     monkeypatch.setenv("MAYAK_TEST_WEBHOOK_SECRET", SECRET)
     url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
-    hooked = make_app(MAYAK_PLUGINS_FILE=_plugins_file(
+    hooked = make_app(MAYAK_FETCH_ALLOW="127.0.0.1", MAYAK_PLUGINS_FILE=_plugins_file(
         tmp_path, f'[plugins.webhooks]\nurl = "{url}"\nsecret = {{ env = "MAYAK_TEST_WEBHOOK_SECRET" }}\n'
                   'events = ["deal_won"]\n'))
     with hooked.app_context():
@@ -103,6 +104,86 @@ def test_webhook_settings_are_checked_at_start(make_app, tmp_path):
     with pytest.raises(StartupError) as info:
         make_app(MAYAK_PLUGINS_FILE=_plugins_file(tmp_path, '[plugins.webhooks]\nevents = ["deal_eaten"]\n'))
     assert "deal_eaten" in str(info.value)
+
+
+def _hook_settings(url: str) -> str:
+    return f'[plugins.webhooks]\nurl = "{url}"\nsecret = {{ env = "MAYAK_TEST_WEBHOOK_SECRET" }}\n'
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("http://127.0.0.1/hook", "MAYAK_FETCH_ALLOW"), ("http://0177.0.0.1/hook", "usual form"),
+    ("http://2130706433/hook", "usual form"), ("http://127.1/hook", "usual form"),
+    ("http://0x7f000001/hook", "usual form"), ("http://[::ffff:127.0.0.1]/hook", "MAYAK_FETCH_ALLOW"),
+    ("http://localhost:8080/hook", "MAYAK_FETCH_ALLOW"), ("http://169.254.169.254/latest", "metadata"),
+    ("http://[fd00:ec2::254]/", "metadata"), ("http://100.100.100.200/", "metadata"),
+    ("http://10.0.0.5/hook", "private network"), ("http://192.168.1.10/hook", "private network"),
+    ("http://100.64.0.1/", "carrier-grade NAT"), ("http://[fe80::1]/", "link-local"),
+    ("http://user@example.com/hook", "user name"), ("ftp://example.com/hook", "https://"),
+])
+def test_webhook_urls_into_the_network_are_refused_when_set(make_app, tmp_path, monkeypatch, url, says):
+    """The URL is checked by the same guard as every delivery, when the settings are read: an internal address
+    (in any spelling) stops start-up with a line that says why and names the way through (MAYAK_FETCH_ALLOW)."""
+    from core.errors import StartupError
+
+    monkeypatch.setenv("MAYAK_TEST_WEBHOOK_SECRET", SECRET)
+    with pytest.raises(StartupError) as info:
+        make_app(MAYAK_PLUGINS_FILE=_plugins_file(tmp_path, _hook_settings(url)))
+    assert "webhooks" in str(info.value) and url in str(info.value) and says in str(info.value)
+
+
+class Redirector(BaseHTTPRequestHandler):
+    to = ""
+    hits = 0
+
+    def do_POST(self) -> None:
+        Redirector.hits += 1
+        self.send_response(307)
+        self.send_header("Location", Redirector.to)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _server(host: str, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((host, 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_webhook_is_not_redirected_into_the_network(app, admin, make_app, tmp_path, monkeypatch):
+    """The allow-listed receiver answers with a redirect to another loopback address (not allow-listed): the
+    delivery is refused there, the job records why, and the internal server never sees the event."""
+    from core.models import JobRecord
+
+    monkeypatch.setenv("MAYAK_TEST_WEBHOOK_SECRET", SECRET)
+    Receiver.received = []
+    inner = _server("127.0.0.2", Receiver)
+    outer = _server("127.0.0.1", Redirector)
+    Redirector.to, Redirector.hits = f"http://127.0.0.2:{inner.server_address[1]}/steal", 0
+    try:
+        hooked = make_app(MAYAK_FETCH_ALLOW="127.0.0.1", MAYAK_PLUGINS_FILE=_plugins_file(
+            tmp_path, _hook_settings(f"http://127.0.0.1:{outer.server_address[1]}/hook")))
+        with hooked.app_context():
+            actor = Actor(db.session.get(User, admin.id))
+            pipeline = deals.ensure_default_pipeline()
+            deals.save(actor, None, {"title": "Перенаправленный", "pipeline_id": pipeline.id})
+        deadline = time.monotonic() + 15
+        error = None
+        while error is None and time.monotonic() < deadline:
+            wait_for_jobs(hooked)
+            with hooked.app_context():
+                error = db.session.scalar(select(JobRecord.error).where(JobRecord.name == "webhooks.deliver",
+                                                                        JobRecord.error.is_not(None)))
+            time.sleep(0.1)
+        assert Redirector.hits >= 1, "the allowed receiver was asked"
+        assert Receiver.received == [], "the internal server behind the redirect never saw the event"
+        assert error is not None and "MAYAK_FETCH_ALLOW" in error and "127.0.0.2" in error
+    finally:
+        for server in (inner, outer):
+            server.shutdown()
+            server.server_close()
 
 
 class Mailbox:

@@ -7,9 +7,11 @@ A plugin imports only from here (and documented service functions)::
 
 import pluggy
 
+from core.net import AllowList, FetchError, FetchFailed, FetchRefused, Response, check_url, fetch
 from core.plugins.hookspecs import PROJECT
 from core.plugins.manager import secret_field
 from core.plugins.types import (
+    TABLE_MAX_COLUMNS,
     CardAction,
     CardPanel,
     CountryRules,
@@ -24,15 +26,21 @@ from core.plugins.types import (
     PluginInfo,
     ScheduleSpec,
     TableSource,
+    table_row,
 )
 
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 __all__ = [
+    "TABLE_MAX_COLUMNS",
+    "AllowList",
     "CardAction",
     "CardPanel",
     "CountryRules",
     "Event",
+    "FetchError",
+    "FetchFailed",
+    "FetchRefused",
     "HealthStatus",
     "ImportFileError",
     "ImportFormat",
@@ -41,8 +49,12 @@ __all__ = [
     "NavItem",
     "PermissionSpec",
     "PluginInfo",
+    "Response",
     "ScheduleSpec",
     "TableSource",
+    "check_url",
+    "fetch",
     "hookimpl",
     "secret_field",
+    "table_row",
 ]

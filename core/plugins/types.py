@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 
 @dataclass(frozen=True)
 class PermissionSpec:
@@ -171,6 +173,22 @@ class TableSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+TABLE_MAX_COLUMNS = 1000  # a contact table has tens of columns; 60,000 of them held a request for minutes
+
+
+def table_row(number: int, cells: list[Any]) -> list[Any]:
+    """``cells`` of row ``number``, cut to :data:`TABLE_MAX_COLUMNS` when only empty cells lie past it (a sheet
+    formatted to its last column); :class:`ImportFileError` when the row really is wider. Core reads every
+    format's rows through it; a reader may call it earlier, as the CSV reader does for each record."""
+    if len(cells) <= TABLE_MAX_COLUMNS:
+        return cells
+    if any(c is not None and str(c).strip() for c in cells[TABLE_MAX_COLUMNS:]):
+        raise ImportFileError(_l("Row %(row)s has %(count)s columns; Mayak reads at most %(limit)s. Delete the "
+                                 "extra columns or check that this is a table of contacts.",
+                                 row=number, count=len(cells), limit=TABLE_MAX_COLUMNS))
+    return cells[:TABLE_MAX_COLUMNS]
 
 
 @dataclass

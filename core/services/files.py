@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,7 +20,6 @@ from core.services import audit, timeline
 from core.services.access import require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
-from core.services.text import clean
 
 MAX_BYTES = 25 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -47,9 +47,25 @@ def sniff(head: bytes) -> str:
     return "application/octet-stream"
 
 
-def _safe_name(name: str) -> str:
-    name = clean(os.path.basename(name.replace("\\", "/")), 255)
-    return name or "file"
+NAME_LIMIT = 255
+_WINDOWS_RESERVED = str.maketrans({c: "_" for c in '<>:"/\\|?*'})
+
+
+def safe_name(name: str | None) -> str:
+    """The name a file is kept and offered under: the last part of the uploaded path, NFC, without control,
+    format (bidi overrides, zero-width), surrogate, private-use or unassigned characters, without the characters
+    Windows refuses in names, trimmed of spaces and dots, at most 255 characters with its extension kept.
+
+    Applied when a file is saved and again when it is served, so a name stored before this rule cannot split a
+    response or make its file undownloadable."""
+    text = unicodedata.normalize("NFC", str(name or "")).replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text).translate(_WINDOWS_RESERVED)
+    text = " ".join(text.split()).strip(" .")
+    if len(text) > NAME_LIMIT:
+        stem, dot, ext = text.rpartition(".")
+        ext = ext if dot and stem and 0 < len(ext) <= 16 else ""
+        text = (text[: NAME_LIMIT - len(ext) - 1].rstrip(" .") + "." + ext) if ext else text[:NAME_LIMIT].rstrip(" .")
+    return text or "file"
 
 
 def store(actor: Actor, *, stream: IO[bytes], filename: str, contact: Any = None, company: Any = None) -> Attachment:
@@ -78,7 +94,7 @@ def store(actor: Actor, *, stream: IO[bytes], filename: str, contact: Any = None
     final = root / sha[:2] / sha
     final.parent.mkdir(exist_ok=True)
     os.replace(tmp.name, final)
-    name = _safe_name(filename)
+    name = safe_name(filename)
     entry = timeline.record(kind="file", contact_id=contact.id if contact else None,
                             company_id=company.id if company else None, author_id=actor.user_id, title=name,
                             commit=False)

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, BinaryIO
 
-from core.plugins.types import ImportFileError, TableSource
+from core.plugins.types import ImportFileError, TableSource, table_row
 from core.services.import_rows import Draft, RowReader
 
 PARALLEL_FROM_ROWS = 20_000  # files estimated bigger than this are read in a child process
@@ -47,11 +47,19 @@ class ReadPlan:
     chunk: int
 
 
+def checked_rows(source: TableSource, sheet: str | None) -> Iterator[tuple[int, list[Any]]]:
+    """``source.rows(sheet)``, each row held to the width every import keeps to (:func:`table_row`): a file of
+    60,000 columns is refused at its first row instead of being matched column by column for minutes. The setup
+    step and the run both read through here, whatever plugin reads the format."""
+    for number, cells in source.rows(sheet):
+        yield number, table_row(number, cells)
+
+
 def _cells(plan: ReadPlan) -> Iterator[list[tuple[int, list[Any]]]]:
     """The file's rows after ``plan.start_after``, as read, by chunk."""
     chunk: list[tuple[int, list[Any]]] = []
     with plan.open(plan.path) as source:
-        for number, cells in source.rows(plan.sheet):
+        for number, cells in checked_rows(source, plan.sheet):
             if number <= plan.start_after:
                 continue
             chunk.append((number, cells))

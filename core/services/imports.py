@@ -104,7 +104,7 @@ def _layout(source: TableSource, sheet: str | None, header_row: int | None) -> L
     if sheet not in sheets:
         sheet = sheets[0] if sheets else None
     top: list[tuple[int, list[Any]]] = []
-    for number, cells in source.rows(sheet):
+    for number, cells in import_reading.checked_rows(source, sheet):
         top.append((number, cells))
         if len(top) >= import_mapping.HEADER_SCAN + PREVIEW_ROWS:
             break

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from urllib.parse import quote
+
 from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 
@@ -9,7 +13,6 @@ from core.services import companies, contacts, files
 from core.services.errors import InvalidInput
 from core.web.context import actor
 from core.web.forms import EmptyForm
-from core.web.security import download_name
 
 bp = Blueprint("files", __name__)
 
@@ -39,6 +42,22 @@ def upload(collection: str, record_id: int):  # type: ignore[no-untyped-def]
     return redirect(card)
 
 
+_FALLBACK_UNSAFE = re.compile(r"[^A-Za-z0-9._()+-]+")
+
+
+def content_disposition(kind: str, name: str) -> str:
+    """``attachment``/``inline`` with the file's name written as RFC 6266 asks: an ASCII ``filename`` for old
+    clients and the exact UTF-8 name in ``filename*`` (RFC 5987). Whatever the stored name holds (CR/LF, quotes,
+    any script), the header is plain ASCII without control characters."""
+    name = files.safe_name(name)
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    fallback = _FALLBACK_UNSAFE.sub("_", ascii_name).strip("_.")
+    stem, dot, ext = fallback.rpartition(".")
+    if not any(ch.isalnum() for ch in (stem if dot else fallback)):
+        fallback = "file" + (f".{ext}" if dot and ext else "")
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='!#$&+-.^_`|~')}"
+
+
 def _send(attachment_id: int, inline: bool):  # type: ignore[no-untyped-def]
     try:
         attachment, path = files.open_for(actor(), attachment_id)
@@ -46,8 +65,9 @@ def _send(attachment_id: int, inline: bool):  # type: ignore[no-untyped-def]
         abort(404)
     preview = inline and attachment.content_type in files.PREVIEWABLE
     response = send_file(path, mimetype=attachment.content_type if preview else "application/octet-stream",
-                         as_attachment=not preview, download_name=download_name(attachment.filename), max_age=0,
-                         conditional=True, etag=attachment.sha256)
+                         max_age=0, conditional=True, etag=attachment.sha256)
+    response.headers["Content-Disposition"] = content_disposition("inline" if preview else "attachment",
+                                                                  attachment.filename)
     # a stored file never runs as a page of ours: downloads are sandboxed, previews may only show themselves
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; img-src 'self'; object-src 'self'" if preview else "default-src 'none'; sandbox")

@@ -12,11 +12,12 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from core.plugins import ImportFileError, ImportFormat, TableSource, hookimpl
+from core.plugins import ImportFileError, ImportFormat, TableSource, hookimpl, table_row
 
 SAMPLE = 64 * 1024
 DELIMITERS = ";,\t|"
-csv.field_size_limit(1024 * 1024)  # a cell of a megabyte is a broken file, not a note
+MAX_LINE = 1024 * 1024  # characters in one line of the file
+csv.field_size_limit(MAX_LINE)  # a cell of a megabyte is a broken file, not a note
 
 
 def detect_encoding(head: bytes) -> str:
@@ -48,6 +49,19 @@ def detect_delimiter(text: str) -> str:
         return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ";"
 
 
+def _lines(file: io.TextIOWrapper) -> Iterator[str]:
+    """The file's lines for the CSV parser, none longer than :data:`MAX_LINE`: a file of one 60 MB line is refused
+    after reading a megabyte of it, not after reading (and splitting) all of it."""
+    number = 0
+    while line := file.readline(MAX_LINE + 1):
+        number += 1
+        if len(line) > MAX_LINE:
+            raise ImportFileError(_l("Line %(line)s of the file is longer than a megabyte: this is not a table of "
+                                     "contacts. Check that you chose the right file, or save the table again as "
+                                     "CSV or XLSX.", line=number))
+        yield line
+
+
 class CsvSource(TableSource):
     def __init__(self, path: Path) -> None:
         with path.open("rb") as fh:
@@ -69,11 +83,12 @@ class CsvSource(TableSource):
     def rows(self, sheet: str | None = None) -> Iterator[tuple[int, list[Any]]]:
         self.close()
         self._file = self.path.open("r", encoding=self.encoding, errors="replace", newline="")
-        reader = csv.reader(self._file, delimiter=self.delimiter)
+        reader = csv.reader(_lines(self._file), delimiter=self.delimiter)
         try:
             for cells in reader:
                 # the row number people see in Excel: the line the record starts on
-                yield reader.line_num - sum(cell.count("\n") for cell in cells), [c.strip() for c in cells]
+                number = reader.line_num - sum(cell.count("\n") for cell in cells)
+                yield number, [c.strip() for c in table_row(number, cells)]
         except csv.Error as exc:
             raise ImportFileError(_l("The file breaks off at line %(line)s: %(error)s", line=reader.line_num,
                                      error=str(exc))) from exc

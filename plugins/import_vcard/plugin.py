@@ -4,9 +4,10 @@ parsed one at a time by vobject, so memory stays flat."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import vobject
 from flask_babel import lazy_gettext as _l
@@ -14,6 +15,9 @@ from flask_babel import lazy_gettext as _l
 from core.plugins import ImportFileError, ImportFormat, TableSource, hookimpl
 
 MAX_PHONES = 5
+MAX_NESTING = 4  # a card inside a card (vCard 3's AGENT) is as deep as real address books go
+MAX_LINE = 1024 * 1024
+_BEGIN_END = re.compile(r"(?:[A-Za-z0-9-]+\.)?(BEGIN|END)\s*[;:]", re.IGNORECASE)
 MAX_EMAILS = 5
 # The header row the cards are laid out under; the mapping step suggests fields from these names.
 HEADER = ["Last name", "First name", "Middle name", "Full name", "Organization", "Job title",
@@ -46,6 +50,33 @@ def card_row(card: Any) -> list[Any]:
             first("bday"), _text(next((c for c in cities if c), "")), first("note"), first("uid")]
 
 
+class _Guarded:
+    """The file as vobject reads it, line by line, refusing what would make the parser recurse until the
+    interpreter gives up (20,000 nested ``BEGIN`` lines were a 500) or swallow the file in one line."""
+
+    def __init__(self, file: IO[str]) -> None:
+        self.file = file
+        self.depth = 0
+        self.line = 0
+
+    def readline(self) -> str:
+        line = self.file.readline(MAX_LINE + 1)
+        self.line += 1
+        if len(line) > MAX_LINE:
+            raise ImportFileError(_l("Line %(line)s of the address book is longer than a megabyte: this is not a "
+                                     "vCard file.", line=self.line))
+        found = _BEGIN_END.match(line)
+        if found is not None and found.group(1).upper() == "BEGIN":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise ImportFileError(_l("Line %(line)s opens a card inside a card more than %(limit)s levels "
+                                         "deep: the address book is damaged. Export it again and upload the new "
+                                         "file.", line=self.line, limit=MAX_NESTING))
+        elif found is not None:
+            self.depth = max(0, self.depth - 1)
+        return line
+
+
 class VcardSource(TableSource):
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -61,13 +92,17 @@ class VcardSource(TableSource):
         self._file = self.path.open("r", encoding="utf-8-sig", errors="replace", newline="")
         cards_read = 0
         try:
-            for card in vobject.readComponents(self._file, ignoreUnreadable=True):
+            # allowQP: read line by line (and decode vCard 2.1's quoted-printable soft breaks), never the whole file
+            for card in vobject.readComponents(_Guarded(self._file), ignoreUnreadable=True, allowQP=True):
                 if card.name.upper() == "VCARD":
                     cards_read += 1
                     yield cards_read + 1, card_row(card)
         except vobject.base.ParseError as exc:
             raise ImportFileError(_l("The address book is damaged after card %(number)s: %(error)s",
                                      number=cards_read, error=str(exc)[:200])) from exc
+        except RecursionError as exc:  # nesting written in a way the guard does not see: refuse all the same
+            raise ImportFileError(_l("The address book is damaged after card %(number)s: %(error)s",
+                                     number=cards_read, error="cards nested too deeply")) from exc
 
     def close(self) -> None:
         if self._file is not None:

@@ -13,20 +13,19 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
 from core.jobs import enqueue
-from core.plugins import Event, HealthStatus, JobSpec, hookimpl
+from core.plugins import Event, FetchFailed, FetchRefused, HealthStatus, JobSpec, check_url, fetch, hookimpl
 from core.plugins.facades import plugins
 from core.plugins.hookspecs import EVENT_HOOKS
 from core.plugins.manager import secret_field
 
 TIMEOUT_SECONDS = 10
+MAX_ANSWER_BYTES = 64 * 1024  # the receiver's answer is not used; a big one is a misconfigured URL
 
 
 @dataclass(frozen=True)
@@ -39,8 +38,13 @@ class Settings:
     events: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.url and not self.url.startswith(("https://", "http://")):
-            raise ValueError("url must start with https:// (or http:// inside your network)")
+        if self.url:
+            try:  # the same guard every delivery goes through: an internal address needs MAYAK_FETCH_ALLOW
+                check_url(self.url)
+            except FetchRefused as exc:
+                raise ValueError(f"url {self.url!r}: {exc}") from exc
+            except FetchFailed:
+                pass  # a name that does not resolve now may later; each delivery checks it again
         if self.url and not self.secret:
             raise ValueError('a url needs a secret: secret = { env = "MAYAK_WEBHOOK_SECRET" }')
         unknown = sorted(set(self.events) - set(EVENT_HOOKS))
@@ -59,21 +63,20 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def deliver_job(ctx: object, *, event_id: int, event: str, created_at: str, data: dict[str, Any]) -> int:
-    """POST one event; a network error or a non-2xx answer raises so the job is retried later."""
+    """POST one event through the outbound guard (every address and redirect checked, the connection pinned to
+    the checked address); a refusal, a network error or a non-2xx answer raises so the job is retried later."""
     conf = settings()
     if not conf.url:
         return 0
     body = json.dumps({"id": event_id, "event": event, "created_at": created_at, "data": data},
                       ensure_ascii=False, separators=(",", ":")).encode()
-    request = urllib.request.Request(conf.url,  # noqa: S310 - the admin's http(s) URL, checked in Settings
-                                      data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "Mayak-Webhooks/1", "X-Mayak-Event": event,
-        "X-Mayak-Delivery": str(event_id), "X-Mayak-Signature": sign(conf.secret, int(time.time()), body)})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        raise RuntimeError(f"{conf.url} answered {exc.code}") from exc
+    response = fetch(conf.url, method="POST", body=body, timeout=TIMEOUT_SECONDS, max_bytes=MAX_ANSWER_BYTES,
+                     headers={"Content-Type": "application/json", "User-Agent": "Mayak-Webhooks/1",
+                              "X-Mayak-Event": event, "X-Mayak-Delivery": str(event_id),
+                              "X-Mayak-Signature": sign(conf.secret, int(time.time()), body)})
+    if not 200 <= response.status < 300:
+        raise RuntimeError(f"{response.url} answered {response.status}")
+    return response.status
 
 
 @hookimpl
@@ -84,7 +87,15 @@ def register_jobs() -> list[JobSpec]:
 @hookimpl
 def plugin_health() -> HealthStatus | None:
     conf = settings()
-    return HealthStatus(True, f"sending to {conf.url}" if conf.url else "no url set: nothing is sent")
+    if not conf.url:
+        return HealthStatus(True, _l("no url set: nothing is sent"))
+    try:
+        check_url(conf.url)
+    except FetchRefused as exc:  # the name resolves to an internal address now: say so on the plugins page
+        return HealthStatus(False, exc.message)
+    except FetchFailed:
+        pass
+    return HealthStatus(True, _l("sending to %(url)s", url=conf.url))
 
 
 def _forward(event: Event) -> None:

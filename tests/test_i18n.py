@@ -200,3 +200,23 @@ def test_demo_data_speaks_the_installations_language(app, tmp_path, database_url
         assert set(db.session.scalars(select(Team.name))) == {TEXTS["ru"].team}
         assert set(db.session.scalars(select(Deal.title))) <= set(TEXTS["ru"].deals)
         assert set(db.session.scalars(select(Task.title))) <= set(TEXTS["ru"].tasks)
+
+
+def test_seeded_stage_names_follow_the_reader_until_renamed(app):
+    from flask_babel import force_locale
+
+    from core.services.deals import DEFAULT_LOST_REASONS, DEFAULT_PIPELINE_NAME, DEFAULT_STAGES
+    from core.web.vocabulary import seeded_name
+
+    seeded = [DEFAULT_PIPELINE_NAME, *(name for name, _kind, _p in DEFAULT_STAGES), *DEFAULT_LOST_REASONS]
+    with app.test_request_context("/"):
+        with force_locale("ru"):
+            russian = {name: seeded_name(name) for name in seeded}  # seeded in English, read in Russian
+            assert russian["Lost"] == "Проиграна" and russian["Sales"] == "Продажи"
+            assert all(not any("a" <= c <= "z" for c in value.lower()) for value in russian.values()), russian
+        with force_locale("en"):
+            # seeded in Russian, read in English
+            assert {seeded_name(value) for value in russian.values()} == set(seeded)
+        with force_locale("ru"):
+            assert seeded_name("Проиграна по цене") == "Проиграна по цене"  # a company's own name stays
+            assert seeded_name("Lost deals") == "Lost deals" and seeded_name("") == ""

@@ -378,7 +378,7 @@ def ensure_admin(email: str | None, password: str | None) -> tuple[User | None, 
         Actor(user=None, via="install"),
         email=email or "admin@example.com",
         password=shown,
-        full_name=installation_text(_l("Administrator")),
+        full_name=installation_text(N_("Administrator")),
         is_admin=True,
     )
     return user, shown

@@ -19,15 +19,18 @@ from core.services import audit, client_fields, custom_fields, events, reassign,
 from core.services.access import filter_query, require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
-from core.services.text import clean, installation_text, search_key
+from core.services.text import N_, clean, installation_text, search_key
 
 ENTITY = "deal"
+# What the first pipeline is seeded with: message ids, written in the installation's language when seeded and shown
+# in each reader's language while nobody has renamed them (core.web.vocabulary.seeded_name)
+DEFAULT_PIPELINE_NAME = N_("Sales")
 DEFAULT_STAGES = (
-    (_l("New request"), "open", 10), (_l("Qualification"), "open", 25), (_l("Proposal sent"), "open", 50),
-    (_l("Negotiation"), "open", 75), (_l("Won"), "won", 100), (_l("Lost"), "lost", 0),
+    (N_("New request"), "open", 10), (N_("Qualification"), "open", 25), (N_("Proposal sent"), "open", 50),
+    (N_("Negotiation"), "open", 75), (N_("Won"), "won", 100), (N_("Lost"), "lost", 0),
 )
-DEFAULT_LOST_REASONS = (_l("Too expensive"), _l("Chose a competitor"), _l("No budget"), _l("Stopped answering"),
-                        _l("Not our client"))
+DEFAULT_LOST_REASONS = (N_("Too expensive"), N_("Chose a competitor"), N_("No budget"), N_("Stopped answering"),
+                        N_("Not our client"))
 
 
 def ensure_default_pipeline(currency: str = "RUB") -> Pipeline:
@@ -36,7 +39,7 @@ def ensure_default_pipeline(currency: str = "RUB") -> Pipeline:
     if existing is not None:
         return existing
     # the installation's language, not that of whoever happens to trigger the seeding in a request
-    pipeline = Pipeline(name=installation_text(_l("Sales")), currency=currency, position=0,
+    pipeline = Pipeline(name=installation_text(DEFAULT_PIPELINE_NAME), currency=currency, position=0,
                         lost_reasons=[installation_text(reason) for reason in DEFAULT_LOST_REASONS])
     pipeline.stages = [Stage(name=installation_text(name), kind=kind, probability=probability, position=n)
                        for n, (name, kind, probability) in enumerate(DEFAULT_STAGES)]

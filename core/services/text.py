@@ -68,11 +68,11 @@ def flag(value: Any, default: bool = True) -> bool:
     return value not in (False, "", "0", "false", "off")
 
 
-def installation_text(message: Any) -> str:
-    """``message`` (a lazy string) in the installation's language, whoever's request is running: for the names the
-    product seeds into the database (the first pipeline, the first administrator)."""
+def installation_text(message: str) -> str:
+    """``message`` (an English message id, marked with ``N_``) in the installation's language, whoever's request
+    is running: for the names the product seeds into the database (the first pipeline, the first administrator)."""
     from flask import current_app
-    from flask_babel import force_locale
+    from flask_babel import force_locale, gettext
 
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        return str(message)
+        return gettext(message)

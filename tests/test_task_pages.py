@@ -44,18 +44,52 @@ def test_my_day_form_done_and_comment(app, admin, admin_client):
     assert "Перезвонил, ждёт КП" in card.text
 
 
-def test_recurring_form_refuses_an_endless_rule_and_saves_a_weekly_one(app, admin, admin_client):
-    start = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
-    endless = post_form(admin_client, "/tasks/recurring", {"title": "Планёрка", "due_date": start, "due_time": "10:00",
-                                                           "preset": "weekly", "by_day": ["MO", "TH"]})
-    assert endless.status_code == 422 and "never ends" in endless.text
-    until = (datetime.now(UTC) + timedelta(days=60)).strftime("%Y-%m-%d")
-    saved = post_form(admin_client, "/tasks/recurring", {"title": "Планёрка", "due_date": start, "due_time": "10:00",
-                                                         "preset": "weekly", "by_day": ["MO", "TH"], "until": until})
-    assert saved.status_code == 302
+def test_one_task_form_sets_a_repeating_task_with_client_deal_assignee_and_reminder(app, admin, admin_client,
+                                                                                     make_user):
+    from core.models import Task
+    from core.services import contacts, deals
+
+    helper = make_user("helper@example.com", full_name="Гена Помощник")
+    with app.app_context():
+        actor = Actor(db.session.get(User, admin.id))
+        client = contacts.save(actor, None, {"first_name": "Ольга", "last_name": "Клиентова"})
+        deal = deals.save(actor, None, {"title": "Годовой договор", "pipeline_id": deals.ensure_default_pipeline().id,
+                                        "contact_id": client.id})
+        client_id, deal_id = client.id, deal.id
+    form = admin_client.get("/tasks/new?repeat=monthly").text
+    for field in ('name="contact_id"', 'name="company_id"', 'name="deal_id"', 'name="owner_id"',
+                  'name="remind_minutes"', 'name="repeat"', 'name="month_day"', 'name="count"', 'name="until"'):
+        assert field in form, field
+    assert 'name="rrule"' not in form and "FREQ=" not in form  # nobody types RRULE text
+    start = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    fields = {"title": "Сверка актов", "due_date": start, "due_time": "10:00", "owner_id": helper.id,
+              "contact_id": client_id, "deal_id": deal_id, "remind_minutes": "60", "remind_via": ["app", "email"],
+              "repeat": "quarterly", "month_day": "5", "ends": "count", "count": "8", "lead_days": "40"}
+    endless = post_form(admin_client, "/tasks/new", {**fields, "count": ""}, headers={"Accept-Language": "ru"})
+    assert endless.status_code == 422 and 'name="count"' in endless.text
+    saved = post_form(admin_client, "/tasks/new", fields, headers={"Accept-Language": "ru"})
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("/tasks/recurring")
     with app.app_context():
         rule = db.session.scalar(select(TaskRecurrence))
-        assert rule.rrule.startswith("FREQ=WEEKLY;BYDAY=MO,TH;UNTIL=")
+        assert rule.rrule == "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=5;COUNT=8" and rule.owner_id == helper.id
+        assert rule.template["contact_id"] == client_id and rule.template["deal_id"] == deal_id
+        assert rule.template["remind_minutes"] == 60 and rule.template["remind_via"] == ["app", "email"]
+        made = db.session.scalars(select(Task).where(Task.recurrence_id == rule.id)).all()
+        assert made, "the first task appears at once"  # due on the 5th, within the 40 days shown ahead
+        assert all(t.contact_id == client_id and t.deal_id == deal_id and t.owner_id == helper.id for t in made)
+        assert all(t.remind_at == t.due_at - timedelta(minutes=60) and t.remind_via == ["app", "email"]
+                   for t in made)
+    page = admin_client.get("/tasks/recurring", headers={"Accept-Language": "ru"}).text
+    assert "Каждый квартал, 5-го числа, 8 раз" in page and "FREQ=" not in page
+    assert "Ольга Клиентова" in page and "Годовой договор" in page and "за 1 час" in page
+
+
+def test_repeat_words_follow_the_choices_as_they_change(app, admin, admin_client):
+    words = admin_client.get("/tasks/repeat-words?repeat=weekly&by_day=MO&by_day=TH&ends=count&count=4",
+                             headers={"Accept-Language": "ru", "HX-Request": "true"}).text
+    assert "каждую неделю по понедельникам и четвергам, 4 раза" in words
+    wrong = admin_client.get("/tasks/repeat-words?repeat=monthly&month_day=40&count=4").text
+    assert "text-danger" in wrong and "day of the month" in wrong
 
 
 def test_team_view_and_handover(app, admin, admin_client, make_user):

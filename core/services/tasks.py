@@ -131,6 +131,26 @@ def save(actor: Actor, task: Task | None, values: dict[str, Any], *, partial: bo
     return target
 
 
+def reminder_choice(values: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
+    """The reminder of a repeating task, as its rule keeps it for every task it creates: ``remind_minutes``
+    before each due time (``None``: none) and ``remind_via`` (app, email, SMS)."""
+    minutes = values.get("remind_minutes")
+    before: int | None = None
+    if minutes not in (None, ""):
+        try:
+            before = int(str(minutes)) if str(minutes).isascii() else -1
+            if not 0 <= before <= 60 * 24 * 30:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors["remind_minutes"] = _l("Remind from 0 minutes to 30 days before the due time.")
+            before = None
+    via = values.get("remind_via") or ["app"]
+    via = [via] if isinstance(via, str) else list(via) if isinstance(via, list | tuple) else []
+    if not via or any(v not in REMINDER_CHANNELS for v in via):
+        errors["remind_via"] = _l("Remind in the app, by email or by SMS.")
+    return {"remind_minutes": before, "remind_via": [v for v in REMINDER_CHANNELS if v in via] or ["app"]}
+
+
 def _reminder(target: Task, values: dict[str, Any], actor: Actor, errors: dict[str, Any]) -> None:
     target.reminded_at = None
     if values.get("remind_at"):
@@ -182,13 +202,16 @@ def _name_of(user_id: int | None) -> str:
 def create_system_task(*, title: str, owner_id: int | None, due_at: datetime, contact_id: int | None = None,
                        company_id: int | None = None, deal_id: int | None = None, notes: str = "",
                        priority: str = "normal", author_id: int | None = None, recurrence_id: int | None = None,
-                       occurrence_at: datetime | None = None, actor: Actor | None = None) -> Task:
+                       occurrence_at: datetime | None = None, actor: Actor | None = None,
+                       remind_minutes: int | None = 0, remind_via: list[str] | None = None) -> Task:
     """A task the system sets (a follow-up for a new lead, an occurrence of a rule), without permission checks;
-    joins the caller's transaction."""
+    joins the caller's transaction. It reminds ``remind_minutes`` before it is due (``None``: no reminder)."""
     from core.services.context import SYSTEM
 
+    remind_at = due_at - timedelta(minutes=remind_minutes) if remind_minutes is not None else None
+    via = [v for v in REMINDER_CHANNELS if v in (remind_via or ["app"])] or ["app"]
     task = Task(title=clean(title, 300), owner_id=owner_id, team_id=client_fields.team_of(owner_id),
-                due_at=due_at, remind_at=due_at, remind_via=["app"], contact_id=contact_id,
+                due_at=due_at, remind_at=remind_at, remind_via=via, contact_id=contact_id,
                 company_id=company_id, deal_id=deal_id, notes=notes, author_id=author_id,
                 priority=priority if priority in PRIORITIES else "normal", recurrence_id=recurrence_id,
                 occurrence_at=occurrence_at)

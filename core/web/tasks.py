@@ -3,6 +3,7 @@ over to a colleague."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
@@ -12,9 +13,10 @@ from sqlalchemy import select
 from core.db import db
 from core.models import TaskRecurrence, User
 from core.models.tasks import PRIORITIES
-from core.services import labels, reassign, recurrence, tasks
+from core.services import labels, reassign, recurrence, repeat_rules, tasks
 from core.services.access import can, filter_query, require, scope_for
 from core.services.errors import InvalidInput
+from core.services.text import optional_int
 from core.web import clients
 from core.web.context import actor, safe_next, user
 from core.web.forms import EmptyForm
@@ -55,10 +57,64 @@ def _due_value(form: Any) -> str:
     return f"{day} {time}".strip() if day else ""
 
 
+REPEAT_FIELDS = ("repeat", "interval", "month_day", "ends", "count", "until", "lead_days")
+
+
+def _repeat_values(form: Any) -> dict[str, Any]:
+    values = {k: form.get(k, "") for k in REPEAT_FIELDS}
+    values["by_day"] = form.getlist("by_day")
+    return values
+
+
+def _save_repeating(values: dict[str, Any], repeat: dict[str, Any], typed_rule: str = "") -> Any:
+    """A repeating task from the form: the rule from the friendly choices (``typed_rule`` only from older clients
+    that post RRULE text), saved with the task's client, deal, assignee and reminder; its first tasks are created
+    at once. Raises :class:`InvalidInput` with every field to fix, named as the task form names them."""
+    errors: dict[str, Any] = {}
+    rule = typed_rule.strip()
+    if not rule:
+        try:
+            rule = repeat_rules.build(repeat)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+    try:
+        saved = recurrence.create(actor(), {**values, "starts_at": values.get("due_at", ""), "rrule": rule,
+                                            "lead_days": repeat.get("lead_days")})
+    except InvalidInput as exc:
+        found = dict(exc.errors)
+        if errors:  # the friendly fields already say what is wrong with the rule
+            found.pop("rrule", None)
+        if "starts_at" in found:
+            found["due_at"] = found.pop("starts_at")
+        raise InvalidInput({**found, **errors}) from None
+    recurrence.generate(only=saved.id)
+    return saved
+
+
+def _form_page(task: Any, values: dict[str, Any], errors: dict[str, str], repeat: dict[str, Any]):  # type: ignore[no-untyped-def]
+    owners = reassign.assignable(actor(), "task", clients.assignable_users())
+    if task is not None and task.owner_id and task.owner_id not in {u.id for u in owners}:
+        owners = [*owners, *[u for u in clients.assignable_users() if u.id == task.owner_id]]
+    chosen = SimpleNamespace(**{name: optional_int(values[name]) if name in values else getattr(task, name, None)
+                                for name in ("contact_id", "company_id", "deal_id")})
+    rule_words = ""
+    if repeat.get("repeat"):
+        try:
+            rule_words = repeat_rules.describe(repeat_rules.build(repeat))
+        except InvalidInput:
+            rule_words = ""
+    return render("tasks/form.html", task=task, values=values, errors=errors, owners=owners,
+                  priorities=PRIORITIES, form=EmptyForm(), can_assign=len(owners) > 1, repeat=repeat,
+                  rule_words=rule_words, link_names=labels.linked_names([chosen]), chosen=chosen,
+                  weekdays=repeat_rules.WEEKDAYS, status=422 if errors else 200)
+
+
 @bp.route("/new", methods=["GET", "POST"], defaults={"task_id": None})
 @bp.route("/<int:task_id>/edit", methods=["GET", "POST"])
 def edit(task_id: int | None):  # type: ignore[no-untyped-def]
-    """Create or change a task; ``?contact_id=``, ``?company_id=``, ``?deal_id=`` link it (from a card)."""
+    """Create or change a task: what, when, who, about which client or deal, the reminder and — for a new task —
+    how it repeats. ``?contact_id=``, ``?company_id=``, ``?deal_id=`` link it (from a card), ``?repeat=`` opens
+    the repeat choices."""
     if task_id is None:
         require(user(), "create", "task")
         task = None
@@ -66,23 +122,41 @@ def edit(task_id: int | None):  # type: ignore[no-untyped-def]
         task = _get(task_id, "edit")
     errors: dict[str, str] = {}
     values: dict[str, Any] = {k: v for k, v in request.args.items() if k in FIELDS}
+    repeat: dict[str, Any] = {"repeat": request.args.get("repeat", "") if task is None else "", "count": "10"}
     if request.method == "POST" and EmptyForm().validate_on_submit():
         values = {k: request.form.get(k, "") for k in FIELDS if k in request.form}
         values["due_at"] = _due_value(request.form)
         values["remind_via"] = request.form.getlist("remind_via") or ["app"]
+        repeat = _repeat_values(request.form) if task is None else {}
         try:
-            saved = tasks.save(actor(), task, values, partial=task is not None)
+            if repeat.get("repeat"):
+                rule = _save_repeating(values, repeat)
+            else:
+                saved = tasks.save(actor(), task, values, partial=task is not None)
         except InvalidInput as exc:
             errors = {k: str(v) for k, v in exc.errors.items()}
         else:
+            if repeat.get("repeat"):
+                flash(_("The task repeats %(rule)s; each one appears %(days)s day(s) before it is due.",
+                        rule=repeat_rules.describe(rule.rrule), days=rule.lead_days), "success")
+                return redirect(url_for("tasks.recurring"))
             if is_htmx():
                 response = redirect(url_for("tasks.show", task_id=saved.id))
                 return trigger(response, {"mayak:toast": {"message": _("The task is saved."), "level": "success"}})
             flash(_("The task is saved."), "success")
             return redirect(safe_next(request.args.get("next"), url_for("tasks.show", task_id=saved.id)))
-    return render("tasks/form.html", task=task, values=values, errors=errors, owners=clients.assignable_users(),
-                  priorities=PRIORITIES, form=EmptyForm(), can_assign=can(user(), "assign", "task"),
-                  status=422 if errors else 200)
+    return _form_page(task, values, errors, repeat)
+
+
+@bp.get("/repeat-words")
+def repeat_words():  # type: ignore[no-untyped-def]
+    """The repeat choices said in words, under the form as they change (htmx)."""
+    require(user(), "view", "task")
+    try:
+        words = repeat_rules.describe(repeat_rules.build(_repeat_values(request.args)))
+    except InvalidInput as exc:
+        return render("tasks/_repeat_words.html", words="", problem=str(next(iter(exc.errors.values()))))
+    return render("tasks/_repeat_words.html", words=words, problem="")
 
 
 def _get(task_id: int, action: str = "view") -> Any:
@@ -131,31 +205,29 @@ def add_comment(task_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/recurring", methods=["GET", "POST"])
 def recurring():  # type: ignore[no-untyped-def]
-    """Repeating tasks: the list (stop one) and the form (daily, weekly on days, monthly, quarterly, yearly)."""
+    """Repeating tasks: each rule in words with its client, assignee and reminder (stop one). New ones are made
+    in the task form; a POST here (older clients) goes through the same code."""
     require(user(), "view", "task")
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
     if request.method == "POST" and EmptyForm().validate_on_submit():
-        form = request.form
-        values = {k: form.get(k, "") for k in ("title", "notes", "owner_id", "priority", "lead_days", "preset",
-                                                "until", "count", "month_day", "rrule")}
-        values["by_day"] = form.getlist("by_day")
-        values["starts_at"] = _due_value(form)
-        rule = values["rrule"].strip() or recurrence.rule_text(values["preset"], values["until"], values["count"],
-                                                                values["by_day"], values["month_day"])
+        require(user(), "create", "task")
+        values = {k: request.form.get(k, "") for k in FIELDS if k in request.form}
+        values["due_at"] = _due_value(request.form)
+        values["remind_via"] = request.form.getlist("remind_via") or ["app"]
+        repeat = _repeat_values(request.form)
         try:
-            recurrence.create(actor(), {**values, "rrule": rule})
+            rule = _save_repeating(values, repeat, typed_rule=request.form.get("rrule", ""))
         except InvalidInput as exc:
-            errors = {k: str(v) for k, v in exc.errors.items()}
-        else:
-            flash(_("The repeating task is saved; each task appears a few days before it is due."), "success")
-            return redirect(url_for("tasks.recurring"))
+            return _form_page(None, values, {k: str(v) for k, v in exc.errors.items()}, repeat)
+        flash(_("The task repeats %(rule)s; each one appears %(days)s day(s) before it is due.",
+                rule=repeat_rules.describe(rule.rrule), days=rule.lead_days), "success")
+        return redirect(url_for("tasks.recurring"))
     stmt = filter_query(user(), "view", "task", select(TaskRecurrence).where(TaskRecurrence.active.is_(True)),
                         TaskRecurrence.owner_id)
     rules = list(db.session.scalars(stmt.order_by(TaskRecurrence.id.desc()).limit(200)))
-    return render("tasks/recurring.html", rules=rules, values=values, errors=errors, names=_names(),
-                  owners=clients.assignable_users(), priorities=PRIORITIES, form=EmptyForm(),
-                  can_create=can(user(), "create", "task"), status=422 if errors else 200)
+    links = labels.linked_names([SimpleNamespace(**{k: (r.template or {}).get(k) for k in
+                                                    ("contact_id", "company_id", "deal_id")}) for r in rules])
+    return render("tasks/recurring.html", rules=rules, names=_names(), links=links, describe=repeat_rules.describe,
+                  form=EmptyForm(), can_create=can(user(), "create", "task"))
 
 
 @bp.post("/recurring/<int:rule_id>/stop")

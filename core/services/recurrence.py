@@ -157,10 +157,13 @@ def create(actor: Actor, values: dict[str, Any]) -> TaskRecurrence:
                                               _l("Choose a record you can see."))
              for name, model, entity in (("contact_id", Contact, "contact"), ("company_id", Company, "company"),
                                          ("deal_id", Deal, "deal"))}
+    from core.services.tasks import reminder_choice
+
+    reminder = reminder_choice(values, errors)  # every task of the rule reminds the same way
     if errors:
         raise InvalidInput(errors)
     assert starts_at is not None
-    template = {"title": title, "notes": str(values.get("notes") or ""), "priority": priority,
+    template = {"title": title, "notes": str(values.get("notes") or ""), "priority": priority, **reminder,
                 **{name: value for name, value in links.items() if value is not None}}
     recurrence = TaskRecurrence(rrule=str(values["rrule"]).strip().removeprefix("RRULE:"), starts_at=starts_at,
                                 timezone=zone_of(actor.user).key, owner_id=owner_id, author_id=actor.user_id,
@@ -184,15 +187,17 @@ def _local(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment.astimezone(zone).replace(tzinfo=None)
 
 
-def generate(now: datetime | None = None) -> int:
+def generate(now: datetime | None = None, *, only: int | None = None) -> int:
     """Create the tasks of every active rule whose occurrences come within their ``lead_days``; returns how many
     were created. Each run looks from where the last one stopped (``generated_until``) to the new horizon."""
     from core.services.tasks import create_system_task
 
     now = now or utcnow()
     created = 0
-    for recurrence in db.session.scalars(select(TaskRecurrence).where(TaskRecurrence.active.is_(True))
-                                         .order_by(TaskRecurrence.id)):
+    rules = select(TaskRecurrence).where(TaskRecurrence.active.is_(True))
+    if only is not None:  # a rule just saved: its first tasks appear at once, not at the scheduler's next run
+        rules = rules.where(TaskRecurrence.id == only)
+    for recurrence in db.session.scalars(rules.order_by(TaskRecurrence.id)):
         if created >= MAX_PER_RUN:
             break  # the rest waits for the next run, which starts where each rule stopped
         zone = ZoneInfo(recurrence.timezone)
@@ -224,7 +229,8 @@ def generate(now: datetime | None = None) -> int:
                 contact_id=template.get("contact_id"), company_id=template.get("company_id"),
                 deal_id=template.get("deal_id"), notes=template.get("notes", ""),
                 priority=template.get("priority", "normal"), author_id=recurrence.author_id,
-                recurrence_id=recurrence.id, occurrence_at=moment)
+                recurrence_id=recurrence.id, occurrence_at=moment,
+                remind_minutes=template.get("remind_minutes", 0), remind_via=template.get("remind_via"))
             created += 1
             budget -= 1
         recurrence.generated_until = reached

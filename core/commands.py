@@ -98,9 +98,13 @@ def users_group() -> None:
 def ensure_admin() -> None:
     """Create the first administrator when there are no users (MAYAK_ADMIN_EMAIL / MAYAK_ADMIN_PASSWORD)."""
     from core.services import accounts
+    from core.services.errors import ValidationError
 
-    user, password = accounts.ensure_admin(os.environ.get("MAYAK_ADMIN_EMAIL"),
-                                           os.environ.get("MAYAK_ADMIN_PASSWORD"))
+    try:
+        user, password = accounts.ensure_admin(os.environ.get("MAYAK_ADMIN_EMAIL"),
+                                               os.environ.get("MAYAK_ADMIN_PASSWORD"))
+    except ValidationError as exc:
+        raise click.ClickException(f"MAYAK_ADMIN_{exc.field.upper()}: {exc.message}") from exc
     if user is None:
         return
     click.echo("")

@@ -33,12 +33,14 @@ def authenticate():  # type: ignore[no-untyped-def]
         return None
     header = request.headers.get("Authorization", "")
     scheme, _sep, token = header.partition(" ")
-    check = tokens.authenticate(token.strip() if scheme.lower() == "bearer" else "")
+    presented = token.strip() if scheme.lower() == "bearer" else header.strip()  # another scheme: malformed
+    check = tokens.authenticate(presented)
     if check.token is None:
         anonymous = Actor(user=None, ip=request.remote_addr, via="api")
         if check.reason != "missing":  # a client that sent nothing is not an attack
-            tokens.record_refusal(anonymous, "api.unauthorized", "api_token",
-                                  {"reason": check.reason, "prefix": token.strip()[:10], "path": request.path[:200]})
+            tokens.record_refusal(anonymous, "api.unauthorized", "api_token", {
+                "reason": check.reason, "path": request.path[:200],
+                "prefix": presented[:10] if presented.startswith(tokens.PREFIX) else ""})
         return error(401, "unauthorized", _("Send a valid API token: Authorization: Bearer <token>."))
     g.api_actor = Actor(user=check.user, ip=request.remote_addr, via="api")
     entity = request.path.removeprefix(bp.url_prefix or "").strip("/").split("/")[0]

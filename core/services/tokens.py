@@ -190,7 +190,10 @@ def record_refusal(actor: Actor, action: str, target_type: str | None, details: 
     """Audit an API refusal (bad, forged, expired or revoked token, missing scope, access denied).
 
     A client hammering with bad tokens would fill the log: each address gets ``AUDITED_REFUSALS_PER_MINUTE``
-    lines a minute, then one ``api.refusals_suppressed`` line; the rest are only counted."""
+    lines a minute, then one ``api.refusals_suppressed`` line; the rest are only counted. Nothing else of a refused
+    call is kept: the session is rolled back first (which also hands its connection back before the counter
+    takes one)."""
+    db.session.rollback()
     hit = throttle.hit(f"api-refusal:{actor.ip or '-'}", timedelta(minutes=1))
     if hit.count <= AUDITED_REFUSALS_PER_MINUTE:
         audit.record(actor, action, target_type, None, details)

@@ -101,7 +101,7 @@ class TokenForm(FlaskForm):
     scopes = SelectMultipleField(_l("May"), choices=[(scope, scope) for scope in tokens.SCOPES],
                                  default=["read"])
     expires = SelectField(_l("Expires"), default="90", choices=[
-        ("", _l("Never")), ("7", _l("In 7 days")), ("30", _l("In 30 days")), ("90", _l("In 90 days")),
+        ("", _l("No expiry")), ("7", _l("In 7 days")), ("30", _l("In 30 days")), ("90", _l("In 90 days")),
         ("365", _l("In a year"))])
 
 

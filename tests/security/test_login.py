@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from core.testing.fixtures import post_form
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from core.services import authentication
+from core.testing.fixtures import TEST_PASSWORD, post_form
 
 
 def _attempt(client, email, password="wrong password!", ip="10.1.1.1"):
@@ -84,3 +91,90 @@ def test_open_redirect_after_login_is_refused(app, make_user, client):
     response = post_form(client, "/login?next=https://evil.example/x",
                          {"email": "nav@example.com", "password": "correct horse battery"})
     assert response.headers["Location"] == "/"
+
+
+# --- QUALITY 28: the throttle holds under 40 concurrent sign-ins (a real server, real threads) ---------------
+
+CONCURRENT = 40
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+@pytest.fixture
+def live_server(app):
+    """The test app served by a threaded WSGI server on a free port, as a browser (or an attacker) reaches it."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+def _ready_session(base: str):  # type: ignore[no-untyped-def]
+    """A client with its own session cookie and CSRF token, ready to post the sign-in form."""
+    session = requests.Session()
+    page = session.get(f"{base}/login", timeout=30)
+    return session, _CSRF.search(page.text)[1]
+
+
+def _burst(base: str, attempts: list[tuple[str, str]]) -> list[requests.Response]:
+    """Post every (email, password) at the same moment, each from its own client."""
+    clients = [_ready_session(base) for _ in attempts]
+    barrier = threading.Barrier(len(attempts))
+
+    def post(index: int) -> requests.Response:
+        session, token = clients[index]
+        email, password = attempts[index]
+        barrier.wait(30)
+        return session.post(f"{base}/login", data={"csrf_token": token, "email": email, "password": password},
+                            allow_redirects=False, timeout=60)
+
+    with ThreadPoolExecutor(len(attempts)) as pool:
+        return list(pool.map(post, range(len(attempts))))
+
+
+def _checked(app) -> int:
+    """How many passwords were checked: every check ends in auth.failed or auth.login, a refusal in auth.throttled."""
+    from core.db import db
+    from core.models import AuditEntry
+
+    with app.app_context():
+        return db.session.scalar(select(func.count(AuditEntry.id))
+                                 .where(AuditEntry.action.in_(("auth.failed", "auth.login")))) or 0
+
+
+def test_concurrent_guesses_on_one_account_get_at_most_the_limit(app, make_user, live_server):
+    make_user("target@example.com")
+    responses = _burst(live_server, [("target@example.com", f"wrong guess {n}") for n in range(CONCURRENT)])
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {401, 429}, statuses
+    assert statuses.count(401) <= authentication.MAX_FAILURES_PER_EMAIL
+    assert _checked(app) <= authentication.MAX_FAILURES_PER_EMAIL
+    for refused in (r for r in responses if r.status_code == 429):
+        assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60
+    # the right password is refused too, now
+    session, token = _ready_session(live_server)
+    right = session.post(f"{live_server}/login", allow_redirects=False, timeout=30,
+                         data={"csrf_token": token, "email": "target@example.com", "password": TEST_PASSWORD})
+    assert right.status_code == 429 and "Retry-After" in right.headers
+
+
+def test_concurrent_right_and_wrong_passwords_check_at_most_the_limit(app, make_user, live_server):
+    """The right password among the guesses: whether it wins depends on the order; how many are checked does not."""
+    make_user("mixed@example.com")
+    attempts = [("mixed@example.com", TEST_PASSWORD if n % 4 == 0 else f"wrong guess {n}") for n in range(CONCURRENT)]
+    responses = _burst(live_server, attempts)
+    assert {r.status_code for r in responses} <= {302, 401, 429}
+    # a right password clears the account's counter, so each success may open five more checks; never 40
+    successes = sum(r.status_code == 302 for r in responses)
+    assert _checked(app) <= authentication.MAX_FAILURES_PER_EMAIL * (successes + 1)
+    assert sum(r.status_code == 401 for r in responses) <= authentication.MAX_FAILURES_PER_EMAIL * (successes + 1)
+
+
+def test_concurrent_guesses_from_one_address_get_at_most_the_limit(app, make_user, live_server):
+    responses = _burst(live_server, [(f"user{n}@example.com", "wrong guess") for n in range(CONCURRENT)])
+    assert sum(r.status_code == 401 for r in responses) <= authentication.MAX_FAILURES_PER_IP
+    assert _checked(app) <= authentication.MAX_FAILURES_PER_IP
+    assert sum(r.status_code == 429 for r in responses) >= CONCURRENT - authentication.MAX_FAILURES_PER_IP

@@ -56,9 +56,9 @@ def _lines(file: io.TextIOWrapper) -> Iterator[str]:
     while line := file.readline(MAX_LINE + 1):
         number += 1
         if len(line) > MAX_LINE:
-            raise ImportFileError(_l("Line %(line)s of the file is longer than a megabyte: this is not a table of "
-                                     "contacts. Check that you chose the right file, or save the table again as "
-                                     "CSV or XLSX.", line=number))
+            raise ImportFileError(_l("The file breaks off at line %(line)s: the line is longer than a megabyte, "
+                                     "which no table of contacts has. Check that you chose the right file, or save "
+                                     "the table again as CSV or XLSX.", line=number))
         yield line
 
 

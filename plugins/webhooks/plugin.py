@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from core.jobs import enqueue
@@ -88,14 +89,14 @@ def register_jobs() -> list[JobSpec]:
 def plugin_health() -> HealthStatus | None:
     conf = settings()
     if not conf.url:
-        return HealthStatus(True, _l("no url set: nothing is sent"))
+        return HealthStatus(True, gettext("no url set: nothing is sent"))
     try:
         check_url(conf.url)
     except FetchRefused as exc:  # the name resolves to an internal address now: say so on the plugins page
-        return HealthStatus(False, exc.message)
+        return HealthStatus(False, str(exc.message))
     except FetchFailed:
         pass
-    return HealthStatus(True, _l("sending to %(url)s", url=conf.url))
+    return HealthStatus(True, gettext("sending to %(url)s", url=conf.url))
 
 
 def _forward(event: Event) -> None:

@@ -306,8 +306,10 @@ def save_role(
         # a role that gives more than the editor holds is not theirs to change, nor to make
         if role is not None and not access.holds(actor.user, access.grants_of([role])):
             raise access.AccessDenied("edit", "role")
-        if not access.holds(actor.user, [(e, a, sc) for (e, a), sc in grants.items()]):
-            raise access.AccessDenied("grant", "role")
+        beyond = sorted(f"{e}.{a}" for (e, a), sc in grants.items() if not access.holds(actor.user, [(e, a, sc)]))
+        if beyond:
+            raise ValidationError("grants", _l("You can give only rights you hold yourself, at most as wide; "
+                                               "these go beyond yours: %(list)s.", list=", ".join(beyond)))
     created = role is None
     role = role or Role()
     before = {f"{g.entity}.{g.action}": g.scope for g in role.grants} if not created else {}

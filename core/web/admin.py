@@ -222,6 +222,8 @@ def roles():  # type: ignore[no-untyped-def]
 def role_edit(role_id: int | None):  # type: ignore[no-untyped-def]
     require(user(), "edit", "role")
     role = db.get_or_404(Role, role_id) if role_id is not None else None
+    if role is not None and not access.holds(user(), access.grants_of([role])):
+        raise access.AccessDenied("edit", "role")  # it gives more than the editor has (the service says so too)
     form = RoleForm(obj=role) if request.method == "GET" else RoleForm()
     specs = facades.registry().permissions
     known = {entity: spec.actions for entity, spec in specs.items()}

@@ -29,6 +29,7 @@ from core.services.text import N_, clean
 
 ENTITY = "inbox"
 DEFAULT_FOLLOW_UP_MINUTES = 15
+MAX_KEY = 200  # the idempotency_key column
 TIMELINE_KIND = {"phone": "call", "email": "email", "messenger": "sms", "web_form": "note", "visit": "meeting",
                  "other": "note"}
 
@@ -87,11 +88,11 @@ def receive(*, channel: str, source: str = "core", idempotency_key: str | None =
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
-    key = clean(idempotency_key, 200) if idempotency_key else None
+    key = idempotency_key_of(idempotency_key)
     if key is not None:
-        existing = _existing(source, key)
-        if existing is not None:
-            return existing, False
+        earlier = existing(source, key)
+        if earlier is not None:
+            return earlier, False
     parsed_phone = phones.parse(phone, default_phone_region()) if phone.strip() else None
     parsed_email = emails.parse(email) if email.strip() else None
     item = InboxItem(channel=channel, source=source[:60], idempotency_key=key, name=clean(name, 300),
@@ -105,10 +106,10 @@ def receive(*, channel: str, source: str = "core", idempotency_key: str | None =
         db.session.flush()
     except IntegrityError:  # the same delivery was stored by another worker a moment ago
         db.session.rollback()
-        existing = _existing(source, key) if key is not None else None
-        if existing is None:
+        earlier = existing(source, key) if key is not None else None
+        if earlier is None:
             raise
-        return existing, False
+        return earlier, False
     if rejected_reason:
         item.status, item.reject_reason, item.decided_at = "rejected", clean(rejected_reason, 200), utcnow()
     else:
@@ -121,7 +122,20 @@ def receive(*, channel: str, source: str = "core", idempotency_key: str | None =
     return item, True
 
 
-def _existing(source: str, key: str) -> InboxItem | None:
+def idempotency_key_of(value: Any) -> str | None:
+    """The delivery's key exactly as sent (``None`` when blank). A key is never cut: two deliveries whose keys share
+    their first 200 characters are different deliveries, so a longer key, one that is not text or one with control
+    characters is refused (:class:`InvalidInput`) instead of merging them."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_KEY or not value.isprintable() or not value.strip():
+        raise InvalidInput({"idempotency_key": _l("Send the Idempotency-Key as text of 1 to %(n)d printable "
+                                                  "characters.", n=MAX_KEY)})
+    return value
+
+
+def existing(source: str, key: str) -> InboxItem | None:
+    """The item an earlier delivery with this ``(source, key)`` stored, if any."""
     return db.session.scalar(select(InboxItem).where(InboxItem.source == source[:60],
                                                      InboxItem.idempotency_key == key))
 

@@ -152,13 +152,13 @@ def start_token(form: LeadForm) -> str:
     return _serializer().dumps({"form": form.id, "nonce": secrets.token_urlsafe(12)})
 
 
-def _read_start(form: LeadForm, token: str) -> tuple[str, float] | None:
-    """``(nonce, seconds since the form was shown)`` of a good token for ``form``, else ``None``."""
+def _read_start(form_id: int, token: str) -> tuple[str, float] | None:
+    """``(nonce, seconds since the form was shown)`` of a good token for form ``form_id``, else ``None``."""
     try:
         payload, signed_at = _serializer().loads(token, max_age=START_MAX_AGE, return_timestamp=True)
     except BadSignature:  # forged, for another salt, or expired (SignatureExpired is a BadSignature)
         return None
-    if not isinstance(payload, dict) or payload.get("form") != form.id or not isinstance(payload.get("nonce"), str):
+    if not isinstance(payload, dict) or payload.get("form") != form_id or not isinstance(payload.get("nonce"), str):
         return None
     return payload["nonce"], (utcnow() - signed_at).total_seconds()
 
@@ -166,19 +166,11 @@ def _read_start(form: LeadForm, token: str) -> tuple[str, float] | None:
 def reusable_start(form: LeadForm, token: str) -> str:
     """The posted token when it is still good (a post refused for a missing field shows the form again and the
     person's fill time keeps counting; a token is spent only by a post that is stored), else a new one."""
-    return token if token and _read_start(form, token) is not None else start_token(form)
+    return token if token and _read_start(form.id, token) is not None else start_token(form)
 
 
 def _start_key(nonce: str) -> str:
     return f"lead-start:{nonce}"
-
-
-def rate_limited(form: LeadForm, ip: str | None) -> bool:
-    """Count this post against its address (one atomic counter per form and address per hour, so concurrent
-    posts get distinct counts); ``True`` when the address already used the form's hourly allowance."""
-    if not ip:
-        return False
-    return throttle.hit(f"lead-form:{form.id}:{ip}", timedelta(hours=1)).count > form.rate_limit_per_hour
 
 
 def submit(form: LeadForm, data: dict[str, Any], *, ip: str | None, idempotency_key: str | None = None) -> Outcome:
@@ -201,12 +193,17 @@ def submit(form: LeadForm, data: dict[str, Any], *, ip: str | None, idempotency_
                             _l("%(email)s is not an email address, such as name@example.com.", email=email)})
     key = inbox.idempotency_key_of(idempotency_key)
     if key is not None:
-        existing = inbox.existing(f"form:{form.id}", key)
-        if existing is not None:  # a repeated delivery is answered, not counted
-            return Outcome(existing, False)
-    if rate_limited(form, ip):
+        earlier = inbox.existing(f"form:{form.id}", key)
+        if earlier is not None:  # a repeated delivery is answered, not counted
+            return Outcome(earlier, False)
+    form_id, limit, min_fill = form.id, form.rate_limit_per_hour, form.min_fill_seconds
+    # Nothing is written yet: end the read-only transaction so that the counters below, each on a connection of
+    # its own, never make a request hold two (40 concurrent posts would starve the pool).
+    db.session.rollback()
+    if ip and throttle.hit(f"lead-form:{form_id}:{ip}", timedelta(hours=1)).count > limit:
         return Outcome(None, False, rate_limited=True)
-    reason = _spam_reason(form, data, values)
+    too_fast = _fill_time_reason(form_id, min_fill, str(data.get(STARTED) or "")) if min_fill else ""
+    reason = _spam_reason(form, data, values) or too_fast  # (the form is read again from here on)
     message = "\n".join(f"{f['label']}: {values[f['name']]}" for f in form.fields
                         if f["kind"] == "textarea" and values[f["name"]])
     utm = {k: clean(str(data.get(k) or ""), 200) for k in UTM_KEYS if data.get(k)}
@@ -231,22 +228,20 @@ def _spam_reason(form: LeadForm, data: dict[str, Any], values: dict[str, str]) -
     for banned in form.banned_names:
         if name and banned.casefold() == name:
             return f"banned name: {banned}"
-    if form.min_fill_seconds:
-        return _fill_time_reason(form, str(data.get(STARTED) or ""))
     return ""
 
 
-def _fill_time_reason(form: LeadForm, token: str) -> str:
+def _fill_time_reason(form_id: int, min_fill: int, token: str) -> str:
     if not token:
         return "posted without the form's start token"
-    read = _read_start(form, token)
+    read = _read_start(form_id, token)
     if read is None:
         return "forged or expired start token"
     nonce, elapsed = read
     if throttle.hit(_start_key(nonce), timedelta(seconds=START_MAX_AGE + 60)).count > 1:
         return "start token used before"
-    if elapsed < form.min_fill_seconds:
-        return f"filled in {elapsed:.1f} s (minimum {form.min_fill_seconds} s)"
+    if elapsed < min_fill:
+        return f"filled in {elapsed:.1f} s (minimum {min_fill} s)"
     return ""
 
 

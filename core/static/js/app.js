@@ -157,6 +157,8 @@
         var step = event.key === "ArrowDown" ? 1 : -1;
         select(input, list, current < 0 ? (step > 0 ? 0 : all.length - 1) : (current + step + all.length) % all.length);
       } else if (event.key === "Escape") {
+        if (list.hidden || !list.children.length) { return; }  // a second Escape clears the box, as browsers do
+        event.preventDefault();
         setOpen(input, list, false);
         select(input, list, -1);
       } else if (event.key === "Enter") {

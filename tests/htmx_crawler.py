@@ -184,6 +184,11 @@ def requests_of(html: str, page_url: str) -> list[tuple[HtmxRequest, Element]]:
             else:
                 form = element if element.tag == "form" else element.closest("form")
                 pairs = field_values(form) if form is not None else field_values(element)
+                if element.tag == "form":  # submitted with its first named button, whose value goes along
+                    button = next((n for n in element.walk() if n.tag == "button" and n.attrs.get("name")
+                                   and n.attrs.get("type", "submit") == "submit"), None)
+                    if button is not None:
+                        pairs.append((button.attrs["name"], button.attrs.get("value", "")))
             include = element.inherited("hx-include")
             if include is not None:
                 pairs += [p for p in _included(include[1] if include[0] == "this" else element, include[0])

@@ -103,3 +103,16 @@ def delete(actor: Actor, ids: Sequence[int]) -> list[int]:
 
 def restore(actor: Actor, ids: Sequence[int]) -> list[int]:
     return client_fields.set_deleted(actor, Company, ENTITY, ids, False)
+
+
+def reassign(actor: Actor, ids: Sequence[int], owner_id: int) -> list[int]:
+    """Give companies to another owner (needs ``assign``); each company's history records the change."""
+    from core.services import client_bulk
+
+    return client_bulk.give_to(actor, Company, ENTITY, ids, owner_id)
+
+
+def add_tags(actor: Actor, ids: Sequence[int], names: Sequence[str]) -> list[int]:
+    from core.services import client_bulk
+
+    return client_bulk.add_tags(actor, Company, ENTITY, ids, names)

@@ -175,43 +175,15 @@ def restore(actor: Actor, ids: Sequence[int]) -> list[int]:
 
 def reassign(actor: Actor, ids: Sequence[int], owner_id: int) -> list[int]:
     """Give contacts to another owner (needs ``assign``); each contact's history records the change."""
-    require(actor.user, "assign", ENTITY)
-    errors: dict[str, Any] = {}
-    new_owner = client_fields.resolve_owner(actor, ENTITY, owner_id, -1, errors)
-    if errors or new_owner in (None, -1):
-        raise InvalidInput(errors or {"owner_id": _l("Choose an active user as the owner.")})
-    team_id = client_fields.team_of(new_owner)
-    done = []
-    for contact in db.session.scalars(select(Contact).where(Contact.id.in_(list(ids)),
-                                                            Contact.deleted_at.is_(None))):
-        if contact.owner_id == new_owner or not can(actor.user, "edit", ENTITY, contact):
-            continue
-        _owner_history(actor, contact, contact.owner_id, new_owner)
-        contact.owner_id, contact.team_id = new_owner, team_id
-        done.append(contact.id)
-    if done:
-        audit.record(actor, "contact.reassigned", ENTITY, ",".join(map(str, done[:50])),
-                     {"ids": done, "owner_id": new_owner})
-    db.session.commit()
-    return done
+    from core.services import client_bulk
+
+    return client_bulk.give_to(actor, Contact, ENTITY, ids, owner_id)
 
 
 def add_tags(actor: Actor, ids: Sequence[int], names: Sequence[str]) -> list[int]:
-    tags = client_fields.tags_named(names)
-    done = []
-    for contact in db.session.scalars(select(Contact).where(Contact.id.in_(list(ids)),
-                                                            Contact.deleted_at.is_(None))):
-        if not can(actor.user, "edit", ENTITY, contact):
-            continue
-        missing = [t for t in tags if t not in contact.tags]
-        if missing:
-            contact.tags = [*contact.tags, *missing]
-            done.append(contact.id)
-    if done:
-        audit.record(actor, "contact.tagged", ENTITY, ",".join(map(str, done[:50])),
-                     {"ids": done, "tags": [t.name for t in tags]})
-    db.session.commit()
-    return done
+    from core.services import client_bulk
+
+    return client_bulk.add_tags(actor, Contact, ENTITY, ids, names)
 
 
 def touch_activity(contact_ids: Sequence[int], when: Any = None) -> None:

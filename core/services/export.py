@@ -35,7 +35,7 @@ from sqlalchemy import select
 from core.db import db
 from core.models import Company, Contact, Deal, Pipeline, Stage, Task, User
 from core.plugins.facades import default_phone_region
-from core.services import access, custom_fields, labels, listing, phones
+from core.services import access, custom_fields, labels, listing, params, phones
 from core.services.access import require
 from core.services.context import Actor
 
@@ -115,7 +115,7 @@ def table(entity: str, actor: Actor, query: listing.ListQuery) -> tuple[list[str
     if kind == "deal":
         return _deals(actor, query, owners)
     if kind == "task":
-        return _tasks(actor, owners)
+        return _tasks(actor, owners, query)
     spec = listing.CONTACTS if kind == "contact" else listing.COMPANIES
     fields = custom_fields.definitions(kind)
     region = default_phone_region()
@@ -180,24 +180,41 @@ def _deal_rows(deals: list[Deal], stages: dict[int, str], pipelines: dict[int, s
         yield [_format(v) for v in values]
 
 
-def _tasks(actor: Actor, owners: dict[int, str]) -> tuple[list[str], Iterator[list[str]]]:
+def day_tasks(actor: Actor, owner_id: int) -> list[Task]:
+    """The tasks of one person's day page, in the page's order (overdue, today, the next days, undated): the
+    list on screen when the export is asked from that page."""
+    from core.services import tasks
+
+    day = tasks.my_day(actor, owner_id)
+    return [*day.overdue, *day.today, *day.upcoming, *day.undated]
+
+
+def _tasks(actor: Actor, owners: dict[int, str], query: listing.ListQuery) -> tuple[list[str], Iterator[list[str]]]:
+    """Tasks: a person's day (``owner`` in the query, as the day page links it) or every task the actor may see."""
     header = ["ID", _("Title"), _("Status"), _("Priority"), _("Due"), _("Owner"), _("Contact"), _("Company"),
               _("Deal"), _("Notes"), _("Created"), _("Completed")]
+    owner = query.filters.get("owner")
+
+    def task_rows(page: list[Task]) -> Iterator[list[str]]:
+        names = labels.linked_names(page)
+        for task in page:
+            values = [task.id, task.title, task.status, task.priority, task.due_at,
+                      owners.get(task.owner_id or 0, ""), names["contact"].get(task.contact_id or 0, ""),
+                      names["company"].get(task.company_id or 0, ""), names["deal"].get(task.deal_id or 0, ""),
+                      task.notes, task.created_at, task.completed_at]
+            yield [_format(v) for v in values]
 
     def rows() -> Iterator[list[str]]:
+        if owner:
+            yield from task_rows(day_tasks(actor, params.record_ids("owner", owner[:1], me=actor.user_id)[0]))
+            return
         last = 0
         while True:
             stmt = select(Task).where(Task.deleted_at.is_(None), Task.id > last).order_by(Task.id).limit(BATCH)
             page = list(db.session.scalars(access.filter_query(actor.user, "view", "task", stmt, Task.owner_id)))
             if not page:
                 return
-            names = labels.linked_names(page)
-            for task in page:
-                values = [task.id, task.title, task.status, task.priority, task.due_at,
-                          owners.get(task.owner_id or 0, ""), names["contact"].get(task.contact_id or 0, ""),
-                          names["company"].get(task.company_id or 0, ""), names["deal"].get(task.deal_id or 0, ""),
-                          task.notes, task.created_at, task.completed_at]
-                yield [_format(v) for v in values]
+            yield from task_rows(page)
             last = page[-1].id
             db.session.expunge_all()
 

@@ -53,7 +53,7 @@ class ListQuery:
                 continue
             values = [_text(key, v) for v in args.getlist(key) if str(v).strip()]
             if values:
-                filters[_text("filter", key)] = [v[:200] for v in values[:50]]
+                filters[_text("filter", key)] = [v[:200] for v in values[:1000 if key == "id" else 50]]
         limit = params.integer("limit", args["limit"], 1, MAX_PAGE_SIZE) if str(args.get("limit", "")).strip() \
             else PAGE_SIZE
         direction = params.choice("dir", args["dir"], ("asc", "desc")) if args.get("dir") else "asc"
@@ -263,6 +263,8 @@ def _filter(spec: EntityList, stmt: Select[Any], name: str, values: list[str], u
         return stmt.where(or_(model.owner_id.in_(ids), model.owner_id.is_(None) if wants_none else false()))
     if name == "team":
         return stmt.where(model.team_id.in_(_ints(name, values, user)))
+    if name == "id":  # the rows selected in a list (its bulk export)
+        return stmt.where(model.id.in_(params.record_ids(name, values)))
     if spec.entity == "deal":
         condition = _deal_condition(name, values, user)
         if condition is not None:

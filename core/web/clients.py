@@ -98,7 +98,8 @@ def render_list(spec: listing.EntityList, template: str, *, body_block: str, **e
     if is_htmx() and request.args.get("after"):
         return fragment(template, "rows", **context)
     if is_htmx() and request.headers.get("HX-Target") == "list-body":
-        return fragment(template, body_block, **context)
+        # a new search or filter: the rows, and the export links again (out of band) for what is now on screen
+        return fragment(template, body_block, export_oob=True, **context)
     context["fields"] = custom_fields.definitions(spec.entity)
     context["saved_views"] = views.for_user(actor(), spec.entity)
     if query.group:

@@ -6,14 +6,13 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
 from core.services import companies, company_merge, custom_fields, listing, timeline
 from core.services.access import require
 from core.services.errors import InvalidInput
-from core.web import clients
+from core.web import bulk_actions, clients
 from core.web.context import actor, user
 from core.web.forms import EmptyForm
 from core.web.htmx import fragment, render
@@ -36,7 +35,21 @@ def count():  # type: ignore[no-untyped-def]
 
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
-    return clients.render_list(listing.COMPANIES, "companies/index.html", body_block="rows")
+    return clients.render_list(listing.COMPANIES, "companies/index.html", body_block="list_body")
+
+
+BULK = bulk_actions.BulkList("company", "companies", companies, "companies.index")
+
+
+@bp.post("/bulk")
+def bulk():  # type: ignore[no-untyped-def]
+    """Bulk actions on the selected rows: reassign, tag, delete (undoable), export — each checked per record."""
+    return bulk_actions.handle(BULK)
+
+
+@bp.post("/undo-delete")
+def undo_delete():  # type: ignore[no-untyped-def]
+    return bulk_actions.undo_delete(BULK)
 
 
 def _form_context(company: Any, values: dict[str, Any] | None, errors: dict[str, Any]) -> dict[str, Any]:
@@ -98,23 +111,6 @@ def add_note(company_id: int):  # type: ignore[no-untyped-def]
         except InvalidInput as exc:
             flash(str(exc.errors["body"]), "danger")
     return redirect(url_for("companies.card", company_id=company.id))
-
-
-@bp.post("/bulk")
-def bulk():  # type: ignore[no-untyped-def]
-    require(user(), "view", "company")
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:1000]
-    if request.form.get("action") == "delete":
-        done = companies.delete(actor(), ids)
-        flash(ngettext("%(num)d company deleted.", "%(num)d companies deleted.", len(done)), "success")
-    elif request.form.get("action") == "restore":
-        done = companies.restore(actor(), ids)
-        flash(ngettext("%(num)d company restored.", "%(num)d companies restored.", len(done)), "success")
-    else:
-        abort(400)
-    return redirect(url_for("companies.index"))
 
 
 @bp.get("/options")

@@ -6,15 +6,14 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
 from core.services import companies, contacts, custom_fields, deals, duplicates, listing, merge, tasks, timeline
 from core.services.access import can, require
 from core.services.errors import InvalidInput
-from core.web import clients
-from core.web.context import actor, safe_next, user
+from core.web import bulk_actions, clients
+from core.web.context import actor, user
 from core.web.forms import EmptyForm
 from core.web.htmx import fragment, is_htmx, render, trigger
 
@@ -153,59 +152,19 @@ def add_note(contact_id: int):  # type: ignore[no-untyped-def]
                                                                        "level": "success"}})
 
 
+BULK = bulk_actions.BulkList("contact", "contacts", contacts, "contacts.index", "contacts.merge_page")
+
+
 @bp.post("/bulk")
 def bulk():  # type: ignore[no-untyped-def]
-    """Bulk actions on the selected rows: reassign, tag, delete (undoable) — each checked per record."""
-    me = user()
-    require(me, "view", "contact")
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:1000]
-    action = request.form.get("action")
-    try:
-        if action == "delete":
-            done = contacts.delete(actor(), ids)
-            message = ngettext("%(num)d contact deleted.", "%(num)d contacts deleted.", len(done))
-            flash(message, "success")
-            return _after_bulk(done, undo=True)
-        if action == "restore":
-            done = contacts.restore(actor(), ids)
-            flash(ngettext("%(num)d contact restored.", "%(num)d contacts restored.", len(done)), "success")
-        elif action == "reassign":
-            done = contacts.reassign(actor(), ids, request.form.get("owner_id", type=int) or 0)
-            flash(ngettext("%(num)d contact reassigned.", "%(num)d contacts reassigned.", len(done)), "success")
-        elif action == "merge":
-            return redirect(url_for("contacts.merge_page", ids=ids))
-        elif action == "tag":
-            done = contacts.add_tags(actor(), ids, request.form.get("tags", "").split(","))
-            flash(ngettext("%(num)d contact tagged.", "%(num)d contacts tagged.", len(done)), "success")
-        else:
-            abort(400)
-    except InvalidInput as exc:
-        flash(next(iter(clients.form_errors(exc.errors).values())), "danger")
-    return _after_bulk([], undo=False)
-
-
-def _after_bulk(done: list[int], undo: bool):  # type: ignore[no-untyped-def]
-    back = safe_next(request.form.get("next"), url_for("contacts.index"))
-    if undo and done:
-        flash(_("Changed your mind? Use Undo below."), "info")
-        from flask import session
-
-        session["undo_contacts"] = done[:1000]
-    return redirect(back)
+    """Bulk actions on the selected rows: reassign, tag, delete (undoable), merge, export — each checked per
+    record."""
+    return bulk_actions.handle(BULK)
 
 
 @bp.post("/undo-delete")
 def undo_delete():  # type: ignore[no-untyped-def]
-    from flask import session
-
-    require(user(), "view", "contact")
-    if EmptyForm().validate_on_submit():
-        ids = session.pop("undo_contacts", [])
-        done = contacts.restore(actor(), ids)
-        flash(ngettext("%(num)d contact restored.", "%(num)d contacts restored.", len(done)), "success")
-    return redirect(safe_next(request.form.get("next"), url_for("contacts.index")))
+    return bulk_actions.undo_delete(BULK)
 
 
 @bp.get("/options")

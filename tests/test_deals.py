@@ -354,14 +354,17 @@ def _board_deals(app, admin_id: int, n: int, *, owner_id: int | None = None) -> 
 
 def test_board_cards_name_the_client_and_company_in_the_same_statements_whatever_their_number(
         app, admin, admin_client):
+    from core.testing.fixtures import wait_for_jobs
     from tests.test_query_budget import counted
 
     pipeline_id, _ = _board_deals(app, admin.id, 3)
+    wait_for_jobs(app)  # the events of the new deals are dispatched before counting the board's statements
     admin_client.get(f"/deals/board/{pipeline_id}")
     with counted(app) as few:
         page = admin_client.get(f"/deals/board/{pipeline_id}").get_data(as_text=True)
     assert "Клиент0 Орлов" in page and "Клиент1 Орлов" in page and "ООО «Ромашка»" in page
     _board_deals(app, admin.id, 12)
+    wait_for_jobs(app)
     with counted(app) as many:
         page = admin_client.get(f"/deals/board/{pipeline_id}").get_data(as_text=True)
     assert page.count('class="kanban-card ') == 15

@@ -3,13 +3,14 @@ the team view and handing over work."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from core.db import db
 from core.models import Task, TaskRecurrence, User
-from core.services import tasks
+from core.services import reassign, tasks
 from core.services.context import Actor
 from core.testing.fixtures import csrf_token, post_form
 
@@ -92,21 +93,55 @@ def test_repeat_words_follow_the_choices_as_they_change(app, admin, admin_client
     assert "text-danger" in wrong and "day of the month" in wrong
 
 
-def test_team_view_and_handover(app, admin, admin_client, make_user):
+def test_team_view_and_handover_shows_what_moves_then_moves_exactly_that_then_undoes(app, admin, admin_client,
+                                                                                     make_user):
+    from core.models import Contact, Deal
+    from core.services import contacts, deals
+
     leaving = make_user("leaving@example.com", full_name="Уходящий")
     taking = make_user("taking@example.com", full_name="Принимающий")
     with app.app_context():
         actor = Actor(db.session.get(User, admin.id))
-        tasks.save(actor, None, {"title": "Дело", "owner_id": leaving.id})
+        pipeline_id = deals.ensure_default_pipeline().id
+        for i in range(3):
+            tasks.save(actor, None, {"title": f"Дело {i}", "owner_id": leaving.id})
+        deals.save(actor, None, {"title": "Сделка Уходящего", "pipeline_id": pipeline_id, "owner_id": leaving.id})
+        contacts.save(actor, None, {"first_name": "Клиент", "last_name": "Уходящего", "owner_id": leaving.id})
     team = admin_client.get("/tasks/team")
     assert team.status_code == 200 and "Уходящий" in team.text
-    preview = admin_client.get(f"/tasks/handover?from_user_id={leaving.id}")
-    assert "open tasks: 1" in preview.text
-    moved = post_form(admin_client, "/tasks/handover", {"from_user_id": leaving.id, "to_user_id": taking.id,
-                                                        "entities": ["task", "deal"], "reason": "Увольнение"})
-    assert moved.status_code == 302
+    preview = admin_client.get(f"/tasks/handover?from_user_id={leaving.id}").text
+    assert "Open tasks: 3" in preview and "Open deals: 1" in preview and "Contacts: 1" in preview
+    for name in ("Дело 0", "Дело 2", "Сделка Уходящего", "Клиент Уходящего"):
+        assert name in preview, name  # every record that will move, by name
     with app.app_context():
-        assert db.session.scalar(select(Task.owner_id)) == taking.id
+        task_ids = list(db.session.scalars(select(Task.id).order_by(Task.id)))
+        deal_id, contact_id = db.session.scalar(select(Deal.id)), db.session.scalar(select(Contact.id))
+        late = tasks.save(Actor(db.session.get(User, admin.id)), None, {"title": "Позже", "owner_id": leaving.id})
+        late_id = late.id
+    moved = post_form(admin_client, "/tasks/handover", {
+        "from_user_id": leaving.id, "to_user_id": taking.id, "entities": ["task", "deal"], "reason": "Увольнение",
+        "ids.task": task_ids, "ids.deal": [deal_id], "ids.contact": [contact_id]})
+    assert moved.status_code == 302 and "handed=" in moved.headers["Location"]
+    with app.app_context():
+        owners = dict(db.session.execute(select(Task.id, Task.owner_id)).all())
+        assert all(owners[i] == taking.id for i in task_ids)
+        assert owners[late_id] == leaving.id  # not in the list shown: it stays
+        assert db.session.scalar(select(Deal.owner_id)) == taking.id
+        assert db.session.scalar(select(Contact.owner_id)) == leaving.id  # contacts were not chosen
+    done_page = admin_client.get(moved.headers["Location"]).text
+    handed = re.search(r'name="handed" value="(\d+)"', done_page).group(1)
+    undone = post_form(admin_client, "/tasks/handover/undo", {"handed": handed, "from_user_id": leaving.id})
+    assert undone.status_code == 302
+    with app.app_context():
+        assert set(db.session.scalars(select(Task.owner_id))) == {leaving.id}
+        assert db.session.scalar(select(Deal.owner_id)) == leaving.id
+        history = reassign.history("task", task_ids[0])
+        assert [h.to_owner_id for h in history] == [taking.id, leaving.id]  # both moves are in the history
+    again = post_form(admin_client, "/tasks/handover/undo", {"handed": handed}, follow_redirects=True)
+    assert "Nothing to give back" in again.text
+    for bad in ("", "x", "²", "99999999999999999999"):
+        assert post_form(admin_client, "/tasks/handover/undo", {"handed": bad}).status_code == 302
+        assert admin_client.get(f"/tasks/handover?from_user_id={bad}").status_code in (200, 400)
 
 
 def test_sales_cannot_see_a_colleagues_day(app, make_user, client, login):

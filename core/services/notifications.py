@@ -40,6 +40,15 @@ def notify(
     return created
 
 
+def person(actor: Any) -> str:
+    """How a notification names the person who acted: their full name, else their email (the system by the way
+    it acted: "system", "api")."""
+    user = getattr(actor, "user", None)
+    if user is not None:
+        return str(user.display_name)
+    return str(getattr(actor, "via", "") or "")
+
+
 def _safe_link(link: str) -> bool:
     """Only links a browser follows harmlessly: ``/path`` inside Mayak or an http(s) URL (never ``javascript:``)."""
     if link.startswith("/") and not link.startswith("//"):

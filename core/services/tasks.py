@@ -190,7 +190,8 @@ def _created(actor: Actor, task: Task) -> None:
         from core.services import notifications
 
         notifications.notify([task.owner_id], N_("%(author)s gave you a task: %(title)s"),
-                             params={"author": actor.label, "title": task.title}, link=f"/tasks/{task.id}")
+                             params={"author": notifications.person(actor), "title": task.title},
+                             link=f"/tasks/{task.id}")
 
 
 def _name_of(user_id: int | None) -> str:

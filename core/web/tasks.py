@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.db import db
 from core.models import TaskRecurrence, User
 from core.models.tasks import PRIORITIES
-from core.services import labels, reassign, recurrence, repeat_rules, tasks
+from core.services import labels, params, reassign, recurrence, repeat_rules, tasks
 from core.services.access import can, filter_query, require, scope_for
 from core.services.errors import InvalidInput
 from core.services.text import optional_int
@@ -97,6 +97,11 @@ def _form_page(task: Any, values: dict[str, Any], errors: dict[str, str], repeat
         owners = [*owners, *[u for u in clients.assignable_users() if u.id == task.owner_id]]
     chosen = SimpleNamespace(**{name: optional_int(values[name]) if name in values else getattr(task, name, None)
                                 for name in ("contact_id", "company_id", "deal_id")})
+    link_names = labels.visible_names(user(), [chosen])
+    for kind in ("contact", "company", "deal"):  # an id from the address or post the user may not see: as if
+        if f"{kind}_id" in values and getattr(chosen, f"{kind}_id") not in link_names[kind]:  # it did not exist
+            values[f"{kind}_id"] = ""
+            setattr(chosen, f"{kind}_id", None)
     rule_words = ""
     if repeat.get("repeat"):
         try:
@@ -105,7 +110,7 @@ def _form_page(task: Any, values: dict[str, Any], errors: dict[str, str], repeat
             rule_words = ""
     return render("tasks/form.html", task=task, values=values, errors=errors, owners=owners,
                   priorities=PRIORITIES, form=EmptyForm(), can_assign=len(owners) > 1, repeat=repeat,
-                  rule_words=rule_words, link_names=labels.linked_names([chosen]), chosen=chosen,
+                  rule_words=rule_words, link_names=link_names, chosen=chosen,
                   weekdays=repeat_rules.WEEKDAYS, status=422 if errors else 200)
 
 
@@ -242,24 +247,48 @@ def stop_recurring(rule_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/handover", methods=["GET", "POST"])
 def handover():  # type: ignore[no-untyped-def]
-    """Give all open work of a person (vacation, sickness, dismissal) to a colleague, with history."""
+    """Give a person's open work (vacation, sickness, dismissal) to a colleague: first exactly what will move
+    (counts per kind and every record by name), then the move, then Undo."""
     require(user(), "assign", "task")
     people = clients.assignable_users()
-    from_id = request.values.get("from_user_id", type=int)
+    try:
+        from_id = params.optional_id("from_user_id", request.values.get("from_user_id"))
+        handed = params.optional_id("handed", request.args.get("handed"))
+    except params.BadParameter as exc:
+        abort(400, description=str(exc.message))
     errors: dict[str, str] = {}
     if request.method == "POST" and EmptyForm().validate_on_submit() and from_id:
-        chosen = tuple(e for e in reassign.ENTITIES if e in request.form.getlist("entities"))
+        chosen = [e for e in reassign.ENTITIES if e in request.form.getlist("entities")]
+        ids = {e: [int(i) for i in request.form.getlist(f"ids.{e}") if i.isascii() and i.isdigit() and len(i) < 19]
+               for e in chosen}
         try:
-            moved = reassign.reassign(actor(), from_user_id=from_id, to_user_id=request.form.get("to_user_id"),
-                                      reason=request.form.get("reason", ""), entities=chosen)
+            moved, audit_id = reassign.hand_over(actor(), from_user_id=from_id,
+                                                 to_user_id=request.form.get("to_user_id"),
+                                                 reason=request.form.get("reason", ""), ids=ids)
         except InvalidInput as exc:
             errors = {k: str(v) for k, v in exc.errors.items()}
         else:
             flash(_("Handed over: %(tasks)s task(s), %(deals)s deal(s), %(contacts)s contact(s), "
                     "%(companies)s company(ies).", tasks=moved.get("task", 0), deals=moved.get("deal", 0),
                     contacts=moved.get("contact", 0), companies=moved.get("company", 0)), "success")
-            return redirect(url_for("tasks.team") if can(user(), "view", "task") else url_for("tasks.index"))
-    counts = reassign.count_open_work(from_id) if from_id else None
-    return render("tasks/handover.html", people=people, from_id=from_id, counts=counts, errors=errors,
-                  form=EmptyForm(), allowed={e: can(user(), "assign", e) for e in reassign.ENTITIES},
-                  status=422 if errors else 200)
+            return redirect(url_for("tasks.handover", from_user_id=from_id, handed=audit_id))
+    pending = reassign.preview(actor(), from_id) if from_id else None
+    return render("tasks/handover.html", people=people, from_id=from_id, pending=pending, errors=errors,
+                  handed=handed, form=EmptyForm(), limit=reassign.PREVIEW_LIMIT, status=422 if errors else 200)
+
+
+@bp.post("/handover/undo")
+def undo_handover():  # type: ignore[no-untyped-def]
+    """Give back what a handover moved (the Undo after handing over)."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    require(user(), "assign", "task")
+    try:
+        back = reassign.undo_handover(actor(), params.record_id("handed", request.form.get("handed", "")))
+    except InvalidInput as exc:
+        flash(str(next(iter(exc.errors.values()))), "warning")
+    else:
+        flash(_("Given back: %(tasks)s task(s), %(deals)s deal(s), %(contacts)s contact(s), %(companies)s "
+                "company(ies).", tasks=back.get("task", 0), deals=back.get("deal", 0),
+                contacts=back.get("contact", 0), companies=back.get("company", 0)), "success")
+    return redirect(url_for("tasks.handover", from_user_id=request.form.get("from_user_id", type=int) or None))

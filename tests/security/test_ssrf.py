@@ -383,3 +383,46 @@ def test_https_is_pinned_with_sni_and_verified_for_the_host_name(certificate):
         wrong = Target(f"https://other.invalid:{port}/", "https", "other.invalid", port, "/", pinned)
         with pytest.raises(FetchFailed):  # and it must name the host we meant, not merely the address
             send(wrong, tls=trusting)
+
+
+# --- one guard: nothing in core or the bundled plugins fetches around it ----------------------------------------
+
+HTTP_CLIENTS = {"urllib.request", "http.client", "requests", "httpx", "urllib3", "aiohttp", "pycurl", "ftplib",
+                "telnetlib"}
+
+
+def test_nothing_fetches_a_url_around_the_guard():
+    """Every outgoing HTTP request goes through core.net: no other module of core or of a bundled plugin imports
+    an HTTP client or opens a socket itself (the test helpers that probe local services aside)."""
+    import ast
+    from pathlib import Path
+
+    from core.testing.fixtures import PROJECT_ROOT
+
+    offenders = []
+    for path in sorted([*(PROJECT_ROOT / "core").rglob("*.py"), *(PROJECT_ROOT / "plugins").rglob("*.py")]):
+        relative = path.relative_to(PROJECT_ROOT).as_posix()
+        if relative == "core/net.py" or relative.startswith("core/testing/"):
+            continue
+        for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if isinstance(node, ast.ImportFrom) and node.module == "urllib":
+                names = [f"urllib.{a.name}" for a in node.names]
+            offenders += [f"{relative}: import {n}" for n in names if n in HTTP_CLIENTS or n.split(".")[0] in
+                          HTTP_CLIENTS - {"urllib.request", "http.client"}]
+            if isinstance(node, ast.Attribute) and node.attr in ("create_connection", "urlopen", "getaddrinfo"):
+                offenders.append(f"{relative}: {node.attr}")
+    assert offenders == [], "fetch URLs with core.plugins.fetch (core.net), never directly: " + "; ".join(offenders)
+
+
+def test_refusals_are_translated(app):
+    """The sentence people see (a settings form, the plugins page) is in their language; logs keep English."""
+    with app.test_request_context("/", headers={"Accept-Language": "ru"}):
+        with pytest.raises(FetchRefused) as info:
+            check_url("http://10.1.2.3/hook", allow=NOTHING)
+        assert "внутренняя сеть" in str(info.value.message) and "MAYAK_FETCH_ALLOW" in str(info.value.message)
+        assert "private network" in str(info.value)
+        with pytest.raises(FetchRefused) as info:
+            check_url("http://2130706433/", allow=NOTHING)
+        assert "в обычном виде" in str(info.value.message)

@@ -20,7 +20,9 @@ from flask_babel import lazy_gettext as _l
 
 from core.services.errors import InvalidInput
 
-MAX_ID = 2**63 - 1  # the largest value of a 64-bit signed integer column (PostgreSQL bigint, SQLite INTEGER)
+# the largest id a record can have: ids are Integer columns, PostgreSQL's 32-bit ``integer`` (SQLAlchemy binds
+# values with a cast to it, so 2**31 already fails there as "integer out of range", a 500)
+MAX_ID = 2**31 - 1
 MIN_DAY = date(1, 1, 1)
 MAX_DAY = date(9998, 12, 31)  # "to" filters add a day; 9999-12-31 would overflow
 MAX_AMOUNT = Decimal("1e15")  # beyond any Numeric(16, 2) column

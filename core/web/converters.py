@@ -1,4 +1,4 @@
-"""URL converters registered for the whole app (pages, partials, the API and plugin routes alike).
+"""Numbers in addresses and forms, for the whole app (pages, partials, the API and plugin routes alike).
 
 ``<int:...>`` is replaced so that every integer in a path is an id a database column can hold: ASCII digits only
 (Werkzeug's ``\\d`` also matches other scripts' digits) and at most 2**63 - 1 (PostgreSQL's ``bigint`` and
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter, Map, ValidationError
 
-from core.services.params import MAX_ID
+from core.services.params import MAX_ID, integer
 
 
 def _at_most(limit: int) -> str:
@@ -47,6 +48,27 @@ class IdConverter(IntegerConverter):
         return super().to_python(value)
 
 
+class Parameters(ImmutableMultiDict):  # type: ignore[type-arg]
+    """Query-string and form values where ``.get(name, type=int)`` means a whole number a database column holds.
+
+    Werkzeug's own ``type=int`` would pass ``9223372036854775808`` on (an overflow in the database: 500) and quietly
+    drop ``abc``; here a present value that is not such a number is refused (``params.BadParameter``: a 400 that
+    names the parameter), like every other bad parameter. Other types behave as in Werkzeug."""
+
+    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:
+        if type is int:
+            value = super().get(key)
+            if value is None or not str(value).strip():
+                return default
+            return integer(str(key), value)
+        return super().get(key, default, type) if type is not None else super().get(key, default)
+
+
+class MayakRequest(Request):
+    parameter_storage_class = Parameters
+
+
 def init_converters(app: Flask) -> None:
     """Register before any blueprint: rules pick their converter class when they are added to the map."""
     app.url_map.converters["int"] = IdConverter
+    app.request_class = MayakRequest

@@ -12,6 +12,8 @@ from flask_htmx import HTMX
 from jinja2 import Environment, Template, nodes
 from jinja2_fragments.flask import before_render_template_block, template_block_rendered
 
+from core.web.security import http_status, local_path
+
 htmx = HTMX()
 
 STOP_POLLING = 286  # htmx stops polling on this status
@@ -77,7 +79,10 @@ def render_block(template_name: str, block: str, **context: Any) -> str:
 
 
 def render(template: str, block: str | None = None, *, status: int = 200, **context: Any) -> Response:
-    """Render the whole page, or only ``block`` when htmx asked (and did not boost the whole page)."""
+    """Render the whole page, or only ``block`` when htmx asked (and did not boost the whole page).
+
+    ``status`` is the HTTP status (checked by :func:`http_status`), never a template variable."""
+    status = http_status(status)
     if block is not None and is_htmx() and not is_boosted():
         body = render_block(template, block, **context)
     else:
@@ -89,13 +94,17 @@ def render(template: str, block: str | None = None, *, status: int = 200, **cont
 
 def fragment(template: str, block: str, *, status: int = 200, **context: Any) -> Response:
     """Render one block of a template (a partial that only htmx requests)."""
+    status = http_status(status)
     response = make_response(render_block(template, block, **context), status)
     response.vary.add("HX-Request")
     return response
 
 
 def redirect(location: str) -> Response:
-    """A redirect that works for both htmx (``HX-Redirect``) and plain requests."""
+    """A redirect that works for both htmx (``HX-Redirect``) and plain requests; only to this site (a path built
+    from a request value goes through :func:`core.web.security.local_path` first)."""
+    if local_path(location) is None:
+        raise ValueError(f"refusing to redirect off the site or with control characters: {location!r}")
     if is_htmx():
         response = make_response("", 204)
         response.headers["HX-Redirect"] = location

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask
 
@@ -46,8 +48,16 @@ class Route:
     url: str
 
 
+def _before(record: object, fields: tuple[str, ...]) -> dict[str, object]:
+    """A merge's snapshot of the kept record, as the merge services write it (undo restores it)."""
+    return {f: (getattr(record, f) if f in ("birthday", "owner_id") else getattr(record, f) or "") for f in fields}
+
+
 def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
     """Create one record of each kind a route can name, owned by ``owner_id``."""
+    from core.services.company_merge import FIELDS as COMPANY_FIELDS
+    from core.services.merge import FIELDS as CONTACT_FIELDS
+
     with app.app_context():
         team = Team(name="Target team")
         role = Role(name="Target role")
@@ -56,11 +66,15 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
         contact = Contact(first_name="Target", search_lf="target", search_fl="target", owner_id=owner_id)
         db.session.add_all([team, role, job, company, contact])
         db.session.flush()
-        merge = Activity(kind="merge", contact_id=contact.id, data={"merged": [], "before": {}, "moved": [],
+        merge = Activity(kind="merge", contact_id=contact.id, data={"merged": [],
+                                                                    "before": _before(contact, CONTACT_FIELDS),
+                                                                    "moved": [],
                                                                     "added_phones": [], "added_emails": [],
                                                                     "added_companies": [], "tags_before": []})
         db.session.add(merge)
-        company_merge = Activity(kind="merge", company_id=company.id, data={"merged": [], "before": {}, "moved": [],
+        company_merge = Activity(kind="merge", company_id=company.id, data={"merged": [],
+                                                                            "before": _before(company, COMPANY_FIELDS),
+                                                                            "moved": [],
                                                                             "people": [], "added_phones": [],
                                                                             "added_emails": [], "tags_before": []})
         db.session.add(company_merge)
@@ -115,4 +129,70 @@ def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:
             url = url_for(rule.endpoint, **values)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             routes.append(Route(rule.endpoint, method, url))
+    return routes
+
+
+# --- every parameter of every route (tests/security/test_headers.py, test_bad_input.py) ------------------------
+
+_SOURCES = ("core", "plugins", "themes")
+_READS = re.compile(r"""\b(?:args|values|form)\s*(?:\.(?:get|getlist)\(|\[)\s*["']([A-Za-z_][\w.]*)["']""")
+_FORM_NAMES = re.compile(r"""\bname=["']([A-Za-z_][\w.]*)["']""")
+_URL_FOR_ARGS = re.compile(r"""url_for\([^)]*""")
+_KWARG = re.compile(r"""\b([a-z_]+)=""")
+_FILTER_NAMES = re.compile(r"""name (?:==|in) \(?((?:["'][a-z_.]+["'](?:, )?)+)""")
+
+
+def parameter_names() -> list[str]:
+    """Every query-string or form parameter name the code and templates read or write: what views read
+    (``request.args.get("x")``), what forms and links send (``name="x"``, ``url_for(..., x=...)``) and the
+    list filters (``core/services/listing.py``). Read from the sources, so a new parameter is walked too."""
+    root = Path(__file__).resolve().parents[2]
+    names: set[str] = set()
+    for top in _SOURCES:
+        for path in (root / top).rglob("*"):
+            if path.suffix not in (".py", ".html") or "translations" in path.parts or "tests" in path.parts:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            names.update(_READS.findall(text))
+            names.update(_FORM_NAMES.findall(text))
+            for call in _URL_FOR_ARGS.findall(text):
+                names.update(_KWARG.findall(call))
+            if path.name == "listing.py":
+                for group in _FILTER_NAMES.findall(text):
+                    names.update(re.findall(r"[a-z_.]+", group))
+    from core.services.listing import COMPANIES, CONTACTS, DEALS, ListQuery
+
+    for spec in (CONTACTS, COMPANIES, DEALS):
+        names.update(spec.text_filters)
+    names.update(ListQuery.RESERVED)
+    names.discard("csrf_token")
+    return sorted(names)
+
+
+def routes_with_argument(app: Flask, targets: dict[str, int], payload: str) -> list[Route]:
+    """Each route once per path argument, that argument replaced by ``payload`` (percent-encoded); the other
+    arguments filled from ``targets``. An ``int`` argument gets the payload too (the route must not match)."""
+    from urllib.parse import quote
+
+    routes = []
+    marker = 987_654_321_987
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ("static", "theme_static", "plugin_static"):
+            continue
+        for arg in sorted(rule.arguments):
+            if arg in (rule.defaults or {}):
+                continue
+            values = {a: targets[a] for a in rule.arguments if a in targets}
+            values[arg] = marker
+            with app.test_request_context():
+                from flask import url_for
+
+                try:
+                    url = url_for(rule.endpoint, **values)
+                except ValueError:  # an enumerated path part (any(...)): the valid word, replaced below
+                    values[arg] = targets[arg]
+                    url = url_for(rule.endpoint, **values)
+            url = url.replace(str(values[arg]), quote(payload, safe=""), 1)
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                routes.append(Route(rule.endpoint, method, url))
     return routes

@@ -1,0 +1,198 @@
+"""QUALITY 26 (issue 10, item 1): no request value reaches a status line, header name or header value, and every
+redirect stays on the site.
+
+The walk: every route of the URL map, as an anonymous visitor and as a signed-in administrator, with a CR/LF
+payload (and one of other control characters) in every query and form parameter the code knows of
+(:func:`tests.security.routes.parameter_names`) and in every path segment. Each parameter is tried alone or in a
+group of parameters the route accepted together: a route that refuses a group (4xx) has it split in halves until
+each refused parameter stands alone, so a refusal of one parameter never hides what another one does.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.test import TestResponse
+
+from core.db import db
+from core.models import User
+from core.services import tokens
+from core.services.context import Actor
+from core.testing.fixtures import csrf_token, sign_in
+from tests.plugins import careless as careless_plugin
+from tests.security.routes import Route, all_routes, parameter_names, routes_with_argument, seed_targets
+
+SPLIT = "x\r\nX-Evil: 1\r\nSet-Cookie: evil=1\r\n\r\n<b>evil</b>"
+CONTROLS = "y\x00\x0b\x0c\x1b\x7f\u0085\u2028z\rX-Evil: 2\nw"
+PAYLOADS = (SPLIT, CONTROLS)
+STATUS_LINE = re.compile(r"[1-5][0-9]{2} [A-Z0-9 '\-]+")
+
+
+def assert_clean(response: TestResponse, what: str) -> None:
+    """The response's status line and headers carry nothing of the payload; redirects stay on the site."""
+    what = what[:300]
+    assert response.status_code < 500, f"{what}: {response.status}"
+    assert STATUS_LINE.fullmatch(response.status), f"{what}: status line {response.status!r}"
+    for name, value in response.headers.items():
+        assert "evil" not in name.lower(), f"{what}: header {name!r}"
+        assert not re.search(r"[\x00-\x08\x0a-\x1f\x7f]", value), f"{what}: {name}: {value[:300]!r}"
+        assert not (name == "Set-Cookie" and value.startswith("evil")), f"{what}: {value[:300]!r}"
+        if name in ("Location", "HX-Redirect", "HX-Location", "Content-Location"):
+            parts = urlsplit(value)
+            assert parts.netloc in ("", "localhost") and not value.startswith(("//", "/\\")) \
+                and "\\" not in value, f"{what}: {name} leaves the site: {value!r}"
+
+
+class Walker:
+    def __init__(self, client, *, headers: dict[str, str] | None = None, token: str | None = None) -> None:
+        self.client = client
+        self.headers = headers or {}
+        self.token = token
+        self.requests = 0
+
+    def send(self, route: Route, url: str, params: dict[str, str]) -> TestResponse:
+        self.requests += 1
+        if route.method == "GET":
+            return self.client.get(url, query_string=params, headers=self.headers)
+        form = dict(params)
+        if self.token:
+            form["csrf_token"] = self.token
+        return self.client.open(url, method=route.method, data=form, headers=self.headers)
+
+    def walk(self, route: Route, names: list[str], payload: str, *, url: str | None = None) -> None:
+        """Send ``payload`` in all ``names`` at once; where the route refuses the group, split it."""
+        target = url or route.url
+        response = self.send(route, target, dict.fromkeys(names, payload))
+        assert_clean(response, f"{route.method} {target} with {names[:3]}{'…' if len(names) > 3 else ''}")
+        if 400 <= response.status_code < 500 and len(names) > 1:
+            refused = _named_parameter(response)
+            if refused in names:  # the page said which parameter it refused: walk on without it
+                self.walk(route, [n for n in names if n != refused], payload, url=url)
+                return
+            half = len(names) // 2
+            self.walk(route, names[:half], payload, url=url)
+            self.walk(route, names[half:], payload, url=url)
+
+
+def _named_parameter(response: TestResponse) -> str | None:
+    match = re.search(r'class="error-detail">[^<]*?“([^”]+)”', response.get_data(as_text=True))
+    return match[1] if match else None
+
+
+@pytest.fixture
+def guard_log(caplog):
+    caplog.set_level(logging.WARNING)
+    yield caplog
+    assert not [r for r in caplog.records if "refused a response" in r.getMessage()], \
+        "the last-line guard had to replace a response: a view lets a request value into a header"
+
+
+def test_every_parameter_of_every_route_as_admin(app, admin, guard_log):
+    targets = seed_targets(app, admin.id)
+    client = app.test_client()
+    sign_in(client, admin.email)
+    with app.app_context():
+        api_token = tokens.create(Actor(None, via="test"), db.session.get(User, admin.id))
+    names = parameter_names()
+    web = Walker(client, token=csrf_token(client))
+    api = Walker(client, headers={"Authorization": f"Bearer {api_token}"})
+    for payload in PAYLOADS:
+        for route in all_routes(app, targets):
+            if route.endpoint == "auth.logout":
+                continue  # would end the walk's own session
+            walker = api if route.endpoint.startswith("api.") else web
+            walker.walk(route, names, payload)
+        for route in routes_with_argument(app, targets, payload):
+            if route.endpoint == "auth.logout":
+                continue
+            walker = api if route.endpoint.startswith("api.") else web
+            assert_clean(walker.send(route, route.url, {}), f"{route.method} {route.url}")
+    assert web.requests > 300
+
+
+def test_every_parameter_of_every_route_anonymously(app, admin, guard_log):
+    targets = seed_targets(app, admin.id)
+    client = app.test_client()
+    walker = Walker(client, token=csrf_token(client))
+    names = parameter_names()
+    for payload in PAYLOADS:
+        for route in all_routes(app, targets):
+            walker.walk(route, names, payload)
+        for route in routes_with_argument(app, targets, payload):
+            assert_clean(walker.send(route, route.url, {}), f"{route.method} {route.url}")
+
+
+def test_the_jobs_page_status_filter_never_becomes_the_http_status(admin_client):
+    attack = "/admin/jobs/?status=200%20OK%0D%0AX-Evil:%201%0D%0A%0D%0A<b>hi</b>"
+    response = admin_client.get(attack)
+    assert response.status_code == 400
+    assert "X-Evil" not in response.headers and "<b>hi</b>" not in response.get_data(as_text=True)
+    for status in ("failed", "queued", "running", "finished"):
+        page = admin_client.get(f"/admin/jobs/?status={status}")
+        assert page.status == "200 OK"
+        assert f'href="/admin/jobs/?status={status}">' in page.get_data(as_text=True)
+    assert admin_client.get("/admin/jobs/?status=201").status_code == 400
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "/\t/evil.example", "https://evil.example/",
+                                    "javascript:alert(1)", "/%0d%0aX-Evil:1", "/ok\r\nX-Evil: 1", " //evil.example",
+                                    "http://localhost:81/", "https://localhost/"])
+def test_sign_in_next_never_leaves_the_site(app, admin, target):
+    client = app.test_client()
+    response = client.post("/login?next=" + target.replace("%", "%25").replace("\t", "%09").replace("\r", "%0D")
+                           .replace("\n", "%0A").replace(" ", "%20"),
+                           data={"email": admin.email, "password": "correct horse battery",
+                                 "csrf_token": csrf_token(client)})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location in ("/", "/%0d%0aX-Evil:1"), location
+
+
+# --- the same-origin check: scheme, host and port ------------------------------------------------------------------
+
+@pytest.mark.parametrize("origin, allowed", [
+    ("http://localhost", True),
+    ("http://localhost:80", True),
+    ("https://localhost", False),  # same host, other scheme
+    ("http://localhost:8080", False),  # same host, other port
+    ("http://LOCALHOST", True),
+    ("http://evil.example", False),
+    ("http://localhost.evil.example", False),
+    ("http://user@localhost", True),
+    ("ftp://localhost", False),
+    ("http://localhost:99999", False),
+    ("null", False),
+])
+def test_same_origin_check_compares_scheme_host_and_port(app, admin, origin, allowed):
+    client = app.test_client()
+    sign_in(client, admin.email)
+    token = csrf_token(client)
+    for header in ("Origin", "Referer"):
+        value = origin if header == "Origin" or origin == "null" else origin + "/contacts/"
+        if header == "Referer" and origin == "null":
+            continue
+        response = client.post("/notifications/read", data={"csrf_token": token}, headers={header: value})
+        assert (response.status_code != 403) is allowed, f"{header}: {value} answered {response.status_code}"
+
+
+# --- the last line of defence --------------------------------------------------------------------------------------
+
+def test_guard_replaces_any_response_a_request_value_split_or_sent_away(make_app, caplog):
+    careless = make_app(extra_plugins=[("careless", careless_plugin)])
+    client = careless.test_client()
+    caplog.set_level(logging.WARNING)
+    for url in ("/careless/status?code=200%20OK%0D%0AX-Evil:%201", "/careless/header?v=a%00b",
+                "/careless/header?v=a%E2%80%A8b", "/careless/away?to=https://evil.example/",
+                "/careless/away?to=//evil.example", "/careless/away?to=/%5Cevil.example"):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert_clean(response, url)
+    assert "refused a response" in caplog.text
+    assert client.get("/careless/status?code=200%20OK").status_code == 200
+    assert client.get("/careless/away?to=/contacts/").headers["Location"] == "/contacts/"
+    # render() and the htmx redirect refuse at the source: a programming error, logged, never sent
+    assert client.get("/careless/render?status=200%20OK%0D%0AX-Evil:%201").status_code == 500
+    assert client.get("/careless/htmx-away?to=//evil.example").status_code == 500

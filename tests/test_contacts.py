@@ -129,7 +129,8 @@ def test_reassign_keeps_history_and_needs_assign(app, admin, make_user):
             contacts.reassign(_actor(app, seller.id), [saved.id], other.id)
         assert contacts.reassign(_actor(app, admin.id), [saved.id], other.id) == [saved.id]
         history = db.session.scalar(select(Activity).where(Activity.contact_id == saved.id, Activity.kind == "owner"))
-        assert history.data == {"from": seller.id, "to": other.id, "reason": ""}
+        assert history.data == {"from": seller.id, "to": other.id, "reason": "", "from_name": "seller@example.com",
+                                "to_name": "other@example.com"}  # names as they were, for the timeline's words
 
 
 def test_soft_delete_and_undo(app, admin, ivan):

@@ -54,12 +54,18 @@ def snapshot(contact: Contact) -> dict[str, Any]:
     }
 
 
-def _memberships(items: list[dict[str, Any]], errors: dict[str, Any], actor: Actor) -> list[ContactCompany]:
+def _memberships(items: list[dict[str, Any]], errors: dict[str, Any], actor: Actor,
+                 loose_titles: list[str] | None = None) -> list[ContactCompany]:
+    """The contact's places in companies. A job title typed in a row without a company is not dropped: it is
+    collected in ``loose_titles`` (the caller keeps it as the contact's own job title)."""
     result: list[ContactCompany] = []
     seen: set[int] = set()
     for index, item in enumerate(items[: client_fields.MAX_ITEMS]):
         raw_id = item.get("company_id")
         if raw_id in (None, ""):
+            title = client_fields.clean(str(item.get("job_title") or ""), 200)
+            if title and loose_titles is not None:
+                loose_titles.append(title)
             continue
         try:
             company = db.session.get(Company, int(raw_id))
@@ -99,7 +105,13 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
     client_fields.apply_common(target, values, entity=ENTITY, is_new=contact is None, partial=partial,
                                keep_unparsed=keep_unparsed_phones, errors=errors)
     if not partial or "companies" in values:
-        memberships = _memberships(list(values.get("companies") or []), errors, actor)
+        loose_titles: list[str] = []
+        memberships = _memberships(list(values.get("companies") or []), errors, actor, loose_titles)
+        for title in loose_titles:  # a job title typed without a company: the contact's own job title
+            if not target.job_title:
+                target.job_title = title
+            elif title.casefold() not in target.job_title.casefold():
+                target.job_title = client_fields.clean(f"{target.job_title}, {title}", 200)
         if [(m.company_id, m.job_title) for m in target.memberships] != [(m.company_id, m.job_title)
                                                                          for m in memberships]:
             target.memberships = memberships

@@ -159,3 +159,33 @@ def test_wide_but_honest_tables_are_still_read(app, admin_client, name, data):
     columns, and a card holding a card (vCard 3 AGENT) are read."""
     response = _upload(admin_client, name, data)
     assert response.status_code == 303, response.get_data(as_text=True)[-2000:]
+
+
+@pytest.mark.parametrize(("name", "tail", "reason"), [
+    ("late-wide.csv", ";".join(f"c{n}" for n in range(60_000)).encode() + b"\r\n", "60000 columns"),
+    ("late-long.csv", b"a;" * 3_000_000 + b"\r\n", "longer than a megabyte"),
+])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_hostile_row_deep_in_the_file_stops_the_run_with_its_position(app, admin, tmp_path, monkeypatch, name,
+                                                                        tail, reason, parallel):
+    """Past the rows the set-up step looks at, the run itself refuses the row (in-process and in the reader
+    processes of big files): the batch fails with the message and the position of the last good row."""
+    from sqlalchemy import select
+
+    from core.db import db
+    from core.models import ImportBatch
+    from core.services import import_reading, imports
+
+    if parallel:
+        monkeypatch.setattr(import_reading, "PARALLEL_FROM_ROWS", 0)
+    monkeypatch.setattr(imports, "CHUNK", 10)
+    path = tmp_path / name
+    good = "".join(f"Клиент {n};+7916{n:07d}\r\n" for n in range(60))
+    path.write_bytes(f"Имя;Телефон\r\n{good}".encode() + tail)
+    started = time.monotonic()
+    result = app.test_cli_runner().invoke(args=["import", "contacts", str(path), "--json"])
+    assert result.exit_code != 0 and time.monotonic() - started < 10
+    with app.app_context():
+        batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()))
+        assert batch.status == "failed" and reason in batch.error, batch.error
+        assert batch.position == 61, "rows 2-61 were imported; the import stopped at the hostile row"

@@ -13,6 +13,7 @@ from core.plugins import facades
 from core.services import access, accounts, audit, tokens
 from core.services.access import require
 from core.services.errors import ValidationError
+from core.web import audit_words
 from core.web.context import actor, user
 from core.web.forms import EmptyForm, RoleForm, TeamForm, UserForm
 from core.web.htmx import render
@@ -275,8 +276,8 @@ def audit_log():  # type: ignore[no-untyped-def]
     before = request.args.get("before", type=int)
     action = request.args.get("action") or None
     entries = audit.recent(limit=50, before_id=before, action=action)
-    return render("admin/audit.html", "rows", entries=entries, action=action,
-                  more=entries[-1].id if len(entries) == 50 else None)
+    return render("admin/audit.html", "rows", lines=audit_words.describe(entries), action=action,
+                  actions=audit_words.action_choices(), more=entries[-1].id if len(entries) == 50 else None)
 
 
 # --- custom fields ---------------------------------------------------------------------------------------

@@ -153,11 +153,11 @@ class AllowList:
         return cls(frozenset(hosts), tuple(networks))
 
     def permits(self, host: str, address: IPAddress) -> bool:
+        """Whether ``address`` (which ``host`` resolved to) may be reached although it is not public."""
         inner = embedded_ipv4(address)
         if any(address in n or (inner is not None and inner in n) for n in self.networks):
             return True
-        return host in self.hosts and not any(a in n for a in (address, inner) if a is not None for n in METADATA
-                                              if a.version == n.version)
+        return host in self.hosts and refusal(address) != "metadata"
 
     def __bool__(self) -> bool:
         return bool(self.hosts or self.networks)

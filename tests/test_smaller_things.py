@@ -46,3 +46,28 @@ def test_notifications_name_people_by_full_name(app, admin, make_user):
     assert said[worker.id][1]["author"] == "nameless@example.com"  # no name given: the email
     assert said[taker.id][0]["actor"] == "Борис Начальников"
     assert not any("boss.person@example.com" in str(p) for ps in said.values() for p in ps)
+
+
+def test_inbox_adds_to_a_deal_picked_by_its_title_not_a_number(app, admin, admin_client):
+    from core.models import InboxItem
+    from core.services import deals, inbox
+
+    with app.app_context():
+        actor = Actor(db.session.get(User, admin.id))
+        deal = deals.save(actor, None, {"title": "Кухня Ивановых", "pipeline_id": deals.ensure_default_pipeline().id})
+        item, _ = inbox.receive(channel="email", name="Незнакомец", email="new.person@example.com", subject="Вопрос")
+        db.session.commit()
+        item_id, deal_id = item.id, deal.id
+    page = admin_client.get("/inbox/").text
+    assert f'id="deal-{item_id}"' in page and 'name="deal_id" value=""' in page and "deal #" not in page
+    assert "Кухня Ивановых" in admin_client.get("/deals/pick/deal?deal_pick_q=кухня").text
+    nothing = post_form(admin_client, f"/inbox/{item_id}/accept", {"to_deal": "1", "deal_id": ""},
+                        follow_redirects=True)
+    assert "Choose the deal by its title or client." in nothing.text
+    with app.app_context():
+        assert db.session.get(InboxItem, item_id).status == "new"  # nothing was accepted by accident
+    added = post_form(admin_client, f"/inbox/{item_id}/accept", {"to_deal": "1", "deal_id": deal_id})
+    assert added.status_code == 302
+    with app.app_context():
+        assert (db.session.get(InboxItem, item_id).status, db.session.get(InboxItem, item_id).deal_id) == (
+            "attached", deal_id)

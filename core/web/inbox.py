@@ -56,6 +56,9 @@ def accept(item_id: int):  # type: ignore[no-untyped-def]
         abort(400)
     item = _item(item_id, "edit")
     deal_id = request.form.get("deal_id", type=int)
+    if request.form.get("to_deal") and not deal_id:  # "Add to deal" without a deal picked: say so, accept nothing
+        flash(_("Choose the deal by its title or client."), "danger")
+        return redirect(url_for("inbox.index"))
     try:
         inbox.accept(actor(), item, deal_id=deal_id)
     except InvalidInput as exc:

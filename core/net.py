@@ -26,6 +26,7 @@ import ipaddress
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -310,7 +311,30 @@ def parse(url: str) -> Target:
     return Target(url=url, scheme=scheme, host=host, port=port, request_target=request_target)
 
 
-def resolve(host: str, port: int) -> tuple[IPAddress, ...]:
+def _getaddrinfo(host: str, port: int, timeout: float) -> list[Any]:
+    """``socket.getaddrinfo`` within ``timeout`` seconds: the C resolver has no deadline of its own, so it runs in
+    a daemon thread that is left behind (and finishes on its own) when DNS is too slow."""
+    outcome: dict[str, Any] = {}
+
+    def lookup() -> None:
+        try:
+            outcome["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError) as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=lookup, name="mayak-dns", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise FetchFailed(N_("%(host)s cannot be found: %(error)s"), host=host,
+                          error=f"no DNS answer within {round(timeout, 1)} s")
+    if "error" in outcome:
+        raise FetchFailed(N_("%(host)s cannot be found: %(error)s"), host=host,
+                          error=str(outcome["error"])) from outcome["error"]
+    return list(outcome["infos"])
+
+
+def resolve(host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> tuple[IPAddress, ...]:
     """Every address ``host`` resolves to, looked up once (raises :class:`FetchFailed` when it does not)."""
     try:
         literal = ipaddress.ip_address(host)
@@ -320,10 +344,7 @@ def resolve(host: str, port: int) -> tuple[IPAddress, ...]:
         return (literal,)
     if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always this machine, whatever DNS says
         return (ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1"))
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise FetchFailed(N_("%(host)s cannot be found: %(error)s"), host=host, error=str(exc)) from exc
+    infos = _getaddrinfo(host, port, timeout)
     addresses: list[IPAddress] = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
@@ -347,7 +368,8 @@ def check_addresses(host: str, addresses: Iterable[IPAddress], allow: AllowList)
     return checked
 
 
-def check_url(url: str, *, allow: AllowList | None = None, lookup: bool = True) -> Target:
+def check_url(url: str, *, allow: AllowList | None = None, lookup: bool = True,
+              timeout: float = DEFAULT_TIMEOUT) -> Target:
     """Read ``url`` strictly and check where it leads; the returned target carries the checked addresses to
     connect to. Use it to validate a URL when it is saved (a name that does not resolve raises
     :class:`FetchFailed`, which a form may accept: every fetch checks again)."""
@@ -359,7 +381,7 @@ def check_url(url: str, *, allow: AllowList | None = None, lookup: bool = True) 
         except ValueError:
             return target
         return _with(target, check_addresses(target.host, [literal], allow))
-    return _with(target, check_addresses(target.host, resolve(target.host, target.port), allow))
+    return _with(target, check_addresses(target.host, resolve(target.host, target.port, timeout), allow))
 
 
 def _with(target: Target, addresses: tuple[IPAddress, ...]) -> Target:
@@ -488,7 +510,7 @@ def fetch(url: str, *, method: str = "GET", body: bytes | None = None, headers: 
     hops: list[str] = []
     current = url
     while True:
-        target = check_url(current, allow=allow)
+        target = check_url(current, allow=allow, timeout=_remaining(deadline, url[:200], timeout))
         response = send(target, method=method, body=body, headers=sent, timeout=timeout, max_bytes=max_bytes,
                         tls=tls, deadline=deadline)
         location = response.headers.get("location")

@@ -341,6 +341,9 @@ def test_the_connection_is_pinned_to_the_checked_address(loopback):
     original Host header, so no second lookup happened between the check and the connection."""
     with pytest.raises(socket.gaierror):
         socket.getaddrinfo("pinned.invalid", 80)
+    with pytest.raises(FetchFailed) as info:
+        fetch("http://pinned.invalid/", allow=NOTHING)
+    assert "cannot be found" in str(info.value)
     port = loopback.server_address[1]
     target = Target(f"http://pinned.invalid:{port}/hook?a=1", "http", "pinned.invalid", port, "/hook?a=1",
                     (ipaddress.ip_address("127.0.0.1"),))

@@ -178,3 +178,20 @@ def test_the_home_page_in_russian(app, admin):
                  "Моя команда сегодня", "Новые лиды за сегодня", "1\u00a0250\u00a0000,50\u00a0₽"):
         assert text in html, text
     assert "My open deals" not in html
+
+
+def test_a_record_given_to_someone_else_is_no_longer_named(app, admin):
+    """My task about a client who now belongs to a colleague: the task stays mine, the client's name goes."""
+    from core.models import Contact, Deal
+
+    anna = create_user(app, "anna@example.com", grants=SALES)
+    boris = create_user(app, "boris@example.com", grants=SALES)
+    mine = _book(app, anna.id, "А")
+    with app.app_context():
+        db.session.get(Contact, mine["contact"]).owner_id = boris.id
+        db.session.get(Deal, mine["deal"]).owner_id = boris.id
+        db.session.commit()
+    html = _client(app, anna).get("/").get_data(as_text=True)
+    assert f'id="task-{mine["overdue"]}"' in html
+    assert "КлиентА" not in html and "Сделка А" not in html and "Заметка А" not in html
+    assert f'/contacts/{mine["contact"]}"' not in html and f'/deals/{mine["deal"]}"' not in html

@@ -185,3 +185,26 @@ def test_the_results_page_in_russian(app, admin, make_user):
     assert "Все результаты" in suggest and "8 (916) 123-45-67" in suggest  # the phone as Russians write it
     # the top bar of every page carries the box
     assert 'id="global-q"' in client.get("/").get_data(as_text=True)
+
+
+PAYLOADS = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "javascript:alert(1)",
+            '<a hx-get="/admin" hx-trigger="load">x</a>', "{{ 7*7 }}"]
+
+
+def test_names_found_are_shown_as_text(app, admin, admin_client):
+    with app.app_context():
+        actor = Actor(db.session.get(User, admin.id))
+        pipeline = deals.ensure_default_pipeline()
+        for n, payload in enumerate(PAYLOADS):
+            person = contacts.save(actor, None, {"first_name": f"Xss{n}", "last_name": payload,
+                                                 "emails": [{"address": f"xss{n}@example.com"}]})
+            companies.save(actor, None, {"name": f"Xss{n} {payload}"})
+            deals.save(actor, None, {"title": f"Xss{n} {payload}", "pipeline_id": pipeline.id,
+                                     "contact_id": person.id})
+    for url in ("/search/?q=xss", "/search/suggest?q=xss"):
+        html = admin_client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+        assert "Xss4" in html
+        for payload in PAYLOADS[:2] + PAYLOADS[3:4]:
+            assert payload not in html, (url, payload)
+        assert "<script>alert" not in html and "<img src=x" not in html and 'hx-trigger="load">x' not in html
+        assert "{{ 7*7 }}" in html  # template syntax stays text

@@ -122,3 +122,18 @@ def test_any_uploaded_name_is_kept_clean_and_downloads(app, admin, admin_client,
         fallback = re.search(r'filename="([^"\\]*)";', header)
         assert fallback and fallback.group(1).strip("_.-"), "old clients get a plain ASCII name"
         assert unquote(header.split("filename*=UTF-8''", 1)[1]) == stored
+
+
+def test_names_stored_before_the_rule_still_download(app, admin, admin_client):
+    """Attachments saved while names kept CR/LF (or anything else) are served under a clean name, not a 500."""
+    contact_id = _contact(app, admin.id)
+    assert _upload(admin_client, contact_id, PNG, "photo.png").status_code == 302
+    with app.app_context():
+        attachment = db.session.scalar(select(Attachment).order_by(Attachment.id.desc()))
+        attachment.filename = 'old\r\nSet-Cookie: x=1\r\n"name".png'
+        db.session.commit()
+        attachment_id = attachment.id
+    response = admin_client.get(f"/files/{attachment_id}")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert parse_options_header(response.headers["Content-Disposition"])[1]["filename"] == \
+        files.safe_name('old\r\nSet-Cookie: x=1\r\n"name".png') == "old Set-Cookie_ x=1 _name_.png"

@@ -113,7 +113,9 @@ def rule_text(preset: str, until: str = "", count: str = "", by_day: list[str] |
     if by_day and preset == "weekly":
         parts.append("BYDAY=" + ",".join(d for d in by_day if d in ("MO", "TU", "WE", "TH", "FR", "SA", "SU")))
     if month_day and preset in ("monthly", "quarterly"):
-        parts.append(f"BYMONTHDAY={int(month_day)}" if month_day.lstrip("-").isdigit() else "BYMONTHDAY=x")
+        digits = month_day.lstrip("-")  # ASCII only: "²".isdigit() is true but int("²") fails
+        parts.append(f"BYMONTHDAY={int(month_day)}" if digits.isascii() and digits.isdigit() and len(digits) < 4
+                     else "BYMONTHDAY=x")
     if count:
         parts.append(f"COUNT={count}")
     elif until:

@@ -10,6 +10,7 @@ from flask import abort, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from core.services import params
 from core.services.access import require
 from core.services.errors import InvalidInput
 from core.web import clients
@@ -55,7 +56,7 @@ def handle(bulk: BulkList):  # type: ignore[no-untyped-def]
     require(user(), "view", bulk.kind)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit() and len(i) < 19][:MAX_SELECTED]
+    ids = params.record_ids("ids", request.form.getlist("ids")[:MAX_SELECTED])
     action = request.form.get("action")
     if not ids and action:
         flash(_("Select the rows first."), "warning")
@@ -71,7 +72,7 @@ def handle(bulk: BulkList):  # type: ignore[no-untyped-def]
             flash(_done(bulk, "restored", len(bulk.service.restore(actor(), ids))), "success")
         elif action == "reassign":
             owner = request.form.get("owner_id", "")
-            done = bulk.service.reassign(actor(), ids, int(owner) if owner.isdigit() and len(owner) < 19 else 0)
+            done = bulk.service.reassign(actor(), ids, params.optional_id("owner_id", owner) or 0)
             flash(_done(bulk, "reassigned", len(done)), "success")
         elif action == "tag":
             done = bulk.service.add_tags(actor(), ids, request.form.get("tags", "").split(","))

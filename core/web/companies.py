@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import companies, company_merge, custom_fields, listing, timeline
+from core.services import companies, company_merge, custom_fields, listing, params, timeline
 from core.services.access import require
 from core.services.errors import InvalidInput
 from core.web import bulk_actions, clients
@@ -130,7 +130,7 @@ def duplicates_page():  # type: ignore[no-untyped-def]
 @bp.route("/merge", methods=["GET", "POST"])
 def merge_page():  # type: ignore[no-untyped-def]
     require(user(), "edit", "company")
-    ids = [int(i) for i in request.values.getlist("ids") if str(i).isdigit()][:10]
+    ids = params.record_ids("ids", request.values.getlist("ids")[:10])
     chosen_companies = [_load(company_id, "edit") for company_id in dict.fromkeys(ids)]
     if len(chosen_companies) < 2:
         flash(_("Choose at least two different companies to merge."), "warning")

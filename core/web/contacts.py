@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import companies, contacts, custom_fields, deals, duplicates, listing, merge, tasks, timeline
+from core.services import companies, contacts, custom_fields, deals, duplicates, listing, merge, params, tasks, timeline
 from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.web import bulk_actions, clients
@@ -183,7 +183,7 @@ def duplicates_page():  # type: ignore[no-untyped-def]
 def merge_page():  # type: ignore[no-untyped-def]
     """Compare the chosen contacts side by side, pick each field's value, see what will happen, merge."""
     require(user(), "edit", "contact")
-    ids = [int(i) for i in request.values.getlist("ids") if str(i).isdigit()][:10]
+    ids = params.record_ids("ids", request.values.getlist("ids")[:10])
     people = []
     for contact_id in dict.fromkeys(ids):
         people.append(_load(contact_id, "edit"))

@@ -112,3 +112,19 @@ def test_ids_beyond_what_a_column_holds_are_not_found_on_every_route(app, admin)
                     checked += 1
     assert checked > 100
     assert all_routes(app, targets)  # the map is walkable with real ids too
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.one_of(st.sampled_from(["²", "٣", "１", str(2**31), str(2**63), "9" * 40, "-1", "x"]),
+                       st.text(max_size=12)))
+def test_bulk_ids_owner_and_month_day_never_500(app, admin, admin_client, value):
+    from core.testing.fixtures import post_form
+
+    for url, form in (("/contacts/bulk", {"ids": value, "action": "delete"}),
+                      ("/companies/bulk", {"ids": value, "action": "delete"}),
+                      ("/contacts/bulk", {"ids": "1", "action": "reassign", "owner_id": value}),
+                      ("/contacts/merge?ids=" + value, None),
+                      ("/tasks/new", {"title": "Repeat", "repeat": "monthly", "month_day": value}),
+                      ("/tasks/recurring", {"title": "Repeat", "repeat": "monthly", "month_day": value})):
+        response = admin_client.get(url) if form is None else post_form(admin_client, url, form)
+        assert response.status_code < 500, f"{url} {form}: {response.status}"

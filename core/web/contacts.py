@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
@@ -9,7 +10,7 @@ from flask_babel import gettext as _
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import companies, contacts, custom_fields, deals, duplicates, listing, merge, params, tasks, timeline
+from core.services import contacts, custom_fields, deals, duplicates, labels, listing, merge, params, tasks, timeline
 from core.services.access import can, require
 from core.services.errors import InvalidInput
 from core.web import bulk_actions, clients
@@ -49,7 +50,7 @@ def _form_context(contact: Any, values: dict[str, Any] | None, errors: dict[str,
     ids = [int(r["company_id"]) for r in (values or {}).get("companies", []) if str(r.get("company_id")).isdigit()]
     return {"contact": contact, "values": values, "errors": clients.form_errors(errors),
             "rows": clients.form_rows(contact, values),
-            "company_names": companies.names_of(ids),
+            "company_names": labels.visible_names(user(), [SimpleNamespace(company_id=i) for i in ids])["company"],
             "fields": custom_fields.definitions("contact"), "owners": clients.assignable_users(),
             "form": EmptyForm()}
 

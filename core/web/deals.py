@@ -200,8 +200,12 @@ def edit(deal_id: int | None):  # type: ignore[no-untyped-def]
         owners = [*owners, *[u for u in clients.assignable_users() if u.id == deal.owner_id]]  # keep the current
     chosen = SimpleNamespace(contact_id=_chosen("contact_id", values, deal), company_id=_chosen("company_id", values,
                                                                                                  deal))
+    client_names = labels.visible_names(user(), [chosen])
+    for field, kind in (("contact_id", "contact"), ("company_id", "company")):
+        if field in values and optional_int(values[field]) not in client_names[kind]:
+            values[field] = ""  # an id from the address or post the user may not see: as if it did not exist
     return render("deals/form.html", deal=deal, values=values, errors=errors, pipelines=deals.pipelines(),
-                  client_names=labels.linked_names([chosen]),
+                  client_names=client_names,
                   owners=owners, form=EmptyForm(), channels=CHANNELS, status=422 if errors else 200)
 
 

@@ -1,26 +1,37 @@
 """Atomic counters in fixed windows: the sign-in throttle, and limits on how much refusal noise gets audited.
 
-Each change is one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` statement (PostgreSQL, SQLite ≥ 3.35) in its own
-short transaction on its own connection, committed before the caller goes on. So 40 concurrent requests get the
-counts 1…40, never the same count twice, and a request is counted even when its caller later rolls back. The
-counters are not part of the caller's unit of work on purpose: they guard it.
+With Redis (``REDIS_URL``) a count is one ``MULTI``: ``SET key 0 EX window NX``, ``INCR key``, ``TTL key``. Without
+it — or while Redis is unreachable, so an outage never opens the gate nor answers 500 — it is one
+``INSERT … ON CONFLICT DO UPDATE … RETURNING`` statement (PostgreSQL, SQLite ≥ 3.35) in its own short transaction
+on its own connection, committed before the caller goes on. Either way 40 concurrent requests get the counts
+1…40, never the same count twice, and a request is counted even when its caller later rolls back. The counters
+are not part of the caller's unit of work on purpose: they guard it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import bindparam, case, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core import jobs
 from core.db import db
 from core.models import ThrottleCounter, utcnow
 from core.models.base import UTCDateTime
 
+log = logging.getLogger(__name__)
 _TABLE = ThrottleCounter.__table__
 MAX_KEY = 300
+REDIS_PREFIX = "mayak:throttle:"
+# DECR only a live counter above zero (a refund must never create a key without expiry)
+_REFUND = ("local n = tonumber(redis.call('GET', KEYS[1]) or '0') "
+           "if n > 0 then return redis.call('DECR', KEYS[1]) end return 0")
 
 
 @dataclass(frozen=True)
@@ -35,8 +46,27 @@ def _key(key: str) -> str:
     return key[:MAX_KEY]
 
 
+def _redis() -> Any | None:
+    """The Redis client of the job backend when Redis is configured."""
+    return getattr(jobs.backend(), "redis", None)
+
+
+def _unreachable(exc: RedisError) -> None:
+    log.warning("Redis unreachable for a throttle counter (%s): counting in the database", type(exc).__name__)
+
+
 def hit(key: str, window: timedelta, now: datetime | None = None) -> Hit:
     """Count one event under ``key``; a window older than ``window`` starts again at 1."""
+    redis = _redis()
+    if redis is not None:
+        seconds = max(1, math.ceil(window.total_seconds()))
+        try:
+            with redis.pipeline(transaction=True) as pipe:
+                name = REDIS_PREFIX + _key(key)
+                _created, count, ttl = pipe.set(name, 0, ex=seconds, nx=True).incr(name).ttl(name).execute()
+            return Hit(int(count), max(1, int(ttl)))
+        except RedisError as exc:
+            _unreachable(exc)
     now = now or utcnow()
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     at = bindparam("now", now, type_=UTCDateTime)
@@ -59,11 +89,25 @@ def hit(key: str, window: timedelta, now: datetime | None = None) -> Hit:
 
 def refund(key: str) -> None:
     """Take back one event (a sign-in that turned out right is not a failure)."""
+    redis = _redis()
+    if redis is not None:
+        try:
+            redis.eval(_REFUND, 1, REDIS_PREFIX + _key(key))
+            return
+        except RedisError as exc:
+            _unreachable(exc)
     with db.engine.begin() as conn:
         conn.execute(update(_TABLE).where(_TABLE.c.key == _key(key), _TABLE.c.count > 0)
                      .values(count=_TABLE.c.count - 1))
 
 
 def clear(key: str) -> None:
+    redis = _redis()
+    if redis is not None:
+        try:
+            redis.delete(REDIS_PREFIX + _key(key))
+            return
+        except RedisError as exc:
+            _unreachable(exc)
     with db.engine.begin() as conn:
         conn.execute(delete(_TABLE).where(_TABLE.c.key == _key(key)))

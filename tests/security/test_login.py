@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -99,17 +100,25 @@ CONCURRENT = 40
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-@pytest.fixture
-def live_server(app):
-    """The test app served by a threaded WSGI server on a free port, as a browser (or an attacker) reaches it."""
+@contextmanager
+def serving(app):  # type: ignore[no-untyped-def]
+    """``app`` served by a threaded WSGI server on a free port, as a browser (or an attacker) reaches it."""
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+@pytest.fixture
+def live_server(app):
+    with serving(app) as base:
+        yield base
 
 
 def _ready_session(base: str):  # type: ignore[no-untyped-def]
@@ -178,3 +187,63 @@ def test_concurrent_guesses_from_one_address_get_at_most_the_limit(app, make_use
     assert sum(r.status_code == 401 for r in responses) <= authentication.MAX_FAILURES_PER_IP
     assert _checked(app) <= authentication.MAX_FAILURES_PER_IP
     assert sum(r.status_code == 429 for r in responses) >= CONCURRENT - authentication.MAX_FAILURES_PER_IP
+
+
+def _guesses_then_right_password(base: str, email: str) -> list[requests.Response]:
+    responses = _burst(base, [(email, f"wrong guess {n}") for n in range(CONCURRENT)])
+    session, token = _ready_session(base)
+    responses.append(session.post(f"{base}/login", allow_redirects=False, timeout=30,
+                                  data={"csrf_token": token, "email": email, "password": TEST_PASSWORD}))
+    return responses
+
+
+@pytest.mark.redis
+def test_with_redis_the_counter_is_one_redis_transaction(app, make_app, make_user):
+    """With REDIS_URL the counters live in Redis (INCR in a MULTI), not in the database, and hold just as well."""
+    from redis import Redis
+
+    from core.models import ThrottleCounter
+    from core.testing import services
+
+    url = services.redis_url()
+    web = make_app(REDIS_URL=url)
+    redis = Redis.from_url(url)
+    key = "mayak:throttle:login:email:redis-target@example.com"
+    redis.delete(key, "mayak:throttle:login:ip:127.0.0.1")
+    make_user("redis-target@example.com")
+    try:
+        with serving(web) as base:
+            responses = _guesses_then_right_password(base, "redis-target@example.com")
+        assert sum(r.status_code == 401 for r in responses) <= authentication.MAX_FAILURES_PER_EMAIL
+        assert responses[-1].status_code == 429 and "Retry-After" in responses[-1].headers
+        assert _checked(app) <= authentication.MAX_FAILURES_PER_EMAIL
+        assert int(redis.get(key)) == CONCURRENT + 1 and 0 < redis.ttl(key) <= 15 * 60
+        with web.app_context():
+            from core.db import db
+
+            assert db.session.scalar(select(func.count()).select_from(ThrottleCounter)) == 0
+    finally:
+        redis.delete(key, "mayak:throttle:login:ip:127.0.0.1")
+
+
+@pytest.mark.redis
+def test_redis_down_falls_back_to_the_database_counter(app, make_app, make_user, tmp_path):
+    """Redis unreachable: no 500, and the gate stays shut (the database counts instead)."""
+    import os
+
+    from tests.faults.test_redis_down import RedisServer
+
+    if not os.path.exists("/usr/bin/redis-server"):
+        pytest.skip("redis-server is not installed")
+    private = RedisServer(tmp_path)
+    private.start()
+    try:
+        web = make_app(REDIS_URL=private.url)
+    finally:
+        private.stop()
+    make_user("outage@example.com")
+    with serving(web) as base:
+        responses = _guesses_then_right_password(base, "outage@example.com")
+    assert {r.status_code for r in responses} <= {401, 429}
+    assert sum(r.status_code == 401 for r in responses) <= authentication.MAX_FAILURES_PER_EMAIL
+    assert responses[-1].status_code == 429

@@ -1,0 +1,104 @@
+"""API tokens in Debian's chromium (issue 10, item 7): a manager opens the profile, creates a token with one scope,
+sees the secret once, uses it, revokes it; the administrator's list shows everyone's. In Russian, with no console
+error and nothing the browser refuses."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from core import create_app
+from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("e2e-tokens")
+    app = create_app(TEST_CONFIG, environ=app_environ(f"sqlite:///{tmp / 'e2e.db'}", tmp / "instance",
+                                                       MAYAK_LOCALE="ru"))
+    migrate_app(app)
+    create_user(app, "boss@crm.local", is_admin=True, full_name="Анна Босс", locale="ru")
+    create_user(app, "seller@crm.local", full_name="Пётр Продавец", locale="ru",
+                grants={("contact", "view"): "own", ("deal", "view"): "own"})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        from core.testing.services import unavailable
+
+        unavailable("Debian's chromium", CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+def _page(browser, server: str, email: str, problems: list[str]):  # type: ignore[no-untyped-def]
+    page = browser.new_page(locale="ru-RU", viewport={"width": 1366, "height": 900})
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.goto(f"{server}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/")
+    return page
+
+
+def test_create_use_and_revoke_a_token_in_the_profile(server, browser, tmp_path):
+    problems: list[str] = []
+    page = _page(browser, server, "seller@crm.local", problems)
+    page.goto(f"{server}/profile")
+    section = page.locator("#api-tokens")
+    section.wait_for()  # loaded into the profile by htmx
+    assert "Токены API" in section.inner_text()
+    page.fill("#api-tokens input[name=name]", "Сайт")
+    page.check("#scope-contacts-read")
+    page.uncheck("#scope-all-read")
+    page.click("#api-tokens button[type=submit]")
+    secret = page.input_value("#new-token")
+    assert re.fullmatch(r"mk_[\w-]{40,}", secret)
+    assert "больше он показан не будет" in page.inner_text("body")
+    page.screenshot(path=str(tmp_path / "token-created.png"), full_page=True)
+    api = {"Authorization": f"Bearer {secret}"}
+    assert requests.get(f"{server}/api/v1/contacts", headers=api, timeout=10).status_code == 200
+    refused = requests.get(f"{server}/api/v1/deals", headers=api, timeout=10)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope"
+    page.goto(f"{server}/profile/tokens")
+    assert secret not in page.content() and "Контакты: чтение" in page.inner_text("body")
+    page.click("text=Отозвать")
+    page.wait_for_url(f"{server}/profile/tokens")
+    assert "отозван" in page.inner_text("body")
+    assert requests.get(f"{server}/api/v1/contacts", headers=api, timeout=10).status_code == 401
+    assert not problems, problems
+
+
+def test_administrator_sees_everyones_tokens(server, browser, tmp_path):
+    problems: list[str] = []
+    page = _page(browser, server, "boss@crm.local", problems)
+    page.goto(f"{server}/admin/users")
+    page.click("text=Токены API")
+    page.wait_for_url(f"{server}/admin/tokens")
+    body = page.inner_text("body")
+    assert "Пётр Продавец" in body and "Сайт" in body
+    page.screenshot(path=str(tmp_path / "admin-tokens.png"), full_page=True)
+    assert not problems, problems

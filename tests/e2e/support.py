@@ -63,7 +63,9 @@ def seed_russian_book(app: Any, owner_id: int) -> dict[str, int]:
 
 @contextmanager
 def live_server(tmp: Path) -> Iterator[tuple[str, dict[str, int]]]:
-    app = create_app(TEST_CONFIG, environ=app_environ(f"sqlite:///{tmp / 'e2e.db'}", tmp / "instance"))
+    # a Russian installation: seeded names (pipeline, stages) in Russian as well
+    app = create_app(TEST_CONFIG, environ=app_environ(f"sqlite:///{tmp / 'e2e.db'}", tmp / "instance",
+                                                       MAYAK_LOCALE="ru"))
     migrate_app(app)
     boss = create_user(app, EMAIL, is_admin=True, full_name="Мария Ивановна Руководительница", locale="ru")
     ids = seed_russian_book(app, boss.id)

@@ -182,3 +182,31 @@ def test_rules_page_edits_switches_and_deletes_a_rule(app, admin, admin_client):
     post_form(admin_client, f"/admin/intake/rules/{rule_id}/delete")
     with app.app_context():
         assert db.session.get(AssignmentRule, rule_id) is None
+
+
+@pytest.mark.parametrize("key", ["k" * 201, "k" * 5000, "a\nb", "\x00", "   ", 7, {"a": 1}, ["k"]])
+def test_an_idempotency_key_that_would_be_cut_or_is_not_text_is_refused(app, admin, client, key):
+    """A key is never cut (two deliveries sharing 200 characters would merge): the API and the service refuse it."""
+    from core.services import tokens
+
+    with app.app_context():
+        token = tokens.create(Actor(None, via="test"), db.session.get(User, admin.id))
+        with pytest.raises(InvalidInput) as info:
+            inbox.receive(channel="phone", phone="+79161234567", idempotency_key=key)
+        assert "Idempotency-Key" in str(info.value.errors["idempotency_key"])
+    api = {"Authorization": f"Bearer {token}"}
+    in_body = client.post("/api/v1/inbox", json={"phone": "+79161234567", "idempotency_key": key}, headers=api)
+    assert 400 <= in_body.status_code < 500 and in_body.is_json
+    if isinstance(key, str) and key.isprintable() and key.strip():
+        in_header = client.post("/api/v1/inbox", json={"phone": "+79161234567"},
+                                headers={**api, "Idempotency-Key": key})
+        assert 400 <= in_header.status_code < 500 and in_header.is_json
+    with app.app_context():
+        assert db.session.scalar(select(func.count(InboxItem.id))) == 0
+
+
+def test_keys_sharing_their_first_200_characters_stay_apart(app):
+    with app.app_context():
+        first, _ = inbox.receive(channel="phone", phone="+79161234567", idempotency_key="k" * 199 + "a")
+        second, created = inbox.receive(channel="phone", phone="+79161234568", idempotency_key="k" * 199 + "b")
+        assert created and first.id != second.id

@@ -22,7 +22,7 @@ from core.models import ChannelSetting, Contact, Deal, Email, InboxItem, Phone, 
 from core.models.deals import CHANNELS
 from core.plugins.facades import default_phone_region
 from core.services import assignment, audit, client_fields, deals, emails, events, notifications, phones, timeline
-from core.services.access import as_submitter, can, filter_query, filter_submitted, require, scope_for
+from core.services.access import AccessDenied, as_submitter, can, filter_query, filter_submitted, require, scope_for
 from core.services.context import SYSTEM, Actor
 from core.services.errors import InvalidInput
 from core.services.text import N_, clean
@@ -286,7 +286,7 @@ def accept(actor: Actor, item: InboxItem, *, deal_id: int | None = None) -> Inbo
     if deal_id is not None:
         try:
             target = deals.get(actor, int(deal_id))
-        except (LookupError, ValueError, TypeError):
+        except (LookupError, ValueError, TypeError, AccessDenied):  # a deal the actor may not see is no deal
             raise InvalidInput({"deal_id": _l("Choose a deal you can see.")}) from None
     _accept(actor, item, target)
     audit.record(actor, "inbox.accepted", ENTITY, item.id, {"deal_id": item.deal_id, "status": item.status})

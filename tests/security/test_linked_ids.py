@@ -121,3 +121,20 @@ def test_the_seller_still_sees_their_own_records_named(client, world):
     assert "Мой Клиент" in page.get_data(as_text=True) and "Моя фирма" in page.get_data(as_text=True)
     task_page = client.get(f"/tasks/new?deal_id={mine['deal_id']}").get_data(as_text=True)
     assert "Моя сделка" in task_page
+
+
+def test_adding_a_request_to_a_hidden_deal_is_refused_without_its_name(app, client, world):
+    from core.models import InboxItem
+    from core.services import inbox
+
+    with app.app_context():
+        item, _ = inbox.receive(channel="phone", name="Звонок", phone="+7 903 111-22-33")
+        item.owner_id = world["seller"].id  # proposed to the seller, who may sort it
+        db.session.commit()
+        item_id = item.id
+    response = post_form(client, f"/inbox/{item_id}/accept", {"deal_id": str(world["secret"]["deal_id"])},
+                         follow_redirects=True)
+    body = response.get_data(as_text=True)
+    assert SECRET not in body and "Choose a deal you can see." in body
+    with app.app_context():
+        assert db.session.get(InboxItem, item_id).status == "new"

@@ -208,3 +208,27 @@ def test_names_found_are_shown_as_text(app, admin, admin_client):
             assert payload not in html, (url, payload)
         assert "<script>alert" not in html and "<img src=x" not in html and 'hx-trigger="load">x' not in html
         assert "{{ 7*7 }}" in html  # template syntax stays text
+
+
+def test_any_text_typed_answers_without_a_server_error(app, admin, admin_client):
+    """Whatever is typed or put in the address: results, the best match, or a 400 that says what is wrong."""
+    from hypothesis import example
+
+    _seed(app, admin.id)
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(q=st.text(max_size=300))
+    @example(q="\x00")
+    @example(q="а")
+    @example(q="+" * 250)
+    @example(q="²³")
+    @example(q="%_\\'\"")
+    def check(q: str) -> None:
+        for url in ("/search/", "/search/suggest"):
+            response = admin_client.get(url, query_string={"q": q, "go": "1"}, headers={"HX-Request": "true"})
+            assert response.status_code in (200, 303, 400), (url, q, response.status_code)
+            if response.status_code == 400:
+                assert any(ord(c) < 32 or ord(c) == 127 for c in q), q
+                assert "control characters" in response.get_data(as_text=True)
+
+    check()

@@ -158,8 +158,9 @@ def _deals(q: str, key: str, user: User | None, limit: int) -> list[Hit]:
 
 def find(user: User | None, q: str, limit: int = SUGGEST_LIMIT) -> Results:
     """The top ``limit`` contacts, companies and deals ``user`` may see that match ``q``: one statement per kind
-    (none for a kind the user may not view at all)."""
-    q = (q or "").strip()[:200]
+    (none for a kind the user may not view at all). A ``q`` with control characters raises
+    :class:`core.services.params.BadParameter` (a 400 that says so)."""
+    q = ListQuery.from_args({"q": q or ""}).q  # as the lists read it: cut to 200, control characters refused
     key = search_key(q)
     groups: dict[str, list[Hit]] = {kind: [] for kind in KINDS}
     if not key:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_login import login_user
 from sqlalchemy import select
 
 from core.db import db
@@ -109,6 +110,8 @@ def user_edit(user_id: int):  # type: ignore[no-untyped-def]
             db.session.rollback()
             _show_error(form, exc)
         else:
+            if form.password.data and me is not None and me.id == subject.id:
+                login_user(subject)  # a new password of one's own ends the other sessions, not this one
             flash(_("Changes to %(email)s are saved.", email=subject.email), "success")
             return redirect(url_for("admin.users"))
     return render("admin/user_form.html", form=form, subject=subject,

@@ -66,3 +66,13 @@ def test_secure_cookies_behind_tls(database_url, tmp_path, make_user):
     client = app.test_client()
     response = client.get("/login", base_url="https://localhost")
     assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_own_password_set_in_the_user_form_keeps_this_session_only(app, admin, admin_client):
+    other_device = app.test_client()
+    sign_in(other_device, admin.email)
+    response = post_form(admin_client, f"/admin/users/{admin.id}", {"email": admin.email, "is_admin": "y",
+                                                                     "password": "another long password"})
+    assert response.status_code == 302
+    assert admin_client.get("/").status_code == 200
+    assert other_device.get("/").status_code == 302

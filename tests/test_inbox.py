@@ -210,3 +210,15 @@ def test_keys_sharing_their_first_200_characters_stay_apart(app):
         first, _ = inbox.receive(channel="phone", phone="+79161234567", idempotency_key="k" * 199 + "a")
         second, created = inbox.receive(channel="phone", phone="+79161234568", idempotency_key="k" * 199 + "b")
         assert created and first.id != second.id
+
+
+@pytest.mark.parametrize("key", ["k" * 201, "a\tb"])
+def test_the_submit_page_refuses_a_tampered_key_with_a_fresh_form(app, admin_client, key):
+    from core.testing.fixtures import post_form
+
+    response = post_form(admin_client, "/inbox/submit", {"name": "Лид", "phone": "+79161234567",
+                                                         "idempotency_key": key})
+    assert response.status_code == 422 and "Idempotency-Key" in response.get_data(as_text=True)
+    assert key not in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(InboxItem.id))) == 0

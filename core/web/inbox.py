@@ -98,12 +98,17 @@ def submit():  # type: ignore[no-untyped-def]
         if not (phone or email):
             errors["phone"] = _("Give a phone or an email so the manager can reach the client.")
         if not errors:
-            inbox.receive(channel=values.get("channel") if values.get("channel") in ("phone", "messenger")
-                          else "phone", source=f"manual:{actor().user_id}", name=name, phone=phone, email=email,
-                          subject=values.get("subject", ""), body=values.get("body", ""),
-                          submitted_by_id=actor().user_id,
-                          idempotency_key=values.get("idempotency_key") or None)
-            flash(_("The lead is sent to the sales team."), "success")
-            return redirect(url_for("inbox.index"))
+            try:
+                inbox.receive(channel=values.get("channel") if values.get("channel") in ("phone", "messenger")
+                              else "phone", source=f"manual:{actor().user_id}", name=name, phone=phone,
+                              email=email, subject=values.get("subject", ""), body=values.get("body", ""),
+                              submitted_by_id=actor().user_id,
+                              idempotency_key=values.get("idempotency_key") or None)
+            except InvalidInput as exc:
+                errors = {k: str(v) for k, v in exc.errors.items()}
+                values.pop("idempotency_key", None)  # the page makes a new one
+            else:
+                flash(_("The lead is sent to the sales team."), "success")
+                return redirect(url_for("inbox.index"))
     return render("inbox/submit.html", values=values, errors=errors, form=EmptyForm(),
                   status=422 if errors else 200)

@@ -274,3 +274,38 @@ def test_token_commands_create_list_and_revoke(app, admin):
     bad = runner.invoke(args=["users", "token", "create", admin.email, "--scope", "everything"])
     assert bad.exit_code != 0 and "scope" in bad.output.lower()
     assert runner.invoke(args=["users", "token", "revoke", "999999"]).exit_code != 0
+
+
+def test_tokens_made_before_scopes_keep_every_right_after_the_upgrade(database_url, tmp_path):
+    """core_0012 gives the tokens that existed before scopes ``read write``: they keep doing what they did."""
+    import hashlib
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from core import create_app, migrate
+    from core.testing.fixtures import TEST_CONFIG, app_environ
+    from core.testing.services import create_postgres_database, drop_postgres_database
+
+    url = (f"sqlite:///{tmp_path / 'old.db'}" if database_url.startswith("sqlite")
+           else create_postgres_database("mayak_tokens_upgrade"))
+    try:
+        app = create_app(TEST_CONFIG, environ=app_environ(url, tmp_path / "instance"))
+        with app.app_context():
+            command.upgrade(migrate.alembic_config(migrate.find_unit("core")), "core_0011")
+            with db.engine.begin() as conn:
+                conn.execute(text("INSERT INTO user_account (id, email, full_name, password_hash, is_active, "
+                                  "is_admin, session_token, created_at) VALUES (1, 'old@example.com', '', 'x', true,"
+                                  " true, 't', CURRENT_TIMESTAMP)"))
+                conn.execute(text("INSERT INTO api_token (user_id, name, prefix, token_hash, created_at) VALUES "
+                                  "(1, 'old', 'mk_oldtoke', :h, CURRENT_TIMESTAMP)"),
+                             {"h": hashlib.sha256(b"mk_oldtoken").hexdigest()})
+            migrate.upgrade()
+            check = tokens.authenticate("mk_oldtoken")
+            assert check.token is not None and check.token.scopes == ["read", "write"]
+            assert check.token.expires_at is None and check.token.revoked_reason is None
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if not url.startswith("sqlite"):
+            drop_postgres_database(url)

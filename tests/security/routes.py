@@ -38,7 +38,7 @@ PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_
 CROSS_SITE = {"lead_capture.submit"}
 # Routes every signed-in user may use, about themselves only.
 SELF_SERVICE = {"home.index", "home.notifications", "home.notifications_badge", "home.notifications_read",
-                "home.profile", "auth.logout", "jobs.progress", "auth.api_tokens"}
+                "home.profile", "home.set_timezone", "auth.logout", "jobs.progress", "auth.api_tokens"}
 
 
 @dataclass(frozen=True)

@@ -94,3 +94,28 @@ def test_the_log_says_what_happened_in_words(app, admin, admin_client, make_user
         # the filter offers the same words
         assert ">" + words[0] + "</option>" in html
     assert admin_client.get("/admin/audit?action=deal.stage_changed").status_code == 200
+
+
+def test_a_page_of_the_log_stays_within_the_query_budget(app, admin, admin_client, make_user):
+    from tests.test_query_budget import BUDGET, counted
+
+    seller = make_user("seller@example.com", full_name="Мария Продавцова")
+    with app.app_context():
+        actor = Actor(db.session.get(User, admin.id))
+        pipeline = deals.ensure_default_pipeline()
+        stage = db.session.scalars(db.select(Stage).where(Stage.pipeline_id == pipeline.id)
+                                   .order_by(Stage.position)).all()[1]
+        for n in range(30):
+            contact = contacts.save(actor, None, {"first_name": f"Ольга{n}", "owner_id": seller.id})
+            company = companies.save(actor, None, {"name": f"Кама {n}"})
+            companies.reassign(actor, [company.id], seller.id)
+            deal = deals.save(actor, None, {"title": f"Поставка {n}", "pipeline_id": pipeline.id,
+                                            "contact_id": contact.id})
+            deals.move(actor, deal, stage.id)
+        db.session.commit()
+        stage_name = stage.name
+    admin_client.get("/admin/audit")
+    with counted(app) as statements:
+        html = admin_client.get("/admin/audit").get_data(as_text=True)
+    assert "Мария Продавцова" in html and stage_name in html
+    assert len(statements) <= BUDGET, "\n".join(statements)

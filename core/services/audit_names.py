@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, select, union_all
 
 from core.db import db
 from core.models import AuditEntry, Company, Contact, Deal, Pipeline, Stage, Task, Team, User
@@ -41,22 +41,34 @@ def names_for(entries: Iterable[AuditEntry]) -> dict[str, dict[int, str]]:
                 and len(str(entry.target_id)) < 19:
             wanted[entry.target_type].add(int(entry.target_id))
     names: dict[str, dict[int, str]] = {kind: {} for kind in wanted}
-    queries = {
-        "user": lambda ids: {i: full_name or email for i, full_name, email in db.session.execute(
-            select(User.id, User.full_name, User.email).where(User.id.in_(ids)))},
-        "stage": lambda ids: dict(db.session.execute(select(Stage.id, Stage.name).where(Stage.id.in_(ids))).all()),
-        "pipeline": lambda ids: dict(db.session.execute(select(Pipeline.id, Pipeline.name)
-                                                        .where(Pipeline.id.in_(ids))).all()),
-        "team": lambda ids: dict(db.session.execute(select(Team.id, Team.name).where(Team.id.in_(ids))).all()),
-        "company": lambda ids: dict(db.session.execute(select(Company.id, Company.name)
-                                                       .where(Company.id.in_(ids))).all()),
-        "contact": lambda ids: {i: Contact.name_of(f, m, last) for i, f, m, last in db.session.execute(
-            select(Contact.id, Contact.first_name, Contact.middle_name, Contact.last_name)
-            .where(Contact.id.in_(ids)))},
-        "deal": lambda ids: dict(db.session.execute(select(Deal.id, Deal.title).where(Deal.id.in_(ids))).all()),
-        "task": lambda ids: dict(db.session.execute(select(Task.id, Task.title).where(Task.id.in_(ids))).all()),
-    }
+    parts = []
     for kind, ids in wanted.items():
-        if ids and kind in queries:
-            names[kind] = queries[kind](list(ids)[:1000])
+        if ids and kind in _COLUMNS:
+            model, columns = _COLUMNS[kind]
+            # the kind is one of _COLUMNS' own keys, never a request value; empty text in SQL for missing parts
+            cols = [func.coalesce(getattr(model, c), literal_column("''")) if c else literal_column("''")
+                    for c in columns]
+            parts.append(select(literal_column(f"'{kind}'"), model.id, *cols)
+                         .where(model.id.in_(sorted(ids)[:1000])))
+    if parts:  # one statement for the whole page, whatever kinds it names
+        for kind, ident, a, b, c in db.session.execute(union_all(*parts)):
+            if kind == "user":
+                names[kind][ident] = a or b
+            elif kind == "contact":
+                names[kind][ident] = Contact.name_of(a, b, c)
+            else:
+                names[kind][ident] = a
     return names
+
+
+# the columns that make each kind's name: (model, three columns or None)
+_COLUMNS: dict[str, tuple[Any, tuple[str | None, str | None, str | None]]] = {
+    "user": (User, ("full_name", "email", None)),
+    "contact": (Contact, ("first_name", "middle_name", "last_name")),
+    "stage": (Stage, ("name", None, None)),
+    "pipeline": (Pipeline, ("name", None, None)),
+    "team": (Team, ("name", None, None)),
+    "company": (Company, ("name", None, None)),
+    "deal": (Deal, ("title", None, None)),
+    "task": (Task, ("title", None, None)),
+}

@@ -142,3 +142,15 @@ def test_the_generator_never_makes_more_than_the_cap(app, admin, text, lead_days
             db.session.execute(delete(Task).where(Task.recurrence_id == rule_id))
             db.session.execute(delete(TaskRecurrence).where(TaskRecurrence.id == rule_id))
             db.session.commit()
+
+
+def test_one_run_creates_at_most_the_overall_cap_over_all_rules(app, admin):
+    rules_needed = recurrence.MAX_PER_RUN // recurrence.MAX_PER_RULE_RUN + 1
+    with app.app_context():
+        ids = [_store(admin.id, f"FREQ=DAILY;COUNT={recurrence.MAX_PER_RULE_RUN}",
+                      datetime.now(UTC) - timedelta(days=recurrence.MAX_PER_RULE_RUN + 10))
+               for _ in range(rules_needed)]
+        assert recurrence.generate() == recurrence.MAX_PER_RUN
+        assert recurrence.generate() == rules_needed * recurrence.MAX_PER_RULE_RUN - recurrence.MAX_PER_RUN
+        counts = [db.session.scalar(select(func.count(Task.id)).where(Task.recurrence_id == i)) for i in ids]
+        assert counts == [recurrence.MAX_PER_RULE_RUN] * rules_needed

@@ -60,7 +60,7 @@ def test_every_cell_written_to_csv_is_inert(cells):
     assert len(rows) == 2
     for cell, written in zip(cells, rows[1], strict=True):
         assert_inert(written)
-        assert written.removeprefix("'") == cell.replace("\0", "")  # nothing else changed
+        assert written in (cell.replace("\0", ""), "'" + cell.replace("\0", ""))  # nothing else changed
 
 
 @given(st.lists(HOSTILE | st.text(max_size=20), min_size=1, max_size=6))

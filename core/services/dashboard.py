@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, String, cast, func, literal, or_, select, union_all
+from sqlalchemy import Numeric, String, cast, func, literal, or_, select, union, union_all
 from sqlalchemy.orm import selectinload
 
 from core.db import db
@@ -30,6 +30,7 @@ INBOX_LIMIT = 5
 ACTIVITY_LIMIT = 10
 RECENT_CLIENTS = 20  # recent activity is read among the clients touched last, so it costs the same for any book
 TEAM_LIMIT = 100
+NEW_TODAY_CAP = 10_000  # deals created today that the team figures count, at most
 
 
 @dataclass
@@ -150,14 +151,19 @@ def _activity(user: User) -> list[Entry]:
     recent_companies = filter_query(user, "view", "company", select(Company.id).where(
         Company.owner_id == user.id, Company.deleted_at.is_(None)), Company.owner_id).order_by(
         Company.updated_at.desc()).limit(RECENT_CLIENTS)
+    newest = (Activity.occurred_at.desc(), Activity.id.desc())
+    # each side read along its (client, time) index, then merged: an OR of the two would scan every entry
+    people_side = (select(Activity.id).where(Activity.contact_id.in_(select(recent_people.subquery().c.id)))
+                   .order_by(*newest).limit(ACTIVITY_LIMIT).subquery())
+    company_side = (select(Activity.id).where(Activity.company_id.in_(select(recent_companies.subquery().c.id)))
+                    .order_by(*newest).limit(ACTIVITY_LIMIT).subquery())
     stmt = (select(Activity, contacts.c.first_name, contacts.c.middle_name, contacts.c.last_name,
                    companies.c.name)
             .outerjoin(contacts, contacts.c.id == Activity.contact_id)
             .outerjoin(companies, companies.c.id == Activity.company_id)
-            .where(or_(Activity.contact_id.in_(select(recent_people.subquery().c.id)),
-                       Activity.company_id.in_(select(recent_companies.subquery().c.id))))
+            .where(Activity.id.in_(union(select(people_side.c.id), select(company_side.c.id))))
             .options(selectinload(Activity.attachments))
-            .order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(ACTIVITY_LIMIT))
+            .order_by(*newest).limit(ACTIVITY_LIMIT))
     entries = []
     for activity, first, middle, last, company in db.session.execute(stmt).all():
         person = _contact_name((first, middle, last)) if first is not None else ""
@@ -192,11 +198,13 @@ def _team(day: Day, user: User, now: datetime, start: datetime) -> None:
             Pipeline, Pipeline.id == Stage.pipeline_id).where(
             StageTotal.owner_id.in_(ids), Stage.kind == "open"), StageTotal.owner_id)
             .group_by(StageTotal.owner_id, Pipeline.currency))
+        # today's deals read along the creation-time index (capped), not every deal of each person
+        today = (select(Deal.owner_id).where(Deal.created_at >= start, Deal.deleted_at.is_(None))
+                 .limit(NEW_TODAY_CAP).subquery())
         parts.append(filter_query(user, "view", "deal", select(
-            Deal.owner_id, literal("new"), func.count(Deal.id), cast(literal(0), Numeric(16, 2)),
-            cast(literal(""), String)).where(
-            Deal.owner_id.in_(ids), Deal.deleted_at.is_(None), Deal.created_at >= start), Deal.owner_id)
-            .group_by(Deal.owner_id))
+            today.c.owner_id, literal("new"), func.count(), cast(literal(0), Numeric(16, 2)),
+            cast(literal(""), String)).where(today.c.owner_id.in_(ids)), today.c.owner_id)
+            .group_by(today.c.owner_id))
     if day.team_tasks:
         parts.append(filter_query(user, "view", "task", select(
             Task.owner_id, literal("overdue"), func.count(Task.id), cast(literal(0), Numeric(16, 2)),

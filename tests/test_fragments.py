@@ -204,3 +204,25 @@ def test_every_fragment_a_page_asks_for_renders_on_its_own(app, admin, admin_cli
 def _csrf_headers(html: str, extra: dict[str, str]) -> dict[str, str]:
     body = next(n for n in htmx_crawler.parse(html).walk() if n.tag == "body")
     return {"HX-Request": "true", **json.loads(body.attrs["hx-headers"]), **extra}
+
+
+def test_a_site_override_of_a_list_page_still_renders_its_fragments(app, admin, make_app, tmp_path):
+    """A page overridden in ``instance/templates`` that extends the original (``core:``) and changes only its title:
+    the rows a search asks for come from the original's blocks, with the original's imported macros."""
+    from core.testing.fixtures import sign_in
+
+    override = tmp_path / "instance" / "templates" / "contacts" / "index.html"
+    override.parent.mkdir(parents=True)
+    override.write_text('{% extends "core:contacts/index.html" %}{% block title %}Клиенты{% endblock %}',
+                        encoding="utf-8")
+    _seed(app, admin.id, listing.PAGE_SIZE + 2)
+    site = make_app()
+    client = site.test_client()
+    sign_in(client, admin.email)
+    assert "<title>Клиенты" in client.get("/contacts/").get_data(as_text=True)
+    for q in SEARCH_VALUES:
+        response = client.get(f"/contacts/?q={q}", headers={"HX-Request": "true", "HX-Target": "list-body"})
+        assert response.status_code == 200, q
+        assert "<html" not in response.get_data(as_text=True)
+    more = client.get("/contacts/?q=а", headers={"HX-Request": "true", "HX-Target": "list-body"})
+    assert "more-row" in more.get_data(as_text=True)

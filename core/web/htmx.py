@@ -33,44 +33,56 @@ def is_boosted() -> bool:
 
 # What a page defines at its top for all its blocks: `{% from … import … %}`, `{% import … %}` and macros. A full
 # render runs them before the blocks; rendering one block alone (jinja2-fragments) would skip them, so every
-# fragment runs them first, in the block's own context (``with context`` imports see what the block sees).
+# fragment runs them first, in the block's own context (``with context`` imports see what the block sees). A page
+# that extends another (a site override of ``core:contacts/index.html``) gets its parents' too, and their blocks.
 _PRELUDE_NODES = (nodes.Import, nodes.FromImport, nodes.Macro)
-_preludes: weakref.WeakKeyDictionary[Template, Template | None] = weakref.WeakKeyDictionary()
+_shapes: weakref.WeakKeyDictionary[Template, tuple[Template | None, str | None]] = weakref.WeakKeyDictionary()
 
 
-def _prelude(env: Environment, template: Template) -> Template | None:
-    """The template's top-level imports and macros as a template of their own (``None`` when it has none);
-    kept per loaded template, so a template reloaded after an edit gets a fresh one."""
-    if template in _preludes:
-        return _preludes[template]
-    prelude = None
+def _shape(env: Environment, template: Template) -> tuple[Template | None, str | None]:
+    """The template's top-level imports and macros as a template of their own (``None`` when it has none) and the
+    name of the template it extends; kept per loaded template, so one reloaded after an edit gets a fresh one."""
+    if template in _shapes:
+        return _shapes[template]
+    prelude, parent = None, None
     if env.loader is not None and template.name is not None:
         source, filename, _uptodate = env.loader.get_source(env, template.name)
-        body = [n for n in env.parse(source, template.name, filename).body if isinstance(n, _PRELUDE_NODES)]
+        tree = env.parse(source, template.name, filename)
+        body = [n for n in tree.body if isinstance(n, _PRELUDE_NODES)]
         if body:
             code = env.compile(nodes.Template(body, lineno=1), template.name, filename)
             prelude = env.template_class.from_code(env, code, template.globals)
-    _preludes[template] = prelude
-    return prelude
+        extends = next((n for n in tree.body if isinstance(n, nodes.Extends)), None)
+        if extends is not None and isinstance(extends.template, nodes.Const):
+            parent = str(extends.template.value)
+    _shapes[template] = (prelude, parent)
+    return prelude, parent
 
 
 def render_block(template_name: str, block: str, **context: Any) -> str:
-    """One block of a template, seeing the template's top-level imports and macros as a full render does."""
+    """One block of a template, seeing the template's (and its parents') top-level imports and macros and blocks
+    as a full render does."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     app.update_template_context(context)
     env = app.jinja_env
     template = env.get_template(template_name)
-    render_func = template.blocks.get(block)
-    if render_func is None:
-        raise LookupError(f"block {block!r} not found in {template_name!r}")
+    chain = [template]
+    while (parent := _shape(env, chain[-1])[1]) is not None and len(chain) < 16:
+        chain.append(env.get_template(parent))
     before_render_template_block.send(app, template_name=template_name, block_name=block, context=context)
     ctx = template.new_context(context)
+    for ancestor in chain[1:]:  # as a full render does when the child extends its parent
+        for name, func in ancestor.blocks.items():
+            ctx.blocks.setdefault(name, []).append(func)
+    if block not in ctx.blocks:
+        raise LookupError(f"block {block!r} not found in {template_name!r}")
     try:
-        prelude = _prelude(env, template)
-        if prelude is not None:
-            for _chunk in prelude.root_render_func(ctx):  # fills ctx.vars; imports and macros write nothing
-                pass
-        body: str = env.concat(render_func(ctx))  # type: ignore[attr-defined]
+        for member in reversed(chain):  # the parents' imports first: the page's own win
+            prelude = _shape(env, member)[0]
+            if prelude is not None:
+                for _chunk in prelude.root_render_func(ctx):  # fills ctx.vars; imports and macros write nothing
+                    pass
+        body: str = env.concat(ctx.blocks[block][0](ctx))  # type: ignore[attr-defined]
     except Exception:
         env.handle_exception()
         raise  # not reached: handle_exception re-raises with the template's traceback

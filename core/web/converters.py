@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, Request
 from werkzeug.datastructures import ImmutableMultiDict
-from werkzeug.routing import IntegerConverter, Map, ValidationError
+from werkzeug.routing import IntegerConverter, Map, UnicodeConverter, ValidationError
 
 from core.services.params import MAX_ID, integer
 
@@ -48,6 +48,15 @@ class IdConverter(IntegerConverter):
         return super().to_python(value)
 
 
+class TextConverter(UnicodeConverter):
+    """A text path segment (``<key>``, ``<entity>``, ``<name>``) without control characters: a NUL, CR or LF in an
+    address names nothing (404) and never reaches a view, a header or the database (PostgreSQL refuses NUL)."""
+
+    def __init__(self, map: Map, minlength: int = 1, maxlength: int | None = None, length: int | None = None) -> None:
+        super().__init__(map, minlength=minlength, maxlength=maxlength, length=length)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00-\\x1f\\x7f]")
+
+
 class Parameters(ImmutableMultiDict):  # type: ignore[type-arg]
     """Query-string and form values where ``.get(name, type=int)`` means a whole number a database column holds.
 
@@ -71,4 +80,5 @@ class MayakRequest(Request):
 def init_converters(app: Flask) -> None:
     """Register before any blueprint: rules pick their converter class when they are added to the map."""
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
     app.request_class = MayakRequest

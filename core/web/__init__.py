@@ -147,6 +147,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
 
     @app.errorhandler(AccessDenied)
     def access_denied(error: AccessDenied):  # type: ignore[no-untyped-def]
+        db.session.rollback()  # whatever the refused request changed before the check is not kept; the audit line is
         audit.record(actor(), "access.denied", error.entity, None,
                      {"action": error.action, "path": request.path})
         db.session.commit()

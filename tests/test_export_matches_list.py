@@ -101,6 +101,9 @@ def _list_and_export(client, entity: str, typed: str, args: dict[str, str]) -> t
         assert response.status_code == 200
         html, url = response.get_data(as_text=True), htmx_crawler.as_get_url(request)
         assert "hx-swap-oob" in html, f"the new {entity} rows do not bring the export links"
+        # the list's other tools (saved views, filters, grouping) come along too, built from the new query
+        tools = html.split('id="list-tools"', 1)[1]
+        assert tools.count(f'name="q" value="{typed}"') >= 2, f"the {entity} tools still hold the old search"
     return _listed(client, entity, html, url), _exported(client, _export_link(html))
 
 

@@ -125,8 +125,12 @@ def _fragment_blocks(app) -> set[tuple[str, str]]:
             parent = parents.get(parent)
         return found
 
+    def called(tree: nodes.Template) -> set[str]:  # blocks a page renders inside another with self.<block>()
+        return {n.attr for n in tree.find_all(nodes.Getattr)
+                if isinstance(n.node, nodes.Name) and n.node.name == "self"}
+
     blocks = {(name, block.name) for name, tree in parsed.items() if name not in layouts
-              for block in tree.find_all(nodes.Block) if block.name not in inherited(name)}
+              for block in tree.find_all(nodes.Block) if block.name not in inherited(name) | called(tree)}
     for path in [*(PROJECT_ROOT / "core" / "web").glob("*.py"), *(PROJECT_ROOT / "plugins").glob("*/plugin.py")]:
         for call in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
             if (isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", None))

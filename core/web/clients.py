@@ -97,11 +97,11 @@ def render_list(spec: listing.EntityList, template: str, *, body_block: str, **e
                                "attention_days": current_app.config["MAYAK_ATTENTION_DAYS"], **extra}
     if is_htmx() and request.args.get("after"):
         return fragment(template, "rows", **context)
-    if is_htmx() and request.headers.get("HX-Target") == "list-body":
-        # a new search or filter: the rows, and the export links again (out of band) for what is now on screen
-        return fragment(template, body_block, export_oob=True, **context)
     context["fields"] = custom_fields.definitions(spec.entity)
     context["saved_views"] = views.for_user(actor(), spec.entity)
+    if is_htmx() and request.headers.get("HX-Target") == "list-body":
+        # a new search or filter: the rows, and (out of band) the list's tools and count for what is now on screen
+        return fragment(template, body_block, export_oob=True, **context)
     if query.group:
         context["groups"] = listing.groups(spec, query, me)
     elif page.next_cursor is None and not query.cursor:

@@ -62,6 +62,21 @@ def test_no_page_scrolls_sideways_on_a_phone(server, browser):
     page.context.close()
 
 
+@pytest.mark.parametrize("width", [820, 1024, 1366])
+def test_no_page_scrolls_sideways_on_tablets_and_laptops(server, browser, width):
+    base, ids = server
+    context = browser.new_context(viewport={"width": width, "height": 768}, locale="ru-RU")
+    page = context.new_page()
+    sign_in(page, base)
+    for path in ("/", "/contacts/", "/companies/", "/deals/list", f"/deals/board/{ids['pipeline']}", "/tasks/",
+                 "/inbox/", f"/contacts/{ids['contact']}", f"/companies/{ids['company']}", f"/deals/{ids['deal']}"):
+        page.goto(f"{base}{path}")
+        page.wait_for_load_state("networkidle")
+        scroll, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+        assert scroll <= inner, f"{path} is {scroll} px wide in a {inner} px window"
+    context.close()
+
+
 def test_lists_are_cards_with_labelled_fields(server, browser):
     base, _ids = server
     page = _phone_page(browser)

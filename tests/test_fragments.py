@@ -230,3 +230,17 @@ def test_a_site_override_of_a_list_page_still_renders_its_fragments(app, admin, 
         assert "<html" not in response.get_data(as_text=True)
     more = client.get("/contacts/?q=а", headers={"HX-Request": "true", "HX-Target": "list-body"})
     assert "more-row" in more.get_data(as_text=True)
+
+
+def test_the_rows_of_a_search_stay_within_the_query_budget(app, admin, admin_client):
+    """The rows of a new search bring the tool bar and count along: still at most 10 statements (QUALITY 23)."""
+    from tests.test_query_budget import BUDGET, counted
+
+    _seed(app, admin.id, listing.PAGE_SIZE + 7)
+    headers = {"HX-Request": "true", "HX-Target": "list-body"}
+    for url in ("/contacts/?q=а", "/companies/?q=Кама", "/deals/list?q=Сделка", "/contacts/?q=а&city=Москва"):
+        admin_client.get(url, headers=headers)  # warm caches
+        with counted(app) as statements:
+            response = admin_client.get(url, headers=headers)
+        assert response.status_code == 200 and 'id="list-tools"' in response.get_data(as_text=True)
+        assert len(statements) <= BUDGET, f"{url}: {len(statements)} statements:\n" + "\n".join(statements)

@@ -3,9 +3,10 @@ errors that name the field, and the OpenAPI document at ``/api/v1/openapi.json``
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, g, jsonify, request
+from typing import Any
+
+from flask import Blueprint, Flask, g, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException
 
 from core.services import tokens
 from core.services.access import AccessDenied
@@ -17,14 +18,9 @@ PUBLIC_ENDPOINTS = {"api.openapi"}
 
 
 def error(status: int, code: str, message: str, fields: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    body: dict[str, object] = {"error": {"code": code, "message": message}}
-    if fields:
-        body["error"]["fields"] = fields  # type: ignore[index]
-    response = jsonify(body)
-    response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="mayak"'
-    return response
+    from core.api.errors import json_error
+
+    return json_error(status, code, message, fields)
 
 
 @bp.before_request
@@ -55,18 +51,12 @@ def authenticate():  # type: ignore[no-untyped-def]
     return None
 
 
-READ_ONLY = ("id", "created_at", "updated_at", "deleted_at")
+def json_body(schema: str, *, required: bool = True) -> dict[str, Any]:
+    """The request's JSON object checked against the documented ``schema`` (:mod:`core.api.validation`): only
+    its writable fields, each of its documented shape; anything else answers 4xx naming the field."""
+    from core.api import validation
 
-
-def json_body(*read_only: str) -> dict[str, object]:
-    """The request's JSON object; read-only fields (``id``, timestamps and ``read_only``) are dropped, never
-    assigned."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput({"body": _("Send a JSON object.")})
-    for key in (*READ_ONLY, *read_only):
-        data.pop(key, None)
-    return data
+    return validation.body(schema, required=required)
 
 
 def actor() -> Actor:
@@ -94,14 +84,15 @@ def not_found(exc: LookupError):  # type: ignore[no-untyped-def]
     return error(404, "not_found", _("Page not found"))
 
 
-@bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-    return error(exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or exc.name)
-
-
 def init_api(app: Flask) -> None:
-    from core.api import clients, openapi, work  # noqa: F401 - registers the routes
+    from core.api import clients, errors, openapi, validation, work  # noqa: F401 - registers the routes
+    from core.api.encoder import FiniteJSONProvider
     from core.extensions import csrf
 
     csrf.exempt(bp)  # bearer tokens, never cookies: cross-site requests cannot carry them
+    if not bp._got_registered_once:  # the blueprint is module-level: set it up once, however many apps a process builds
+        errors.register(bp)
+        validation.register(bp)
     app.register_blueprint(bp)
+    errors.install(app)  # after the web layer: errors under /api/ answer JSON whoever raised them
+    app.json = FiniteJSONProvider(app)

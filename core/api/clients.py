@@ -16,6 +16,7 @@ from core.services.access import require
 from core.services.errors import InvalidInput
 
 ENTITIES = {"contacts": (listing.CONTACTS, contacts), "companies": (listing.COMPANIES, companies)}
+SCHEMA = {"contacts": "Contact", "companies": "Company"}
 
 
 def _phones(record: Any) -> list[dict[str, Any]]:
@@ -55,10 +56,6 @@ def _entity(name: str):  # type: ignore[no-untyped-def]
     return ENTITIES[name]
 
 
-def _body() -> dict[str, Any]:
-    return json_body("search_lf", "search_fl", "search_name")
-
-
 @bp.get("/<any(contacts, companies):collection>")
 def list_records(collection: str):  # type: ignore[no-untyped-def]
     spec, _service = _entity(collection)
@@ -77,8 +74,9 @@ def list_records(collection: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/<any(contacts, companies):collection>")
 def create_record(collection: str):  # type: ignore[no-untyped-def]
-    _spec, service = _entity(collection)
-    values = _body()
+    spec, service = _entity(collection)
+    require(actor().user, "create", spec.entity)  # a refusal comes before any word about the body
+    values = json_body(SCHEMA[collection])
     record = service.save(actor(), None, values, keep_unparsed_phones=bool(values.pop("keep_unparsed_phones", False)))
     response = jsonify({"data": serialize(record)})
     response.status_code = 201
@@ -96,7 +94,7 @@ def get_record(collection: str, record_id: int):  # type: ignore[no-untyped-def]
 def update_record(collection: str, record_id: int):  # type: ignore[no-untyped-def]
     _spec, service = _entity(collection)
     record = service.get(actor(), record_id, "edit")
-    values = _body()
+    values = json_body(f"{SCHEMA[collection]}Changes")
     keep = bool(values.pop("keep_unparsed_phones", False))
     record = service.save(actor(), record, values, partial=True, keep_unparsed_phones=keep)
     return jsonify({"data": serialize(record)})

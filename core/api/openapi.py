@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 document of ``/api/v1``."""
+"""The OpenAPI 3.1 document of ``/api/v1``, built from the schemas the API enforces (:mod:`core.api.schemas`).
+
+Every operation lists every status it can answer; each error status carries the one error schema. A test runs
+schemathesis over this document (``tests/security/test_api_fuzz.py``), so a status or a field the API answers
+without documenting it fails the build.
+"""
 
 from __future__ import annotations
 
@@ -7,188 +12,122 @@ from typing import Any
 
 from flask import jsonify
 
-from core.api import bp
+from core.api import bp, schemas
+from core.api.schemas import ref
 
-PHONE = {"type": "object", "properties": {"raw": {"type": "string"}, "kind": {"type": "string",
-         "enum": ["mobile", "work", "home", "fax", "other"]}, "e164": {"type": ["string", "null"], "readOnly": True},
-         "valid": {"type": "boolean", "readOnly": True}, "display": {"type": "string", "readOnly": True}},
-         "required": ["raw"]}
-EMAIL = {"type": "object", "properties": {"address": {"type": "string"}, "kind": {"type": "string",
-         "enum": ["work", "personal", "other"]}, "valid": {"type": "boolean", "readOnly": True}},
-         "required": ["address"]}
-COMMON = {
-    "id": {"type": "integer", "readOnly": True}, "city": {"type": "string"}, "region": {"type": "string"},
-    "source": {"type": "string"}, "notes": {"type": "string"}, "owner_id": {"type": ["integer", "null"]},
-    "team_id": {"type": ["integer", "null"], "readOnly": True},
-    "phones": {"type": "array", "items": {"$ref": "#/components/schemas/Phone"}},
-    "emails": {"type": "array", "items": {"$ref": "#/components/schemas/Email"}},
-    "tags": {"type": "array", "items": {"type": "string"}},
-    "custom": {"type": "object", "description": "Admin-defined custom fields by key"},
-    "keep_unparsed_phones": {"type": "boolean", "writeOnly": True,
-                             "description": "Keep phones that do not parse, flagged, instead of refusing them"},
-    "created_at": {"type": "string", "format": "date-time", "readOnly": True},
-    "updated_at": {"type": "string", "format": "date-time", "readOnly": True},
+ERROR_TEXT = {
+    "400": "The body is not valid JSON, or nests deeper than 32 levels",
+    "401": "No token, or a token that is unknown, revoked or expired",
+    "403": "The role or the token's scopes do not allow this",
+    "404": "No such record, or it was deleted",
+    "409": "A concurrent request changed the same data; sending the request again is safe",
+    "413": "The body is over the size limit (1 MB by default)",
+    "415": "The body is not sent as application/json",
+    "422": "A field is missing or of the wrong shape; error.fields names each one",
 }
-CONTACT = {"type": "object", "properties": {
-    **COMMON, "first_name": {"type": "string"}, "middle_name": {"type": "string"}, "last_name": {"type": "string"},
-    "display_name": {"type": "string", "readOnly": True}, "job_title": {"type": "string"},
-    "birthday": {"type": ["string", "null"], "format": "date"},
-    "companies": {"type": "array", "items": {"type": "object", "properties": {
-        "company_id": {"type": "integer"}, "job_title": {"type": "string"},
-        "name": {"type": "string", "readOnly": True}}}}}}
-COMPANY = {"type": "object", "properties": {
-    **COMMON, "name": {"type": "string"}, "industry": {"type": "string"}, "website": {"type": "string"}},
-    "required": ["name"]}
-ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {
-    "code": {"type": "string"}, "message": {"type": "string"},
-    "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}}
+READ = ("401", "403", "404")
+WRITE = ("400", "401", "403", "404", "409", "413", "415", "422")
 
 
-def _responses(schema: str, status: str = "200") -> dict[str, Any]:
-    return {
-        status: {"description": "OK", "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"data": {"$ref": f"#/components/schemas/{schema}"}}}}}},
-        "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
-        "404": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"},
-    }
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: {"description": ERROR_TEXT[code], "content": {"application/json": {"schema": ref("Error")}}}
+            for code in codes}
 
 
-def _collection(name: str, schema: str, extra_params: list[dict[str, Any]]) -> dict[str, Any]:
-    params = [
-        {"name": "q", "in": "query", "schema": {"type": "string"},
-         "description": "Search: name prefix, phone in any format, email or company"},
-        {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "Cursor from next_cursor"},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["name", "created"]}},
-        {"name": "dir", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}},
-        {"name": "owner", "in": "query", "schema": {"type": "string"}, "description": "User id, me or none"},
-        {"name": "city", "in": "query", "schema": {"type": "string"}},
-        {"name": "tag", "in": "query", "schema": {"type": "string"}},
-        *extra_params,
-    ]
-    listing = {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {
-        "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema}"}},
-        "next": {"type": ["string", "null"]}, "next_cursor": {"type": ["string", "null"]}}}}}}
-    body = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
-    item_param = [{"name": "record_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+def _data(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"data": schema}, "required": ["data"], "additionalProperties": False}}}}
+
+
+def _one(schema: str, status: str = "200", *errors: str) -> dict[str, Any]:
+    return {status: _data(ref(schema)), **_errors(*errors)}
+
+
+def _page(schema: str, *, with_next: bool = False) -> dict[str, Any]:
+    properties: dict[str, Any] = {"data": {"type": "array", "items": ref(schema)},
+                                  "next_cursor": {"type": ["string", "null"]}}
+    if with_next:
+        properties["next"] = {"type": ["string", "null"], "description": "The next page's address"}
+    return {"200": {"description": "Newest first; pass next_cursor as after", "content": {"application/json": {
+        "schema": {"type": "object", "properties": properties, "required": ["data", "next_cursor"],
+                   "additionalProperties": False}}}}, **_errors("401", "403", "422")}
+
+
+def _body(schema: str, *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+def _path_id(name: str) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True, "schema": schemas.ID_QUERY}]
+
+
+def _clients(name: str, schema: str, list_params: list[dict[str, Any]]) -> dict[str, Any]:
+    item = _path_id("record_id")
     return {
         f"/{name}": {
-            "get": {"summary": f"List {name} you may see", "parameters": params,
-                    "responses": {"200": listing, "401": {"$ref": "#/components/responses/Error"},
-                                  "422": {"$ref": "#/components/responses/Error"}}},
-            "post": {"summary": f"Create one of the {name}", "requestBody": body,
-                     "responses": _responses(schema, "201")},
+            "get": {"summary": f"List {name} you may see", "parameters": list_params,
+                    "description": "Custom fields filter as custom.<key>=<value> (repeatable); other parameters "
+                                   "not listed here are refused with 422.",
+                    "x-query-prefixes": ["custom."], "responses": _page(schema, with_next=True)},
+            "post": {"summary": f"Create one of the {name}", "requestBody": _body(schema),
+                     "responses": _one(schema, "201", *WRITE)},
         },
         f"/{name}/{{record_id}}": {
-            "parameters": item_param,
-            "get": {"summary": "Read one", "responses": _responses(schema)},
-            "patch": {"summary": "Change the fields sent", "requestBody": body, "responses": _responses(schema)},
+            "parameters": item,
+            "get": {"summary": "Read one", "responses": _one(schema, "200", *READ)},
+            "patch": {"summary": "Change the fields sent", "requestBody": _body(f"{schema}Changes"),
+                      "responses": _one(schema, "200", *WRITE)},
             "delete": {"summary": "Delete (can be restored in the web UI)",
-                       "responses": {"204": {"description": "Deleted"},
-                                     "403": {"$ref": "#/components/responses/Error"},
-                                     "404": {"$ref": "#/components/responses/Error"}}},
+                       "responses": {"204": {"description": "Deleted"}, **_errors(*READ)}},
         },
         f"/{name}/{{record_id}}/timeline": {
-            "parameters": item_param,
-            "get": {"summary": "The timeline, newest first", "parameters": [
-                {"name": "kind", "in": "query", "schema": {"type": "string"}},
-                {"name": "before", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "OK"}, "404": {"$ref": "#/components/responses/Error"}}},
+            "parameters": item,
+            "get": {"summary": "The timeline, newest first", "parameters": schemas.TIMELINE,
+                    "responses": {**_page("Activity"), **_errors("404")}},
         },
     }
 
 
-DEAL = {"type": "object", "properties": {
-    "id": {"type": "integer", "readOnly": True}, "title": {"type": "string"}, "pipeline_id": {"type": "integer"},
-    "stage_id": {"type": "integer", "description": "On create only; move with POST /deals/{id}/move"},
-    "stage": {"type": "string", "readOnly": True},
-    "status": {"type": "string", "enum": ["open", "won", "lost"], "readOnly": True},
-    "amount": {"type": "string", "description": "Decimal, e.g. 150000.00 or 1 250,50"},
-    "currency": {"type": "string", "description": "ISO 4217"}, "contact_id": {"type": ["integer", "null"]},
-    "company_id": {"type": ["integer", "null"]}, "owner_id": {"type": ["integer", "null"]},
-    "source": {"type": "string"}, "channel": {"type": "string",
-                                             "enum": ["phone", "email", "web_form", "messenger", "visit", "other"]},
-    "expected_close": {"type": ["string", "null"], "format": "date"},
-    "probability": {"type": ["integer", "null"], "minimum": 0, "maximum": 100}, "lost_reason": {"type": "string"}},
-    "required": ["title", "pipeline_id"]}
-TASK = {"type": "object", "properties": {
-    "id": {"type": "integer", "readOnly": True}, "title": {"type": "string"}, "notes": {"type": "string"},
-    "owner_id": {"type": ["integer", "null"]}, "contact_id": {"type": ["integer", "null"]},
-    "company_id": {"type": ["integer", "null"]}, "deal_id": {"type": ["integer", "null"]},
-    "due_at": {"type": ["string", "null"], "format": "date-time"},
-    "priority": {"type": "string", "enum": ["low", "normal", "high"]},
-    "status": {"type": "string", "enum": ["open", "done", "cancelled"]},
-    "remind_minutes": {"type": "integer", "writeOnly": True, "description": "Remind this many minutes before due"},
-    "remind_via": {"type": "array", "items": {"type": "string", "enum": ["app", "email", "sms"]}}},
-    "required": ["title"]}
-INBOX_ITEM = {"type": "object", "properties": {
-    "id": {"type": "integer", "readOnly": True},
-    "channel": {"type": "string", "enum": ["phone", "email", "web_form", "messenger", "visit", "other"]},
-    "status": {"type": "string", "enum": ["new", "attached", "accepted", "rejected", "submitted"], "readOnly": True,
-               "description": "submitted: the submitter's own view (contact centres), which carries only what "
-                              "was sent"},
-    "proposal": {"type": "string", "enum": ["attach", "new_deal", "new_lead"], "readOnly": True},
-    "name": {"type": "string"}, "phone": {"type": "string"}, "email": {"type": "string"},
-    "subject": {"type": "string"}, "body": {"type": "string"}, "utm": {"type": "object"},
-    "contact_id": {"type": ["integer", "null"], "readOnly": True},
-    "deal_id": {"type": ["integer", "null"], "readOnly": True}}}
-
-
-def _work_paths() -> dict[str, Any]:
-    def item(name: str) -> list[dict[str, Any]]:
-        return [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}]
-
-    def listing(schema: str) -> dict[str, Any]:
-        return {"200": {"description": "Newest first; pass next_cursor as after", "content": {"application/json": {
-            "schema": {"type": "object", "properties": {
-                "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema}"}},
-                "next_cursor": {"type": ["string", "null"]}}}}}}}
-
-    def body(schema: str) -> dict[str, Any]:
-        return {"required": True,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
-
-    after = {"name": "after", "in": "query", "schema": {"type": "string"}}
+def _work() -> dict[str, Any]:
     return {
-        "/pipelines": {"get": {"summary": "Pipelines with their ordered stages", "responses": {"200": {
-            "description": "OK"}}}},
-        "/deals": {"get": {"summary": "Deals you may see", "parameters": [after, *[
-            {"name": n, "in": "query", "schema": {"type": "integer"}}
-            for n in ("pipeline_id", "stage_id", "owner_id", "contact_id", "company_id")]],
-            "responses": listing("Deal")},
-            "post": {"summary": "Create a deal", "requestBody": body("Deal"), "responses": _responses("Deal", "201")}},
-        "/deals/{deal_id}": {"parameters": item("deal_id"),
-                             "get": {"summary": "Read a deal", "responses": _responses("Deal")},
-                             "patch": {"summary": "Change a deal (not its stage)", "requestBody": body("Deal"),
-                                       "responses": _responses("Deal")}},
-        "/deals/{deal_id}/move": {"parameters": item("deal_id"), "post": {
+        "/pipelines": {"get": {"summary": "Pipelines with their ordered stages", "responses": {
+            "200": _data({"type": "array", "items": ref("Pipeline")}), **_errors("401", "403")}}},
+        "/deals": {
+            "get": {"summary": "Deals you may see", "parameters": schemas.DEAL_LIST, "responses": _page("Deal")},
+            "post": {"summary": "Create a deal", "requestBody": _body("Deal"),
+                     "responses": _one("Deal", "201", *WRITE)}},
+        "/deals/{deal_id}": {
+            "parameters": _path_id("deal_id"),
+            "get": {"summary": "Read a deal", "responses": _one("Deal", "200", *READ)},
+            "patch": {"summary": "Change a deal (not its stage)", "requestBody": _body("DealChanges"),
+                      "responses": _one("Deal", "200", *WRITE)}},
+        "/deals/{deal_id}/move": {"parameters": _path_id("deal_id"), "post": {
             "summary": "Move to a stage of the same pipeline; lost stages need lost_reason",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object",
-                            "properties": {"stage_id": {"type": "integer"}, "lost_reason": {"type": "string"}},
-                            "required": ["stage_id"]}}}}, "responses": _responses("Deal")}},
-        "/tasks": {"get": {"summary": "Tasks you may see", "parameters": [after, {
-            "name": "status", "in": "query", "schema": {"type": "string"}}, *[
-            {"name": n, "in": "query", "schema": {"type": "integer"}}
-            for n in ("owner_id", "deal_id", "contact_id", "company_id")]], "responses": listing("Task")},
-            "post": {"summary": "Create a task", "requestBody": body("Task"), "responses": _responses("Task", "201")}},
-        "/tasks/{task_id}": {"parameters": item("task_id"),
-                             "get": {"summary": "Read a task", "responses": _responses("Task")},
-                             "patch": {"summary": "Change a task; status done completes it",
-                                       "requestBody": body("Task"), "responses": _responses("Task")}},
-        "/inbox": {"get": {"summary": "Inbox items by status", "parameters": [after, {
-            "name": "status", "in": "query", "schema": {"type": "string",
-                                                        "enum": ["new", "attached", "accepted", "rejected"]}}],
-            "responses": listing("InboxItem")},
-            "post": {"summary": "Submit a lead; Idempotency-Key header makes repeats return the first item",
-                     "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
-                     "requestBody": body("InboxItem"), "responses": _responses("InboxItem", "201")}},
-        "/inbox/{item_id}": {"parameters": item("item_id"),
-                             "get": {"summary": "Read an inbox item", "responses": _responses("InboxItem")}},
-        "/inbox/{item_id}/accept": {"parameters": item("item_id"), "post": {
+            "requestBody": _body("Move"), "responses": _one("Deal", "200", *WRITE)}},
+        "/tasks": {
+            "get": {"summary": "Tasks you may see", "parameters": schemas.TASK_LIST, "responses": _page("Task")},
+            "post": {"summary": "Create a task", "requestBody": _body("Task"),
+                     "responses": _one("Task", "201", *WRITE)}},
+        "/tasks/{task_id}": {
+            "parameters": _path_id("task_id"),
+            "get": {"summary": "Read a task", "responses": _one("Task", "200", *READ)},
+            "patch": {"summary": "Change a task; status done completes it", "requestBody": _body("TaskChanges"),
+                      "responses": _one("Task", "200", *WRITE)}},
+        "/inbox": {
+            "get": {"summary": "Inbox items by status (a contact centre sees what it submitted)",
+                    "parameters": schemas.INBOX_LIST, "responses": _page("InboxItem")},
+            "post": {"summary": "Submit a lead; a repeated Idempotency-Key returns the first item with 200",
+                     "parameters": [schemas.IDEMPOTENCY_KEY], "requestBody": _body("InboxItem"),
+                     "responses": {**_one("InboxItem", "201", *WRITE),
+                                   "200": _data(ref("InboxItem"), "A repeat: the first item")}}},
+        "/inbox/{item_id}": {"parameters": _path_id("item_id"), "get": {
+            "summary": "Read an inbox item", "responses": _one("InboxItem", "200", *READ)}},
+        "/inbox/{item_id}/accept": {"parameters": _path_id("item_id"), "post": {
             "summary": "Accept: create the proposed deal/lead, or add to deal_id",
-            "responses": _responses("InboxItem")}},
-        "/inbox/{item_id}/reject": {"parameters": item("item_id"), "post": {
-            "summary": "Reject with a reason", "responses": _responses("InboxItem")}},
+            "requestBody": _body("Accept", required=False), "responses": _one("InboxItem", "200", *WRITE)}},
+        "/inbox/{item_id}/reject": {"parameters": _path_id("item_id"), "post": {
+            "summary": "Reject with a reason", "requestBody": _body("Reject"),
+            "responses": _one("InboxItem", "200", *WRITE)}},
     }
 
 
@@ -200,22 +139,19 @@ def _version() -> str:
 
 
 def document() -> dict[str, Any]:
-    phone_param = [{"name": "phone", "in": "query", "schema": {"type": "string"},
-                    "description": "Look up by phone, typed in any format (8 916 ..., +7(916)..., 9161234567)"}]
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Mayak CRM API", "version": _version()},
+        "info": {"title": "Mayak CRM API", "version": _version(),
+                 "description": "Errors always answer JSON as the Error schema. Fields marked readOnly are "
+                                "ignored when sent; fields not listed are refused with 422."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": {**_collection("contacts", "Contact", phone_param), **_collection("companies", "Company", []),
-                  **_work_paths()},
+        "paths": {**_clients("contacts", "Contact", schemas.CONTACT_LIST),
+                  **_clients("companies", "Company", schemas.COMPANY_LIST), **_work()},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "mayak users token create EMAIL"}},
-            "schemas": {"Contact": CONTACT, "Company": COMPANY, "Phone": PHONE, "Email": EMAIL, "Error": ERROR,
-                        "Deal": DEAL, "Task": TASK, "InboxItem": INBOX_ITEM},
-            "responses": {"Error": {"description": "Error", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "schemas": schemas.SCHEMAS,
         },
     }
 

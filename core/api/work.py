@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request, url_for
+from flask import jsonify, url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.api import actor, bp, json_body
+from core.api.validation import query_args
 from core.db import db
 from core.models import Deal, InboxItem, Task
-from core.models.deals import CHANNELS
 from core.services import deals, inbox, tasks
 from core.services.access import filter_query, require
 from core.services.errors import InvalidInput
@@ -21,10 +22,6 @@ PAGE = 50
 
 def db_scalars(stmt: Any) -> Any:
     return db.session.scalars(stmt)
-
-
-def _body() -> dict[str, Any]:
-    return json_body("closed_at", "completed_at")
 
 
 def _created(payload: dict[str, Any], location: str):  # type: ignore[no-untyped-def]
@@ -39,18 +36,9 @@ def _page(rows: list[Any], serialize: Any) -> dict[str, Any]:
             else None}
 
 
-def _after(stmt: Any, column: Any) -> Any:
-    after = request.args.get("after", type=int)
+def _after(stmt: Any, column: Any, args: dict[str, Any]) -> Any:
+    after = args.get("after")
     return stmt.where(column < after) if after else stmt
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name)
-    if value in (None, ""):
-        return None
-    if not value.isdigit():
-        raise InvalidInput({name: f"{name} is a whole number"})
-    return int(value)
 
 
 # --- pipelines and deals -------------------------------------------------------------------------------
@@ -79,18 +67,19 @@ def serialize_deal(deal: Deal) -> dict[str, Any]:
 def list_deals():  # type: ignore[no-untyped-def]
     """Deals you may see, newest first; filters ``pipeline_id``, ``stage_id``, ``owner_id``, ``contact_id``."""
     require(actor().user, "view", "deal")
+    args = query_args()
     stmt = filter_query(actor().user, "view", "deal", select(Deal).where(Deal.deleted_at.is_(None)), Deal.owner_id)
     for name in ("pipeline_id", "stage_id", "owner_id", "contact_id", "company_id"):
-        value = _int_arg(name)
-        if value is not None:
-            stmt = stmt.where(getattr(Deal, name) == value)
-    rows = list(db_scalars(_after(stmt, Deal.id).order_by(Deal.id.desc()).limit(PAGE + 1)))
+        if isinstance(args.get(name), int):
+            stmt = stmt.where(getattr(Deal, name) == args[name])
+    rows = list(db_scalars(_after(stmt, Deal.id, args).order_by(Deal.id.desc()).limit(PAGE + 1)))
     return jsonify(_page(rows, serialize_deal))
 
 
 @bp.post("/deals")
 def create_deal():  # type: ignore[no-untyped-def]
-    deal = deals.save(actor(), None, _body())
+    require(actor().user, "create", "deal")  # a refusal comes before any word about the body
+    deal = deals.save(actor(), None, json_body("Deal"))
     return _created(serialize_deal(deal), url_for("api.get_deal", deal_id=deal.id))
 
 
@@ -102,9 +91,7 @@ def get_deal(deal_id: int):  # type: ignore[no-untyped-def]
 @bp.patch("/deals/<int:deal_id>")
 def update_deal(deal_id: int):  # type: ignore[no-untyped-def]
     deal = deals.get(actor(), deal_id, "edit")
-    values = _body()
-    if "stage_id" in values or "pipeline_id" in values:
-        raise InvalidInput({"stage_id": "Move a deal with POST /deals/{id}/move."})
+    values = json_body("DealChanges")
     return jsonify({"data": serialize_deal(deals.save(actor(), deal, values, partial=True))})
 
 
@@ -112,12 +99,8 @@ def update_deal(deal_id: int):  # type: ignore[no-untyped-def]
 def move_deal(deal_id: int):  # type: ignore[no-untyped-def]
     """Body: ``{"stage_id": 5, "lost_reason": "..."}`` (the reason is required for a lost stage)."""
     deal = deals.get(actor(), deal_id, "edit")
-    body = _body()
-    try:
-        stage_id = int(body.get("stage_id"))
-    except (TypeError, ValueError):
-        raise InvalidInput({"stage_id": "stage_id is the id of a stage of the deal's pipeline"}) from None
-    deals.move(actor(), deal, stage_id, lost_reason=str(body.get("lost_reason") or ""))
+    body = json_body("Move")
+    deals.move(actor(), deal, body["stage_id"], lost_reason=body.get("lost_reason") or "")
     return jsonify({"data": serialize_deal(deal)})
 
 
@@ -141,21 +124,21 @@ def list_tasks():  # type: ignore[no-untyped-def]
     """Tasks you may see, newest first; filters ``status`` (open/done/cancelled), ``owner_id``, ``deal_id``,
     ``contact_id``."""
     require(actor().user, "view", "task")
+    args = query_args()
     stmt = filter_query(actor().user, "view", "task", select(Task).where(Task.deleted_at.is_(None)), Task.owner_id)
-    status = request.args.get("status")
-    if status:
-        stmt = stmt.where(Task.status == status)
+    if isinstance(args.get("status"), str):
+        stmt = stmt.where(Task.status == args["status"])
     for name in ("owner_id", "deal_id", "contact_id", "company_id"):
-        value = _int_arg(name)
-        if value is not None:
-            stmt = stmt.where(getattr(Task, name) == value)
-    rows = list(db_scalars(_after(stmt, Task.id).order_by(Task.id.desc()).limit(PAGE + 1)))
+        if isinstance(args.get(name), int):
+            stmt = stmt.where(getattr(Task, name) == args[name])
+    rows = list(db_scalars(_after(stmt, Task.id, args).order_by(Task.id.desc()).limit(PAGE + 1)))
     return jsonify(_page(rows, serialize_task))
 
 
 @bp.post("/tasks")
 def create_task():  # type: ignore[no-untyped-def]
-    task = tasks.save(actor(), None, _body())
+    require(actor().user, "create", "task")
+    task = tasks.save(actor(), None, json_body("Task"))
     return _created(serialize_task(task), url_for("api.get_task", task_id=task.id))
 
 
@@ -167,7 +150,7 @@ def get_task(task_id: int):  # type: ignore[no-untyped-def]
 @bp.patch("/tasks/<int:task_id>")
 def update_task(task_id: int):  # type: ignore[no-untyped-def]
     task = tasks.get(actor(), task_id, "edit")
-    values = _body()
+    values = json_body("TaskChanges")
     status = values.pop("status", None)
     if values:
         task = tasks.save(actor(), task, values, partial=True)
@@ -194,8 +177,10 @@ def serialize_item(item: InboxItem | inbox.SubmittedItem) -> dict[str, Any]:
 @bp.get("/inbox")
 def list_inbox():  # type: ignore[no-untyped-def]
     inbox.require_view(actor())
-    status = request.args.get("status", "new")
-    rows = inbox.listing(actor(), status, before_id=_int_arg("after"), limit=PAGE + 1)
+    args = query_args()
+    status = args.get("status") if isinstance(args.get("status"), str) else "new"
+    after = args.get("after") if isinstance(args.get("after"), int) else None
+    rows = inbox.listing(actor(), status, before_id=after, limit=PAGE + 1)
     return jsonify(_page(rows, serialize_item))
 
 
@@ -204,19 +189,15 @@ def submit_inbox():  # type: ignore[no-untyped-def]
     """Submit a lead (contact centres, telephony bridges). ``Idempotency-Key`` makes a repeated delivery return
     the first item (200 instead of 201)."""
     require(actor().user, "submit", "lead")
-    body = _body()
-    channel = str(body.get("channel") or "phone")
-    if channel not in CHANNELS:
-        raise InvalidInput({"channel": f"channel is one of {', '.join(CHANNELS)}"})
-    if not (str(body.get("phone") or "").strip() or str(body.get("email") or "").strip()):
-        raise InvalidInput({"phone": "Give a phone or an email so the manager can reach the client."})
+    body = json_body("InboxItem")
+    key = query_args().get("Idempotency-Key") or body.get("idempotency_key")
+    if not ((body.get("phone") or "").strip() or (body.get("email") or "").strip()):
+        raise InvalidInput({"phone": _l("Give a phone or an email so the manager can reach the client.")})
     item, created = inbox.receive(
-        channel=channel, source=f"api:{actor().user_id}", name=str(body.get("name") or ""),
-        phone=str(body.get("phone") or ""), email=str(body.get("email") or ""),
-        subject=str(body.get("subject") or ""), body=str(body.get("body") or ""),
-        utm={k: str(v) for k, v in (body.get("utm") or {}).items()} if isinstance(body.get("utm"), dict) else {},
-        submitted_by_id=actor().user_id,
-        idempotency_key=request.headers.get("Idempotency-Key") or body.get("idempotency_key"))
+        channel=body.get("channel") or "phone", source=f"api:{actor().user_id}", name=body.get("name") or "",
+        phone=body.get("phone") or "", email=body.get("email") or "", subject=body.get("subject") or "",
+        body=body.get("body") or "", utm=body.get("utm") or {}, submitted_by_id=actor().user_id,
+        idempotency_key=key)
     response = jsonify({"data": serialize_item(inbox.present(actor(), item))})
     response.status_code = 201 if created else 200
     return response
@@ -231,12 +212,12 @@ def get_inbox_item(item_id: int):  # type: ignore[no-untyped-def]
 def accept_inbox_item(item_id: int):  # type: ignore[no-untyped-def]
     """Body (optional): ``{"deal_id": 7}`` to add the request to that deal instead of the proposal."""
     item = inbox.get(actor(), item_id, "edit")
-    body = request.get_json(silent=True) or {}
-    item = inbox.accept(actor(), item, deal_id=body.get("deal_id") if isinstance(body, dict) else None)
+    body = json_body("Accept", required=False)
+    item = inbox.accept(actor(), item, deal_id=body.get("deal_id"))
     return jsonify({"data": serialize_item(item)})
 
 
 @bp.post("/inbox/<int:item_id>/reject")
 def reject_inbox_item(item_id: int):  # type: ignore[no-untyped-def]
     item = inbox.get(actor(), item_id, "edit")
-    return jsonify({"data": serialize_item(inbox.reject(actor(), item, str(_body().get("reason") or "")))})
+    return jsonify({"data": serialize_item(inbox.reject(actor(), item, json_body("Reject")["reason"]))})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -86,17 +87,32 @@ def set_active(actor: Actor, field: CustomField, active: bool) -> None:
     db.session.commit()
 
 
+MAX_NUMBER = Decimal(10) ** 15  # 15 digits: stored as a JSON number, exact in a double and in every client
+
+
+class NumberOutOfRange(ValueError):
+    """A number too large to keep exactly (``1e400`` would otherwise become ``Infinity``)."""
+
+
 def _parse_number(value: Any) -> float | int:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    text = str(value).strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    """A finite number within ±10^15 from what was typed or sent: NaN, sNaN, Infinity and values that would
+    round to infinity are refused, because stored they make every JSON answer that carries them invalid."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise TypeError(type(value).__name__)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(value)
+    text = str(value).strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace(",", ".")
+    if not text.isascii() or len(text) > 60:
+        raise ValueError(text[:60])
     try:
         number = Decimal(text)
     except InvalidOperation as exc:
-        raise ValueError from exc
-    if not number.is_finite():
-        raise ValueError
-    return int(number) if number == number.to_integral_value() and abs(number) < 2**53 else float(number)
+        raise ValueError(text) from exc
+    if not number.is_finite():  # NaN, sNaN, Infinity
+        raise ValueError(text)
+    if abs(number) >= MAX_NUMBER:
+        raise NumberOutOfRange(text)
+    return int(number) if number == number.to_integral_value() else float(number)
 
 
 _DAY_MONTH_YEAR = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
@@ -118,6 +134,9 @@ def parse_date(value: Any) -> date:
 
 
 def clean_value(field: CustomField, value: Any) -> Any:
+    """The stored form of one typed value; :class:`ValueError` or :class:`TypeError` when it is not one."""
+    if isinstance(value, list | dict) and not (field.type == "multichoice" and isinstance(value, list)):
+        raise TypeError(type(value).__name__)  # a list or an object where one value belongs
     if field.type == "text":
         return clean(str(value), 2000)
     if field.type == "number":
@@ -184,6 +203,8 @@ def clean_values(entity: str, values: dict[str, Any], *, partial: bool = False,
             continue
         try:
             result[field.key] = clean_value(field, value)
+        except NumberOutOfRange:
+            errors[f"custom.{field.key}"] = _l("Enter a number of at most 15 digits.")
         except (ValueError, TypeError):
             errors[f"custom.{field.key}"] = ERRORS[field.type]
     if errors:

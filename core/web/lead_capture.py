@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.models import LeadForm
-from core.services import inbox, lead_forms
+from core.services import inbox, json_input, lead_forms
 from core.services.errors import InvalidInput
 from core.web import cross_site, public
 from core.web.context import client_ip
@@ -116,7 +116,7 @@ def submit(key: str):  # type: ignore[no-untyped-def]
     if origin is not None and origin not in form.allowed_origins and not _same_site(origin):
         return refuse(403, _("This site is not allowed to post to the form; add it in the form's settings."))
     try:
-        data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+        data = _posted_json() if request.is_json else request.form.to_dict()
     except RequestEntityTooLarge:
         return refuse(413, too_large)
     if not isinstance(data, dict):
@@ -153,6 +153,15 @@ def _post_origin() -> str | None:
     if referer.scheme and referer.netloc:
         return f"{referer.scheme}://{referer.netloc}"
     return None
+
+
+def _posted_json() -> Any:
+    """The posted JSON document, or ``None`` when it is not JSON we take (broken, NaN, nested too deep: Flask's
+    ``get_json`` lets a thousand-deep document through as a RecursionError, a 500)."""
+    try:
+        return json_input.loads(request.get_data(cache=True))
+    except json_input.BadJson:
+        return None
 
 
 def _same_site(origin: str) -> bool:

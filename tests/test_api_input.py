@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from core.api.openapi import document
 from core.api.schemas import ERROR, SCHEMAS
 from core.db import db
-from core.models import Contact, CustomField, Tag, Team, User
+from core.models import Contact, CustomField, InboxItem, LeadForm, Tag, Team, User
 from core.services import custom_fields, deals
 from core.services.context import Actor
 from core.services.errors import InvalidInput
@@ -331,3 +331,20 @@ def test_concurrent_requests_creating_the_same_new_tags(app, api):
             tagged = db.session.scalars(select(Contact).where(Contact.first_name.like(f"К{round_}-%"))).all()
             assert len(tagged) == len(bodies)
             assert all({t.name for t in contact.tags} >= set(names) for contact in tagged)
+
+
+@pytest.mark.parametrize("raw", ["[" * 1000 + "]" * 1000, '{"name":' * 1000 + '"x"' + "}" * 1000,
+                                 '{"phone": NaN}', '{"phone": ', "[1, 2]", "null"])
+def test_the_public_lead_form_refuses_json_it_cannot_take(app, admin_client, raw):
+    made = post_form(admin_client, "/admin/intake/forms/new", {
+        "name": "Сайт", "active": "1", "allowed_origins": "https://shop.example.com", "min_fill_seconds": "0",
+        "rate_limit_per_hour": "30", "source": "site", "field_name": ["name", "phone"],
+        "field_label": ["Имя", "Телефон"], "field_kind": ["text", "phone"], "field_required": ["1"]})
+    assert made.status_code == 302, made.get_data(as_text=True)[:300]
+    with app.app_context():
+        key = db.session.scalar(select(LeadForm.key))
+    response = app.test_client().post(f"/f/{key}", data=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.get_data(as_text=True)[:200]
+    assert response.mimetype == "application/json"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(InboxItem)) == 0

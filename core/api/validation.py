@@ -57,12 +57,15 @@ def read_json(*, required: bool = True) -> Any:
     413 above the size limit; 415 when a body comes as anything but JSON."""
     limit = body_limit()
     request.max_content_length = limit  # reading more answers 413 (RequestEntityTooLarge)
+    if request.mimetype and not _is_json(request.mimetype):  # before reading: a form body may be parsed already
+        raise ApiError(415, "unsupported_media_type",
+                       _("Send the body as JSON, with the header Content-Type: application/json."))
     raw = request.get_data(cache=True)
     if not raw.strip():
         if required:
             raise InvalidInput({"body": _l("Send a JSON object.")})
         return EMPTY
-    if not _is_json(request.mimetype):
+    if not request.mimetype:
         raise ApiError(415, "unsupported_media_type",
                        _("Send the body as JSON, with the header Content-Type: application/json."))
     try:

@@ -85,6 +85,8 @@ def test_search_as_you_type_export_and_bulk_bar(list_server, browser):  # noqa: 
     page.fill("#q", "Егорова")
     _wait(page, "decodeURIComponent(document.querySelector('#export-links a').href).includes('Егорова')")
     _wait(page, "document.querySelector('#list-count').textContent.trim() === '65'")  # the count follows too
+    # and a bulk action comes back to this search, not to the list as first opened
+    _wait(page, "decodeURIComponent(document.querySelector('#bulk-next').value).includes('Егорова')")
     page.locator("#list-body tr.more-row").scroll_into_view_if_needed()
     _wait(page, "document.querySelectorAll('#list-body input[name=ids]').length === 65")
     href = page.locator("#export-links a").first.get_attribute("href")

@@ -268,8 +268,11 @@ def test_custom_numbers_through_the_api_and_the_web_form(app, client, api, admin
         assert page.status_code == 422, value
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Contact)) == 0
-    ok = client.post("/api/v1/contacts", headers=api, json={"first_name": "A", "custom": {number_field: "1 250,5"}})
-    assert ok.status_code == 201 and ok.get_json()["data"]["custom"][number_field] == 1250.5
+    for typed, stored in (("1 250,5", 1250.5), (3_000_000_000, 3_000_000_000), (123456789012.5, 123456789012.5),
+                          (-999_999_999_999_999, -999_999_999_999_999)):
+        ok = client.post("/api/v1/contacts", headers=api, json={"first_name": "A", "custom": {number_field: typed}})
+        assert ok.status_code == 201, ok.get_json()
+        assert ok.get_json()["data"]["custom"][number_field] == stored
 
 
 @given(value=st.one_of(st.floats(), st.decimals(allow_nan=True, allow_infinity=True).map(str),

@@ -21,7 +21,7 @@ from flask import current_app, g, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from core.api.schemas import MAX_ID, SCHEMAS
+from core.api.schemas import SCHEMAS
 from core.services import json_input
 from core.services.errors import InvalidInput
 
@@ -187,10 +187,11 @@ def check(schema: Mapping[str, Any], value: Any, path: str, errors: dict[str, An
 
 
 def _check_number(schema: Mapping[str, Any], value: float, kind: str, path: str, errors: dict[str, Any]) -> Any:
-    low, high = schema.get("minimum", -MAX_ID), schema.get("maximum", MAX_ID)
+    # bounds are the schema's (ids, percentages, minutes); a free number (a custom field) is bounded by its field
+    low, high = schema.get("minimum"), schema.get("maximum")
     if kind == "number" and not math.isfinite(value):
         errors[path] = _l("This number is too large.")
-    elif not low <= value <= high:
+    elif (low is not None and value < low) or (high is not None and value > high):
         errors[path] = _l("Send a number from %(low)s to %(high)s.", low=low, high=high)
     return value
 

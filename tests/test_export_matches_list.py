@@ -122,3 +122,10 @@ def test_the_task_export_holds_the_day_on_screen_and_a_bulk_export_the_selected_
                                                               "action": "export", "ids": chosen})
         assert response.status_code in (302, 303)
         assert sorted(_exported(admin_client, response.headers["Location"])) == sorted(chosen)
+
+
+def test_a_bad_owner_in_a_task_export_is_a_400_before_the_file(app, admin_client):
+    for fmt in ("csv", "xlsx"):
+        for owner in ("abc", "²", "99999999999999999999"):
+            response = admin_client.get(f"/export/tasks.{fmt}?owner={owner}")
+            assert response.status_code == 400, (fmt, owner)

@@ -194,6 +194,8 @@ def _tasks(actor: Actor, owners: dict[int, str], query: listing.ListQuery) -> tu
     header = ["ID", _("Title"), _("Status"), _("Priority"), _("Due"), _("Owner"), _("Contact"), _("Company"),
               _("Deal"), _("Notes"), _("Created"), _("Completed")]
     owner = query.filters.get("owner")
+    # read now, not while the file streams: a bad owner is a 400 before the first byte
+    owner_id = params.record_ids("owner", owner[:1], me=actor.user_id)[0] if owner else None
 
     def task_rows(page: list[Task]) -> Iterator[list[str]]:
         names = labels.linked_names(page)
@@ -205,8 +207,8 @@ def _tasks(actor: Actor, owners: dict[int, str], query: listing.ListQuery) -> tu
             yield [_format(v) for v in values]
 
     def rows() -> Iterator[list[str]]:
-        if owner:
-            yield from task_rows(day_tasks(actor, params.record_ids("owner", owner[:1], me=actor.user_id)[0]))
+        if owner_id is not None:
+            yield from task_rows(day_tasks(actor, owner_id))
             return
         last = 0
         while True:

@@ -80,6 +80,9 @@ def test_one_task_form_sets_a_repeating_task_with_client_deal_assignee_and_remin
         assert all(t.contact_id == client_id and t.deal_id == deal_id and t.owner_id == helper.id for t in made)
         assert all(t.remind_at == t.due_at - timedelta(minutes=60) and t.remind_via == ["app", "email"]
                    for t in made)
+        first_id = made[0].id
+    shown = admin_client.get(f"/tasks/{first_id}", headers={"Accept-Language": "ru"}).text
+    assert "каждый квартал, 5-го числа, 8 раз" in shown  # each task says how it repeats
     page = admin_client.get("/tasks/recurring", headers={"Accept-Language": "ru"}).text
     assert "Каждый квартал, 5-го числа, 8 раз" in page and "FREQ=" not in page
     assert "Ольга Клиентова" in page and "Годовой договор" in page and "за 1 час" in page

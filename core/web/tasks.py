@@ -174,7 +174,9 @@ def _get(task_id: int, action: str = "view") -> Any:
 @bp.get("/<int:task_id>")
 def show(task_id: int):  # type: ignore[no-untyped-def]
     task = _get(task_id)
+    rule = db.session.get(TaskRecurrence, task.recurrence_id) if task.recurrence_id else None
     return render("tasks/show.html", task=task, names=_names(), form=EmptyForm(), links=labels.linked_names([task]),
+                  repeats=repeat_rules.describe(rule.rrule) if rule is not None else "",
                   history=reassign.history("task", task.id), can_edit=can(user(), "edit", "task", task))
 
 

@@ -107,3 +107,36 @@ def test_drag_to_next_stage_undo_then_lost_with_the_reason_modal(board_server, b
     assert page.locator(".kanban-column .kanban-card", has_text="Теплица").count() == 0
     assert problems == []
     page.close()
+
+
+def test_task_form_picks_the_client_by_typing_and_repeats_in_words(board_server, browser):  # noqa: F811
+    url = board_server[0]
+    page = browser.new_page(locale="ru-RU", viewport={"width": 1366, "height": 768})
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    _sign_in(page, url)
+    page.goto(f"{url}/tasks/new")
+    page.fill("#title", "Позвонить про теплицу")
+    page.fill("#due_date", "2031-03-05")
+    page.fill("#due_time", "10:00")
+    page.locator("#pick-contact_id").press_sequentially("садов", delay=30)
+    option = page.locator("#pick-contact_id-options .picker-option", has_text="Пётр Садовников")
+    option.wait_for(timeout=5000)
+    option.click()
+    assert page.input_value("#pick-contact_id") == "Пётр Садовников"
+    page.locator("#pick-deal_id").press_sequentially("тепл", delay=30)
+    page.locator("#pick-deal_id").press("ArrowDown")
+    page.keyboard.press("Enter")  # the keyboard picks too
+    assert page.input_value("#pick-deal_id") == "Теплица"
+    page.locator("summary", has_text="Повторять").click()
+    page.select_option("#repeat", "monthly")
+    page.select_option("#month_day", "last")
+    page.fill("input[name=count]", "6")
+    page.locator("#repeat-words", has_text="каждый месяц в последний день, 6 раз").wait_for(timeout=5000)
+    page.locator("form.form-narrow button.btn-primary", has_text="Сохранить").click()
+    page.wait_for_url(f"{url}/tasks/recurring")
+    body = page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
+    assert "Каждый месяц в последний день, 6 раз" in body and "Пётр Садовников" in body and "Теплица" in body
+    assert problems == []
+    page.close()

@@ -1,0 +1,186 @@
+"""Issue 10 probed again with values the first report did not use (helper 9's re-probe against a running
+instance). Only the probes that held are kept here, as regression guards: new spellings of loopback, private and
+metadata addresses (and redirect hops to them), recurrence rules that are daily or rarer in disguise and the ones
+that are not, formula look-alikes behind other invisible or look-alike prefixes, look-alike origins on the public
+lead form, and forwarding headers that must not give a guesser a new address for the sign-in throttle."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from core.db import db
+from core.models import InboxItem, LeadForm
+from core.net import AllowList, FetchFailed, FetchRefused, check_url, fetch
+from core.services.errors import InvalidInput
+from core.services.export import neutralise
+from core.services.recurrence import parse_rule
+
+# --- SSRF: spellings not in tests/security/test_ssrf.py -------------------------------------------------------
+
+MORE_SPELLINGS = [
+    "0x7f.0.0.1", "127.000.000.001", "127.1.1", "0177.1", "2130706433.", "①②⑦.0.0.1", "127.0.1.3",
+    "[0000::1]", "[::ffff:127.1]", "[0:0:0:0:0:ffff:127.0.0.1]", "[::ffff:0:7f00:1]", "[fe80::1%25lo]",
+    "0251.0376.0251.0376", "0xa9fea9fe", "2852039166", "[0:0:0:0:0:ffff:a9fe:a9fe]", "[::ffff:10.0.0.1]",
+    "[100::1]", "198.18.0.1", "192.0.0.8", "192.0.2.1", "172.31.255.255", "foo.localhost", "LocalHost.",
+]
+MORE_URLS = ["http://127.0.0.1#@example.com/", "http://127.0.0.1%2f@example.com/", "http:/127.0.0.1/",
+             "http:\\\\127.0.0.1/", "http://127.0.0.1\t/", "gopher://127.0.0.1/", "http://localhost%00.example.com/",
+             "https://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/", "http://127.0.0.1:0/", "http://127.0.0.1:65536/"]
+
+
+@pytest.mark.parametrize("url", [f"http://{host}/" for host in MORE_SPELLINGS] + MORE_URLS)
+def test_other_spellings_of_private_addresses_are_refused(url):
+    with pytest.raises((FetchRefused, FetchFailed)):
+        check_url(url, allow=AllowList(), timeout=2)
+
+
+class _Target(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self) -> None:
+        _Target.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"secret")
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Redirector(BaseHTTPRequestHandler):
+    port = 0
+
+    def do_GET(self) -> None:
+        self.send_response(int(self.headers.get("X-Code", "302")))
+        self.send_header("Location", unquote(self.path[1:]).replace("PORT", str(_Redirector.port)))
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+HOPS = ["http://127.0.0.1:PORT/a", "http://localhost:PORT/b", "http://[::ffff:127.0.0.1]:PORT/c",
+        "//127.0.0.1:PORT/d", "http://2130706433:PORT/e", "http://127.1:PORT/f", "HTTP://127.0.0.1:PORT/g",
+        "http:127.0.0.1:PORT/h", "/\\127.0.0.1:PORT/i", "http://127.0.0.2@127.0.0.1:PORT/j", "http://0:PORT/k",
+        "http://0.0.0.0:PORT/l"]
+
+
+def test_redirect_hops_from_an_allowed_host_never_reach_a_private_one():
+    target = ThreadingHTTPServer(("127.0.0.1", 0), _Target)
+    redirector = ThreadingHTTPServer(("127.0.0.2", 0), _Redirector)
+    _Redirector.port = target.server_address[1]
+    _Target.hits = []
+    for server in (target, redirector):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    allow = AllowList.parse("127.0.0.2/32")  # only the first hop is allow-listed
+    try:
+        for hop in HOPS:
+            for code in ("301", "302", "303", "307", "308"):
+                with pytest.raises((FetchRefused, FetchFailed)):
+                    fetch(f"http://127.0.0.2:{redirector.server_address[1]}/{quote(hop, safe='')}",
+                          method="POST", body=b"x", headers={"X-Code": code}, allow=allow, timeout=3)
+    finally:
+        target.shutdown()
+        redirector.shutdown()
+    assert _Target.hits == []
+
+
+# --- recurrence: at most one task a day, whatever the rule's spelling ------------------------------------------
+
+START = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+ZONE = ZoneInfo("Europe/Moscow")
+
+
+@pytest.mark.parametrize("rule", [
+    "FREQ=DAILY;BYSETPOS=1,2,3;BYHOUR=9;COUNT=10", "FREQ=YEARLY;BYYEARDAY=1,2,3,4,5,6,7,8,9,10;COUNT=100",
+    "FREQ=YEARLY;BYWEEKNO=1,2,3;BYDAY=MO,TU,WE,TH,FR,SA,SU;COUNT=50", "FREQ=DAILY;BYDAY=MO,TU,WE,MO,MO;COUNT=10",
+    "FREQ=DAILY;BYHOUR=9;BYHOUR=10;BYMINUTE=0;BYMINUTE=30;COUNT=10", "FREQ=DAILY;BYHOUR=9,9,9;COUNT=5",
+    "FREQ=YEARLY;BYEASTER=0,1,2;COUNT=5", "FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO,TU,WE,TH,FR;COUNT=12",
+    "FREQ=YEARLY;BYYEARDAY=-1,-2,-3,-4;BYWEEKNO=-1;COUNT=10", "freq=daily;count=3",
+])
+def test_accepted_rules_give_at_most_one_task_a_day(rule):
+    days = Counter(moment.date() for moment in parse_rule(rule, START, ZONE))
+    assert days and max(days.values()) == 1
+
+
+@pytest.mark.parametrize("rule", [
+    "FREQ=HOURLY;COUNT=3", "FREQ=MINUTELY;COUNT=3", "FREQ=DAILY;bysecond=0,1;COUNT=3",
+    "FREQ=DAILY;COUNT=3;BYHOUR=9;BYMINUTE=0;BYSECOND=0", "FREQ=DAILY; BYSECOND=0,1;COUNT=3",
+    "FREQ=DAILY;COUNT=1000000000", "FREQ=DAILY;UNTIL=99991231T000000", "FREQ=DAILY;BYHOUR=9,10;COUNT=3",
+    "FREQ=DAILY;COUNT=5\nRRULE:FREQ=DAILY;BYHOUR=1,2,3", "DTSTART:20200101T000000\nRRULE:FREQ=DAILY;COUNT=3",
+    "FREQ=DAILY;COUNT=0", "FREQ=DAILY;;COUNT=3", "FREQ=DAILY;COUNT=3;X-FOO=1",
+    "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;UNTIL=20301231T000000",
+])
+def test_rules_more_often_than_daily_or_without_a_sane_end_are_refused(rule):
+    with pytest.raises(InvalidInput) as refused:
+        parse_rule(rule, START, ZONE)
+    assert "rrule" in refused.value.errors
+
+
+# --- exports: formula look-alikes behind other prefixes --------------------------------------------------------
+
+PREFIXES = ["\u3000", "\ufeff", "\t", "\u200f", "\u2060", "\u00a0", "\u2002", "\u180e", "\u202e", "\u061c",
+            "\u2066", "\u200b\u200b", "\ufeff\u3000", " \t ", "\r", "\n"]
+LOOK_ALIKES = ["\ufe63", "\uff0b", "\uff0d", "\ufe62", "\uff20", "\uff1d", "\ufe66"]
+PAYLOADS = ["=1+1", "+1+1", "-1+1", "@SUM(1)", "=cmd|' /C calc'!A0", "=HYPERLINK(\"http://x\")"]
+
+
+@pytest.mark.parametrize("prefix", [*PREFIXES, ""])
+@pytest.mark.parametrize("payload", PAYLOADS + [f"{c}1+1" for c in LOOK_ALIKES])
+def test_formula_look_alikes_behind_other_prefixes_are_neutralised(prefix, payload):
+    assert neutralise(prefix + payload).startswith("'")
+
+
+# --- the public lead form: look-alike origins ------------------------------------------------------------------
+
+SITE = "https://shop.example.com"
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://shop.example.com.evil.example"}, {"Origin": "https://shop.example.com:8443"},
+    {"Origin": "https://shop.example.com."}, {"Origin": "https://evil.example/https://shop.example.com"},
+    {"Referer": "https://evil.example/?https://shop.example.com"}, {"Referer": "https://shop.example.com.evil.example/x"},
+    {"Referer": "https://shop.example.com@evil.example/"},
+])
+def test_look_alike_sites_cannot_post_to_a_lead_form(app, client, headers):
+    with app.app_context():
+        form = LeadForm(name="Заявка", key="reprobe-key", active=True, allowed_origins=[SITE], min_fill_seconds=0,
+                        rate_limit_per_hour=1000,
+                        fields=[{"name": "phone", "label": "Телефон", "kind": "phone", "required": True}])
+        db.session.add(form)
+        db.session.commit()
+    answer = client.post("/f/reprobe-key", data={"phone": "+79161234567"}, headers=headers)
+    assert answer.status_code == 403
+    with app.app_context():
+        assert db.session.scalar(select(func.count(InboxItem.id))) == 0
+
+
+# --- sign-in: forwarding headers are not a new address, the address's case is the same account -----------------
+
+def _attempt(client, email: str, password: str, headers: dict[str, str]):
+    page = client.get("/login")
+    token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    return client.post("/login", data={"csrf_token": token, "email": email, "password": password},
+                       headers=headers, environ_base={"REMOTE_ADDR": "10.7.7.7"})
+
+
+def test_forwarding_headers_and_other_cases_do_not_reset_the_account_counter(app, make_user, client):
+    make_user("reprobe@example.com")
+    spellings = ["reprobe@example.com", "REPROBE@example.com", "Reprobe@Example.Com", " reprobe@example.com "]
+    for n in range(5):
+        headers = {"X-Forwarded-For": f"10.0.{n}.1", "X-Real-IP": f"10.1.{n}.1", "Forwarded": f"for=10.2.{n}.1"}
+        assert _attempt(client, spellings[n % 4], "wrong password", headers).status_code == 401
+    blocked = _attempt(client, "reprobe@example.com", "correct horse battery", {"X-Forwarded-For": "10.9.9.9"})
+    assert blocked.status_code == 429

@@ -116,6 +116,10 @@ def test_errors_raised_anywhere_under_api_are_json(client, api, make_app):
     assert "POST" in not_allowed.headers["Allow"]
     assert_error(client.get("/api/v1/contacts"), 401)
     assert_error(client.get("/api/v1/contacts?limit=abc", headers=api), 422)
+    assert_error(client.get("/api/v1/contacts/1?unknown=1", headers=api), 422)
+    for url in ("/api/v1/companies/10000000000000000001/timeline?before=a%00b", "/api/nothing?q=%00",
+                "/api/v1/contacts?q=%00"):
+        assert_error(client.get(url, headers=api), 422)
     with_plugin = make_app(extra_plugins=[("api_extension", api_extension)]).test_client()
     assert_error(with_plugin.get("/api/ext/boom"), 500)
     busy = with_plugin.get("/api/ext/busy")

@@ -19,6 +19,8 @@ from werkzeug.exceptions import HTTPException
 
 from core.api.validation import ApiError
 from core.db import db
+from core.services.access import AccessDenied
+from core.services.errors import InvalidInput
 
 API_PREFIX = "/api/"
 
@@ -95,6 +97,10 @@ def _for_api(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return from_http(exc)
         if isinstance(exc, ApiError):
             return json_error(exc.status, exc.code, exc.message)
+        if isinstance(exc, InvalidInput):  # an application-wide check refused a parameter (a NUL, say)
+            return json_error(422, "invalid", _("Please correct the marked fields."), exc.errors)
+        if isinstance(exc, AccessDenied):
+            return json_error(403, "forbidden", _("Your role does not allow this."))
         return from_unexpected(exc)
 
     answer.__name__ = getattr(handler, "__name__", "answer")

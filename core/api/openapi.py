@@ -23,9 +23,9 @@ ERROR_TEXT = {
     "409": "A concurrent request changed the same data; sending the request again is safe",
     "413": "The body is over the size limit (1 MB by default)",
     "415": "The body is not sent as application/json",
-    "422": "A field is missing or of the wrong shape; error.fields names each one",
+    "422": "A field or parameter is missing, unknown or of the wrong shape; error.fields names each one",
 }
-READ = ("401", "403", "404")
+READ = ("401", "403", "404", "422")  # 422: a query parameter the operation does not take, or a NUL in one
 WRITE = ("400", "401", "403", "404", "409", "413", "415", "422")
 
 
@@ -91,7 +91,7 @@ def _clients(name: str, schema: str, list_params: list[dict[str, Any]]) -> dict[
 def _work() -> dict[str, Any]:
     return {
         "/pipelines": {"get": {"summary": "Pipelines with their ordered stages", "responses": {
-            "200": _data({"type": "array", "items": ref("Pipeline")}), **_errors("401", "403")}}},
+            "200": _data({"type": "array", "items": ref("Pipeline")}), **_errors("401", "403", "422")}}},
         "/deals": {
             "get": {"summary": "Deals you may see", "parameters": schemas.DEAL_LIST, "responses": _page("Deal")},
             "post": {"summary": "Create a deal", "requestBody": _body("Deal"),

@@ -355,3 +355,14 @@ def test_the_public_lead_form_refuses_json_it_cannot_take(app, admin_client, raw
     assert response.mimetype == "application/json"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(InboxItem)) == 0
+
+
+def test_shape_errors_are_translated(client, api):
+    response = client.post("/api/v1/contacts", headers={**api, "Accept-Language": "ru"},
+                           json={"first_name": "А", "phones": "+7 916", "tags": [1], "is_admin": True})
+    error = assert_error(response, 422)
+    assert error["fields"] == {"phones": "Здесь должен быть список.", "tags.0": "Здесь должен быть текст.",
+                               "is_admin": "Неизвестное поле: допустимые поля перечислены в документации API."}
+    deep = client.post("/api/v1/contacts", headers={**api, "Accept-Language": "ru", "Content-Type": "application/json"},
+                       data="[" * 100 + "]" * 100)
+    assert "вложенность" in assert_error(deep, 400)["message"]

@@ -220,3 +220,31 @@ def test_seeded_stage_names_follow_the_reader_until_renamed(app):
         with force_locale("ru"):
             assert seeded_name("Проиграна по цене") == "Проиграна по цене"  # a company's own name stays
             assert seeded_name("Lost deals") == "Lost deals" and seeded_name("") == ""
+
+
+def test_pages_show_seeded_stage_names_in_the_readers_language(app, admin, admin_client):
+    from core.db import db
+    from core.models import User
+    from core.services import contacts, deals
+    from core.services.context import Actor
+
+    with app.app_context():
+        actor = Actor(db.session.get(User, admin.id))
+        pipeline = deals.ensure_default_pipeline()  # seeded in English: this installation's language is en
+        client = contacts.save(actor, None, {"first_name": "Ольга", "owner_id": admin.id})
+        deal = deals.save(actor, None, {"title": "Окна", "pipeline_id": pipeline.id, "contact_id": client.id,
+                                        "owner_id": admin.id})
+        renamed = pipeline.stages[1]
+        renamed.name = "Созвон с ЛПР"  # the company's own name
+        db.session.commit()
+        deal_id, client_id, lost_id = deal.id, client.id, pipeline.stages[-1].id
+        deals.move(actor, db.session.get(type(deal), deal_id), lost_id, lost_reason=pipeline.lost_reasons[0])
+        db.session.commit()
+    post_form(admin_client, "/language", {"locale": "ru", "next": "/"})
+    for url in ("/deals/list", f"/contacts/{client_id}", "/admin/pipelines/"):
+        page = admin_client.get(url, follow_redirects=True).data.decode()
+        assert ">Lost<" not in page and "Too expensive" not in page, url
+    listing = admin_client.get("/deals/list").data.decode()
+    assert "Проиграна" in listing and "Созвон с ЛПР" in listing and "Продажи" in listing
+    post_form(admin_client, "/language", {"locale": "en", "next": "/"})
+    assert "Lost" in admin_client.get("/deals/list").data.decode()

@@ -350,6 +350,14 @@ def check(spec: EntityList, query: ListQuery) -> None:
         params.choice("group", query.group, group_options(spec))
 
 
+def validate(spec: EntityList, query: ListQuery, user: User | None) -> None:
+    """Raise :class:`params.BadParameter` now for anything :func:`page` would refuse later: for callers that
+    stream their answer (exports), where a refusal after the first byte could no longer be a 400."""
+    check(spec, query)
+    apply_filters(spec, select(spec.model.id), query, user)
+    _decode(query.cursor, spec.sorts[query.sort])
+
+
 def page(spec: EntityList, query: ListQuery, user: User | None) -> Page:
     check(spec, query)
     sort = spec.sorts[query.sort]

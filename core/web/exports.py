@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, render_template, request, send_fil
 from flask_babel import gettext as _
 
 from core import jobs
-from core.services import export
+from core.services import export, listing
 from core.web import clients
 from core.web.context import actor, user
 from core.web.htmx import redirect
@@ -24,6 +24,9 @@ def download(entity: str, format: str):  # type: ignore[no-untyped-def]
     if format == "vcard" and entity not in ("contacts", "companies"):
         abort(404)
     query = clients.list_query()
+    spec = {"contacts": listing.CONTACTS, "companies": listing.COMPANIES, "deals": listing.DEALS}.get(entity)
+    if spec is not None:  # bad filters are a 400 before the file starts streaming, not an error halfway
+        listing.validate(spec, query, user())
     encoding = "cp1251" if request.args.get("encoding") == "cp1251" else "utf-8-sig"
     if export.needs_job(entity, actor(), query):
         record = export.start_job(entity, format, actor(), query, encoding)

@@ -8,6 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, render_template, request
+from flask_babel import lazy_gettext as _l
+
+from core.services.params import BadParameter
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -98,6 +101,20 @@ def check_origin() -> None:
         abort(403)
 
 
+def refuse_nul() -> None:
+    """No query-string or form value may carry a NUL: no text a person types has one, PostgreSQL refuses it in
+    strings (a 500 wherever a view passed the value on) and SQLite would store it. One check for every route,
+    page, partial and API alike: a 400 that names the parameter (:class:`params.BadParameter`)."""
+    sources = [request.args]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sources.append(request.form)
+    for source in sources:
+        for name, value in source.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                label = name.replace("\x00", "")
+                raise BadParameter(label, _l("“%(name)s” must not contain control characters.", name=label))
+
+
 def security_headers(response: Response) -> Response:
     headers = response.headers
     if "Content-Security-Policy" not in headers:  # a view with its own policy (embeddable lead forms) sets framing
@@ -146,6 +163,7 @@ def guard_headers(response: Response) -> Response:
 
 def init_security(app: Flask) -> None:
     app.before_request(check_origin)
+    app.before_request(refuse_nul)
     # after_request functions run last-registered first: the guard is registered first so it sees the final
     # headers of every other function (security headers, htmx, plugins)
     app.after_request(guard_headers)

@@ -357,12 +357,20 @@ def test_board_cards_name_the_client_and_company_in_the_same_statements_whatever
     from core.testing.fixtures import wait_for_jobs
     from tests.test_query_budget import counted
 
-    pipeline_id, _ = _board_deals(app, admin.id, 3)
+    pipeline_id, made = _board_deals(app, admin.id, 3)
+    from core.services import tasks
+
+    with app.app_context():
+        overdue = tasks.save(_actor(admin.id), None, {"title": "Позвонить", "deal_id": made[0]})
+        overdue.due_at = overdue.created_at.replace(year=2020)
+        db.session.commit()
+        tasks.save(_actor(admin.id), None, {"title": "Замер", "deal_id": made[1], "due_at": "2035-01-01 10:00"})
     wait_for_jobs(app)  # the events of the new deals are dispatched before counting the board's statements
     admin_client.get(f"/deals/board/{pipeline_id}")
     with counted(app) as few:
         page = admin_client.get(f"/deals/board/{pipeline_id}").get_data(as_text=True)
     assert "Клиент0 Орлов" in page and "Клиент1 Орлов" in page and "ООО «Ромашка»" in page
+    assert page.count("☐") == 2 and page.count('<div class="small text-danger" title=') == 1  # the next task due
     _board_deals(app, admin.id, 12)
     wait_for_jobs(app)
     with counted(app) as many:

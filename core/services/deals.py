@@ -13,7 +13,19 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import joinedload, lazyload
 
 from core.db import db
-from core.models import Company, Contact, Deal, DealItem, Payment, Pipeline, Stage, StageChange, StageTotal, utcnow
+from core.models import (
+    Company,
+    Contact,
+    Deal,
+    DealItem,
+    Payment,
+    Pipeline,
+    Stage,
+    StageChange,
+    StageTotal,
+    Task,
+    utcnow,
+)
 from core.models.deals import CHANNELS
 from core.services import audit, client_fields, custom_fields, events, reassign, timeline
 from core.services.access import filter_query, require
@@ -291,6 +303,7 @@ class BoardCard:
     deal: Deal
     contact_name: str
     company_name: str
+    next_due: datetime | None = None  # the soonest due time of the deal's open tasks
 
 
 def board(actor: Actor, pipeline: Pipeline, per_stage: int = 50, *, owner_id: int | None = None,
@@ -299,9 +312,9 @@ def board(actor: Actor, pipeline: Pipeline, per_stage: int = 50, *, owner_id: in
     won and lost stages), each with its contact's and company's name, their count and the sum of their amounts.
 
     ``owner_id`` keeps one person's deals, ``q`` the deals whose title or client (name, phone, email, company)
-    matches. Three statements whatever the number of stages or deals: the totals (the running totals of
-    :mod:`deal_totals` without a search, a count over the capped search matches with one), the ids of each
-    column's newest cards, and the cards with their clients' names."""
+    matches. Two statements whatever the number of stages or deals: the totals (the running totals of
+    :mod:`deal_totals` without a search, a count over the capped search matches with one), and the newest cards
+    of each column with their clients' names and the next due time of their open tasks."""
     from core.services.listing import DEALS, search_condition
 
     matching = search_condition(DEALS, q) if q and q.strip() else None
@@ -331,15 +344,19 @@ def board(actor: Actor, pipeline: Pipeline, per_stage: int = 50, *, owner_id: in
     per_column = [visible(select(Deal.id).where(Deal.stage_id == stage.id)).order_by(Deal.id.desc())
                   .limit(per_stage).subquery() for stage in pipeline.stages if stage.kind == "open"]
     shown_ids = union_all(*[select(column.c.id) for column in per_column]) if per_column else None
+    next_due = (select(func.min(Task.due_at)).where(Task.deal_id == Deal.id, Task.status == "open",
+                                                    Task.deleted_at.is_(None)).correlate(Deal).scalar_subquery())
     rows = db.session.execute(
-        select(Deal, Contact.first_name, Contact.middle_name, Contact.last_name, Company.name)
+        select(Deal, Contact.first_name, Contact.middle_name, Contact.last_name, Company.name, next_due)
         .outerjoin(Contact, Contact.id == Deal.contact_id).outerjoin(Company, Company.id == Deal.company_id)
         .where(Deal.id.in_(shown_ids)).options(lazyload(Deal.stage)).order_by(Deal.id.desc())
     ) if shown_ids is not None else []
     by_stage: dict[int, list[BoardCard]] = {}
-    for deal, first, middle, last, company in rows:
+    for deal, first, middle, last, company, due in rows:
         contact = Contact.name_of(first or "", middle or "", last or "") if deal.contact_id else ""
-        by_stage.setdefault(deal.stage_id, []).append(BoardCard(deal, contact, company or ""))
+        if due is not None and due.tzinfo is None:
+            due = due.replace(tzinfo=UTC)
+        by_stage.setdefault(deal.stage_id, []).append(BoardCard(deal, contact, company or "", due))
     columns: dict[int, dict[str, Any]] = {}
     for stage in pipeline.stages:
         count, amount = totals.get(stage.id, (0, Decimal("0")))

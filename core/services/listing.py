@@ -148,8 +148,7 @@ def _decode(cursor: str | None, sort: Sort) -> tuple[Any, int] | None:
             value = raw
         return value, ident
     except (ValueError, TypeError, ArithmeticError, UnicodeError, params.BadParameter) as exc:
-        raise params.BadParameter("after", _l("The list's position marker is damaged: open the list again.")) \
-            from exc
+        raise params.BadParameter("after", params.DAMAGED_CURSOR) from exc
 
 
 SEARCH_CAP = 200

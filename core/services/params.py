@@ -26,6 +26,7 @@ MAX_ID = 2**31 - 1
 MIN_DAY = date(1, 1, 1)
 MAX_DAY = date(9998, 12, 31)  # "to" filters add a day; 9999-12-31 would overflow
 MAX_AMOUNT = Decimal("1e15")  # beyond any Numeric(16, 2) column
+DAMAGED_CURSOR = _l("The list's position marker is damaged: open the list again.")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")  # ASCII digits only: int() accepts "٣" and "1_000", addresses should not
 
 

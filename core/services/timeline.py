@@ -35,15 +35,21 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str | None) -> Cursor | None:
+        """The position of a "more" link; one this module did not write is refused (``params.BadParameter``, a
+        400), as every list's cursor is."""
         if not text:
             return None
-        try:
-            stamp, _, ident = text.partition("_")
-            from datetime import UTC
+        from datetime import UTC
 
-            return cls(datetime.fromtimestamp(float(stamp), tz=UTC), int(ident))
-        except (ValueError, OverflowError):
-            return None
+        from core.services import params
+
+        stamp, _, ident = text.partition("_")
+        try:
+            if not stamp.isascii() or len(stamp) > 30:
+                raise ValueError(stamp)
+            return cls(datetime.fromtimestamp(float(stamp), tz=UTC), params.record_id("before", ident))
+        except (ValueError, OverflowError, OSError) as exc:
+            raise params.BadParameter("before", params.DAMAGED_CURSOR) from exc
 
 
 def record(*, kind: str, contact_id: int | None = None, company_id: int | None = None,

@@ -146,3 +146,24 @@ def test_every_list_parameter_with_each_kind_of_bad_value(app, admin, admin_clie
                 response = admin_client.get(url, query_string={name: value})
                 response.get_data()  # a streamed export runs to its end (and closes its generator)
                 assert response.status_code < 500, f"{url}?{name}={value!r}: {response.status}"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cursor=st.one_of(st.sampled_from(["0_" + "9" * 30, f"1_{2**63}", "nan_1", "1e300_1", "inf_1", "-1e20_5",
+                                         "٣_٣", "²_1", "1_²", "_", "1_", "_1", "1.5_-3"]),
+                        st.text(max_size=20), st.builds(lambda a, b: f"{a}_{b}", st.floats(), st.integers())))
+def test_timeline_cursors_forged_or_garbled_never_500(app, admin, admin_client, cursor):
+    with app.app_context():
+        from core.models import Company, Contact
+
+        contact_id = db.session.query(Contact.id).scalar()
+        company_id = db.session.query(Company.id).scalar()
+        if contact_id is None:
+            db.session.add_all([Contact(first_name="T", search_lf="t", search_fl="t", owner_id=admin.id),
+                                Company(name="T", search_name="t", owner_id=admin.id)])
+            db.session.commit()
+            contact_id = db.session.query(Contact.id).scalar()
+            company_id = db.session.query(Company.id).scalar()
+    for url in (f"/contacts/{contact_id}/timeline", f"/companies/{company_id}/timeline"):
+        response = admin_client.get(url, query_string={"before": cursor}, headers={"HX-Request": "true"})
+        assert response.status_code in (200, 400), f"{url}?before={cursor!r}: {response.status}"

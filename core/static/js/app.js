@@ -212,3 +212,51 @@
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 })();
+// The record picker (_picker.html): typing searches (htmx), clicking or Enter on a match chooses it; typing again
+// forgets the choice until another is picked, so a half-typed name never links a record by accident.
+(function () {
+  "use strict";
+  function choose(option) {
+    var picker = option.closest("[data-picker]");
+    if (!picker || !option.dataset.value) { return; }
+    picker.querySelector(".picker-value").value = option.dataset.value;
+    var input = picker.querySelector(".picker-input");
+    input.value = option.dataset.label || option.textContent.trim();
+    input.dataset.chosen = input.value;
+    picker.querySelector(".picker-options").innerHTML = "";
+    input.focus();
+  }
+  document.addEventListener("click", function (event) {
+    var option = event.target.closest && event.target.closest(".picker-option");
+    if (option) { choose(option); return; }
+    document.querySelectorAll(".picker-options").forEach(function (list) {
+      if (!list.parentElement.contains(event.target)) { list.innerHTML = ""; }
+    });
+  });
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input.classList || !input.classList.contains("picker-input")) { return; }
+    if (input.value !== input.dataset.chosen) {
+      input.closest("[data-picker]").querySelector(".picker-value").value = "";
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (!target.closest || !target.closest("[data-picker]")) { return; }
+    var picker = target.closest("[data-picker]");
+    var options = Array.prototype.slice.call(picker.querySelectorAll(".picker-option"));
+    var index = options.indexOf(target);
+    if (event.key === "ArrowDown" && options.length) {
+      event.preventDefault();
+      options[Math.min(index + 1, options.length - 1)].focus();
+    } else if (event.key === "ArrowUp" && index >= 0) {
+      event.preventDefault();
+      (index === 0 ? picker.querySelector(".picker-input") : options[index - 1]).focus();
+    } else if (event.key === "Enter" && index >= 0) {
+      event.preventDefault();
+      choose(target);
+    } else if (event.key === "Escape") {
+      picker.querySelector(".picker-options").innerHTML = "";
+    }
+  });
+})();

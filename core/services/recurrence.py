@@ -24,6 +24,7 @@ from core.services import audit, client_fields
 from core.services.access import require
 from core.services.context import Actor
 from core.services.errors import InvalidInput
+from core.services.repeat_rules import MAX_INTERVAL
 from core.services.text import clean
 from core.services.zones import zone_of
 
@@ -64,6 +65,8 @@ def parse_rule(text: str, starts_at: datetime, zone: ZoneInfo) -> rrule:
         raise InvalidInput({"rrule": _l("Give one repeat rule, not a set of rules.")})
     if rule._freq not in ALLOWED_FREQS:  # dateutil keeps the parts private
         raise InvalidInput({"rrule": _l("Tasks repeat daily at most often.")})
+    if not 1 <= rule._interval <= MAX_INTERVAL:  # dateutil takes INTERVAL=0 or -5 and fails only when iterating
+        raise InvalidInput({"rrule": _l("Repeat every 1 to %(max)s periods.", max=MAX_INTERVAL)})
     if not at_most_daily(body, rule):
         raise InvalidInput({"rrule": _l("Tasks repeat at most once a day: give one time of day (one BYHOUR and "
                                         "one BYMINUTE value) and no BYSECOND.")})
@@ -74,10 +77,15 @@ def parse_rule(text: str, starts_at: datetime, zone: ZoneInfo) -> rrule:
         raise InvalidInput({"rrule": _l("Repeat at most %(count)s times.", count=MAX_OCCURRENCES)})
     if rule._until is not None and rule._until > local_start + timedelta(days=366 * MAX_YEARS):
         raise InvalidInput({"rrule": _l("End the repetitions within %(years)s years.", years=MAX_YEARS)})
-    if not _gives_dates(rule, local_start):
+    try:  # evaluating can still fail inside dateutil on a combination it parsed (a ValueError, never a 500)
+        gives_dates = _gives_dates(rule, local_start)
+        first = rule.after(local_start, inc=True) if gives_dates else None
+    except (ValueError, TypeError, OverflowError):
+        raise unreadable from None
+    if not gives_dates:
         raise InvalidInput({"rrule": _l("The rule gives no date within %(years)s years; check the days and months "
                                         "it names.", years=MAX_YEARS)})
-    if rule.after(local_start, inc=True) is None:
+    if first is None:
         raise InvalidInput({"rrule": _l("The rule gives no date after the start; check the end date.")})
     return rule
 

@@ -184,3 +184,36 @@ def test_forwarding_headers_and_other_cases_do_not_reset_the_account_counter(app
         assert _attempt(client, spellings[n % 4], "wrong password", headers).status_code == 401
     blocked = _attempt(client, "reprobe@example.com", "correct horse battery", {"X-Forwarded-For": "10.9.9.9"})
     assert blocked.status_code == 429
+
+
+# --- recurrence: INTERVAL outside what the friendly form allows (helper 10's re-probe) -------------------------
+
+BAD_INTERVALS = ["0", "-1", "-5", "100", "10000", "+0", "-0", "99999999"]
+
+
+@pytest.mark.parametrize("freq", ["DAILY", "WEEKLY", "MONTHLY", "YEARLY"])
+@pytest.mark.parametrize("interval", BAD_INTERVALS)
+@pytest.mark.parametrize("end", ["COUNT=1000", "COUNT=3", "UNTIL=20271231T000000"])
+def test_an_interval_outside_1_to_the_form_max_is_a_field_error(freq, interval, end):
+    with pytest.raises(InvalidInput) as refused:
+        parse_rule(f"FREQ={freq};INTERVAL={interval};{end}", START, ZONE)
+    assert "rrule" in refused.value.errors
+
+
+@pytest.mark.parametrize("interval", ["1", "2", "3", "99"])
+def test_intervals_the_form_allows_still_work(interval):
+    assert list(parse_rule(f"FREQ=MONTHLY;INTERVAL={interval};COUNT=2", START, ZONE))
+
+
+@pytest.mark.parametrize("rule", ["FREQ=DAILY;INTERVAL=0;COUNT=1000", "FREQ=WEEKLY;INTERVAL=0;COUNT=5",
+                                  "FREQ=MONTHLY;INTERVAL=-5;COUNT=3", "FREQ=YEARLY;INTERVAL=100;COUNT=2"])
+def test_a_typed_rule_with_a_bad_interval_is_a_422_on_the_page(app, admin, admin_client, rule):
+    from core.models import TaskRecurrence
+    from core.testing.fixtures import post_form
+
+    answer = post_form(admin_client, "/tasks/recurring", {"title": "Repeat", "rrule": rule, "due_date": "2030-01-10",
+                                                          "due_time": "10:00"})
+    assert answer.status_code == 422
+    assert "Repeat every 1 to 99 periods." in answer.text
+    with app.app_context():
+        assert db.session.scalar(select(func.count(TaskRecurrence.id))) == 0

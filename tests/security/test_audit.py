@@ -76,9 +76,9 @@ def test_audit_log_pages_by_keyset(app, admin, admin_client):
             audit_service.record(SYSTEM, "test.bulk", "thing", n)
         db.session.commit()
     first = admin_client.get("/admin/audit?action=test.bulk").data.decode()
-    assert first.count("<code>test.bulk</code>") == 50
+    assert first.count('title="test.bulk"') == 50
     before = re.search(r'hx-get="/admin/audit\?before=(\d+)', first).group(1)
     rest = admin_client.get(f"/admin/audit?action=test.bulk&before={before}",
                             headers={"HX-Request": "true"}).data.decode()
-    assert rest.count("<code>test.bulk</code>") == 10
+    assert rest.count('title="test.bulk"') == 10
     assert "<html" not in rest, "htmx asked for the rows only"

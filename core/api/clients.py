@@ -60,7 +60,7 @@ def _entity(name: str):  # type: ignore[no-untyped-def]
 def list_records(collection: str):  # type: ignore[no-untyped-def]
     spec, _service = _entity(collection)
     require(actor().user, "view", spec.entity)
-    query = listing.ListQuery.from_args(request.args)
+    query = listing.ListQuery.from_args(request.args, spec)
     typed_phone = request.args.get("phone")
     if typed_phone is not None and phones.parse(typed_phone, default_phone_region()).e164 is None:
         raise InvalidInput({"phone": _("%(raw)s is not a phone number we can read: add the country code (+7 …) "

@@ -40,16 +40,19 @@ class ListQuery:
     cursor: str | None = None
     group: str | None = None
     limit: int = PAGE_SIZE
+    spec: EntityList | None = field(default=None, repr=False, compare=False)  # the list whose filters these are
 
     RESERVED = ("q", "sort", "dir", "after", "group", "limit", "columns", "view", "format", "encoding")
 
     @classmethod
-    def from_args(cls, args: Any) -> ListQuery:
+    def from_args(cls, args: Any, spec: EntityList | None = None) -> ListQuery:
         """The list an address asks for. Values of the wrong kind raise :class:`params.BadParameter`: here for
-        the parameters every list has, in :func:`check` and the filters for those that depend on the entity."""
+        the parameters every list has, in :func:`check` and the filters for those that depend on the entity.
+        Names that are no filter of ``spec``'s list (``?entity=x``, ``?_anchor=x``) are dropped here, so they
+        never come back in the links the page builds from :meth:`as_args`."""
         filters: dict[str, list[str]] = {}
         for key in args:
-            if key in cls.RESERVED:
+            if key in cls.RESERVED or not knows_filter(spec, key):
                 continue
             values = [_text(key, v) for v in args.getlist(key) if str(v).strip()]
             if values:
@@ -60,11 +63,13 @@ class ListQuery:
         return cls(q=_text("q", args.get("q", ""))[:200].strip(), filters=filters,
                    sort=_text("sort", args.get("sort") or "name"), desc=direction == "desc",
                    cursor=_text("after", args.get("after") or "") or None,
-                   group=_text("group", args.get("group") or "") or None, limit=limit)
+                   group=_text("group", args.get("group") or "") or None, limit=limit, spec=spec)
 
     def as_args(self, **override: Any) -> dict[str, Any]:
-        """Query-string arguments that reproduce this list (for links, saved views and "more")."""
-        args: dict[str, Any] = {k: v for k, v in self.filters.items()}
+        """Query-string arguments that reproduce this list (for links, saved views and "more"): only the list's own
+        parameters, never a name ``url_for`` reads itself (``_anchor``, ``_external``, ``endpoint``...) or a path
+        argument of the page it links to (``entity``, ``format``): those made absolute links or a 500."""
+        args: dict[str, Any] = {k: v for k, v in self.filters.items() if knows_filter(self.spec, k)}
         if self.q:
             args["q"] = self.q
         if self.sort != "name":
@@ -119,6 +124,35 @@ COMPANIES = EntityList("company", Company, {"name": Sort(Company.search_name, "s
 DEALS = EntityList("deal", Deal, {"name": Sort(Deal.search_title, "str"), "created": Sort(Deal.created_at, "datetime"),
                                   "amount": Sort(Deal.amount, "decimal")},
                    ("channel", "source", "currency"))
+COMMON_FILTERS = ("owner", "team", "id", "created_from", "created_to")
+DEAL_FILTERS = ("pipeline", "stage", "contact", "company", "status", "amount_from", "amount_to", "close_from",
+                "close_to")
+CLIENT_FILTERS = ("has_phone", "has_email", "phone_e164", "phone", "flagged_phone", "quiet_days")
+_CUSTOM_KEY = re.compile(r"custom\.[a-z][a-z0-9_]{0,59}")  # custom_fields.KEY_RE
+
+
+def filter_names(spec: EntityList) -> frozenset[str]:
+    """The filters ``spec``'s list reads (the allow-list of :func:`_filter`), besides ``custom.<key>``."""
+    names = {*COMMON_FILTERS, *spec.text_filters}
+    if spec.entity == "deal":
+        names.update(DEAL_FILTERS)
+    if spec.tag_table is not None:
+        names.add("tag")
+    if spec.entity in ("contact", "company"):
+        names.update(CLIENT_FILTERS)
+    if spec.entity == "contact":
+        names.update(("company", "birthday_month"))
+    return frozenset(names)
+
+
+def knows_filter(spec: EntityList | None, name: str) -> bool:
+    """Is ``name`` a filter of ``spec``'s list (of any list when ``spec`` is not known)?"""
+    if _CUSTOM_KEY.fullmatch(name):
+        return True
+    specs = (spec,) if spec is not None else (CONTACTS, COMPANIES, DEALS)
+    return any(name in filter_names(s) for s in specs)
+
+
 GROUPS = ("owner", "city", "region", "source", "tag", "company", "industry", "stage", "channel")
 
 

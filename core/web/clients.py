@@ -58,8 +58,9 @@ def assignable_users() -> list[User]:
                                    .order_by(User.full_name, User.email)))
 
 
-def list_query() -> listing.ListQuery:
-    return listing.ListQuery.from_args(request.args)
+def list_query(spec: listing.EntityList | None = None) -> listing.ListQuery:
+    """The list this address asks for; names that are no filter of ``spec``'s list are dropped."""
+    return listing.ListQuery.from_args(request.args, spec)
 
 
 def form_errors(errors: dict[str, Any]) -> dict[str, str]:
@@ -89,7 +90,7 @@ def render_list(spec: listing.EntityList, template: str, *, body_block: str, **e
     the page from the ``count`` endpoint)."""
     me = user()
     require(me, "view", spec.entity)
-    query = list_query()
+    query = list_query(spec)
     page = listing.page(spec, query, me)
     owners = assignable_users()
     context: dict[str, Any] = {"query": query, "page": page, "owners": owners,
@@ -113,7 +114,7 @@ def render_count(spec: listing.EntityList, template: str):  # type: ignore[no-un
     """How many records the list shows (capped), loaded after the page so counting never delays it."""
     me = user()
     require(me, "view", spec.entity)
-    return fragment(template, "count", total=listing.count(spec, list_query(), me))
+    return fragment(template, "count", total=listing.count(spec, list_query(spec), me))
 
 
 def render_options(spec: listing.EntityList, template: str, field: str):  # type: ignore[no-untyped-def]

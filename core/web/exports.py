@@ -23,8 +23,8 @@ def download(entity: str, format: str):  # type: ignore[no-untyped-def]
         abort(404)
     if format == "vcard" and entity not in ("contacts", "companies"):
         abort(404)
-    query = clients.list_query()
     spec = {"contacts": listing.CONTACTS, "companies": listing.COMPANIES, "deals": listing.DEALS}.get(entity)
+    query = clients.list_query(spec)
     if spec is not None:  # bad filters are a 400 before the file starts streaming, not an error halfway
         listing.validate(spec, query, user())
     encoding = "cp1251" if request.args.get("encoding") == "cp1251" else "utf-8-sig"

@@ -217,3 +217,61 @@ def test_a_typed_rule_with_a_bad_interval_is_a_422_on_the_page(app, admin, admin
     assert "Repeat every 1 to 99 periods." in answer.text
     with app.app_context():
         assert db.session.scalar(select(func.count(TaskRecurrence.id))) == 0
+
+
+# --- list pages: query-string names are never url_for's own keywords (helper 10's re-probe) ---------------------
+
+URL_FOR_OWN = ("_anchor", "_scheme", "_external", "_method", "endpoint", "values")
+
+
+def _explicit_url_for_keywords() -> set[str]:
+    """Every keyword a template passes to url_for itself (entity=, format=, contact_id=...): a query-string name
+    equal to one of them, spread in with ``**query.as_args()``, would be a duplicate argument."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    names: set[str] = set()
+    for template in [*root.glob("core/templates/**/*.html"), *root.glob("plugins/*/templates/**/*.html")]:
+        for call in re.findall(r"url_for\(([^)]*)\)", template.read_text(encoding="utf-8")):
+            names.update(re.findall(r"\b([a-z_][a-z0-9_]*)\s*=(?!=)", call))
+    return names
+
+
+_ATTRIBUTE = r'(?:href|action|src|hx-get|hx-post|hx-put|hx-delete|formaction)="([^"]*)"'
+
+
+def _links(body: str) -> set[str]:
+    import re
+
+    return {link for link in re.findall(_ATTRIBUTE, body) if link.startswith(("http:", "https:", "//", "\\"))}
+
+
+LIST_PAGES = ("/contacts/", "/contacts/count", "/companies/", "/companies/count", "/deals/list", "/deals/list/count",
+              "/deals/", "/tasks/", "/tasks/team", "/inbox/", "/admin/audit", "/notifications", "/search/",
+              "/contacts/duplicates", "/companies/duplicates")
+
+
+def test_every_list_page_with_every_url_for_keyword_in_its_query_string(app, admin, admin_client):
+    from core.models import Company, Contact
+
+    with app.app_context():
+        for n in range(3):
+            db.session.add(Contact(first_name=f"Probe{n}", city="Moscow"))
+            db.session.add(Company(name=f"Probe {n}", city="Moscow"))
+        db.session.commit()
+    names = sorted({*URL_FOR_OWN, *_explicit_url_for_keywords()})
+    assert {"entity", "format", "contact_id", "collection"} <= set(names)
+    variants = ({}, {"city": "Moscow", "limit": "1", "sort": "created"})  # the chips, "more" and sort links too
+    special = {"_external": "1", "_scheme": "https", "_method": "POST"}
+    for url in LIST_PAGES:
+        for base in variants:
+            baseline = _links(admin_client.get(url, query_string=base).text)
+            for name in names:
+                value = special.get(name, "probe")
+                for headers in ({}, {"HX-Request": "true", "HX-Target": "list-body"}):
+                    answer = admin_client.get(url, query_string={**base, name: value}, headers=headers)
+                    body = answer.get_data(as_text=True)
+                    assert answer.status_code < 500, f"{url}?{name}={value} {headers}: {answer.status}"
+                    assert _links(body) <= baseline, f"{url}?{name}={value}: {_links(body) - baseline}"
+                    assert "#probe" not in body, f"{url}?{name}={value}"

@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 
 from core import create_app
 from core.testing.fixtures import TEST_CONFIG, app_environ, create_user, migrate_app
-from tests.e2e.test_browser import _sign_in, browser  # noqa: F401 (the browser fixture)
+from tests.e2e.test_browser import _sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +52,7 @@ def _stage_of(app, deal_id: int) -> tuple[str, str, str]:
         return deal.stage.kind, deal.stage.name, deal.lost_reason
 
 
-def test_drag_to_next_stage_undo_then_lost_with_the_reason_modal(board_server, browser):  # noqa: F811
+def test_drag_to_next_stage_undo_then_lost_with_the_reason_modal(board_server, browser):
     from playwright.sync_api import expect
 
     url, app, deal_id = board_server
@@ -109,7 +109,7 @@ def test_drag_to_next_stage_undo_then_lost_with_the_reason_modal(board_server, b
     page.close()
 
 
-def test_task_form_picks_the_client_by_typing_and_repeats_in_words(board_server, browser):  # noqa: F811
+def test_task_form_picks_the_client_by_typing_and_repeats_in_words(board_server, browser):
     url = board_server[0]
     page = browser.new_page(locale="ru-RU", viewport={"width": 1366, "height": 768})
     problems: list[str] = []

@@ -3,7 +3,6 @@ on any console error (CSP violations included)."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 
@@ -13,7 +12,6 @@ from werkzeug.serving import make_server
 from core import create_app
 from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
 
-CHROMIUM = "/usr/bin/chromium"
 LEAD_FORM_KEY = "e2e-lead-form"
 pytestmark = pytest.mark.browser
 
@@ -45,22 +43,6 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        from core.testing.services import unavailable
-
-        unavailable("Debian's chromium", CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
 
 
 def _sign_in(page, live_server: str) -> None:

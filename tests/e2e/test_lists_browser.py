@@ -15,7 +15,6 @@ from werkzeug.serving import make_server
 
 from core import create_app
 from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
-from tests.e2e.test_browser import browser  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +47,7 @@ def list_server(tmp_path_factory) -> Iterator[str]:
     server.shutdown()
 
 
-def _page(browser, server: str, width: int = 1366):  # noqa: F811
+def _page(browser, server: str, width: int = 1366):
     page = browser.new_page(locale="ru-RU", viewport={"width": width, "height": 768})
     page.goto(f"{server}/login")
     page.fill("input[name=email]", "boss@example.com")
@@ -66,7 +65,7 @@ def _wait(page, condition: str, timeout: float = 10.0) -> None:
         page.wait_for_timeout(100)
 
 
-def test_search_as_you_type_export_and_bulk_bar(list_server, browser):  # noqa: F811
+def test_search_as_you_type_export_and_bulk_bar(list_server, browser):
     page = _page(browser, list_server)
     failures: list[str] = []
     page.on("response", lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 500 else None)
@@ -102,7 +101,7 @@ def test_search_as_you_type_export_and_bulk_bar(list_server, browser):  # noqa: 
     assert failures == []
 
 
-def test_a_failed_request_says_so(list_server, browser):  # noqa: F811
+def test_a_failed_request_says_so(list_server, browser):
     page = _page(browser, list_server)
     page.goto(f"{list_server}/contacts/")
     page.route("**/contacts/?q=*", lambda route: route.fulfill(status=500, body="boom"))
@@ -112,7 +111,7 @@ def test_a_failed_request_says_so(list_server, browser):  # noqa: F811
     assert "500" in toast.inner_text() and "Сервер" in toast.inner_text()
 
 
-def test_the_deal_filter_bar_fits_1366(list_server, browser):  # noqa: F811
+def test_the_deal_filter_bar_fits_1366(list_server, browser):
     page = _page(browser, list_server, 1366)
     page.goto(f"{list_server}/deals/list")
     overflow = page.evaluate("""() => {

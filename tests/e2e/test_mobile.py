@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import chromium, live_server, sign_in, watch
+from tests.e2e.support import live_server, sign_in, watch
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -20,12 +20,6 @@ SHOTS = os.environ.get("MAYAK_SCREENSHOTS")  # a folder to keep the screenshots 
 def server(tmp_path_factory) -> Iterator[tuple[str, dict[str, int]]]:
     with live_server(tmp_path_factory.mktemp("mobile")) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with chromium() as b:
-        yield b
 
 
 def _phone_page(browser):  # type: ignore[no-untyped-def]

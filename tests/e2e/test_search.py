@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.support import chromium, live_server, sign_in, watch
+from tests.e2e.support import live_server, sign_in, watch
 
 pytestmark = pytest.mark.browser
 
@@ -17,12 +17,6 @@ pytestmark = pytest.mark.browser
 def server(tmp_path_factory) -> Iterator[tuple[str, dict[str, int]]]:
     with live_server(tmp_path_factory.mktemp("search")) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.mark.parametrize("viewport", [{"width": 1366, "height": 768}, {"width": 390, "height": 844}],

@@ -11,7 +11,6 @@ from werkzeug.serving import make_server
 
 from core import create_app
 from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
-from tests.e2e.test_browser import browser  # noqa: F401 (the browser fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +38,7 @@ def _zone_of(app, email: str) -> str | None:
         return db.session.scalar(select(User.timezone).where(User.email == email))
 
 
-def _sign_in(browser, base: str, email: str, zone: str):  # noqa: F811
+def _sign_in(browser, base: str, email: str, zone: str):
     page = browser.new_page(locale="ru-RU", timezone_id=zone)
     page.goto(f"{base}/login")
     page.fill("input[name=email]", email)
@@ -49,7 +48,7 @@ def _sign_in(browser, base: str, email: str, zone: str):  # noqa: F811
     return page
 
 
-def test_the_browsers_zone_is_offered_once_and_saved(russian_site, browser):  # noqa: F811
+def test_the_browsers_zone_is_offered_once_and_saved(russian_site, browser):
     base, app = russian_site
     page = _sign_in(browser, base, "novosibirsk@example.com", "Asia/Novosibirsk")
     offer = page.locator("#tz-offer")
@@ -63,7 +62,7 @@ def test_the_browsers_zone_is_offered_once_and_saved(russian_site, browser):  # 
     page.close()
 
 
-def test_keeping_the_installations_zone_is_a_choice_too(russian_site, browser):  # noqa: F811
+def test_keeping_the_installations_zone_is_a_choice_too(russian_site, browser):
     base, app = russian_site
     page = _sign_in(browser, base, "keeper@example.com", "America/New_York")
     page.locator("#tz-offer").wait_for(state="visible")
@@ -73,7 +72,7 @@ def test_keeping_the_installations_zone_is_a_choice_too(russian_site, browser): 
     page.close()
 
 
-def test_no_offer_when_the_browser_is_in_the_installations_zone(russian_site, browser):  # noqa: F811
+def test_no_offer_when_the_browser_is_in_the_installations_zone(russian_site, browser):
     base, app = russian_site
     page = _sign_in(browser, base, "moscow@example.com", "Europe/Moscow")
     page.wait_for_timeout(300)

@@ -4,7 +4,6 @@ error and nothing the browser refuses."""
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from werkzeug.serving import make_server
 from core import create_app
 from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 
@@ -34,22 +32,6 @@ def server(tmp_path_factory) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        from core.testing.services import unavailable
-
-        unavailable("Debian's chromium", CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
 
 
 def _page(browser, server: str, email: str, problems: list[str]):  # type: ignore[no-untyped-def]

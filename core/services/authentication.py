@@ -11,6 +11,7 @@ An unknown email and a wrong password give the same answer and take the same tim
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from core.models import User
 from core.services import accounts, audit, throttle
 from core.services.context import Actor
+from core.services.errors import ValidationError
 
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_EMAIL = 5
@@ -40,9 +42,21 @@ def _keys(email: str, ip: str) -> tuple[str, str]:
     return f"login:email:{email}", f"login:ip:{ip}"
 
 
+def account_key(email: str) -> str:
+    """The account an attempt counts against: the address as the user lookup reads it (:func:`accounts.
+    normalise_email`: trimmed, lower-cased, the domain in IDNA), folded further with NFKC so full-width or other
+    compatibility spellings of the local part count as the same account too. Without this,
+    ``ｄｅｍｏ@ｅｘａｍｐｌｅ.com`` found ``demo@example.com`` under a fresh counter: five new guesses per spelling."""
+    try:
+        normalised = accounts.normalise_email(email or "")
+    except ValidationError:
+        normalised = (email or "").strip()
+    return unicodedata.normalize("NFKC", normalised).casefold().strip()[:254]
+
+
 def authenticate(email: str, password: str, ip: str) -> SignIn:
     """Check a sign-in. Adds audit lines to the session; the caller commits."""
-    key = (email or "").strip().lower()[:254]
+    key = account_key(email)
     by_email, by_ip = _keys(key, ip)
     actor = Actor(user=None, ip=ip, via="web")
     email_hit = throttle.hit(by_email, WINDOW)
@@ -52,7 +66,7 @@ def authenticate(email: str, password: str, ip: str) -> SignIn:
     if waits:
         audit.record(actor, "auth.throttled", "email", key)
         return SignIn(retry_after=max(waits))
-    user = accounts.find_by_email(key)
+    user = accounts.find_by_email(email or "")
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if user is None or not valid or not user.is_active:
         audit.record(actor, "auth.failed", "email", key)

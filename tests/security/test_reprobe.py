@@ -14,6 +14,8 @@ from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from core.db import db
@@ -275,3 +277,38 @@ def test_every_list_page_with_every_url_for_keyword_in_its_query_string(app, adm
                     assert answer.status_code < 500, f"{url}?{name}={value} {headers}: {answer.status}"
                     assert _links(body) <= baseline, f"{url}?{name}={value}: {_links(body) - baseline}"
                     assert "#probe" not in body, f"{url}?{name}={value}"
+
+
+# --- sign-in: compatibility spellings of the address are the same account for the throttle (helper 10) ---------
+
+def _wide(text: str) -> str:
+    """Full-width forms of ASCII letters, digits and punctuation (U+FF01..U+FF5E), which NFKC maps back."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+ACCOUNT_SPELLINGS = [
+    "reprobe@example.com", _wide("reprobe") + "@example.com", "reprobe@" + _wide("example") + ".com",
+    "reprobe@" + _wide("example.com"), _wide("reprobe@example.com"), "REPROBE@EXAMPLE.COM", " Reprobe@Example.Com\t",
+    _wide("REPROBE") + "@" + _wide("Example") + ".com", "  " + _wide("reprobe") + "@example.com  ",
+]
+
+
+@pytest.mark.parametrize("right", ACCOUNT_SPELLINGS)
+def test_the_right_password_in_another_spelling_is_refused_after_five_wrong_guesses(app, make_user, client, right):
+    make_user("reprobe@example.com")
+    for n in range(5):
+        wrong = ACCOUNT_SPELLINGS[(ACCOUNT_SPELLINGS.index(right) + 1 + n) % len(ACCOUNT_SPELLINGS)]
+        assert _attempt(client, wrong, "wrong password", {}).status_code == 401
+    assert _attempt(client, right, "correct horse battery", {}).status_code == 429
+
+
+@settings(max_examples=200, deadline=None)
+@given(choices=st.lists(st.sampled_from(["plain", "wide", "upper", "wide_upper"]), min_size=19, max_size=19),
+       pad=st.sampled_from(["", " ", "\t", "  \u3000"]))
+def test_every_width_and_case_of_an_address_has_one_counter(choices, pad):
+    from core.services.authentication import account_key
+
+    address = "reprobe@example.com"
+    spelled = "".join({"plain": c, "wide": _wide(c), "upper": c.upper(), "wide_upper": _wide(c.upper())}[how]
+                      for c, how in zip(address, choices, strict=True))
+    assert account_key(pad + spelled + pad) == account_key(address) == "reprobe@example.com"

@@ -3,9 +3,12 @@ redirect stays on the site.
 
 The walk: every route of the URL map, as an anonymous visitor and as a signed-in administrator, with a CR/LF
 payload (and one of other control characters) in every query and form parameter the code knows of
-(:func:`tests.security.routes.parameter_names`) and in every path segment. Each parameter is tried alone or in a
-group of parameters the route accepted together: a route that refuses a group (4xx) has it split in halves until
-each refused parameter stands alone, so a refusal of one parameter never hides what another one does.
+(:func:`tests.security.routes.parameter_names`) and in every path segment; the API gets them as its JSON body
+(a form body would only ever be a 415 there). All parameters go in one request per route; a route that refuses
+(4xx) is walked again without the parameters its answer names (the error page's “name”, a form's field errors,
+the API's ``fields``), and a refusal that names none has the group split in halves, so a refusal of one parameter
+never hides what another one does. Not split: a group refused with the very status the route answers with no
+parameter at all (a missing file's 404), which no parameter causes and every half would only repeat.
 """
 
 from __future__ import annotations
@@ -52,11 +55,14 @@ class Walker:
         self.headers = headers or {}
         self.token = token
         self.requests = 0
+        self.bare: dict[tuple[str, str], int] = {}
 
-    def send(self, route: Route, url: str, params: dict[str, str]) -> TestResponse:
+    def send(self, route: Route, url: str, params: dict[str, str], *, form: bool = False) -> TestResponse:
         self.requests += 1
         if route.method == "GET":
             response = self.client.get(url, query_string=params, headers=self.headers)
+        elif route.endpoint.startswith("api.") and not form:  # the API reads a JSON body (a form: only a 415)
+            response = self.client.open(url, method=route.method, json=params, headers=self.headers)
         else:
             form = dict(params)
             if self.token:
@@ -66,23 +72,44 @@ class Walker:
         return response
 
     def walk(self, route: Route, names: list[str], payload: str, *, url: str | None = None) -> None:
-        """Send ``payload`` in all ``names`` at once; where the route refuses the group, split it."""
+        """Send ``payload`` in all ``names`` at once; where the route refuses the group, walk on without the
+        parameters it named, or split the group in halves when it named none (unless the route refuses as much
+        without any parameter: then no parameter is what it refuses, and every half would only be refused again)."""
         target = url or route.url
         response = self.send(route, target, dict.fromkeys(names, payload))
         assert_clean(response, f"{route.method} {target} with {names[:3]}{'…' if len(names) > 3 else ''}")
         if 400 <= response.status_code < 500 and len(names) > 1:
-            refused = _named_parameter(response)
-            if refused in names:  # the page said which parameter it refused: walk on without it
-                self.walk(route, [n for n in names if n != refused], payload, url=url)
+            refused = _refused_parameters(response) & set(names)
+            if refused:  # the answer said which parameters it refused: walk on without them
+                rest = [n for n in names if n not in refused]
+                if rest:
+                    self.walk(route, rest, payload, url=url)
+                return
+            if self.bare_status(route, target) == response.status_code:
                 return
             half = len(names) // 2
             self.walk(route, names[:half], payload, url=url)
             self.walk(route, names[half:], payload, url=url)
 
+    def bare_status(self, route: Route, url: str) -> int:
+        """The status the route answers with no parameter at all (asked once per route)."""
+        key = (route.method, url)
+        if key not in self.bare:
+            response = self.send(route, url, {})
+            assert_clean(response, f"{route.method} {url}")
+            self.bare[key] = response.status_code
+        return self.bare[key]
 
-def _named_parameter(response: TestResponse) -> str | None:
-    match = re.search(r'class="error-detail">[^<]*?“([^”]+)”', response.get_data(as_text=True))
-    return match[1] if match else None
+
+_NAMED = re.compile(r'class="error-detail">[^<]*?“([^”]+)”|\bid="([A-Za-z_][\w.]*)-err"')
+
+
+def _refused_parameters(response: TestResponse) -> set[str]:
+    """The parameters a 4xx answer names: the error page's “name”, a form's field errors, the API's ``fields``."""
+    if response.is_json:
+        fields = ((response.get_json(silent=True) or {}).get("error") or {}).get("fields") or {}
+        return set(fields) if isinstance(fields, dict) else set()
+    return {a or b for a, b in _NAMED.findall(response.get_data(as_text=True))}
 
 
 @pytest.fixture
@@ -117,7 +144,7 @@ def test_every_parameter_of_every_route_as_admin(app, admin, guard_log):
     for route in all_routes(app, targets):  # a NUL anywhere: 400 naming the parameter, before any view runs
         if route.endpoint != "auth.logout":
             walker = api if route.endpoint.startswith("api.") else web
-            response = walker.send(route, route.url, dict.fromkeys(names, "a\x00b"))
+            response = walker.send(route, route.url, dict.fromkeys(names, "a\x00b"), form=True)
             assert_clean(response, f"{route.method} {route.url} with NUL")
             assert response.status_code in (400, 422), f"{route.method} {route.url} with NUL: {response.status}"
 

@@ -24,7 +24,7 @@ def test_same_delivery_twice_is_one_item(app):
         first, created = inbox.receive(channel="phone", source="telephony", idempotency_key="call-1",
                                        phone="8 (916) 123-45-67", name="Звонящий")
         again, created_again = inbox.receive(channel="phone", source="telephony", idempotency_key="call-1",
-                                             phone="8 (916) 123-45-67")
+                                             phone="8 (916) 123-45-67", name="Звонящий")
         assert created and not created_again and first.id == again.id
         assert first.phone_e164 == "+79161234567" and first.proposal == "new_lead"
         assert db.session.scalar(select(func.count(InboxItem.id))) == 1

@@ -119,7 +119,11 @@ def _work() -> dict[str, Any]:
             "post": {"summary": "Submit a lead; a repeated Idempotency-Key returns the first item with 200",
                      "parameters": [schemas.IDEMPOTENCY_KEY], "requestBody": _body("InboxItem"),
                      "responses": {**_one("InboxItem", "201", *WRITE),
-                                   "200": _data(ref("InboxItem"), "A repeat: the first item")}}},
+                                   "200": _data(ref("InboxItem"), "A repeat: the first item"),
+                                   "409": {**_errors("409")["409"], "description": (
+                                       "The Idempotency-Key was used for a different lead (error.code "
+                                       "idempotency_key_reused; nothing stored), or a concurrent request changed "
+                                       "the same data")}}}},
         "/inbox/{item_id}": {"parameters": _path_id("item_id"), "get": {
             "summary": "Read an inbox item", "responses": _one("InboxItem", "200", *READ)}},
         "/inbox/{item_id}/accept": {"parameters": _path_id("item_id"), "post": {

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.api import actor, bp, json_body
-from core.api.validation import query_args
+from core.api.validation import ApiError, query_args
 from core.db import db
 from core.models import Deal, InboxItem, Task
 from core.services import deals, inbox, tasks
@@ -193,11 +193,14 @@ def submit_inbox():  # type: ignore[no-untyped-def]
     key = query_args().get("Idempotency-Key") or body.get("idempotency_key")
     if not ((body.get("phone") or "").strip() or (body.get("email") or "").strip()):
         raise InvalidInput({"phone": _l("Give a phone or an email so the manager can reach the client.")})
-    item, created = inbox.receive(
-        channel=body.get("channel") or "phone", source=f"api:{actor().user_id}", name=body.get("name") or "",
-        phone=body.get("phone") or "", email=body.get("email") or "", subject=body.get("subject") or "",
-        body=body.get("body") or "", utm=body.get("utm") or {}, submitted_by_id=actor().user_id,
-        idempotency_key=key)
+    try:
+        item, created = inbox.receive(
+            channel=body.get("channel") or "phone", source=f"api:{actor().user_id}", name=body.get("name") or "",
+            phone=body.get("phone") or "", email=body.get("email") or "", subject=body.get("subject") or "",
+            body=body.get("body") or "", utm=body.get("utm") or {}, submitted_by_id=actor().user_id,
+            idempotency_key=key)
+    except inbox.KeyReused as exc:
+        raise ApiError(409, "idempotency_key_reused", str(exc.message)) from None
     response = jsonify({"data": serialize_item(inbox.present(actor(), item))})
     response.status_code = 201 if created else 200
     return response

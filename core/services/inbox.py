@@ -89,24 +89,22 @@ def receive(*, channel: str, source: str = "core", idempotency_key: str | None =
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
     key = idempotency_key_of(idempotency_key)
+    submitted = submitted_content(name=name, phone=phone, email=email, subject=subject, body=body, fields=fields)
     if key is not None:
-        earlier = existing(source, key)
+        earlier = repeat_of(source, key, submitted)
         if earlier is not None:
             return earlier, False
     parsed_phone = phones.parse(phone, default_phone_region()) if phone.strip() else None
-    parsed_email = emails.parse(email) if email.strip() else None
-    item = InboxItem(channel=channel, source=source[:60], idempotency_key=key, name=clean(name, 300),
-                     phone=clean(phone, 60), phone_e164=parsed_phone.e164 if parsed_phone else None,
-                     email=(parsed_email.normalized if parsed_email and parsed_email.valid else clean(email, 254)),
-                     subject=clean(subject, 300), body=str(body or "")[:20000], utm=dict(utm or {}),
-                     fields=dict(fields or {}), pipeline_id=pipeline_id or _default_pipeline_id(), form_id=form_id,
+    item = InboxItem(channel=channel, source=source[:60], idempotency_key=key, **submitted,
+                     phone_e164=parsed_phone.e164 if parsed_phone else None, utm=dict(utm or {}),
+                     pipeline_id=pipeline_id or _default_pipeline_id(), form_id=form_id,
                      ip=ip, submitted_by_id=submitted_by_id)
     try:
         db.session.add(item)
         db.session.flush()
     except IntegrityError:  # the same delivery was stored by another worker a moment ago
         db.session.rollback()
-        earlier = existing(source, key) if key is not None else None
+        earlier = repeat_of(source, key, submitted) if key is not None else None
         if earlier is None:
             raise
         return earlier, False
@@ -132,6 +130,40 @@ def idempotency_key_of(value: Any) -> str | None:
         raise InvalidInput({"idempotency_key": _l("Send the Idempotency-Key as text of 1 to %(n)d printable "
                                                   "characters.", n=MAX_KEY)})
     return value
+
+
+class KeyReused(ValueError):
+    """The Idempotency-Key of an earlier delivery came with a different request: answering with the earlier item
+    would silently drop this lead, storing it would break the key's promise, so the sender must use a new key."""
+
+    def __init__(self) -> None:
+        super().__init__(str(KEY_REUSED))
+        self.message = KEY_REUSED
+
+
+KEY_REUSED = _l("This Idempotency-Key was used for a different request; use a new key.")
+
+
+def submitted_content(*, name: str = "", phone: str = "", email: str = "", subject: str = "", body: str = "",
+               fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a delivery submitted, as the item stores it: what a repeat of the same key is compared with."""
+    parsed_email = emails.parse(email) if email.strip() else None
+    return {"name": clean(name, 300), "phone": clean(phone, 60),
+            "email": parsed_email.normalized if parsed_email and parsed_email.valid else clean(email, 254),
+            "subject": clean(subject, 300), "body": str(body or "")[:20000], "fields": dict(fields or {})}
+
+
+def repeat_of(source: str, key: str, submitted: dict[str, Any]) -> InboxItem | None:
+    """The item an earlier delivery with this ``(source, key)`` stored when this one submits the same (see
+    :func:`_submitted`); ``None`` for a new key; :class:`KeyReused` when the key came with something else."""
+    earlier = existing(source, key)
+    if earlier is None:
+        return None
+    stored = {name: getattr(earlier, name) for name in submitted}
+    stored["fields"] = dict(stored["fields"] or {})
+    if stored != submitted:
+        raise KeyReused
+    return earlier
 
 
 def existing(source: str, key: str) -> InboxItem | None:

@@ -193,7 +193,9 @@ def submit(form: LeadForm, data: dict[str, Any], *, ip: str | None, idempotency_
                             _l("%(email)s is not an email address, such as name@example.com.", email=email)})
     key = inbox.idempotency_key_of(idempotency_key)
     if key is not None:
-        earlier = inbox.existing(f"form:{form.id}", key)
+        content = inbox.submitted_content(name=name, phone=phone, email=email, fields=values)
+        del content["subject"], content["body"]  # made from the form's name and its fields: the fields say it all
+        earlier = inbox.repeat_of(f"form:{form.id}", key, content)  # KeyReused when the key came with other fields
         if earlier is not None:  # a repeated delivery is answered, not counted
             return Outcome(earlier, False)
     form_id, limit, min_fill = form.id, form.rate_limit_per_hour, form.min_fill_seconds

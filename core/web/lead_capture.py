@@ -94,9 +94,10 @@ def preflight(key: str):  # type: ignore[no-untyped-def]
 @cross_site
 def submit(key: str):  # type: ignore[no-untyped-def]
     """Post a lead. JSON answers: 201 ``{"id": ..., "status": "received"}`` (200 for a repeated
-    ``Idempotency-Key``), 422 ``{"error": ..., "fields": {name: message}}``, 400 for a body or key that cannot be
-    used, 404 for a wrong key, 403 for a site not allowed, 413 for a body over 64 KB, 429 over the hourly limit
-    (nothing is stored). Plain HTML form posts answer with the form page and the same status codes."""
+    ``Idempotency-Key``, 409 when the key came with different fields), 422 ``{"error": ..., "fields": {name:
+    message}}``, 400 for a body or key that cannot be used, 404 for a wrong key, 403 for a site not allowed, 413 for
+    a body over 64 KB, 429 over the hourly limit (nothing is stored). Plain HTML form posts answer with the form page
+    and the same status codes."""
     wants_json = request.is_json or request.accept_mimetypes.best == "application/json"
     form = lead_forms.by_key(key)
     if form is None:
@@ -128,6 +129,8 @@ def submit(key: str):  # type: ignore[no-untyped-def]
         return refuse(400, str(exc.errors["idempotency_key"]), data)
     try:
         outcome = lead_forms.submit(form, data, ip=client_ip(), idempotency_key=key_header)
+    except inbox.KeyReused as exc:
+        return refuse(409, str(exc.message), data)
     except InvalidInput as exc:
         fields = {k: str(v) for k, v in exc.errors.items()}
         if wants_json:

@@ -312,3 +312,76 @@ def test_every_width_and_case_of_an_address_has_one_counter(choices, pad):
     spelled = "".join({"plain": c, "wide": _wide(c), "upper": c.upper(), "wide_upper": _wide(c.upper())}[how]
                       for c, how in zip(address, choices, strict=True))
     assert account_key(pad + spelled + pad) == account_key(address) == "reprobe@example.com"
+
+
+# --- Idempotency-Key: the same key with another lead is a 409, never the first lead (helper 10) ----------------
+
+LEAD = {"name": "Иван", "phone": "+79161234567", "email": "ivan@example.com", "subject": "Звонок",
+        "body": "Перезвоните"}
+OTHER_LEADS = [{**LEAD, "name": "Пётр"}, {**LEAD, "phone": "+79161234568"}, {**LEAD, "email": "petr@example.com"},
+               {**LEAD, "subject": "Другое"}, {**LEAD, "body": "Не звоните"}, {"phone": "+79161234567"},
+               {**LEAD, "name": "Иван "}]  # a trailing space is cleaned away: the same lead
+
+
+def _items(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count(InboxItem.id)))
+
+
+@pytest.mark.parametrize("where", ["header", "body"])
+@pytest.mark.parametrize("other", range(len(OTHER_LEADS)))
+def test_an_api_key_reused_for_another_lead_is_a_409(app, admin, client, where, other):
+    from tests.api_support import token_headers
+
+    api = token_headers(app, admin.id)
+    send = (lambda lead: client.post("/api/v1/inbox", json=lead, headers={**api, "Idempotency-Key": "k-1"})) \
+        if where == "header" else (lambda lead: client.post("/api/v1/inbox", json={**lead, "idempotency_key": "k-1"},
+                                                           headers=api))
+    first = send(LEAD)
+    assert first.status_code == 201
+    assert send(LEAD).status_code == 200 and send(LEAD).json["data"]["id"] == first.json["data"]["id"]
+    answer = send(OTHER_LEADS[other])
+    if OTHER_LEADS[other].get("name") == "Иван ":
+        assert answer.status_code == 200 and answer.json["data"]["id"] == first.json["data"]["id"]
+    else:
+        assert answer.status_code == 409, answer.get_data(as_text=True)
+        error = answer.json["error"]
+        assert error["code"] == "idempotency_key_reused" and "use a new key" in error["message"]
+        russian = client.post("/api/v1/inbox", json=OTHER_LEADS[other],
+                              headers={**api, "Idempotency-Key": "k-1", "Accept-Language": "ru"}) \
+            if where == "header" else None
+        if russian is not None:
+            assert russian.status_code == 409 and "Idempotency-Key" in russian.json["error"]["message"]
+            assert "use a new key" not in russian.json["error"]["message"]
+    assert _items(app) == 1
+
+
+FORM_FIELDS = [{"name": "name", "label": "Имя", "kind": "text", "required": False},
+               {"name": "phone", "label": "Телефон", "kind": "phone", "required": True},
+               {"name": "email", "label": "Почта", "kind": "email", "required": False},
+               {"name": "message", "label": "Сообщение", "kind": "textarea", "required": False}]
+FORM_POST = {"name": "Иван", "phone": "+79161234567", "email": "ivan@example.com", "message": "Перезвоните"}
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+@pytest.mark.parametrize("change", ["name", "phone", "email", "message"])
+def test_a_lead_form_key_reused_for_another_lead_is_a_409(app, client, as_json, change):
+    with app.app_context():
+        db.session.add(LeadForm(name="Заявка", key="idem-form", active=True, allowed_origins=[SITE],
+                                min_fill_seconds=0, rate_limit_per_hour=1000, fields=FORM_FIELDS))
+        db.session.commit()
+    headers = {"Idempotency-Key": "order-1", "Origin": SITE}
+
+    def send(post: dict[str, str]):
+        if as_json:
+            return client.post("/f/idem-form", json=post, headers=headers)
+        return client.post("/f/idem-form", data=post, headers=headers)
+
+    first, again = send(FORM_POST), send(FORM_POST)
+    assert (first.status_code, again.status_code) == ((201, 200) if as_json else (200, 200))
+    changed = {**FORM_POST, change: "petr@example.com" if change == "email" else
+               "+79161234568" if change == "phone" else "Другое"}
+    answer = send(changed)
+    assert answer.status_code == 409
+    assert "use a new key" in answer.get_data(as_text=True)
+    assert _items(app) == 1

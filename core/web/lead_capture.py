@@ -15,6 +15,7 @@ from core.models import LeadForm
 from core.services import inbox, json_input, lead_forms
 from core.services.errors import InvalidInput
 from core.web import cross_site, public
+from core.web.body_limit import body_limit
 from core.web.context import client_ip
 
 bp = Blueprint("lead_capture", __name__, url_prefix="/f")
@@ -92,6 +93,7 @@ def preflight(key: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/<key>", provide_automatic_options=False)
 @cross_site
+@body_limit(MAX_BODY)
 def submit(key: str):  # type: ignore[no-untyped-def]
     """Post a lead. JSON answers: 201 ``{"id": ..., "status": "received"}`` (200 for a repeated
     ``Idempotency-Key``, 409 when the key came with different fields), 422 ``{"error": ..., "fields": {name:
@@ -143,6 +145,19 @@ def submit(key: str):  # type: ignore[no-untyped-def]
         response.status_code = 201 if outcome.created else 200
         return _with_cors(response, form)
     return _page(form, done=True)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_exc: RequestEntityTooLarge) -> Response:
+    """A body over :data:`MAX_BODY` (refused by :mod:`core.web.body_limit` before it was parsed, whatever its
+    content type or transfer encoding): the form's 413, as JSON or as the form page."""
+    message = _("The post is larger than %(kb)d KB; send only the form's fields.", kb=MAX_BODY // 1024)
+    form = lead_forms.by_key(str((request.view_args or {}).get("key") or ""))
+    if form is None:
+        return _json_error(413, message)
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return _with_cors(_json_error(413, message), form)
+    return _page(form, status=413, notice=message)
 
 
 def _post_origin() -> str | None:

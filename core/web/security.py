@@ -11,6 +11,7 @@ from flask import Flask, Response, abort, current_app, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from core.services.params import BadParameter
+from core.web import body_limit
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -162,6 +163,7 @@ def guard_headers(response: Response) -> Response:
 
 
 def init_security(app: Flask) -> None:
+    app.before_request(body_limit.apply)  # first: a view's smaller body limit holds before anything reads it
     app.before_request(check_origin)
     app.before_request(refuse_nul)
     # after_request functions run last-registered first: the guard is registered first so it sees the final

@@ -385,3 +385,56 @@ def test_a_lead_form_key_reused_for_another_lead_is_a_409(app, client, as_json, 
     assert answer.status_code == 409
     assert "use a new key" in answer.get_data(as_text=True)
     assert _items(app) == 1
+
+
+# --- the lead form's 64 KB limit holds for chunked bodies of every type (helper 10) -------------------------------
+
+def _chunked_post(port: int, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        connection.request("POST", path, body=iter([body[i:i + 8192] for i in range(0, len(body), 8192)]),
+                           headers={"Content-Type": content_type, "Accept": "application/json"},
+                           encode_chunked=True)
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+def _bodies(padding: int) -> dict[str, tuple[bytes, str]]:
+    import json
+    from urllib.parse import urlencode
+
+    fields = {"name": "Иван", "phone": "+79161234567", "message": "x" * padding}
+    boundary = "reprobe-boundary"
+    multipart = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+                        for k, v in fields.items()) + f"--{boundary}--\r\n"
+    return {"urlencoded": (urlencode(fields).encode(), "application/x-www-form-urlencoded"),
+            "json": (json.dumps(fields).encode(), "application/json"),
+            "multipart": (multipart.encode(), f"multipart/form-data; boundary={boundary}")}
+
+
+def test_chunked_lead_form_bodies_over_64_kb_are_a_413_for_every_content_type(app):
+    from werkzeug.serving import make_server
+
+    with app.app_context():
+        db.session.add(LeadForm(name="Заявка", key="chunked-form", active=True, allowed_origins=[],
+                                min_fill_seconds=0, rate_limit_per_hour=1000, fields=FORM_FIELDS))
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for padding in (70 * 1024, 200 * 1024, 64 * 1024):
+            for kind, (body, content_type) in _bodies(padding).items():
+                status, answer = _chunked_post(server.server_port, "/f/chunked-form", body, content_type)
+                assert status == 413, f"{kind} {len(body)} bytes: {status} {answer[:200]!r}"
+                assert b"64 KB" in answer
+        assert _items(app) == 0
+        for kind, (body, content_type) in _bodies(100).items():  # a chunked lead of normal size still arrives
+            status, answer = _chunked_post(server.server_port, "/f/chunked-form", body, content_type)
+            assert status == 201, f"{kind}: {status} {answer[:300]!r}"
+        assert _items(app) == 3
+    finally:
+        server.shutdown()

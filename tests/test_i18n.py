@@ -152,7 +152,9 @@ def test_the_time_zone_answer_takes_only_real_zones(app, make_user, client):
     @given(st.text(max_size=40).filter(lambda z: z not in _zones()))
     def refused(zone):
         response = post_form(client, "/profile/timezone", {"timezone": zone}, headers={"HX-Request": "true"})
-        assert response.status_code == 400 and "Europe/Moscow" in response.data.decode()
+        assert response.status_code == 400
+        if "\x00" not in zone:  # a NUL is refused app-wide before the view, with its own message
+            assert "Europe/Moscow" in response.data.decode()
 
     refused()
     response = post_form(client, "/profile/timezone", {"timezone": "Asia/Vladivostok"}, headers={"HX-Request": "true"})

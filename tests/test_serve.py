@@ -37,7 +37,7 @@ def test_serve_is_gunicorn_with_jobs_in_the_worker(tmp_path: Path):
         health = None
         for _ in range(100):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
                     health = json.load(response)
                 break
             except OSError:

@@ -21,6 +21,7 @@ from core.web import clients
 from core.web.context import actor, user
 from core.web.forms import EmptyForm
 from core.web.htmx import fragment, is_htmx, render, trigger
+from core.web.vocabulary import seeded_name
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 
@@ -95,7 +96,8 @@ def _board_fragment(pipeline: Pipeline):  # type: ignore[no-untyped-def]
 
 def _moved_toast(deal: Any, change: Any) -> dict[str, Any]:
     """The toast after a move on the board: where the deal went, with Undo (which posts back the filters)."""
-    toast: dict[str, Any] = {"message": _("Moved to %(stage)s: %(title)s", title=deal.title, stage=deal.stage.name),
+    stage = seeded_name(deal.stage.name)
+    toast: dict[str, Any] = {"message": _("Moved to %(stage)s: %(title)s", title=deal.title, stage=stage),
                              "level": "success"}
     if change is not None and change.from_stage_id is not None:
         toast["undo"] = {"url": url_for("deals.undo_move", deal_id=deal.id), "label": _("Undo"),
@@ -103,15 +105,20 @@ def _moved_toast(deal: Any, change: Any) -> dict[str, Any]:
     return toast
 
 
-@bp.post("/<int:deal_id>/move")
-def move(deal_id: int):  # type: ignore[no-untyped-def]
-    """Move a deal to a stage (the board posts here on drop; the card's stage menu without JavaScript)."""
+def _deal_to_change(deal_id: int) -> Any:
+    """The deal a board or card form posts about: CSRF checked, the actor's edit right, else 404."""
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        deal = deals.get(actor(), deal_id, "edit")
+        return deals.get(actor(), deal_id, "edit")
     except LookupError:
         abort(404)
+
+
+@bp.post("/<int:deal_id>/move")
+def move(deal_id: int):  # type: ignore[no-untyped-def]
+    """Move a deal to a stage (the board posts here on drop; the card's stage menu without JavaScript)."""
+    deal = _deal_to_change(deal_id)
     back = url_for("deals.card", deal_id=deal.id)
     try:
         stage_id = params.record_id("stage_id", request.form.get("stage_id", ""))
@@ -134,19 +141,14 @@ def move(deal_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<int:deal_id>/undo-move")
 def undo_move(deal_id: int):  # type: ignore[no-untyped-def]
     """Take back the last move (the Undo of the board's toast): the deal returns to the stage it came from."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        deal = deals.get(actor(), deal_id, "edit")
-    except LookupError:
-        abort(404)
+    deal = _deal_to_change(deal_id)
     try:
         deals.undo_move(actor(), deal, params.record_id("change_id", request.form.get("change_id", "")))
     except InvalidInput as exc:
         message, level = str(next(iter(exc.errors.values()))), "danger"
     else:
-        message, level = _("Undone: %(title)s is back in %(stage)s.", title=deal.title, stage=deal.stage.name), \
-            "success"
+        stage = seeded_name(deal.stage.name)
+        message, level = _("Undone: %(title)s is back in %(stage)s.", title=deal.title, stage=stage), "success"
     if is_htmx():
         return trigger(_board_fragment(deal.stage.pipeline), {"mayak:toast": {"message": message, "level": level}})
     flash(message, level)
@@ -230,12 +232,7 @@ def card(deal_id: int):  # type: ignore[no-untyped-def]
 
 
 def _deal_action(deal_id: int, action):  # type: ignore[no-untyped-def]
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        deal = deals.get(actor(), deal_id, "edit")
-    except LookupError:
-        abort(404)
+    deal = _deal_to_change(deal_id)
     try:
         action(deal)
     except InvalidInput as exc:

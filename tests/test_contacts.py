@@ -344,3 +344,13 @@ def test_count_loads_after_the_page(admin_client, app, admin):
     assert admin_client.get("/contacts/count?city=Омск").get_data(as_text=True).strip() == "2"
     whole = admin_client.get("/contacts/").get_data(as_text=True)
     assert "/contacts/count" not in whole, "a list that fits on one page is counted in place"
+
+
+def test_notes_keep_lines_and_lose_control_characters(app, admin):
+    """A NUL in notes (from the API, an import or a plugin) is dropped: PostgreSQL cannot store it."""
+    with app.app_context():
+        actor = _actor(app, admin.id)
+        for raw in ("\x00=1+1", "первая строка\nвторая\x00\x07", "\ttab\x1b[31m"):
+            contact = contacts.save(actor, None, {"first_name": "Нора", "notes": raw})
+            db.session.commit()
+            assert contact.notes == "".join(ch for ch in raw if ch in "\n\t" or ord(ch) >= 32)

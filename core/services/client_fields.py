@@ -19,7 +19,7 @@ from core.plugins.facades import default_phone_region
 from core.services import emails, phones
 from core.services.access import can
 from core.services.context import Actor
-from core.services.text import clean, search_key
+from core.services.text import clean, search_key, text_block
 
 TEXT_LIMITS = {"first_name": 120, "middle_name": 120, "last_name": 120, "job_title": 200, "city": 120,
                "region": 120, "source": 120, "industry": 120, "website": 300, "name": 300}
@@ -166,7 +166,7 @@ def apply_common(target: Any, values: dict[str, Any], *, entity: str, is_new: bo
     from core.services.errors import InvalidInput
 
     if "notes" in values:
-        target.notes = str(values.get("notes") or "")[:20000]
+        target.notes = text_block(str(values.get("notes") or ""), 20000)
     if not partial or "phones" in values:
         new_phones = build_phones(list(values.get("phones") or []), errors, keep_unparsed=keep_unparsed)
         if is_new or not phone_sets_equal(target.phones, new_phones):

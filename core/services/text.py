@@ -35,6 +35,15 @@ def clean(text: str | None, limit: int) -> str:
     return _BLANKS.sub(" ", text).strip()[:limit]
 
 
+def text_block(text: str | None, limit: int) -> str:
+    """A multi-line value (notes): line breaks and tabs kept, other control characters (NUL, which PostgreSQL
+    cannot store) dropped, cut to ``limit``."""
+    text = text or ""
+    if not text.isprintable():
+        text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    return text[:limit]
+
+
 LEGAL_FORMS = {"ооо", "оао", "зао", "пао", "ао", "нао", "ип", "тоо", "чп", "ук", "нко", "ано", "гуп", "муп",
                "фгуп", "llc", "ltd", "inc", "gmbh", "ag", "oy", "ab", "sa", "srl", "bv", "plc", "corp", "co"}
 

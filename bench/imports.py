@@ -54,8 +54,9 @@ def one_import(path: str, database_url: str) -> dict[str, float]:
     from core import create_app, migrate
     from core.db import db
     from core.models import User
-    from core.services import accounts, imports
-    from core.services.context import Actor
+    from core.services.transfer import imports
+    from core.services.users import accounts
+    from core.services.users.context import Actor
 
     app = create_app()
     with app.app_context():
@@ -82,9 +83,9 @@ def reader_peak(path: str) -> dict[str, float]:
     """The peak memory of the second process that reads big files (the same reading code, alone)."""
     from datetime import date
 
-    from core.services import import_mapping
-    from core.services.import_files import open_table
-    from core.services.import_reading import ReadPlan, _chunks
+    from core.services.transfer import import_mapping
+    from core.services.transfer.import_files import open_table
+    from core.services.transfer.import_reading import ReadPlan, _chunks
 
     fmt, source = open_table(Path(path), Path(path).name)
     with source:

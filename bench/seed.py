@@ -26,9 +26,11 @@ from sqlalchemy import insert, select
 from core import create_app
 from core.db import db
 from core.models import Activity, Company, Contact, ContactCompany, Deal, Email, Phone, Task, User
-from core.services import deal_totals, deals, phones, sample_data
-from core.services.accounts import hash_password
-from core.services.text import company_key, search_key
+from core.services.clients import phones
+from core.services.platform.text import company_key, search_key
+from core.services.transfer import sample_data
+from core.services.users.accounts import hash_password
+from core.services.work import deal_totals, deals
 from core.testing.fixtures import migrate_app
 
 BATCH = 20_000

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from core.config import Settings, load_settings
-from core.services import deal_totals
+from core.services.work import deal_totals
 
 __version__ = "0.1.0"
 SETTINGS_KEY = "mayak.settings"

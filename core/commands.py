@@ -27,12 +27,12 @@ def db_upgrade() -> None:
     from core import migrate
     from core.plugins import facades
     from core.plugins.facades import registry
-    from core.services import accounts
+    from core.services.users import accounts
 
     for unit in migrate.upgrade():
         click.echo(f"migrated {unit}")
     accounts.ensure_default_roles(registry().permissions.values())
-    from core.services import deals
+    from core.services.work import deals
 
     rules = facades.country_rules()
     deals.ensure_default_pipeline(rules.currency)
@@ -97,8 +97,8 @@ def users_group() -> None:
 @with_appcontext
 def ensure_admin() -> None:
     """Create the first administrator when there are no users (MAYAK_ADMIN_EMAIL / MAYAK_ADMIN_PASSWORD)."""
-    from core.services import accounts
-    from core.services.errors import ValidationError
+    from core.services.platform.errors import ValidationError
+    from core.services.users import accounts
 
     try:
         user, password = accounts.ensure_admin(os.environ.get("MAYAK_ADMIN_EMAIL"),
@@ -125,9 +125,9 @@ def ensure_admin() -> None:
 @with_appcontext
 def users_create(email: str, name: str, admin: bool, password: str) -> None:
     """Create a user."""
-    from core.services import accounts
-    from core.services.context import Actor
-    from core.services.errors import ValidationError
+    from core.services.platform.errors import ValidationError
+    from core.services.users import accounts
+    from core.services.users.context import Actor
 
     try:
         user = accounts.create_user(Actor(None, via="cli"), email=email, password=password, full_name=name,
@@ -155,9 +155,9 @@ def token_create(email: str, name: str, scopes: tuple[str, ...], expires_days: i
     from datetime import timedelta
 
     from core.models import utcnow
-    from core.services import accounts, tokens
-    from core.services.context import Actor
-    from core.services.errors import ValidationError
+    from core.services.platform.errors import ValidationError
+    from core.services.users import accounts, tokens
+    from core.services.users.context import Actor
 
     user = accounts.find_by_email(email)
     if user is None or not user.is_active:
@@ -179,7 +179,7 @@ def token_create(email: str, name: str, scopes: tuple[str, ...], expires_days: i
 def token_list(email: str | None, show_all: bool) -> None:
     """List API tokens (of EMAIL, or of everyone): id, user, name, scopes, expiry, last use, state."""
     from core.models import utcnow
-    from core.services import accounts, tokens
+    from core.services.users import accounts, tokens
 
     owner = None
     if email:
@@ -203,8 +203,8 @@ def token_list(email: str | None, show_all: bool) -> None:
 @with_appcontext
 def token_revoke(token_id: int) -> None:
     """Revoke the API token TOKEN_ID (see `mayak users token list`); it stops working at once."""
-    from core.services import tokens
-    from core.services.context import Actor
+    from core.services.users import tokens
+    from core.services.users.context import Actor
 
     row = tokens.find(token_id)
     if row is None:
@@ -315,7 +315,7 @@ def scheduler_command(interval: float) -> None:
 @with_appcontext
 def demo_data(size: int) -> None:
     """Fill a fresh installation with believable companies, contacts and their timelines."""
-    from core.services import demo
+    from core.services.transfer import demo
 
     try:
         counts = demo.fill(size)

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from core.jobs import JobContext
 from core.models import User
 from core.plugins import CountryRules, JobSpec, NavItem, PermissionSpec, ScheduleSpec, hookimpl
-from core.services.access import can
+from core.services.users.access import can
 
 CLIENT_ACTIONS = ("view", "create", "edit", "delete", "export", "import", "assign")
 CLIENT_DEFAULTS = {
@@ -56,38 +56,38 @@ def register_permissions() -> list[PermissionSpec]:
 
 
 def _remind_job(ctx: object) -> int:
-    from core.services import tasks
+    from core.services.work import tasks
 
     return tasks.send_reminders()
 
 
 def _overdue_job(ctx: object) -> int:
-    from core.services import tasks
+    from core.services.work import tasks
 
     return tasks.flag_overdue()
 
 
 def _recurrence_job(ctx: object) -> int:
-    from core.services import recurrence
+    from core.services.work import recurrence
 
     return recurrence.generate()
 
 
 def _import_job(ctx: JobContext, batch_id: int) -> dict[str, int]:
-    from core.services import imports
+    from core.services.transfer import imports
 
     batch = imports.run(batch_id, lambda done, total: ctx.progress(done, total))
     return batch.counts()
 
 
 def _import_files_job(ctx: object) -> int:
-    from core.services import imports
+    from core.services.transfer import imports
 
     return imports.purge_files()
 
 
 def _export_job(ctx: JobContext, **kwargs: object) -> dict[str, object]:
-    from core.services import export
+    from core.services.transfer import export
 
     return export.run_job(ctx, **kwargs)  # type: ignore[arg-type]
 

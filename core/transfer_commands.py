@@ -16,8 +16,8 @@ def _actor(email: str | None):  # type: ignore[no-untyped-def]
 
     from core.db import db
     from core.models import User
-    from core.services import accounts
-    from core.services.context import Actor
+    from core.services.users import accounts
+    from core.services.users.context import Actor
 
     if email:
         user = accounts.find_by_email(email)
@@ -55,8 +55,8 @@ def import_contacts(file: Path, sheet: str | None, header_row: int | None, mappi
                     region: str | None, skip_invalid: bool, dry_run: bool, email: str | None, as_json: bool) -> None:
     """Import contacts from FILE."""
     from core.plugins.types import ImportFileError
-    from core.services import imports
-    from core.services.errors import InvalidInput
+    from core.services.platform.errors import InvalidInput
+    from core.services.transfer import imports
 
     actor = _actor(email)
     try:
@@ -101,8 +101,8 @@ def import_contacts(file: Path, sheet: str | None, header_row: int | None, mappi
 @with_appcontext
 def import_undo(batch_id: int, email: str | None, as_json: bool) -> None:
     """Revert import BATCH_ID: remove what it created, restore what it changed."""
-    from core.services import imports
-    from core.services.errors import InvalidInput
+    from core.services.platform.errors import InvalidInput
+    from core.services.transfer import imports
 
     actor = _actor(email)
     try:
@@ -126,7 +126,7 @@ def import_undo(batch_id: int, email: str | None, as_json: bool) -> None:
 def import_resume(batch_id: int, email: str | None, as_json: bool) -> None:
     """Go on with import BATCH_ID from the row after the last one it finished (after a crash or a kill)."""
     from core.plugins.types import ImportFileError
-    from core.services import imports
+    from core.services.transfer import imports
 
     actor = _actor(email)
     try:
@@ -151,8 +151,9 @@ def import_resume(batch_id: int, email: str | None, as_json: bool) -> None:
 @with_appcontext
 def export_command(entity: str, fmt: str, encoding: str, out: Path, email: str | None) -> None:
     """Export everything the user may see of ENTITY to a file."""
-    from core.services import export, listing
-    from core.services.access import AccessDenied
+    from core.services.clients import listing
+    from core.services.transfer import export
+    from core.services.users.access import AccessDenied
 
     actor = _actor(email)
     try:

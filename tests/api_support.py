@@ -6,8 +6,10 @@ from typing import Any
 
 from core.db import db
 from core.models import User
-from core.services import companies, contacts, deals, inbox, tasks, tokens
-from core.services.context import Actor
+from core.services.clients import companies, contacts
+from core.services.users import tokens
+from core.services.users.context import Actor
+from core.services.work import deals, inbox, tasks
 
 
 def token_headers(app: Any, user_id: int) -> dict[str, str]:

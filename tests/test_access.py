@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import Team, User
-from core.services.access import AccessDenied, can, filter_query, require, scope_for
+from core.services.users.access import AccessDenied, can, filter_query, require, scope_for
 
 
 @dataclass
@@ -81,7 +81,7 @@ def test_widest_grant_of_several_roles_wins(app, make_user):
 
 
 def test_notification_links_must_be_safe(app, make_user):
-    from core.services import notifications
+    from core.services.platform import notifications
 
     reader = make_user("r@example.com")
     with app.app_context():

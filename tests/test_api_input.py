@@ -20,9 +20,10 @@ from core.api.openapi import document
 from core.api.schemas import ERROR, SCHEMAS
 from core.db import db
 from core.models import Contact, CustomField, InboxItem, LeadForm, Tag, Team, User
-from core.services import custom_fields, deals
-from core.services.context import Actor
-from core.services.errors import InvalidInput
+from core.services.clients import custom_fields
+from core.services.platform.errors import InvalidInput
+from core.services.users.context import Actor
+from core.services.work import deals
 from core.testing.fixtures import post_form
 from tests.api_support import seed_one_of_each, token_headers
 from tests.plugins import api_extension

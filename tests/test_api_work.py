@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from core.db import db
 from core.models import User
-from core.services import tokens
-from core.services.context import Actor
+from core.services.users import tokens
+from core.services.users.context import Actor
 
 
 def _auth(app, user) -> dict[str, str]:
@@ -20,7 +20,7 @@ def test_deal_lifecycle_through_the_api(app, client, admin):
     pipelines = client.get("/api/v1/pipelines", headers=api).json["data"]
     if not pipelines:
         with app.app_context():
-            from core.services import deals
+            from core.services.work import deals
 
             deals.ensure_default_pipeline()
         pipelines = client.get("/api/v1/pipelines", headers=api).json["data"]

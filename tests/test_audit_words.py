@@ -12,8 +12,9 @@ from pathlib import Path
 from core.config import PROJECT_ROOT
 from core.db import db
 from core.models import Stage, User
-from core.services import companies, contacts, deals
-from core.services.context import Actor
+from core.services.clients import companies, contacts
+from core.services.users.context import Actor
+from core.services.work import deals
 from core.web import audit_words
 
 

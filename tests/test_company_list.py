@@ -7,8 +7,8 @@ import re
 
 from core.db import db
 from core.models import Company, User
-from core.services import companies, custom_fields
-from core.services.context import Actor
+from core.services.clients import companies, custom_fields
+from core.services.users.context import Actor
 from core.testing.fixtures import csrf_token
 
 FILTERS = ("owner", "city", "region", "industry", "tag", "created_from", "created_to", "quiet_days")

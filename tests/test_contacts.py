@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import Activity, Contact, Phone
-from core.services import companies, contacts, custom_fields, listing, timeline
-from core.services.context import Actor
-from core.services.errors import InvalidInput
+from core.services.clients import companies, contacts, custom_fields, listing, timeline
+from core.services.platform.errors import InvalidInput
+from core.services.users.context import Actor
 from core.testing.fixtures import post_form
 
 

@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import Activity, Deal, Pipeline, Stage, StageChange, User
-from core.services import contacts, deals
-from core.services.access import AccessDenied
-from core.services.context import Actor
-from core.services.errors import InvalidInput
+from core.services.clients import contacts
+from core.services.platform.errors import InvalidInput
+from core.services.users.access import AccessDenied
+from core.services.users.context import Actor
+from core.services.work import deals
 
 
 def _actor(user_id: int) -> Actor:
@@ -235,7 +236,7 @@ def test_deal_list_filters_sorts_pages_and_saved_views(app, admin, admin_client,
 
 
 def test_client_pickers_find_by_name_and_phone_and_the_form_shows_the_choice(app, admin, admin_client):
-    from core.services import companies
+    from core.services.clients import companies
     from core.testing.fixtures import post_form
 
     with app.app_context():
@@ -297,7 +298,7 @@ def test_deal_form_owner_offers_only_whom_the_actor_may_assign_to(app, admin, ma
 
 def test_running_stage_totals_match_a_recount_after_every_kind_of_change(app, admin, make_user):
     from core.models import StageTotal
-    from core.services import deal_totals, inbox, reassign
+    from core.services.work import deal_totals, inbox, reassign
 
     other = make_user("other@example.com")
     with app.app_context():
@@ -335,7 +336,7 @@ def test_running_stage_totals_match_a_recount_after_every_kind_of_change(app, ad
 
 
 def _board_deals(app, admin_id: int, n: int, *, owner_id: int | None = None) -> tuple[int, list[int]]:
-    from core.services import companies
+    from core.services.clients import companies
 
     with app.app_context():
         actor = _actor(admin_id)
@@ -358,7 +359,7 @@ def test_board_cards_name_the_client_and_company_in_the_same_statements_whatever
     from tests.test_query_budget import counted
 
     pipeline_id, made = _board_deals(app, admin.id, 3)
-    from core.services import tasks
+    from core.services.work import tasks
 
     with app.app_context():
         overdue = tasks.save(_actor(admin.id), None, {"title": "Позвонить", "deal_id": made[0]})

@@ -13,8 +13,9 @@ from openpyxl import load_workbook
 
 from core.db import db
 from core.models import User, utcnow
-from core.services import companies, contacts, deals, listing, tasks
-from core.services.context import Actor
+from core.services.clients import companies, contacts, listing
+from core.services.users.context import Actor
+from core.services.work import deals, tasks
 from tests import htmx_crawler
 
 ROWS = listing.PAGE_SIZE * 2 + 5  # more than one page; the search below matches more than a page too

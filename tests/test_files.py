@@ -15,8 +15,9 @@ from werkzeug.http import parse_options_header
 
 from core.db import db
 from core.models import Attachment, User
-from core.services import contacts, files
-from core.services.context import Actor
+from core.services.clients import contacts
+from core.services.platform import files
+from core.services.users.context import Actor
 from core.testing.fixtures import csrf_token
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"

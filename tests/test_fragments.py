@@ -23,8 +23,10 @@ from werkzeug.datastructures import MultiDict
 from core.config import PROJECT_ROOT
 from core.db import db
 from core.models import JobRecord, User
-from core.services import companies, contacts, custom_fields, deals, listing, notifications, tasks
-from core.services.context import Actor
+from core.services.clients import companies, contacts, custom_fields, listing
+from core.services.platform import notifications
+from core.services.users.context import Actor
+from core.services.work import deals, tasks
 from core.testing.fixtures import wait_for_jobs
 from tests import htmx_crawler
 from tests.security.routes import all_routes, seed_targets

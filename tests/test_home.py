@@ -9,9 +9,10 @@ from datetime import timedelta
 
 from core.db import db
 from core.models import Team, User, utcnow
-from core.services import contacts, deals, inbox, tasks, timeline
-from core.services.context import Actor
-from core.services.zones import day_bounds, local_today, zone_of
+from core.services.clients import contacts, timeline
+from core.services.users.context import Actor
+from core.services.users.zones import day_bounds, local_today, zone_of
+from core.services.work import deals, inbox, tasks
 from core.testing.fixtures import create_user, post_form, sign_in
 from tests.test_query_budget import BUDGET, counted
 

@@ -51,7 +51,7 @@ def test_plugin_catalogue_is_merged(app, admin, client):
 
 def test_notifications_are_translated_for_each_reader(app, make_user, client):
     from core.db import db
-    from core.services import notifications
+    from core.services.platform import notifications
 
     reader = make_user("reader@example.com", locale="ru")
     with app.app_context():
@@ -106,7 +106,8 @@ def test_seeded_names_are_in_the_installations_language(app, tmp_path, database_
     even when an English-speaking user's request is what seeds them."""
     from core.db import db
     from core.models import Pipeline
-    from core.services import accounts, deals
+    from core.services.users import accounts
+    from core.services.work import deals
 
     russian = _installation(database_url, tmp_path / "ru", MAYAK_LOCALE="", MAYAK_TIMEZONE="")
     with russian.test_request_context("/", headers={"Accept-Language": "en"}):
@@ -173,7 +174,7 @@ def test_demo_texts_exist_in_both_languages():
     import re
     from dataclasses import fields
 
-    from core.services.sample_data import TEXTS
+    from core.services.transfer.sample_data import TEXTS
 
     latin_phrase = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")
     for field in fields(TEXTS["ru"]):
@@ -192,7 +193,7 @@ def test_demo_data_speaks_the_installations_language(app, tmp_path, database_url
 
     from core.db import db
     from core.models import Deal, Task, Team, User
-    from core.services.sample_data import TEXTS
+    from core.services.transfer.sample_data import TEXTS
 
     russian = _installation(database_url, tmp_path / "ru", MAYAK_LOCALE="", MAYAK_TIMEZONE="")
     result = russian.test_cli_runner().invoke(args=["demo-data", "--size", "12"])
@@ -207,7 +208,7 @@ def test_demo_data_speaks_the_installations_language(app, tmp_path, database_url
 def test_seeded_stage_names_follow_the_reader_until_renamed(app):
     from flask_babel import force_locale
 
-    from core.services.deals import DEFAULT_LOST_REASONS, DEFAULT_PIPELINE_NAME, DEFAULT_STAGES
+    from core.services.work.deals import DEFAULT_LOST_REASONS, DEFAULT_PIPELINE_NAME, DEFAULT_STAGES
     from core.web.vocabulary import seeded_name
 
     seeded = [DEFAULT_PIPELINE_NAME, *(name for name, _kind, _p in DEFAULT_STAGES), *DEFAULT_LOST_REASONS]
@@ -227,8 +228,9 @@ def test_seeded_stage_names_follow_the_reader_until_renamed(app):
 def test_pages_show_seeded_stage_names_in_the_readers_language(app, admin, admin_client):
     from core.db import db
     from core.models import User
-    from core.services import contacts, deals
-    from core.services.context import Actor
+    from core.services.clients import contacts
+    from core.services.users.context import Actor
+    from core.services.work import deals
 
     with app.app_context():
         actor = Actor(db.session.get(User, admin.id))

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import Workbook
 
 from core.plugins.types import ImportFileError
-from core.services.import_files import open_table
+from core.services.transfer.import_files import open_table
 
 PEOPLE = [["Фамилия", "Имя", "Телефон"], ["Петров", "Иван", "8 916 123-45-67"], ["Ёжикова", "Анна", "+7(903)1112233"]]
 

@@ -83,7 +83,7 @@ def test_entries_that_climb_out_of_the_archive_are_never_written(app, admin_clie
 
     assert not Path("/tmp/mayak-escaped.txt").exists() and not Path("/etc/mayak-escaped").exists()
     with app.app_context():
-        from core.services import imports
+        from core.services.transfer import imports
 
         stored = list(imports.storage_root().iterdir())
         assert all(p.parent == imports.storage_root() for p in stored)
@@ -132,7 +132,7 @@ def test_hostile_tables_are_refused_quickly(app, admin_client, name, build, reas
     """Files built to hold the reader: one endless line, tens of thousands of columns, cards nested 20,000 deep.
     Each gets a 422 that says what is wrong within 2 s (the 60 MB line took 3.4 s, the wide CSV 177 s and was
     accepted, the nested vCard was a 500)."""
-    from core.services import imports
+    from core.services.transfer import imports
 
     with app.app_context():
         kept = set(imports.storage_root().iterdir())
@@ -174,7 +174,7 @@ def test_a_hostile_row_deep_in_the_file_stops_the_run_with_its_position(app, adm
 
     from core.db import db
     from core.models import ImportBatch
-    from core.services import import_reading, imports
+    from core.services.transfer import import_reading, imports
 
     if parallel:
         monkeypatch.setattr(import_reading, "PARALLEL_FROM_ROWS", 0)

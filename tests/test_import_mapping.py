@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from core.services import import_mapping
+from core.services.transfer import import_mapping
 
 
 def _fields(titles, custom=()):

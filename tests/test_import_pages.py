@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from core.db import db
 from core.models import Contact, ImportBatch, ImportProfile
-from core.services import export
+from core.services.transfer import export
 from core.testing.fixtures import csrf_token, post_form, wait_for_jobs
 from tests.import_samples import write
 

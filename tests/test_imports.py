@@ -12,11 +12,12 @@ from sqlalchemy import func, select
 from core.db import db
 from core.models import Company, Contact, ImportBatch, ImportRow, Phone, User
 from core.plugins.types import ImportFileError
-from core.services import contacts, emails, import_reading, imports
-from core.services.access import AccessDenied
-from core.services.context import Actor
-from core.services.errors import InvalidInput
-from core.services.import_rows import split_full_name
+from core.services.clients import contacts, emails
+from core.services.platform.errors import InvalidInput
+from core.services.transfer import import_reading, imports
+from core.services.transfer.import_rows import split_full_name
+from core.services.users.access import AccessDenied
+from core.services.users.context import Actor
 from tests.import_samples import write
 
 

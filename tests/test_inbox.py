@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from core.db import db
 from core.models import Activity, AssignmentRule, Deal, InboxItem, Notification, OutboxEvent, Task, Team, User
-from core.services import assignment, contacts, deals, inbox
-from core.services.context import Actor
-from core.services.errors import InvalidInput
+from core.services.clients import contacts
+from core.services.platform.errors import InvalidInput
+from core.services.users.context import Actor
+from core.services.work import assignment, deals, inbox
 
 
 def _actor(user_id: int) -> Actor:
@@ -116,7 +117,7 @@ def test_least_loaded_picks_the_person_with_least_open_work(app, admin, make_use
         team.members = [db.session.get(User, busy.id), db.session.get(User, free.id)]
         db.session.add(team)
         db.session.commit()
-        from core.services import tasks
+        from core.services.work import tasks
 
         tasks.save(actor, None, {"title": "Дело", "owner_id": busy.id})
         rule = assignment.save_rule(actor, None, {"name": "Нагрузка", "strategy": "least_loaded",
@@ -187,7 +188,7 @@ def test_rules_page_edits_switches_and_deletes_a_rule(app, admin, admin_client):
 @pytest.mark.parametrize("key", ["k" * 201, "k" * 5000, "a\nb", "\x00", "   ", 7, {"a": 1}, ["k"]])
 def test_an_idempotency_key_that_would_be_cut_or_is_not_text_is_refused(app, admin, client, key):
     """A key is never cut (two deliveries sharing 200 characters would merge): the API and the service refuse it."""
-    from core.services import tokens
+    from core.services.users import tokens
 
     with app.app_context():
         token = tokens.create(Actor(None, via="test"), db.session.get(User, admin.id))

@@ -13,7 +13,7 @@ from core.jobs import scheduler
 from core.jobs.dispatch import dispatch_pending
 from core.models import AuditEntry, EventDelivery, Notification, OutboxEvent, ScheduleState
 from core.plugins.types import ScheduleSpec
-from core.services import events
+from core.services.platform import events
 from core.testing.fixtures import create_user, wait_for_jobs
 from tests.jobs_support import SAMPLE, job, marks, wait_until
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from core.db import db
 from core.models import Deal, InboxItem, LeadForm, Task, Team, User
-from core.services import assignment, inbox
-from core.services.context import Actor
+from core.services.users.context import Actor
+from core.services.work import assignment, inbox
 from core.testing.fixtures import form_fields, post_form
 
 SITE = "https://shop.example.com"

@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import User
-from core.services import deals, tasks
-from core.services.context import Actor
+from core.services.users.context import Actor
+from core.services.work import deals, tasks
 from core.testing.fixtures import PROJECT_ROOT, wait_for_jobs
 
 SECRET = "whsec-test-0123456789"

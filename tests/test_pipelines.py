@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import Pipeline, User
-from core.services import deals, pipelines
-from core.services.context import Actor
-from core.services.errors import InvalidInput
+from core.services.platform.errors import InvalidInput
+from core.services.users.context import Actor
+from core.services.work import deals, pipelines
 from core.testing.fixtures import post_form
 
 

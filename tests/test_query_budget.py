@@ -9,8 +9,8 @@ from sqlalchemy import event
 
 from core.db import db
 from core.models import Company, User
-from core.services import companies, contacts, timeline
-from core.services.context import Actor
+from core.services.clients import companies, contacts, timeline
+from core.services.users.context import Actor
 from core.testing.fixtures import wait_for_jobs
 
 BUDGET = 10
@@ -62,7 +62,7 @@ def test_list_and_card_stay_within_the_budget(app, admin, admin_client):
 
 
 def test_deal_task_inbox_pages_and_the_company_card_stay_within_the_budget(app, admin, admin_client):
-    from core.services import deals, inbox, tasks
+    from core.services.work import deals, inbox, tasks
 
     first = _seed(app, admin.id, 30)
     with app.app_context():
@@ -87,7 +87,7 @@ def test_deal_task_inbox_pages_and_the_company_card_stay_within_the_budget(app, 
 
 def test_global_search_stays_within_the_budget(app, admin, admin_client):
     """One statement per kind (contacts, companies, deals), whatever the number of matches."""
-    from core.services import deals
+    from core.services.work import deals
 
     first = _seed(app, admin.id, 60)
     with app.app_context():
@@ -107,7 +107,7 @@ def test_global_search_stays_within_the_budget(app, admin, admin_client):
 
 def test_the_home_page_stays_within_the_budget(app, admin, admin_client):
     """The manager's day: tasks, inbox, deals by stage, recent activity and the team's figures, a statement each."""
-    from core.services import deals, inbox, tasks
+    from core.services.work import deals, inbox, tasks
 
     first = _seed(app, admin.id, 30)
     with app.app_context():

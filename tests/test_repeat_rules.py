@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask_babel import force_locale
 
-from core.services import recurrence, repeat_rules
-from core.services.errors import InvalidInput
+from core.services.platform.errors import InvalidInput
+from core.services.work import recurrence, repeat_rules
 
 EXAMPLES = [
     ({"repeat": "quarterly", "month_day": "5", "count": "8"}, "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=5;COUNT=8",

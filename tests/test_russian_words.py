@@ -24,7 +24,7 @@ def test_pages_say_the_word_for_their_place(app, admin, admin_client):
 
 
 def test_a_visitors_name_is_asked_as_a_name(app, admin):
-    from core.services import lead_forms
+    from core.services.work import lead_forms
 
     with app.test_request_context("/"), force_locale("ru"):
         labels = {f["name"]: f["label"] for f in lead_forms.standard_fields()}
@@ -41,8 +41,9 @@ def test_a_finished_import_is_said_in_the_masculine(app):
 def test_the_inbox_names_the_owner_not_a_boss(app, admin, admin_client, make_user):
     from core.db import db
     from core.models import User
-    from core.services import contacts, deals, inbox
-    from core.services.context import Actor
+    from core.services.clients import contacts
+    from core.services.users.context import Actor
+    from core.services.work import deals, inbox
 
     seller = make_user("seller@example.com", full_name="Пётр Продавцов")
     with app.app_context():

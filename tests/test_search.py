@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from core.db import db
 from core.models import User
-from core.services import companies, contacts, deals, search
-from core.services.context import Actor
+from core.services.clients import companies, contacts, search
+from core.services.users.context import Actor
+from core.services.work import deals
 from core.testing.fixtures import sign_in
 
 PHONE = "9161234567"  # +7 916 123-45-67

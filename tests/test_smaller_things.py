@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import Contact, Notification, User
-from core.services import reassign, tasks
-from core.services.context import Actor
+from core.services.users.context import Actor
+from core.services.work import reassign, tasks
 from core.testing.fixtures import post_form
 
 
@@ -50,7 +50,7 @@ def test_notifications_name_people_by_full_name(app, admin, make_user):
 
 def test_inbox_adds_to_a_deal_picked_by_its_title_not_a_number(app, admin, admin_client):
     from core.models import InboxItem
-    from core.services import deals, inbox
+    from core.services.work import deals, inbox
 
     with app.app_context():
         actor = Actor(db.session.get(User, admin.id))

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import Task, TaskRecurrence, User
-from core.services import reassign, tasks
-from core.services.context import Actor
+from core.services.users.context import Actor
+from core.services.work import reassign, tasks
 from core.testing.fixtures import csrf_token, post_form
 
 
@@ -48,7 +48,8 @@ def test_my_day_form_done_and_comment(app, admin, admin_client):
 def test_one_task_form_sets_a_repeating_task_with_client_deal_assignee_and_reminder(app, admin, admin_client,
                                                                                      make_user):
     from core.models import Task
-    from core.services import contacts, deals
+    from core.services.clients import contacts
+    from core.services.work import deals
 
     helper = make_user("helper@example.com", full_name="Гена Помощник")
     with app.app_context():
@@ -99,7 +100,8 @@ def test_repeat_words_follow_the_choices_as_they_change(app, admin, admin_client
 def test_team_view_and_handover_shows_what_moves_then_moves_exactly_that_then_undoes(app, admin, admin_client,
                                                                                      make_user):
     from core.models import Contact, Deal
-    from core.services import contacts, deals
+    from core.services.clients import contacts
+    from core.services.work import deals
 
     leaving = make_user("leaving@example.com", full_name="Уходящий")
     taking = make_user("taking@example.com", full_name="Принимающий")

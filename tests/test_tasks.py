@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from core.db import db
 from core.models import Notification, OutboxEvent, OwnerChange, Task, Team, User
-from core.services import contacts, deals, reassign, recurrence, tasks
-from core.services.context import Actor
-from core.services.errors import InvalidInput
+from core.services.clients import contacts
+from core.services.platform.errors import InvalidInput
+from core.services.users.context import Actor
+from core.services.work import deals, reassign, recurrence, tasks
 
 
 def _actor(user_id: int) -> Actor:

@@ -15,8 +15,10 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import ACTIVITY_KINDS, Activity, User
-from core.services import contacts, deals, files, inbox, merge, tasks, timeline
-from core.services.context import Actor
+from core.services.clients import contacts, merge, timeline
+from core.services.platform import files
+from core.services.users.context import Actor
+from core.services.work import deals, inbox, tasks
 from core.testing.fixtures import create_user, sign_in
 
 ENTRY = re.compile(r'<li class="timeline-entry kind-(\w+)" id="activity-(\d+)">(.*?)</li>\n', re.S)

@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from core.api import actor, bp, json_body
 from core.models import Activity, Company, Contact
 from core.plugins.facades import default_phone_region
-from core.services import companies, contacts, listing, phones, timeline
-from core.services.access import require
-from core.services.errors import InvalidInput
+from core.services.clients import companies, contacts, listing, phones, timeline
+from core.services.platform.errors import InvalidInput
+from core.services.users.access import require
 
 ENTITIES = {"contacts": (listing.CONTACTS, contacts), "companies": (listing.COMPANIES, companies)}
 SCHEMA = {"contacts": "Contact", "companies": "Company"}

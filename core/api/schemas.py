@@ -13,7 +13,7 @@ from typing import Any
 from core.models.contacts import EMAIL_KINDS, PHONE_KINDS
 from core.models.deals import CHANNELS
 from core.models.tasks import PRIORITIES, REMINDER_CHANNELS, TASK_STATUSES
-from core.services.params import MAX_ID  # ids fit the Integer columns
+from core.services.platform.params import MAX_ID  # ids fit the Integer columns
 
 MAX_TEXT = 20000  # notes and bodies
 PAGE_LIMIT = 200

@@ -22,8 +22,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core.api.schemas import SCHEMAS
-from core.services import json_input
-from core.services.errors import InvalidInput
+from core.services.platform import json_input
+from core.services.platform.errors import InvalidInput
 
 MAX_BODY_BYTES = 1024 * 1024  # MAYAK_API_MAX_BODY_BYTES in config overrides it
 JSON_TYPES = ("application/json",)

@@ -21,7 +21,7 @@ from core.db import db
 from core.jobs.backends import Backend, InProcessBackend, RQBackend
 from core.models import JobRecord, utcnow
 from core.plugins.facades import job_spec
-from core.services.events import SESSION_FLAG as EVENTS_FLAG
+from core.services.platform.events import SESSION_FLAG as EVENTS_FLAG
 
 log = logging.getLogger(__name__)
 

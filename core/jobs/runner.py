@@ -15,7 +15,7 @@ from core.jobs import JobContext
 from core.jobs.dispatch import dispatch_pending
 from core.models import JobRecord, utcnow
 from core.plugins.facades import job_spec
-from core.services import events
+from core.services.platform import events
 
 log = logging.getLogger(__name__)
 

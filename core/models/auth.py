@@ -12,7 +12,7 @@ from core.models.base import Base, UTCDateTime, utcnow
 
 class ThrottleCounter(Base):
     """Events under ``key`` in the fixed window that began at ``window_start``; changed only by one atomic
-    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (:mod:`core.services.throttle`)."""
+    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (:mod:`core.services.users.throttle`)."""
 
     __tablename__ = "throttle_counter"
 

@@ -136,7 +136,7 @@ class StageChange(Base):
 
 class StageTotal(Base):
     """How many live deals each owner has in a stage and what they add up to, kept up to date with every change
-    of a deal (see :mod:`core.services.deal_totals`) so the board shows exact counts and sums without reading a
+    of a deal (see :mod:`core.services.work.deal_totals`) so the board shows exact counts and sums without reading a
     million deals. ``owner_id`` 0 stands for deals without an owner."""
 
     __tablename__ = "deal_stage_total"

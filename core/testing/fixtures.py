@@ -62,7 +62,7 @@ def app_environ(database_url: str, instance: Path, **extra: str) -> dict[str, st
 
 def migrate_app(app: Flask) -> None:
     from core import migrate
-    from core.services import accounts
+    from core.services.users import accounts
 
     with app.app_context():
         migrate.upgrade()
@@ -77,7 +77,7 @@ def migrated_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def empty_tables(app: Flask) -> None:
-    from core.services import accounts
+    from core.services.users import accounts
 
     with app.app_context():
         db.session.remove()
@@ -154,7 +154,7 @@ def create_user(app: Flask, email: str, *, password: str = TEST_PASSWORD, is_adm
 
 def _create_user(email: str, password: str, is_admin: bool, grants: dict[tuple[str, str], str] | None,
                  team_ids: list[int], full_name: str, locale: str | None) -> User:
-    from core.services.accounts import hash_password
+    from core.services.users.accounts import hash_password
 
     teams = list(db.session.scalars(select(Team).where(Team.id.in_(team_ids)))) if team_ids else []
     user = User(email=email, password_hash=hash_password(password), is_admin=is_admin, full_name=full_name,

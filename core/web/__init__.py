@@ -25,9 +25,10 @@ from core.extensions import csrf, login_manager
 from core.models import Role, User, utcnow
 from core.plugins import facades
 from core.plugins.manager import MayakPlugins
-from core.services import audit, phones
-from core.services.access import AccessDenied, can
-from core.services.params import BadParameter
+from core.services.clients import phones
+from core.services.platform import audit
+from core.services.platform.params import BadParameter
+from core.services.users.access import AccessDenied, can
 from core.web.context import actor
 from core.web.converters import init_converters
 from core.web.htmx import init_htmx, is_htmx

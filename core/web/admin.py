@@ -11,9 +11,10 @@ from core.db import db
 from core.models import ApiToken, Role, Team, User
 from core.models.users import SCOPES
 from core.plugins import facades
-from core.services import access, accounts, audit, tokens
-from core.services.access import require
-from core.services.errors import ValidationError
+from core.services.platform import audit
+from core.services.platform.errors import ValidationError
+from core.services.users import access, accounts, tokens
+from core.services.users.access import require
 from core.web import audit_words
 from core.web.context import actor, user
 from core.web.forms import EmptyForm, RoleForm, TeamForm, UserForm
@@ -288,8 +289,8 @@ def audit_log():  # type: ignore[no-untyped-def]
 
 def custom_fields_page():  # type: ignore[no-untyped-def]
     from core.models import CustomField
-    from core.services import custom_fields
-    from core.services.errors import InvalidInput
+    from core.services.clients import custom_fields
+    from core.services.platform.errors import InvalidInput
 
     require(user(), "edit", "custom_field")
     errors: dict[str, str] = {}

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from core.models import AuditEntry
-from core.services.audit_names import KEY_KINDS, names_for
+from core.services.platform.audit_names import KEY_KINDS, names_for
 
 ACTIONS = {
     "access.denied": _l("Access refused"),

@@ -14,8 +14,8 @@ from wtforms.validators import DataRequired, Length
 
 from core.db import db
 from core.models import utcnow
-from core.services import accounts, authentication, tokens
-from core.services.errors import ValidationError
+from core.services.platform.errors import ValidationError
+from core.services.users import accounts, authentication, tokens
 from core.web import public
 from core.web.context import actor, client_ip, safe_next, user
 from core.web.forms import EmptyForm, LoginForm

@@ -10,9 +10,11 @@ from flask_babel import gettext as _
 
 from core.models import ACTIVITY_KINDS
 from core.plugins import facades
-from core.services import contacts, custom_fields, deals, duplicates, labels, listing, merge, params, tasks, timeline
-from core.services.access import can, require
-from core.services.errors import InvalidInput
+from core.services.clients import contacts, custom_fields, duplicates, labels, listing, merge, timeline
+from core.services.platform import params
+from core.services.platform.errors import InvalidInput
+from core.services.users.access import can, require
+from core.services.work import deals, tasks
 from core.web import bulk_actions, clients
 from core.web.context import actor, user
 from core.web.forms import EmptyForm

@@ -13,7 +13,7 @@ from flask import Flask, Request
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter, Map, UnicodeConverter, ValidationError
 
-from core.services.params import MAX_ID, integer
+from core.services.platform.params import MAX_ID, integer
 
 
 def _at_most(limit: int) -> str:

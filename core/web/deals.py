@@ -12,11 +12,13 @@ from flask_babel import gettext as _
 from core.db import db
 from core.models import Pipeline
 from core.models.deals import CHANNELS
-from core.services import deals, labels, listing, params, reassign, tasks
-from core.services import pick as pick_service
-from core.services.access import can, require
-from core.services.errors import InvalidInput
-from core.services.text import optional_int
+from core.services.clients import labels, listing
+from core.services.clients import pick as pick_service
+from core.services.platform import params
+from core.services.platform.errors import InvalidInput
+from core.services.platform.text import optional_int
+from core.services.users.access import can, require
+from core.services.work import deals, reassign, tasks
 from core.web import clients
 from core.web.context import actor, user
 from core.web.forms import EmptyForm

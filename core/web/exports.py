@@ -9,7 +9,8 @@ from flask import Blueprint, Response, abort, render_template, request, send_fil
 from flask_babel import gettext as _
 
 from core import jobs
-from core.services import export, listing
+from core.services.clients import listing
+from core.services.transfer import export
 from core.web import clients
 from core.web.context import actor, user
 from core.web.htmx import redirect

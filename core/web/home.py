@@ -10,8 +10,10 @@ from flask_login import login_user
 from werkzeug.security import check_password_hash
 
 from core.i18n import available_locales
-from core.services import accounts, dashboard, notifications
-from core.services.errors import ValidationError
+from core.services.platform import notifications
+from core.services.platform.errors import ValidationError
+from core.services.users import accounts
+from core.services.work import dashboard
 from core.web.context import actor, user
 from core.web.forms import EmptyForm, PasswordForm, PreferencesForm
 from core.web.htmx import fragment, is_htmx, render

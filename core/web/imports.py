@@ -15,8 +15,9 @@ from core.db import db
 from core.models import ImportBatch
 from core.plugins.facades import import_formats
 from core.plugins.types import ImportFileError
-from core.services import custom_fields, import_mapping, imports
-from core.services.errors import InvalidInput
+from core.services.clients import custom_fields
+from core.services.platform.errors import InvalidInput
+from core.services.transfer import import_mapping, imports
 from core.web.context import actor
 from core.web.forms import EmptyForm
 from core.web.htmx import is_htmx, redirect, render

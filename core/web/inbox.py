@@ -10,9 +10,10 @@ from sqlalchemy import select
 from core.db import db
 from core.models import LeadForm, User
 from core.models.inbox import INBOX_STATUSES
-from core.services import inbox, labels
-from core.services.access import can, require
-from core.services.errors import InvalidInput
+from core.services.clients import labels
+from core.services.platform.errors import InvalidInput
+from core.services.users.access import can, require
+from core.services.work import inbox
 from core.web import clients
 from core.web.context import actor, user
 from core.web.forms import EmptyForm

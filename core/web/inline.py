@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, abort, request
 
-from core.services import companies, contacts, custom_fields
-from core.services.errors import InvalidInput
+from core.services.clients import companies, contacts, custom_fields
+from core.services.platform.errors import InvalidInput
 from core.web import clients
 from core.web.context import actor
 from core.web.forms import EmptyForm

@@ -13,9 +13,9 @@ from core.db import db
 from core.models import AssignmentRule, ChannelSetting, InboxItem, LeadForm, Team
 from core.models.deals import CHANNELS
 from core.models.inbox import ASSIGNMENT_STRATEGIES
-from core.services import assignment, deals, inbox, lead_forms
-from core.services.access import require
-from core.services.errors import InvalidInput
+from core.services.platform.errors import InvalidInput
+from core.services.users.access import require
+from core.services.work import assignment, deals, inbox, lead_forms
 from core.web import clients
 from core.web.context import actor, user
 from core.web.forms import EmptyForm

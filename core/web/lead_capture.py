@@ -12,8 +12,9 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.models import LeadForm
-from core.services import inbox, json_input, lead_forms
-from core.services.errors import InvalidInput
+from core.services.platform import json_input
+from core.services.platform.errors import InvalidInput
+from core.services.work import inbox, lead_forms
 from core.web import cross_site, public
 from core.web.body_limit import body_limit
 from core.web.context import client_ip

@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from core.db import db
 from core.models import Pipeline
 from core.models.deals import STAGE_KINDS
-from core.services import pipelines
-from core.services.access import require
-from core.services.errors import InvalidInput
+from core.services.platform.errors import InvalidInput
+from core.services.users.access import require
+from core.services.work import pipelines
 from core.web.context import actor, user
 from core.web.forms import EmptyForm
 from core.web.htmx import render

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
 
-from core.services import search
-from core.services.access import AccessDenied
+from core.services.clients import search
+from core.services.users.access import AccessDenied
 from core.web.context import user
 from core.web.htmx import fragment, render
 

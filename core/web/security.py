@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, abort, current_app, render_template, request
 from flask_babel import lazy_gettext as _l
 
-from core.services.params import BadParameter
+from core.services.platform.params import BadParameter
 from core.web import body_limit
 
 CSP = (

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from core.models import Role
 from core.plugins.facades import registry
-from core.services.deals import DEFAULT_LOST_REASONS, DEFAULT_PIPELINE_NAME, DEFAULT_STAGES
+from core.services.work.deals import DEFAULT_LOST_REASONS, DEFAULT_PIPELINE_NAME, DEFAULT_STAGES
 
 SEEDED_NAMES_KEY = "mayak.seeded_names"
 

@@ -31,7 +31,7 @@ def upgrade() -> None:
 
 def _fill_search_titles() -> None:
     """Existing deals get the search form of their title (the same function the service uses)."""
-    from core.services.text import search_key
+    from core.services.platform.text import search_key
 
     bind = op.get_bind()
     deal = sa.table('deal', sa.column('id', sa.Integer), sa.column('title', sa.String),

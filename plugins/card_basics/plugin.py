@@ -7,8 +7,8 @@ from flask_babel import lazy_gettext as _l
 
 from core.plugins import CardAction, CardPanel, hookimpl
 from core.plugins.web import current_actor, fragment
-from core.services import contacts
-from core.services.access import can
+from core.services.clients import contacts
+from core.services.users.access import can
 
 bp = Blueprint("card_basics", __name__, url_prefix="/plugins/card-basics")
 

@@ -25,9 +25,9 @@ from core.plugins import (
 from core.plugins.facades import plugins
 from core.plugins.models import db
 from core.plugins.web import EmptyForm, can, current_actor, current_user_or_none, render, require
-from core.services import maintenance, notifications, params
-from core.services.errors import ValidationError
-from core.services.text import N_
+from core.services.platform import maintenance, notifications, params
+from core.services.platform.errors import ValidationError
+from core.services.platform.text import N_
 from plugins.ops.models import PurgeRun
 
 

@@ -23,8 +23,9 @@ def seed_russian_book(app: Any, owner_id: int) -> dict[str, int]:
     """Clients with long Russian names, companies, deals in several stages, tasks and inbox items."""
     from core.db import db
     from core.models import User, utcnow
-    from core.services import companies, contacts, deals, inbox, tasks, timeline
-    from core.services.context import Actor
+    from core.services.clients import companies, contacts, timeline
+    from core.services.users.context import Actor
+    from core.services.work import deals, inbox, tasks
 
     with app.app_context():
         actor = Actor(db.session.get(User, owner_id))

@@ -25,8 +25,9 @@ def board_server(tmp_path_factory) -> Iterator[tuple[str, object, int]]:
     with app.app_context():
         from core.db import db
         from core.models import User
-        from core.services import companies, contacts, deals
-        from core.services.context import Actor
+        from core.services.clients import companies, contacts
+        from core.services.users.context import Actor
+        from core.services.work import deals
 
         actor = Actor(db.session.get(User, boss.id))
         pipeline = deals.ensure_default_pipeline()

@@ -25,13 +25,13 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     with app.app_context():
         from core.db import db
         from core.models import User
-        from core.services import deals
-        from core.services.context import Actor
+        from core.services.users.context import Actor
+        from core.services.work import deals
 
         pipeline = deals.ensure_default_pipeline()
         deals.save(Actor(db.session.get(User, boss.id)), None, {"title": "Окна для дачи", "pipeline_id": pipeline.id,
                                                                  "amount": "85000"})
-        from core.services import lead_forms
+        from core.services.work import lead_forms
 
         form = lead_forms.save(Actor(db.session.get(User, boss.id)), None, {
             "name": "Заказать звонок", "min_fill_seconds": "1", "rate_limit_per_hour": "5",

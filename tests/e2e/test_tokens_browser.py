@@ -32,8 +32,8 @@ def server(tmp_path_factory) -> Iterator[str]:
     with app.app_context():  # someone else's token, so the administrator's page has one whatever test runs first
         from core.db import db
         from core.models import User
-        from core.services import tokens
-        from core.services.context import Actor
+        from core.services.users import tokens
+        from core.services.users.context import Actor
 
         tokens.create(Actor(None, via="test"), db.session.get(User, keeper.id), "Склад 1С")
         db.session.commit()

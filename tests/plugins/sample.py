@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from core.plugins import Event, JobSpec, ScheduleSpec, hookimpl
 from core.plugins.models import db
-from core.services import audit
-from core.services.context import SYSTEM
+from core.services.platform import audit
+from core.services.users.context import SYSTEM
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,8 @@ def _before(record: object, fields: tuple[str, ...]) -> dict[str, object]:
 
 def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
     """Create one record of each kind a route can name, owned by ``owner_id``."""
-    from core.services.company_merge import FIELDS as COMPANY_FIELDS
-    from core.services.merge import FIELDS as CONTACT_FIELDS
+    from core.services.clients.company_merge import FIELDS as COMPANY_FIELDS
+    from core.services.clients.merge import FIELDS as CONTACT_FIELDS
 
     with app.app_context():
         team = Team(name="Target team")
@@ -145,7 +145,7 @@ _FILTER_NAMES = re.compile(r"""name (?:==|in) \(?((?:["'][a-z_.]+["'](?:, )?)+)"
 def parameter_names() -> list[str]:
     """Every query-string or form parameter name the code and templates read or write: what views read
     (``request.args.get("x")``), what forms and links send (``name="x"``, ``url_for(..., x=...)``) and the
-    list filters (``core/services/listing.py``). Read from the sources, so a new parameter is walked too."""
+    list filters (``core/services/clients/listing.py``). Read from the sources, so a new parameter is walked too."""
     root = Path(__file__).resolve().parents[2]
     names: set[str] = set()
     for top in _SOURCES:
@@ -160,7 +160,7 @@ def parameter_names() -> list[str]:
             if path.name == "listing.py":
                 for group in _FILTER_NAMES.findall(text):
                     names.update(re.findall(r"[a-z_.]+", group))
-    from core.services.listing import COMPANIES, CONTACTS, DEALS, ListQuery
+    from core.services.clients.listing import COMPANIES, CONTACTS, DEALS, ListQuery
 
     for spec in (CONTACTS, COMPANIES, DEALS):
         names.update(spec.text_filters)

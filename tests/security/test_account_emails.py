@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import User
-from core.services import accounts, emails
-from core.services.errors import ValidationError
+from core.services.clients import emails
+from core.services.platform.errors import ValidationError
+from core.services.users import accounts
 from core.testing.fixtures import TEST_PASSWORD, post_form, sign_in
 
 INTRANET = ["admin@crm.local", "Ivan.Petrov@Corp.LAN", "boss@mail.test", "root@localhost", "ops@mayak",

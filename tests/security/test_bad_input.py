@@ -1,6 +1,6 @@
 """QUALITY 4 (issue 10, item 11), the web side: bad values in any filter, sort, paging cursor or id of any page
 or partial answer 4xx, never 500. One rule for every list: a value that is not of its kind is refused with a
-400 whose translated message names the parameter (core/services/params.py)."""
+400 whose translated message names the parameter (core/services/platform/params.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from core.db import db
 from core.models import User
-from core.services import tokens
-from core.services.context import Actor
+from core.services.users import tokens
+from core.services.users.context import Actor
 from core.testing.fixtures import sign_in
 from tests.security.routes import all_routes, seed_targets
 

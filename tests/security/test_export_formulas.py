@@ -14,8 +14,9 @@ from openpyxl import load_workbook
 
 from core.db import db
 from core.models import User
-from core.services import contacts, custom_fields, export
-from core.services.context import Actor
+from core.services.clients import contacts, custom_fields
+from core.services.transfer import export
+from core.services.users.context import Actor
 
 STARTERS = "=+-@＝＋－＠﹦﹢﹣﹫"
 # what a spreadsheet may skip before it reads a cell: every space, control and format character, combining marks

@@ -22,8 +22,8 @@ from werkzeug.test import TestResponse
 
 from core.db import db
 from core.models import User
-from core.services import tokens
-from core.services.context import Actor
+from core.services.users import tokens
+from core.services.users.context import Actor
 from core.testing.fixtures import csrf_token, sign_in
 from tests.plugins import careless as careless_plugin
 from tests.security.routes import Route, all_routes, parameter_names, routes_with_argument, seed_targets

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 
 from core.db import db
 from core.models import InboxItem, LeadForm, ThrottleCounter
-from core.services import lead_forms
+from core.services.work import lead_forms
 
 SITE = "https://shop.example.com"
 KINDS = ("json", "urlencoded", "multipart")

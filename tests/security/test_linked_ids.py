@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from core.db import db
 from core.models import Contact, Deal, Task, User
-from core.services import companies, contacts, deals, tasks
-from core.services.context import Actor
+from core.services.clients import companies, contacts
+from core.services.users.context import Actor
+from core.services.work import deals, tasks
 from core.testing.fixtures import post_form
 from tests.security.routes import all_routes
 
@@ -125,7 +126,7 @@ def test_the_seller_still_sees_their_own_records_named(client, world):
 
 def test_adding_a_request_to_a_hidden_deal_is_refused_without_its_name(app, client, world):
     from core.models import InboxItem
-    from core.services import inbox
+    from core.services.work import inbox
 
     with app.app_context():
         item, _ = inbox.receive(channel="phone", name="Звонок", phone="+7 903 111-22-33")

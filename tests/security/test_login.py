@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from core.services import authentication
+from core.services.users import authentication
 from core.testing.fixtures import TEST_PASSWORD, post_form
 
 

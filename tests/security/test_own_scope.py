@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from core.db import db
 from core.models import User
-from core.services import companies, contacts, deals, inbox, recurrence, tasks, tokens
-from core.services.context import Actor
+from core.services.clients import companies, contacts
+from core.services.users import tokens
+from core.services.users.context import Actor
+from core.services.work import deals, inbox, recurrence, tasks
 from tests.security.routes import all_routes
 
 SECRET = "Засекреченный"

@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, select
 
 from core.db import db
 from core.models import Task, TaskRecurrence
-from core.services import recurrence
-from core.services.errors import InvalidInput
+from core.services.platform.errors import InvalidInput
+from core.services.work import recurrence
 from core.testing.fixtures import post_form
 
 START = datetime(2027, 3, 8, 6, 30, tzinfo=UTC)

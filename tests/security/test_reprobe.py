@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from core.db import db
 from core.models import InboxItem, LeadForm
 from core.net import AllowList, FetchFailed, FetchRefused, check_url, fetch
-from core.services.errors import InvalidInput
-from core.services.export import neutralise
-from core.services.recurrence import parse_rule
+from core.services.platform.errors import InvalidInput
+from core.services.transfer.export import neutralise
+from core.services.work.recurrence import parse_rule
 
 # --- SSRF: spellings not in tests/security/test_ssrf.py -------------------------------------------------------
 
@@ -306,7 +306,7 @@ def test_the_right_password_in_another_spelling_is_refused_after_five_wrong_gues
 @given(choices=st.lists(st.sampled_from(["plain", "wide", "upper", "wide_upper"]), min_size=19, max_size=19),
        pad=st.sampled_from(["", " ", "\t", "  \u3000"]))
 def test_every_width_and_case_of_an_address_has_one_counter(choices, pad):
-    from core.services.authentication import account_key
+    from core.services.users.authentication import account_key
 
     address = "reprobe@example.com"
     spelled = "".join({"plain": c, "wide": _wide(c), "upper": c.upper(), "wide_upper": _wide(c.upper())}[how]

@@ -9,8 +9,10 @@ from sqlalchemy import select
 from core.db import db
 from core.models import InboxItem, Role, User
 from core.models.inbox import INBOX_STATUSES
-from core.services import contacts, deals, inbox, tokens
-from core.services.context import Actor
+from core.services.clients import contacts
+from core.services.users import tokens
+from core.services.users.context import Actor
+from core.services.work import deals, inbox
 from core.testing.fixtures import post_form
 from tests.security.routes import all_routes
 

@@ -1,0 +1,1 @@
+"""Contacts and companies: their fields, merging, duplicates, the timeline, lists and search."""

@@ -1,0 +1,141 @@
+"""The activity timeline of a contact or company: newest first, filterable by kind, paged by keyset.
+
+``record`` is the one way anything (core, plugins, imports) writes an entry; it is idempotent by
+``(source, external_id)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy.exc import IntegrityError
+
+from core.db import db
+from core.models import ACTIVITY_KINDS, Activity, Contact, ContactCompany, utcnow
+from core.services.platform import audit, loading
+from core.services.platform.errors import InvalidInput
+from core.services.users.access import require
+from core.services.users.context import Actor
+
+PAGE = 30
+
+
+@dataclass(frozen=True)
+class Cursor:
+    occurred_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        return f"{self.occurred_at.timestamp():.6f}_{self.id}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> Cursor | None:
+        """The position of a "more" link; one this module did not write is refused (``params.BadParameter``, a
+        400), as every list's cursor is."""
+        if not text:
+            return None
+        from datetime import UTC
+
+        from core.services.platform import params
+
+        stamp, _, ident = text.partition("_")
+        try:
+            if not stamp.isascii() or len(stamp) > 30:
+                raise ValueError(stamp)
+            return cls(datetime.fromtimestamp(float(stamp), tz=UTC), params.record_id("before", ident))
+        except (ValueError, OverflowError, OSError) as exc:
+            raise params.BadParameter("before", params.DAMAGED_CURSOR) from exc
+
+
+def record(*, kind: str, contact_id: int | None = None, company_id: int | None = None,
+           author_id: int | None = None, title: str = "", body: str = "", data: dict[str, Any] | None = None,
+           occurred_at: datetime | None = None, source: str = "core", external_id: str | None = None,
+           commit: bool = True) -> Activity:
+    """Add a timeline entry (the existing one when ``(source, external_id)`` was recorded before)."""
+    if kind not in ACTIVITY_KINDS:
+        raise ValueError(f"unknown activity kind {kind!r}")
+    if contact_id is None and company_id is None:
+        raise ValueError("a timeline entry belongs to a contact or a company")
+    if external_id is not None:
+        existing = db.session.scalar(select(Activity).where(Activity.source == source,
+                                                            Activity.external_id == external_id))
+        if existing is not None:
+            return existing
+    entry = Activity(kind=kind, contact_id=contact_id, company_id=company_id, author_id=author_id,
+                     title=title[:300], body=body, data=data or {}, occurred_at=occurred_at or utcnow(),
+                     source=source, external_id=external_id)
+    db.session.add(entry)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(select(Activity).where(Activity.source == source,
+                                                            Activity.external_id == external_id))
+        assert existing is not None
+        return existing
+    if contact_id is not None:
+        db.session.execute(Contact.__table__.update().where(Contact.id == contact_id)
+                           .values(last_activity_at=entry.occurred_at))
+    if commit:
+        db.session.commit()
+    return entry
+
+
+def add_note(actor: Actor, *, contact: Contact | None = None, company: Any = None, body: str) -> Activity:
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput({"body": _l("Write the note first.")})
+    if len(body) > 20000:
+        raise InvalidInput({"body": _l("The note is too long (at most 20,000 characters).")})
+    target = contact or company
+    entity = "contact" if contact is not None else "company"
+    require(actor.user, "edit", entity, target)
+    entry = record(kind="note", contact_id=contact.id if contact else None,
+                   company_id=company.id if company else None, author_id=actor.user_id, body=body, commit=False)
+    audit.record(actor, "note.created", entity, target.id, {"activity": entry.id})
+    db.session.commit()
+    return entry
+
+
+def entries(*, contact_id: int | None = None, company_id: int | None = None, kinds: Sequence[str] = (),
+            before: Cursor | None = None, limit: int = PAGE) -> list[Activity]:
+    """A page of entries, newest first. A company's timeline includes its people's entries: the company's own
+    page and its people's page are each read along their (owner, time) index, then merged."""
+    wanted = [k for k in kinds if k in ACTIVITY_KINDS]
+
+    def page(stmt: Any) -> Any:
+        if wanted:
+            stmt = stmt.where(Activity.kind.in_(wanted))
+        if before is not None:
+            stmt = stmt.where(or_(Activity.occurred_at < before.occurred_at,
+                                  and_(Activity.occurred_at == before.occurred_at, Activity.id < before.id)))
+        return stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit)
+
+    if contact_id is not None:
+        stmt = page(select(Activity).where(Activity.contact_id == contact_id))
+    else:
+        people = select(ContactCompany.contact_id).where(ContactCompany.company_id == company_id)
+        own = page(select(Activity.id).where(Activity.company_id == company_id)).subquery()
+        theirs = page(select(Activity.id).where(Activity.contact_id.in_(people))).subquery()
+        stmt = page(select(Activity).where(Activity.id.in_(union(select(own.c.id), select(theirs.c.id)))))
+    return list(db.session.scalars(stmt.options(*loading.with_related(Activity.attachments))).unique())
+
+
+def count_for_contact(contact_id: int) -> int:
+    return db.session.scalar(select(func.count(Activity.id)).where(Activity.contact_id == contact_id)) or 0
+
+
+def count_for_company(company_id: int) -> int:
+    return db.session.scalar(select(func.count(Activity.id)).where(Activity.company_id == company_id)) or 0
+
+
+def next_cursor(page: list[Activity], limit: int = PAGE) -> str | None:
+    if len(page) < limit:
+        return None
+    last = page[-1]
+    return Cursor(last.occurred_at, last.id).encode()

@@ -1,0 +1,125 @@
+"""Files attached to a client's timeline: stored under ``instance/files/`` by their SHA-256 (never by the
+uploaded name, so no name can reach outside the folder), typed by their first bytes rather than by what the
+browser claimed, and served only to people who may see the client."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import IO, Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from core.db import db
+from core.models import Attachment
+from core.services.clients import timeline
+from core.services.platform import audit
+from core.services.platform.errors import InvalidInput
+from core.services.users.access import require
+from core.services.users.context import Actor
+
+MAX_BYTES = 25 * 1024 * 1024
+CHUNK = 64 * 1024
+PREVIEWABLE = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
+
+
+def storage_root() -> Path:
+    root = Path(current_app.instance_path) / "files"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def sniff(head: bytes) -> str:
+    """The real type of a file from its first bytes; anything unknown is served as a plain download."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    return "application/octet-stream"
+
+
+NAME_LIMIT = 255
+_WINDOWS_RESERVED = str.maketrans({c: "_" for c in '<>:"/\\|?*'})
+
+
+def safe_name(name: str | None) -> str:
+    """The name a file is kept and offered under: the last part of the uploaded path, NFC, without control,
+    format (bidi overrides, zero-width), surrogate, private-use or unassigned characters, without the characters
+    Windows refuses in names, trimmed of spaces and dots, at most 255 characters with its extension kept.
+
+    Applied when a file is saved and again when it is served, so a name stored before this rule cannot split a
+    response or make its file undownloadable."""
+    text = unicodedata.normalize("NFC", str(name or "")).replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text).translate(_WINDOWS_RESERVED)
+    text = " ".join(text.split()).strip(" .")
+    if len(text) > NAME_LIMIT:
+        stem, dot, ext = text.rpartition(".")
+        ext = ext if dot and stem and 0 < len(ext) <= 16 else ""
+        text = (text[: NAME_LIMIT - len(ext) - 1].rstrip(" .") + "." + ext) if ext else text[:NAME_LIMIT].rstrip(" .")
+    return text or "file"
+
+
+def store(actor: Actor, *, stream: IO[bytes], filename: str, contact: Any = None, company: Any = None) -> Attachment:
+    target = contact or company
+    entity = "contact" if contact is not None else "company"
+    require(actor.user, "edit", entity, target)
+    digest = hashlib.sha256()
+    size = 0
+    root = storage_root()
+    with tempfile.NamedTemporaryFile(dir=root, delete=False) as tmp:
+        head = b""
+        while chunk := stream.read(CHUNK):
+            if not head:
+                head = chunk[:16]
+            size += len(chunk)
+            if size > MAX_BYTES:
+                tmp.close()
+                os.unlink(tmp.name)
+                raise InvalidInput({"file": _l("The file is larger than %(mb)d MB.", mb=MAX_BYTES // 1024 // 1024)})
+            digest.update(chunk)
+            tmp.write(chunk)
+    if size == 0:
+        os.unlink(tmp.name)
+        raise InvalidInput({"file": _l("The file is empty.")})
+    sha = digest.hexdigest()
+    final = root / sha[:2] / sha
+    final.parent.mkdir(exist_ok=True)
+    os.replace(tmp.name, final)
+    name = safe_name(filename)
+    entry = timeline.record(kind="file", contact_id=contact.id if contact else None,
+                            company_id=company.id if company else None, author_id=actor.user_id, title=name,
+                            commit=False)
+    attachment = Attachment(activity_id=entry.id, filename=name, content_type=sniff(head), size=size, sha256=sha)
+    db.session.add(attachment)
+    db.session.flush()
+    audit.record(actor, "file.uploaded", entity, target.id, {"file": name, "size": size, "sha256": sha})
+    db.session.commit()
+    return attachment
+
+
+def open_for(actor: Actor, attachment_id: int) -> tuple[Attachment, Path]:
+    """The attachment and its file, if ``actor`` may see the client it belongs to (else LookupError/AccessDenied)."""
+    from core.services.clients import companies, contacts
+
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise LookupError(attachment_id)
+    activity = attachment.activity
+    if activity.contact_id is not None:
+        contacts.get(actor, activity.contact_id)
+    else:
+        companies.get(actor, activity.company_id or 0)
+    path = storage_root() / attachment.sha256[:2] / attachment.sha256
+    if not path.is_file():
+        raise LookupError(attachment_id)
+    return attachment, path

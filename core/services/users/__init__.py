@@ -1,0 +1,1 @@
+"""Users, teams, roles and permissions, sign-in, API tokens, the acting user."""

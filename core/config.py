@@ -39,6 +39,8 @@ class Settings:
     upload_max_mb: int = 100
     import_keep_days: int = 30
     fetch_allow: tuple[str, ...] = ()  # MAYAK_FETCH_ALLOW: non-public hosts/networks Mayak may fetch from
+    # MAYAK_SETTINGS_KEYS: Fernet keys for secret plugin settings; the first encrypts, all decrypt (rotation)
+    settings_keys: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -67,6 +69,34 @@ def _secret_key(environ: dict[str, str], instance_path: Path) -> str:
     key_file.write_text(key)
     key_file.chmod(0o600)
     return key
+
+
+def _settings_keys(environ: dict[str, str], instance_path: Path) -> tuple[str, ...]:
+    """The keys that encrypt secret plugin settings: ``MAYAK_SETTINGS_KEYS`` (comma-separated), else a key kept in
+    ``instance/settings_key``, made on first start like the secret key, so the embedded install needs no setup."""
+    from cryptography.fernet import Fernet
+
+    raw = _env(environ, "MAYAK_SETTINGS_KEYS")
+    if raw is None:
+        key_file = instance_path / "settings_key"
+        if key_file.exists():
+            raw = key_file.read_text().strip()
+        else:
+            raw = Fernet.generate_key().decode()
+            key_file.write_text(raw)
+            key_file.chmod(0o600)
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for number, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError) as exc:
+            raise StartupError(
+                f"MAYAK_SETTINGS_KEYS: key {number} is not a Fernet key (44 characters of URL-safe base64); "
+                "make one with `mayak settings new-key`"
+            ) from exc
+    if not keys:
+        raise StartupError("MAYAK_SETTINGS_KEYS holds no key: give one or more keys separated by commas")
+    return keys
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -146,6 +176,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         database_url=database_url,
         redis_url=redis_url,
         secret_key=_secret_key(env, instance_path),
+        settings_keys=_settings_keys(env, instance_path),
         plugins_file=plugins_file,
         theme=_env(env, "MAYAK_THEME", "default"),
         default_locale=locale,

@@ -117,7 +117,7 @@ def create_app(
             event.listen(db.engine, "connect", _sqlite_pragmas)
         _check_services(settings)
 
-    manager = MayakPlugins(settings.plugins_file)
+    manager = MayakPlugins(settings.plugins_file, environ=environ)
     with app.app_context():  # plugin settings may be checked against the installation's (MAYAK_FETCH_ALLOW)
         manager.load(hooks, extra=extra_plugins)
     app.extensions[EXTENSION_KEY] = manager

@@ -69,10 +69,9 @@ def _verify(header: str, body: bytes) -> bool:
     return hmac.compare_digest(expected, parts["v1"]) and abs(time.time() - int(parts["t"])) < 300
 
 
-def test_deal_won_reaches_the_webhook_signed(app, admin, make_app, tmp_path, receiver, monkeypatch):
-    monkeypatch.setenv("MAYAK_TEST_WEBHOOK_SECRET", SECRET)
+def test_deal_won_reaches_the_webhook_signed(app, admin, make_app, tmp_path, receiver):
     url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
-    hooked = make_app(MAYAK_FETCH_ALLOW="127.0.0.1", MAYAK_PLUGINS_FILE=_plugins_file(
+    hooked = make_app(MAYAK_FETCH_ALLOW="127.0.0.1", MAYAK_TEST_WEBHOOK_SECRET=SECRET, MAYAK_PLUGINS_FILE=_plugins_file(
         tmp_path, f'[plugins.webhooks]\nurl = "{url}"\nsecret = {{ env = "MAYAK_TEST_WEBHOOK_SECRET" }}\n'
                   'events = ["deal_won"]\n'))
     with hooked.app_context():
@@ -120,14 +119,13 @@ def _hook_settings(url: str) -> str:
     ("http://100.64.0.1/", "carrier-grade NAT"), ("http://[fe80::1]/", "link-local"),
     ("http://user@example.com/hook", "user name"), ("ftp://example.com/hook", "https://"),
 ])
-def test_webhook_urls_into_the_network_are_refused_when_set(make_app, tmp_path, monkeypatch, url, says):
+def test_webhook_urls_into_the_network_are_refused_when_set(make_app, tmp_path, url, says):
     """The URL is checked by the same guard as every delivery, when the settings are read: an internal address
     (in any spelling) stops start-up with a line that says why and names the way through (MAYAK_FETCH_ALLOW)."""
     from core.errors import StartupError
 
-    monkeypatch.setenv("MAYAK_TEST_WEBHOOK_SECRET", SECRET)
     with pytest.raises(StartupError) as info:
-        make_app(MAYAK_PLUGINS_FILE=_plugins_file(tmp_path, _hook_settings(url)))
+        make_app(MAYAK_TEST_WEBHOOK_SECRET=SECRET, MAYAK_PLUGINS_FILE=_plugins_file(tmp_path, _hook_settings(url)))
     assert "webhooks" in str(info.value) and url in str(info.value) and says in str(info.value)
 
 
@@ -152,19 +150,19 @@ def _server(host: str, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPSe
     return server
 
 
-def test_a_webhook_is_not_redirected_into_the_network(app, admin, make_app, tmp_path, monkeypatch):
+def test_a_webhook_is_not_redirected_into_the_network(app, admin, make_app, tmp_path):
     """The allow-listed receiver answers with a redirect to another loopback address (not allow-listed): the
     delivery is refused there, the job records why, and the internal server never sees the event."""
     from core.models import JobRecord
 
-    monkeypatch.setenv("MAYAK_TEST_WEBHOOK_SECRET", SECRET)
     Receiver.received = []
     inner = _server("127.0.0.2", Receiver)
     outer = _server("127.0.0.1", Redirector)
     Redirector.to, Redirector.hits = f"http://127.0.0.2:{inner.server_address[1]}/steal", 0
     try:
-        hooked = make_app(MAYAK_FETCH_ALLOW="127.0.0.1", MAYAK_PLUGINS_FILE=_plugins_file(
-            tmp_path, _hook_settings(f"http://127.0.0.1:{outer.server_address[1]}/hook")))
+        hooked = make_app(MAYAK_FETCH_ALLOW="127.0.0.1", MAYAK_TEST_WEBHOOK_SECRET=SECRET,
+                          MAYAK_PLUGINS_FILE=_plugins_file(tmp_path, _hook_settings(
+                              f"http://127.0.0.1:{outer.server_address[1]}/hook")))
         with hooked.app_context():
             actor = Actor(db.session.get(User, admin.id))
             pipeline = deals.ensure_default_pipeline()

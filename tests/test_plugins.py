@@ -72,12 +72,12 @@ def test_misspelled_hook_fails_check_pending(tmp_path):
 
 
 def test_missing_secret_environment_variable(tmp_path, monkeypatch):
-    monkeypatch.delenv("MAYAK_TEST_SECRET", raising=False)
+    # secrets come from the app's environment (create_app(environ=...)), never from the process's behind its back
+    monkeypatch.setenv("MAYAK_TEST_SECRET", "from the process")
     toml = '[plugins.s]\nmodule = "tests.plugins.with_secret"\napi_key = { env = "MAYAK_TEST_SECRET" }\n'
     message = startup_error(tmp_path, toml)
     assert "needs the environment variable MAYAK_TEST_SECRET" in message
-    monkeypatch.setenv("MAYAK_TEST_SECRET", "s3cr3t")
-    app = build(tmp_path, toml)
+    app = build(tmp_path, toml, MAYAK_TEST_SECRET="s3cr3t")
     assert app.extensions["mayak.plugins"].info("s").settings.api_key == "s3cr3t"
 
 
@@ -87,11 +87,10 @@ def test_literal_secret_is_refused(tmp_path):
     assert "s3cr3t" not in message
 
 
-def test_unknown_setting_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setenv("MAYAK_TEST_SECRET", "x")
+def test_unknown_setting_is_refused(tmp_path):
     toml = ('[plugins.s]\nmodule = "tests.plugins.with_secret"\napi_key = { env = "MAYAK_TEST_SECRET" }\n'
             'regoin = "US"\n')
-    assert "bad settings in [plugins.s]" in startup_error(tmp_path, toml)
+    assert "bad settings in [plugins.s]" in startup_error(tmp_path, toml, MAYAK_TEST_SECRET="x")
 
 
 def test_bad_toml_and_missing_file(tmp_path):

@@ -11,7 +11,7 @@ import importlib
 import logging
 import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
 from pathlib import Path
 from types import ModuleType
@@ -39,8 +39,12 @@ def secret_field(**kwargs: Any) -> Any:
 class MayakPlugins:
     """The loaded plugins of one app: the pluggy manager plus what each enabled plugin brings."""
 
-    def __init__(self, config_file: Path, available: Iterable[EntryPoint] | None = None) -> None:
+    def __init__(self, config_file: Path, available: Iterable[EntryPoint] | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.config_file = config_file
+        # where ``{ env = "NAME" }`` settings are looked up: the app's environment (create_app(environ=...)), so a
+        # test's secrets never leak into, or depend on, the process environment
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.available: dict[str, EntryPoint] = {
             ep.name: ep for ep in (available if available is not None else entry_points(group=ENTRY_POINT_GROUP))
         }
@@ -152,7 +156,7 @@ class MayakPlugins:
         for key, value in values.items():
             if isinstance(value, dict) and set(value) == {"env"}:
                 env_name = str(value["env"])
-                env_value = os.environ.get(env_name)
+                env_value = self.environ.get(env_name)
                 if env_value is None or env_value == "":
                     raise StartupError(
                         f"plugin {name!r}: setting {key!r} needs the environment variable {env_name}, "

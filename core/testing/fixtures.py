@@ -3,12 +3,19 @@
 ``app`` is a migrated application on SQLite and, when the server is there, on PostgreSQL (each test that uses it
 runs on both); every table is emptied after each test. ``client`` is a Flask test client, ``make_user`` creates
 users, ``login`` signs a client in, ``make_app`` builds a separate app with extra plugins or settings.
+
+They work the same in Mayak's own repository and for a plugin installed with pip next to a pip-installed core: a
+plugin's ``conftest.py`` overrides ``mayak_plugins`` (the ``plugins.toml`` tables the test apps enable, written into
+the test's instance folder) and ``mayak_environ`` (the environment its ``{ env = ... }`` settings read); the apps
+run core's migrations and every enabled plugin's.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,6 +39,11 @@ TEST_CONFIG = {"TESTING": True, "JOB_HEARTBEAT_SECONDS": 0.2, "JOB_STALE_SECONDS
                "JOB_RESUBMIT_SECONDS": 2.0, "JOB_RETRY_PAUSE_SECONDS": 0.0}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres: needs the PostgreSQL server")
+    config.addinivalue_line("markers", "redis: needs the Redis server")
+
+
 def backend_params() -> list[Any]:
     return [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql",
                                                                 marks=pytest.mark.postgres)]
@@ -47,17 +59,75 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     services.drop_postgres_database(url)
 
 
+PluginTables = Mapping[str, Mapping[str, Any]]
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} into plugins.toml")
+
+
+def plugins_toml(plugins: PluginTables) -> str:
+    """``plugins.toml`` text enabling ``plugins``: ``{"hello": {"region": "RU", "api_key": {"env": "HELLO_KEY"}}}``
+    (a ``module`` key enables a module that is not installed, as in a real ``plugins.toml``)."""
+    lines = []
+    for name, table in plugins.items():
+        lines.append(f"[plugins.{name}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
+        lines.append("")
+    return "\n".join(lines) or "# no plugins\n"
+
+
+def write_plugins_file(folder: Path, plugins: PluginTables | str | None, name: str = "plugins.toml") -> Path:
+    """The ``plugins.toml`` a test app reads. ``None``: this checkout's own file in Mayak's repository, an empty one
+    for a pip-installed core (which ships none); a mapping or TOML text: that, written into ``folder``."""
+    if plugins is None and (PROJECT_ROOT / "plugins.toml").is_file():
+        return PROJECT_ROOT / "plugins.toml"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    text_ = plugins if isinstance(plugins, str) else plugins_toml(plugins or {})
+    path.write_text(text_, encoding="utf-8")
+    return path
+
+
 def app_environ(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
     env = {
         "MAYAK_DATABASE_URL": database_url,
         "MAYAK_INSTANCE_PATH": str(instance),
         "MAYAK_SECRET_KEY": "test-secret-key-0123456789abcdef",
-        "MAYAK_PLUGINS_FILE": str(PROJECT_ROOT / "plugins.toml"),
         "MAYAK_LOCALE": "en",
         "MAYAK_TIMEZONE": "UTC",  # fixed, so that dates in assertions do not follow the enabled country rules
     }
     env.update(extra)
+    if "MAYAK_PLUGINS_FILE" not in env:
+        env["MAYAK_PLUGINS_FILE"] = str(write_plugins_file(instance, None))
     return env
+
+
+@pytest.fixture(scope="session")
+def mayak_plugins() -> PluginTables | str | None:
+    """The plugins the ``app`` fixture enables, as ``plugins.toml`` tables. Override it in a plugin's conftest.py:
+
+    ``return {"hello": {"region": "RU", "api_key": {"env": "HELLO_API_KEY"}}}``
+
+    ``None`` (the default) is the checkout's plugins.toml in Mayak's own repository, no plugins otherwise."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def mayak_environ() -> dict[str, str]:
+    """Extra environment of the test apps, e.g. the variables ``{ env = "NAME" }`` settings name (secrets are read
+    from the app's environment, never from the test process's)."""
+    return {}
 
 
 def migrate_app(app: Flask) -> None:
@@ -70,8 +140,13 @@ def migrate_app(app: Flask) -> None:
 
 
 @pytest.fixture(scope="session")
-def migrated_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    app = create_app(TEST_CONFIG, environ=app_environ(database_url, tmp_path_factory.mktemp("instance")))
+def migrated_app(database_url: str, tmp_path_factory: pytest.TempPathFactory, mayak_plugins: PluginTables | None,
+                 mayak_environ: dict[str, str]) -> Flask:
+    """One app per database for the session, migrated: core's revisions, then each enabled plugin's."""
+    instance = tmp_path_factory.mktemp("instance")
+    plugins_file = write_plugins_file(instance, mayak_plugins)
+    app = create_app(TEST_CONFIG, environ=app_environ(database_url, instance, MAYAK_PLUGINS_FILE=str(plugins_file),
+                                                      **mayak_environ))
     migrate_app(app)
     return app
 
@@ -198,14 +273,32 @@ def admin_client(app: Flask, admin: User) -> FlaskClient:
     return client
 
 
+def _has_own_migrations(app: Flask) -> bool:
+    return any((info.migrations_dir / "versions").is_dir() and not info.bundled
+               for info in app.extensions["mayak.plugins"].enabled)
+
+
 @pytest.fixture
-def make_app(database_url: str, tmp_path: Path) -> Callable[..., Flask]:
-    """Build another app on the same database, e.g. with ``extra_plugins`` or other environment values."""
+def make_app(database_url: str, tmp_path: Path, mayak_environ: dict[str, str]) -> Callable[..., Flask]:
+    """Build another app on the same database.
+
+    ``plugins``: the ``plugins.toml`` tables it enables (``{"hello": {"region": "RU"}}``; with ``"module": ...`` for
+    a module that is not installed), written into the test's folder; ``extra_plugins``: ``(name, module)`` pairs
+    registered without settings; ``config``: Flask config overrides; keywords: environment values
+    (``MAYAK_FETCH_ALLOW=...``, the variables its ``{ env = ... }`` settings name). ``migrate``: run core's and the
+    plugins' migrations (default: when a plugin it enables that is not bundled has migrations of its own)."""
+    counter = itertools.count(1)
 
     def build(extra_plugins: list[tuple[str, ModuleType]] | None = None, config: dict[str, Any] | None = None,
-              **environ: str) -> Flask:
-        env = app_environ(database_url, tmp_path / "instance", **environ)
-        return create_app({**TEST_CONFIG, **(config or {})}, environ=env, extra_plugins=extra_plugins or [])
+              plugins: PluginTables | str | None = None, migrate: bool | None = None, **environ: str) -> Flask:
+        extra = dict(mayak_environ)
+        if plugins is not None:
+            extra["MAYAK_PLUGINS_FILE"] = str(write_plugins_file(tmp_path, plugins, f"plugins-{next(counter)}.toml"))
+        env = app_environ(database_url, tmp_path / "instance", **{**extra, **environ})
+        built = create_app({**TEST_CONFIG, **(config or {})}, environ=env, extra_plugins=extra_plugins or [])
+        if migrate or (migrate is None and _has_own_migrations(built)):
+            migrate_app(built)
+        return built
 
     return build
 

@@ -326,7 +326,8 @@ def demo_data(size: int) -> None:
                f"manager@demo.example, sales1@demo.example, sales2@demo.example (password {demo.DEMO_PASSWORD})")
 
 
+from core.settings_commands import SETTINGS_COMMANDS  # noqa: E402 - mayak settings rotate-key / new-key
 from core.transfer_commands import TRANSFER_COMMANDS  # noqa: E402 - the import and export commands
 
 CORE_COMMANDS = [db_group, users_group, plugins_group, serve, worker, scheduler_command, demo_data,
-                 *TRANSFER_COMMANDS]
+                 *TRANSFER_COMMANDS, *SETTINGS_COMMANDS]

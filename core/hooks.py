@@ -51,7 +51,8 @@ def register_permissions() -> list[PermissionSpec]:
         PermissionSpec("team", ("view", "edit"), _l("Teams"), scoped=False),
         PermissionSpec("role", ("view", "edit"), _l("Roles"), scoped=False),
         PermissionSpec("audit", ("view",), _l("Audit log"), scoped=False),
-        PermissionSpec("plugin", ("view",), _l("Plugins"), scoped=False),
+        # view: the plugins pages and "Check connection"; edit: save a plugin's settings (administrators hold both)
+        PermissionSpec("plugin", ("view", "edit"), _l("Plugins"), scoped=False),
     ]
 
 

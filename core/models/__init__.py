@@ -12,6 +12,7 @@ from core.models.imports import ImportBatch, ImportProfile, ImportRow
 from core.models.inbox import AssignmentRule, ChannelSetting, InboxItem, LeadForm
 from core.models.jobs import EventDelivery, JobRecord, OutboxEvent, ScheduleState
 from core.models.notifications import Notification
+from core.models.plugin_settings import PluginSetting, UserPluginSetting
 from core.models.tasks import OwnerChange, Task, TaskComment, TaskRecurrence
 from core.models.users import Role, RoleGrant, Team, User
 from core.models.views import SavedView
@@ -45,6 +46,7 @@ __all__ = [
     "Payment",
     "Phone",
     "Pipeline",
+    "PluginSetting",
     "Role",
     "RoleGrant",
     "SavedView",
@@ -60,5 +62,6 @@ __all__ = [
     "ThrottleCounter",
     "UTCDateTime",
     "User",
+    "UserPluginSetting",
     "utcnow",
 ]

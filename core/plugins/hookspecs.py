@@ -23,6 +23,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
     from flask import Blueprint
+    from wtforms import Form
 
     from core.models import User
     from core.plugins.types import (
@@ -127,6 +128,22 @@ def deliver_notification(channel: str, user: User, message: str, params: dict[st
 def plugin_health() -> HealthStatus | None:
     """The plugin's own health for ``/healthz`` and the plugins admin page (reachability of its provider,
     queue backlog...). Keep it fast: it runs on every health probe."""
+
+
+# --- settings forms (each plugin's own answer; see core.plugins.settings) ----------------------------------
+
+
+@hookspec
+def plugin_settings_form() -> type[Form] | None:
+    """The WTForms form class of the plugin's runtime settings, shown in *Administration → Plugins → <plugin>*.
+    Field names are the setting keys (as in ``plugins.toml``); :class:`~core.plugins.settings.SecretField` marks a
+    write-only secret. Read the values with ``plugin_settings(name)``."""
+
+
+@hookspec
+def user_settings_form() -> type[Form] | None:
+    """The WTForms form class of each user's own settings for the plugin (a phone extension, a mailbox), shown in
+    the user's profile and on the administrator's page of the user. Read them with ``user_settings(name, user)``."""
 
 
 # --- events (past tense; run in a job after commit; idempotent by event.id) ---------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_user
 from sqlalchemy import select
@@ -11,14 +11,17 @@ from core.db import db
 from core.models import ApiToken, Role, Team, User
 from core.models.users import SCOPES
 from core.plugins import facades
+from core.plugins import settings as plugin_settings
 from core.services.platform import audit
+from core.services.platform import plugin_settings as settings_service
 from core.services.platform.errors import ValidationError
 from core.services.users import access, accounts, tokens
 from core.services.users.access import require
 from core.web import audit_words
+from core.web import plugin_settings as settings_page
 from core.web.context import actor, user
 from core.web.forms import EmptyForm, RoleForm, TeamForm, UserForm
-from core.web.htmx import render
+from core.web.htmx import fragment, is_htmx, render
 from core.web.vocabulary import role_name
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -117,6 +120,18 @@ def user_edit(user_id: int):  # type: ignore[no-untyped-def]
             return redirect(url_for("admin.users"))
     return render("admin/user_form.html", form=form, subject=subject,
                   status=400 if request.method == "POST" else 200)
+
+
+@bp.get("/users/<int:user_id>/plugins", defaults={"plugin": None})
+@bp.post("/users/<int:user_id>/plugins/<plugin>")
+def user_plugin_settings(user_id: int, plugin: str | None):  # type: ignore[no-untyped-def]
+    """A user's settings for the plugins that have some, as an administrator sees and changes them."""
+    require(user(), "edit", "user")
+    subject = db.get_or_404(User, user_id)
+    access.require_change_account(user(), subject)
+    return settings_page.user_settings_page(
+        subject, lambda name: url_for("admin.user_plugin_settings", user_id=subject.id, plugin=name),
+        url_for("admin.user_edit", user_id=subject.id), plugin)
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -272,6 +287,74 @@ def plugins():  # type: ignore[no-untyped-def]
         for info in manager.enabled
     ]
     return render("admin/plugins.html", rows=rows, core_hooks=manager.hooks_of("core"))
+
+
+def _enabled_plugin(name: str):  # type: ignore[no-untyped-def]
+    info = facades.plugins().info(name)
+    if info is None:
+        abort(404)
+    return info
+
+
+@bp.route("/plugins/<plugin>", methods=["GET", "POST"])
+def plugin(plugin: str):  # type: ignore[no-untyped-def]
+    """One plugin: its version, hooks and health, its settings form (saved values over plugins.toml) and
+    "Check connection". Seeing needs ``plugin``/``view``, saving ``plugin``/``edit``."""
+    require(user(), "view", "plugin")
+    _enabled_plugin(plugin)
+    form_class = plugin_settings.settings_form(plugin)
+    if request.method == "POST":
+        require(user(), "edit", "plugin")
+    form = status = None
+    effective = settings_page.effective_values(plugin_settings.plugin_settings(plugin))
+    if form_class is not None:
+        form = settings_page.bind(form_class, data=effective)
+        if request.method == "POST":
+            posted = settings_page.submitted(form, effective)
+            if posted is not None:
+                try:
+                    changes = settings_service.save_plugin(actor(), plugin, posted.values, posted.typed_secrets,
+                                                           posted.cleared)
+                except ValidationError as exc:
+                    db.session.rollback()
+                    _show_error(form, exc)
+                else:
+                    db.session.commit()
+                    flash(_("The settings of %(plugin)s are saved.", plugin=plugin) if changes
+                          else _("Nothing changed."), "success")
+                    return redirect(url_for("admin.plugin", plugin=plugin))
+            status = 422
+    elif request.method == "POST":
+        abort(404)
+    return _plugin_page(plugin, form, effective, status=status or 200)
+
+
+def _plugin_page(plugin: str, form, effective: dict, *, status: int = 200, answers=None):  # type: ignore[no-untyped-def]
+    manager = facades.plugins()
+    secrets = settings_page.secret_states(form, plugin_settings.stored_secret_keys(plugin), effective) if form else {}
+    return render("admin/plugin.html", "check" if answers is not None else None, info=manager.info(plugin),
+                  hooks=manager.hooks_of(plugin), health=facades.plugin_health().get(plugin), form=form,
+                  secrets=secrets, may_edit=access.can(user(), "edit", "plugin"), check_form=EmptyForm(),
+                  answers=answers, status=status)
+
+
+@bp.post("/plugins/<plugin>/check")
+def plugin_check(plugin: str):  # type: ignore[no-untyped-def]
+    """"Check connection": the plugin's health check and its providers' ``check_connection()``, shown in place."""
+    require(user(), "view", "plugin")
+    _enabled_plugin(plugin)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    answers = plugin_settings.check_connection(plugin)
+    if is_htmx():
+        return fragment("admin/plugin.html", "check", answers=answers)
+    form_class = plugin_settings.settings_form(plugin)
+    effective = settings_page.effective_values(plugin_settings.plugin_settings(plugin))
+    form = settings_page.bind(form_class, data=effective) if form_class is not None else None
+    if form is not None:  # bound to this POST's data (only the CSRF token): show the saved values instead
+        form.process(formdata=None, data={k: v for k, v in effective.items()
+                                          if k in settings_page.plain_keys(form_class)})
+    return _plugin_page(plugin, form, effective, answers=answers)
 
 
 @bp.get("/audit", endpoint="audit")

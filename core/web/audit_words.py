@@ -87,6 +87,8 @@ ACTIONS = {
     "user.disabled": _l("User disabled"),
     "user.password_changed": _l("Password changed"),
     "user.preferences": _l("Personal settings changed"),
+    "user.plugin_settings": _l("Plugin settings of a user changed"),
+    "plugin.settings_saved": _l("Plugin settings changed"),
     "view.saved": _l("List view saved"),
     "view.deleted": _l("List view deleted"),
     "work.reassigned": _l("Work handed over to a colleague"),
@@ -97,7 +99,7 @@ TARGETS = {"contact": _l("Contact"), "company": _l("Company"), "deal": _l("Deal"
            "user": _l("User"), "team": _l("Team"), "role": _l("Role"), "pipeline": _l("Pipeline"),
            "import_batch": _l("Import"), "custom_field": _l("Custom field"), "saved_view": _l("List view"),
            "job": _l("Background job"), "inbox": _l("Incoming request"), "inbox_settings": _l("Inbox settings"),
-           "api_token": _l("API token"), "email": _l("Email")}
+           "api_token": _l("API token"), "email": _l("Email"), "plugin": _l("Plugin")}
 LINKS = {"contact": ("contacts.card", "contact_id"), "company": ("companies.card", "company_id"),
          "deal": ("deals.card", "deal_id"), "task": ("tasks.show", "task_id"), "user": ("admin.user_edit", "user_id")}
 
@@ -121,7 +123,8 @@ FIELDS = {
     "tasks": _l("Tasks"), "deals": _l("Deals"), "contacts": _l("Contacts"),
 }
 # actions whose changes are {field: [old, new]}
-PAIRS = {"contact.updated", "company.updated", "user.updated", "user.preferences", "deal.stage_changed"}
+PAIRS = {"contact.updated", "company.updated", "user.updated", "user.preferences", "deal.stage_changed",
+         "plugin.settings_saved", "user.plugin_settings"}
 LIMIT = 200  # characters of one shown value
 
 

@@ -110,3 +110,13 @@ def profile():  # type: ignore[no-untyped-def]
     elif request.method == "POST":
         status = 400
     return render("home/profile.html", prefs=prefs, password=password, status=status)
+
+
+@bp.get("/profile/plugins", defaults={"plugin": None})
+@bp.post("/profile/plugins/<plugin>")
+def plugin_settings(plugin: str | None):  # type: ignore[no-untyped-def]
+    """The user's own settings for the plugins that have some (a phone extension, a mailbox)."""
+    from core.web import plugin_settings as settings_page
+
+    return settings_page.user_settings_page(_me(), lambda name: url_for("home.plugin_settings", plugin=name),
+                                            url_for("home.profile"), plugin)

@@ -38,7 +38,8 @@ PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_
 CROSS_SITE = {"lead_capture.submit"}
 # Routes every signed-in user may use, about themselves only.
 SELF_SERVICE = {"home.index", "home.notifications", "home.notifications_badge", "home.notifications_read",
-                "home.profile", "home.set_timezone", "auth.logout", "jobs.progress", "auth.api_tokens"}
+                "home.profile", "home.set_timezone", "auth.logout", "jobs.progress", "auth.api_tokens",
+                "home.plugin_settings"}
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
                 "attachment_id": attachment.id, "view_id": view.id, "kind": "contact",
                 "pipeline_id": pipeline.id, "deal_id": deal.id, "task_id": task.id, "item_id": item.id,
                 "form_id": lead_form.id, "key": lead_form.key, "rule_id": rule.id, "batch_id": batch.id,
-                "token_id": token.id}
+                "token_id": token.id, "plugin": "webhooks"}
 
 
 def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:

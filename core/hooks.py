@@ -6,12 +6,14 @@ Core contributes its navigation and permissions through the same hooks plugins u
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import Blueprint, current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 
 from core.jobs import JobContext
 from core.models import User
 from core.plugins import CountryRules, JobSpec, NavItem, PermissionSpec, ScheduleSpec, hookimpl
+from core.plugins.providers import ChannelSpec, TimelineKindSpec
 from core.services.users.access import can
 
 CLIENT_ACTIONS = ("view", "create", "edit", "delete", "export", "import", "assign")
@@ -53,6 +55,7 @@ def register_permissions() -> list[PermissionSpec]:
         PermissionSpec("audit", ("view",), _l("Audit log"), scoped=False),
         # view: the plugins pages and "Check connection"; edit: save a plugin's settings (administrators hold both)
         PermissionSpec("plugin", ("view", "edit"), _l("Plugins"), scoped=False),
+        PermissionSpec("provider", ("view", "edit"), _l("Providers (telephony, messages, mail)"), scoped=False),
     ]
 
 
@@ -139,6 +142,7 @@ def nav_items(user: User) -> list[NavItem]:
         ("teams", _l("Teams"), "admin.teams", "team", 20),
         ("roles", _l("Roles"), "admin.roles", "role", 30),
         ("plugins", _l("Plugins"), "admin.plugins", "plugin", 40),
+        ("providers", _l("Providers"), "providers.index", "provider", 41),
         ("audit", _l("Audit log"), "admin.audit", "audit", 50),
         ("custom_fields", _l("Custom fields"), "admin.custom_fields", "custom_field", 35),
         ("pipelines", _l("Pipelines"), "pipelines.index", "pipeline", 34),
@@ -151,6 +155,47 @@ def nav_items(user: User) -> list[NavItem]:
         if can(user, "edit" if entity in ("custom_field", "inbox_settings", "pipeline") else "view", entity)
     ]
     return items
+
+
+@hookimpl
+def register_blueprints() -> list[Blueprint]:
+    from core.web import providers  # Administration → Providers (imported late: the web layer sits above this module)
+
+    return [providers.bp]
+
+
+@hookimpl
+def register_timeline_kinds() -> list[TimelineKindSpec]:
+    """Core's own kinds of timeline entries (rendered by ``_timeline_entry.html``)."""
+    return [
+        TimelineKindSpec(key="note", label=_l("Notes"), icon="✎", order=10),
+        TimelineKindSpec(key="task", label=_l("Tasks"), icon="☐", order=20),
+        TimelineKindSpec(key="deal", label=_l("Deals"), icon="◆", order=30),
+        TimelineKindSpec(key="stage", label=_l("Stage changes"), icon="→", order=40),
+        TimelineKindSpec(key="call", label=_l("Calls"), icon="☎", order=50),
+        TimelineKindSpec(key="email", label=_lp("timeline", "Emails"), icon="✉", order=60),
+        TimelineKindSpec(key="sms", label=_l("SMS"), icon="✆", order=70),
+        TimelineKindSpec(key="meeting", label=_l("Meetings"), icon="◷", order=80),
+        TimelineKindSpec(key="file", label=_l("Files"), icon="⎙", order=90),
+        TimelineKindSpec(key="purchase", label=_l("Purchases"), icon="₽", order=100),
+        TimelineKindSpec(key="payment", label=_l("Payments"), icon="₽", order=110),
+        TimelineKindSpec(key="owner", label=_l("Owner changes"), icon="⇄", order=120),
+        TimelineKindSpec(key="merge", label=_l("Merges"), icon="⊕", order=130),
+        TimelineKindSpec(key="system", label=_l("System"), icon="·", order=140),
+    ]
+
+
+@hookimpl
+def register_channels() -> list[ChannelSpec]:
+    """Core's own inbox channels and the timeline entry an accepted request of each writes."""
+    return [
+        ChannelSpec(key="phone", label=_l("phone call"), icon="☎", timeline_kind="call", order=10),
+        ChannelSpec(key="email", label=_l("email"), icon="✉", timeline_kind="email", order=20),
+        ChannelSpec(key="web_form", label=_l("web form"), icon="⌨", timeline_kind="note", order=30),
+        ChannelSpec(key="messenger", label=_l("messenger"), icon="✆", timeline_kind="sms", order=40),
+        ChannelSpec(key="visit", label=_l("visit"), icon="◷", timeline_kind="meeting", order=50),
+        ChannelSpec(key="other", label=_l("other"), icon="·", timeline_kind="note", order=1000),
+    ]
 
 
 @hookimpl(trylast=True)

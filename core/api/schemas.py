@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from core.models.contacts import EMAIL_KINDS, PHONE_KINDS
-from core.models.deals import CHANNELS
 from core.models.tasks import PRIORITIES, REMINDER_CHANNELS, TASK_STATUSES
 from core.services.platform.params import MAX_ID  # ids fit the Integer columns
 
@@ -40,6 +39,10 @@ DATE = {"type": ["string", "null"], "maxLength": 40,
 DATE_TIME = {"type": ["string", "null"], "maxLength": 40,
              "description": "ISO 8601 (2025-12-31T15:00:00+03:00), or DD.MM.YYYY HH:MM in your time zone; "
                             "empty or null clears it"}
+
+
+# an open registry (plugins add channels): the checker and the published document read its keys at request time
+CHANNEL = {"type": "string", "maxLength": 20, "x-mayak-registry": "channels"}
 
 
 def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -88,7 +91,7 @@ DEAL = _object({
     "amount": {"type": ["string", "number"], "maxLength": 40,
                "description": "Decimal, e.g. 150000.00 or \"1 250,50\"; zero or more, below 10^12"},
     "currency": text(3, description="ISO 4217"), "contact_id": OPTIONAL_ID, "company_id": OPTIONAL_ID,
-    "owner_id": OPTIONAL_ID, "source": text(200), "channel": {"type": "string", "enum": list(CHANNELS)},
+    "owner_id": OPTIONAL_ID, "source": text(200), "channel": CHANNEL,
     "utm": {"type": "object", "readOnly": True},
     "expected_close": DATE,
     "probability": {"type": ["integer", "null"], "minimum": 0, "maximum": 100}, "lost_reason": text(200),
@@ -110,7 +113,7 @@ TASK = _object({
 
 INBOX_STATUSES = ["new", "attached", "accepted", "rejected"]
 INBOX_ITEM = _object({
-    "id": READ_ID, "channel": {"type": "string", "enum": list(CHANNELS)},
+    "id": READ_ID, "channel": CHANNEL,
     "status": {"type": "string", "enum": [*INBOX_STATUSES, "submitted"], "readOnly": True,
                "description": "submitted: the submitter's own view (contact centres), which carries only what "
                               "was sent"},
@@ -207,3 +210,28 @@ TIMELINE = [query("kind", text(40), "Only entries of this kind (repeatable)"),
             query("before", text(100), "Cursor from next_cursor")]
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "schema": text(200, minLength=1),
                    "description": "A repeated delivery with the same key returns the first item (200)"}
+
+
+def registry_enum(schema: dict[str, Any]) -> tuple[Any, ...] | list[Any] | None:
+    """The values ``schema`` allows: its ``enum``, or the keys of the open registry it names (``x-mayak-registry``:
+    the inbox channels, which plugins extend)."""
+    if "enum" in schema:
+        return list(schema["enum"])
+    if schema.get("x-mayak-registry") == "channels":
+        from core.plugins import provider_facades
+
+        return provider_facades.channel_keys()
+    return None
+
+
+def published(value: Any) -> Any:
+    """``value`` (a schema or the components) as the OpenAPI document shows it: registry references resolved to
+    the installation's ``enum``."""
+    if isinstance(value, dict):
+        if "x-mayak-registry" in value:
+            resolved = {k: v for k, v in value.items() if k != "x-mayak-registry"}
+            return {**resolved, "enum": list(registry_enum(value) or [])}
+        return {k: published(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [published(v) for v in value]
+    return value

@@ -21,7 +21,7 @@ from flask import current_app, g, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from core.api.schemas import SCHEMAS
+from core.api.schemas import SCHEMAS, registry_enum
 from core.services.platform import json_input
 from core.services.platform.errors import InvalidInput
 
@@ -161,8 +161,9 @@ def check(schema: Mapping[str, Any], value: Any, path: str, errors: dict[str, An
         return None
     if value is None:
         return None
-    if "enum" in schema and value not in schema["enum"]:
-        errors[path] = _l("Use one of: %(values)s.", values=", ".join(map(str, schema["enum"])))
+    enum = registry_enum(schema)
+    if enum is not None and value not in enum:
+        errors[path] = _l("Use one of: %(values)s.", values=", ".join(map(str, enum)))
         return None
     if kind in ("integer", "number"):
         return _check_number(schema, value, kind, path, errors)

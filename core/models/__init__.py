@@ -12,6 +12,7 @@ from core.models.imports import ImportBatch, ImportProfile, ImportRow
 from core.models.inbox import AssignmentRule, ChannelSetting, InboxItem, LeadForm
 from core.models.jobs import EventDelivery, JobRecord, OutboxEvent, ScheduleState
 from core.models.notifications import Notification
+from core.models.providers import ProviderChoice
 from core.models.plugin_settings import PluginSetting, UserPluginSetting
 from core.models.tasks import OwnerChange, Task, TaskComment, TaskRecurrence
 from core.models.users import Role, RoleGrant, Team, User
@@ -46,6 +47,7 @@ __all__ = [
     "Payment",
     "Phone",
     "Pipeline",
+    "ProviderChoice",
     "PluginSetting",
     "Role",
     "RoleGrant",

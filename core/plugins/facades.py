@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app, has_app_context
 
 from core.errors import ProviderNotFound
+from core.plugins.provider_registry import ProviderRegistry
 from core.plugins.types import CardAction, CardPanel, CountryRules, HealthStatus, ImportFormat, LocaleSpec, NavItem
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class Registry:
         self.locales: dict[str, LocaleSpec] = locales
         self.import_formats: list[ImportFormat] = sorted(manager.collect("register_import_formats"),
                                                          key=lambda f: (f.order, f.key))
+        self.providers = ProviderRegistry(manager)  # providers, inbox channels, timeline kinds
 
 
 def registry() -> Registry:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from wtforms import Form
 
     from core.models import User
+    from core.plugins.providers import ChannelSpec, IncomingCall, ProviderSpec, RouteAnswer, TimelineKindSpec
     from core.plugins.types import (
         CardAction,
         CardPanel,
@@ -87,6 +88,24 @@ def register_locales() -> list[LocaleSpec]:
     """User interface languages the plugin ships catalogues for (in its ``translations/`` folder)."""
 
 
+@hookspec
+def register_providers() -> list[ProviderSpec]:
+    """Telephony, messaging and mail providers the plugin offers (:mod:`core.plugins.providers`): each spec names
+    its kind, a global key, a label and a factory that builds the provider from the plugin's settings."""
+
+
+@hookspec
+def register_channels() -> list[ChannelSpec]:
+    """Inbox channels (ways requests come in: ``sms``, ``whatsapp``...) with a label, an icon and the timeline
+    kind an accepted request writes."""
+
+
+@hookspec
+def register_timeline_kinds() -> list[TimelineKindSpec]:
+    """Kinds of timeline entries the plugin writes, with a label, an icon and optionally a template that renders
+    one entry (``<plugin>/timeline/<kind>.html``)."""
+
+
 # --- answers (firstresult) -------------------------------------------------------------------------------
 
 
@@ -94,6 +113,12 @@ def register_locales() -> list[LocaleSpec]:
 def country_rules() -> CountryRules | None:
     """The installation's country defaults (phone region, currency). The first plugin that answers wins;
     core answers last with neutral defaults."""
+
+
+@hookspec(firstresult=True)
+def route_call(call: IncomingCall) -> RouteAnswer | None:
+    """Whom an incoming call should ring (the PBX asks before it rings anyone): the first plugin that answers
+    wins; ``None`` leaves the call to the PBX's own scenario. Keep it fast: the PBX is waiting."""
 
 
 # --- UI (called per request; failures are logged and skipped) ------------------------------------------

@@ -89,6 +89,7 @@ ACTIONS = {
     "user.preferences": _l("Personal settings changed"),
     "user.plugin_settings": _l("Plugin settings of a user changed"),
     "plugin.settings_saved": _l("Plugin settings changed"),
+    "provider.chosen": _l("Provider chosen"),
     "view.saved": _l("List view saved"),
     "view.deleted": _l("List view deleted"),
     "work.reassigned": _l("Work handed over to a colleague"),
@@ -121,6 +122,7 @@ FIELDS = {
     "expected_close": _l("Expected close"), "channel": _l("Channel"), "probability": _l("Probability"),
     "locale": _l("Language"), "timezone": _l("Time zone"), "label": _l("Label"), "type": _l("Type"),
     "tasks": _l("Tasks"), "deals": _l("Deals"), "contacts": _l("Contacts"),
+    "scope": _l("Used for"),
 }
 # actions whose changes are {field: [old, new]}
 PAIRS = {"contact.updated", "company.updated", "user.updated", "user.preferences", "deal.stage_changed",

@@ -7,8 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 
-from core.models import ACTIVITY_KINDS
-from core.plugins import facades
+from core.plugins import facades, provider_facades
 from core.services.clients import companies, company_merge, custom_fields, listing, timeline
 from core.services.platform import params
 from core.services.platform.errors import InvalidInput
@@ -82,11 +81,11 @@ def edit(company_id: int | None):  # type: ignore[no-untyped-def]
 def card(company_id: int):  # type: ignore[no-untyped-def]
     company = _load(company_id)
     me = user()
-    kinds = [k for k in request.args.getlist("kind") if k in ACTIVITY_KINDS]
+    kinds = [k for k in request.args.getlist("kind") if k in provider_facades.timeline_kind_keys()]
     entries = timeline.entries(company_id=company.id, kinds=kinds)
     people = companies.people(company.id, limit=PEOPLE_SHOWN)
     return render("companies/card.html", "timeline", company=company, entries=entries, kinds=kinds,
-                  cursor=timeline.next_cursor(entries), all_kinds=ACTIVITY_KINDS, people=people,
+                  cursor=timeline.next_cursor(entries), all_kinds=provider_facades.timeline_kind_keys(), people=people,
                   people_shown=PEOPLE_SHOWN,
                   actions=facades.card_actions("company", company, me),
                   panels=facades.card_panels("company", company, me),
@@ -96,7 +95,7 @@ def card(company_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/<int:company_id>/timeline")
 def timeline_page(company_id: int):  # type: ignore[no-untyped-def]
     company = _load(company_id)
-    kinds = [k for k in request.args.getlist("kind") if k in ACTIVITY_KINDS]
+    kinds = [k for k in request.args.getlist("kind") if k in provider_facades.timeline_kind_keys()]
     entries = timeline.entries(company_id=company.id, kinds=kinds,
                                before=timeline.Cursor.decode(request.args.get("before")))
     return fragment("companies/card.html", "timeline_rows", company=company, entries=entries, kinds=kinds,

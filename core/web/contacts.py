@@ -8,8 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
-from core.models import ACTIVITY_KINDS
-from core.plugins import facades
+from core.plugins import facades, provider_facades
 from core.services.clients import contacts, custom_fields, duplicates, labels, listing, merge, timeline
 from core.services.platform import params
 from core.services.platform.errors import InvalidInput
@@ -111,11 +110,11 @@ def check_duplicates():  # type: ignore[no-untyped-def]
 def card(contact_id: int):  # type: ignore[no-untyped-def]
     contact = _load(contact_id)
     me = user()
-    kinds = [k for k in request.args.getlist("kind") if k in ACTIVITY_KINDS]
+    kinds = [k for k in request.args.getlist("kind") if k in provider_facades.timeline_kind_keys()]
     entries = timeline.entries(contact_id=contact.id, kinds=kinds)
     return render(
         "contacts/card.html", "timeline", contact=contact, entries=entries, kinds=kinds,
-        cursor=timeline.next_cursor(entries), all_kinds=ACTIVITY_KINDS,
+        cursor=timeline.next_cursor(entries), all_kinds=provider_facades.timeline_kind_keys(),
         actions=facades.card_actions("contact", contact, me),
         panels=facades.card_panels("contact", contact, me),
         fields=custom_fields.definitions("contact"), form=EmptyForm(), owners=clients.assignable_users(),
@@ -127,7 +126,7 @@ def card(contact_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/<int:contact_id>/timeline")
 def timeline_page(contact_id: int):  # type: ignore[no-untyped-def]
     contact = _load(contact_id)
-    kinds = [k for k in request.args.getlist("kind") if k in ACTIVITY_KINDS]
+    kinds = [k for k in request.args.getlist("kind") if k in provider_facades.timeline_kind_keys()]
     entries = timeline.entries(contact_id=contact.id, kinds=kinds,
                                before=timeline.Cursor.decode(request.args.get("before")))
     return fragment("contacts/card.html", "timeline_rows", contact=contact, entries=entries, kinds=kinds,
@@ -149,7 +148,8 @@ def add_note(contact_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("contacts.card", contact_id=contact.id))
     entries = timeline.entries(contact_id=contact.id)
     response = fragment("contacts/card.html", "timeline", contact=contact, entries=entries, kinds=[],
-                        cursor=timeline.next_cursor(entries), all_kinds=ACTIVITY_KINDS, form=EmptyForm(),
+                        cursor=timeline.next_cursor(entries), all_kinds=provider_facades.timeline_kind_keys(),
+                        form=EmptyForm(),
                         note_error=error, note_text=request.form.get("body", "") if error else "")
     return response if error else trigger(response, {"mayak:toast": {"message": _("The note is added."),
                                                                        "level": "success"}})

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from core.db import db
 from core.models import Pipeline
-from core.models.deals import CHANNELS
+from core.plugins import provider_facades
 from core.services.clients import labels, listing
 from core.services.clients import pick as pick_service
 from core.services.platform import params
@@ -42,7 +42,7 @@ def index():  # type: ignore[no-untyped-def]
 def listing_page():  # type: ignore[no-untyped-def]
     """Every deal the user may see, with the filters, sorts, grouping and saved views of the client lists."""
     return clients.render_list(listing.DEALS, "deals/list.html", body_block="list_body", pipelines=deals.pipelines(),
-                               channels=CHANNELS, links_for=labels.linked_names)
+                               channels=provider_facades.channel_keys(), links_for=labels.linked_names)
 
 
 @bp.get("/list/count")
@@ -210,7 +210,8 @@ def edit(deal_id: int | None):  # type: ignore[no-untyped-def]
             values[field] = ""  # an id from the address or post the user may not see: as if it did not exist
     return render("deals/form.html", deal=deal, values=values, errors=errors, pipelines=deals.pipelines(),
                   client_names=client_names,
-                  owners=owners, form=EmptyForm(), channels=CHANNELS, status=422 if errors else 200)
+                  owners=owners, form=EmptyForm(), channels=provider_facades.channel_keys(),
+                  status=422 if errors else 200)
 
 
 def _chosen(field: str, values: dict[str, str], deal: Any) -> int | None:

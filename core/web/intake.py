@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import AssignmentRule, ChannelSetting, InboxItem, LeadForm, Team
-from core.models.deals import CHANNELS
 from core.models.inbox import ASSIGNMENT_STRATEGIES
+from core.plugins import provider_facades
 from core.services.platform.errors import InvalidInput
 from core.services.users.access import require
 from core.services.work import assignment, deals, inbox, lead_forms
@@ -99,7 +99,8 @@ def rules():  # type: ignore[no-untyped-def]
     return render("intake/rules.html", rules=assignment.rules(), errors=errors, form=EmptyForm(),
                   values=values, pipelines=deals.pipelines(),
                   teams=list(db.session.scalars(select(Team).order_by(Team.name))),
-                  people=clients.assignable_users(), strategies=ASSIGNMENT_STRATEGIES, channels=CHANNELS,
+                  people=clients.assignable_users(), strategies=ASSIGNMENT_STRATEGIES,
+                  channels=provider_facades.channel_keys(),
                   auto=settings, status=422 if errors else 200)
 
 
@@ -141,7 +142,7 @@ def channels():  # type: ignore[no-untyped-def]
     if not EmptyForm().validate_on_submit():
         abort(400)
     chosen = set(request.form.getlist("auto_accept"))
-    for channel in CHANNELS:
+    for channel in provider_facades.channel_keys():
         inbox.set_auto_accept(actor(), channel, channel in chosen)
     flash(_("Saved."), "success")
     return redirect(url_for("intake.rules"))

@@ -10,8 +10,10 @@ from __future__ import annotations
 from flask import Flask, current_app
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
+from jinja2 import Template, TemplateNotFound
 
 from core.models import Role
+from core.plugins import provider_facades
 from core.plugins.facades import registry
 from core.services.work.deals import DEFAULT_LOST_REASONS, DEFAULT_PIPELINE_NAME, DEFAULT_STAGES
 
@@ -59,7 +61,53 @@ def seeded_name(name: str | None) -> str:
     return gettext(message_id) if message_id is not None else name
 
 
+def channel_label(code: str | None) -> str:
+    """An inbox channel in the reader's language (``phone`` → ``звонок``), from its :class:`ChannelSpec`."""
+    spec = provider_facades.channel(code or "")
+    return str(spec.label) if spec is not None else (code or "")
+
+
+def timeline_kind_label(code: str | None) -> str:
+    spec = provider_facades.timeline_kind(code or "")
+    return str(spec.label) if spec is not None else (code or "")
+
+
+def timeline_icon(code: str | None) -> str:
+    spec = provider_facades.timeline_kind(code or "")
+    return spec.icon if spec is not None else "·"
+
+
+TIMELINE_TEMPLATES_KEY = "mayak.timeline_templates"
+
+
+def timeline_templates() -> dict[str, Template]:
+    """Timeline kind → the loaded template its plugin renders an entry with: the spec's ``template``, else
+    ``<plugin>/timeline/<kind>.html`` when the plugin has one. Found once per app, so a page of entries looks
+    nothing up per row; kinds without a template (core's) are rendered by ``_timeline_entry.html``."""
+    cached = current_app.extensions.get(TIMELINE_TEMPLATES_KEY)
+    if cached is None:
+        cached = {}
+        for spec in provider_facades.timeline_kinds():
+            plugin = provider_facades.timeline_kind_plugin(spec.key)
+            name = spec.template or (f"{plugin}/timeline/{spec.key}.html" if plugin != "core" else None)
+            if name is None:
+                continue
+            try:
+                cached[spec.key] = current_app.jinja_env.get_template(name)
+            except TemplateNotFound:
+                if spec.template:
+                    current_app.logger.warning("timeline kind %r: template %r not found; core renders it",
+                                               spec.key, name)
+        current_app.extensions[TIMELINE_TEMPLATES_KEY] = cached
+    return cached
+
+
 def init_vocabulary(app: Flask) -> None:
+    app.jinja_env.filters["channel_label"] = channel_label
+    app.jinja_env.filters["timeline_kind_label"] = timeline_kind_label
+    app.jinja_env.filters["timeline_icon"] = timeline_icon
+    app.jinja_env.globals["timeline_templates"] = timeline_templates
+    app.jinja_env.globals["inbox_channels"] = provider_facades.channels
     app.jinja_env.filters["kind_label"] = kind_label
     app.jinja_env.filters["role_name"] = role_name
     app.jinja_env.filters["seeded"] = seeded_name

@@ -16,7 +16,8 @@ from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.exc import IntegrityError
 
 from core.db import db
-from core.models import ACTIVITY_KINDS, Activity, Contact, ContactCompany, utcnow
+from core.models import Activity, Contact, ContactCompany, utcnow
+from core.plugins import provider_facades
 from core.services.platform import audit, loading
 from core.services.platform.errors import InvalidInput
 from core.services.users.access import require
@@ -57,8 +58,8 @@ def record(*, kind: str, contact_id: int | None = None, company_id: int | None =
            occurred_at: datetime | None = None, source: str = "core", external_id: str | None = None,
            commit: bool = True) -> Activity:
     """Add a timeline entry (the existing one when ``(source, external_id)`` was recorded before)."""
-    if kind not in ACTIVITY_KINDS:
-        raise ValueError(f"unknown activity kind {kind!r}")
+    if kind not in provider_facades.timeline_kind_keys():
+        raise ValueError(f"unknown activity kind {kind!r}; register it with register_timeline_kinds")
     if contact_id is None and company_id is None:
         raise ValueError("a timeline entry belongs to a contact or a company")
     if external_id is not None:
@@ -86,6 +87,29 @@ def record(*, kind: str, contact_id: int | None = None, company_id: int | None =
     return entry
 
 
+def update(source: str, external_id: str, *, title: str | None = None, body: str | None = None,
+           data: dict[str, Any] | None = None, occurred_at: datetime | None = None) -> Activity | None:
+    """Change an entry recorded before with ``(source, external_id)`` (a message's delivery status, a call's
+    duration once it ended), in the caller's unit of work. ``data`` is merged into the entry's data, a key given
+    ``None`` is removed; the other arguments replace what they name. Returns ``None`` when no such entry was
+    recorded (yet): the caller records it, or retries when the update outran the entry."""
+    entry = db.session.scalar(select(Activity).where(Activity.source == source, Activity.external_id == external_id)
+                              .with_for_update())
+    if entry is None:
+        return None
+    if title is not None:
+        entry.title = title[:300]
+    if body is not None:
+        entry.body = body
+    if occurred_at is not None:
+        entry.occurred_at = occurred_at
+    if data:
+        merged = {**(entry.data or {}), **data}  # a new dict: the JSON column sees the change
+        entry.data = {k: v for k, v in merged.items() if v is not None}
+    db.session.flush()
+    return entry
+
+
 def add_note(actor: Actor, *, contact: Contact | None = None, company: Any = None, body: str) -> Activity:
     body = (body or "").strip()
     if not body:
@@ -106,7 +130,8 @@ def entries(*, contact_id: int | None = None, company_id: int | None = None, kin
             before: Cursor | None = None, limit: int = PAGE) -> list[Activity]:
     """A page of entries, newest first. A company's timeline includes its people's entries: the company's own
     page and its people's page are each read along their (owner, time) index, then merged."""
-    wanted = [k for k in kinds if k in ACTIVITY_KINDS]
+    known = provider_facades.timeline_kind_keys()
+    wanted = [k for k in kinds if k in known]
 
     def page(stmt: Any) -> Any:
         if wanted:

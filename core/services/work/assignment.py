@@ -14,6 +14,7 @@ from core.db import db
 from core.models import AssignmentRule, Deal, Stage, Task, Team, User, utcnow
 from core.models.deals import CHANNELS
 from core.models.inbox import ASSIGNMENT_STRATEGIES
+from core.plugins import provider_facades
 from core.services.platform import audit
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import clean, flag, optional_int
@@ -107,7 +108,7 @@ def save_rule(actor: Actor, rule: AssignmentRule | None, values: dict[str, Any])
     target.strategy = strategy
     target.pipeline_id = optional_int(values.get("pipeline_id"))
     channel = str(values.get("channel") or "") or None
-    if channel is not None and channel not in CHANNELS:
+    if channel is not None and channel not in provider_facades.channel_keys():
         errors["channel"] = _l("Choose how the request came in.")
     target.channel = channel
     target.team_id = optional_int(values.get("team_id"))

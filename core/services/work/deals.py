@@ -26,7 +26,7 @@ from core.models import (
     Task,
     utcnow,
 )
-from core.models.deals import CHANNELS
+from core.plugins import provider_facades
 from core.services.clients import client_fields, custom_fields, timeline
 from core.services.platform import audit, events
 from core.services.platform.errors import InvalidInput
@@ -147,7 +147,7 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
             setattr(target, name, clean(str(values.get(name) or ""), 200))
     if "channel" in values:
         channel = str(values.get("channel") or "other")
-        if channel not in CHANNELS:
+        if channel not in provider_facades.channel_keys():
             errors["channel"] = _l("Choose how the request came in.")
         target.channel = channel
     if "expected_close" in values:

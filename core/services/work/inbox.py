@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import db
 from core.models import ChannelSetting, Contact, Deal, Email, InboxItem, Phone, Pipeline, Stage, User, utcnow
-from core.models.deals import CHANNELS
+from core.plugins import provider_facades
 from core.plugins.facades import default_phone_region
 from core.services.clients import client_fields, emails, phones, timeline
 from core.services.platform import audit, events, notifications
@@ -40,8 +40,12 @@ from core.services.work import assignment, deals
 ENTITY = "inbox"
 DEFAULT_FOLLOW_UP_MINUTES = 15
 MAX_KEY = 200  # the idempotency_key column
-TIMELINE_KIND = {"phone": "call", "email": "email", "messenger": "sms", "web_form": "note", "visit": "meeting",
-                 "other": "note"}
+
+
+def timeline_kind_of(channel: str) -> str:
+    """The timeline kind an accepted request of ``channel`` writes (its :class:`ChannelSpec` says)."""
+    spec = provider_facades.channel(channel)
+    return spec.timeline_kind if spec is not None else "note"
 
 
 SUBMITTER = "lead"  # the entity of external contact centres: leads they submitted, seen as submitted
@@ -96,8 +100,8 @@ def receive(*, channel: str, source: str = "core", idempotency_key: str | None =
     ``rejected_reason`` keeps a refused submission (spam) visible with its reason instead of dropping it.
     Call it at the start of a unit of work: a duplicate delivery racing this one rolls the session back.
     """
-    if channel not in CHANNELS:
-        raise ValueError(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
+    if channel not in provider_facades.channel_keys():
+        raise ValueError(f"unknown channel {channel!r}; use one of {', '.join(provider_facades.channel_keys())}")
     key = idempotency_key_of(idempotency_key)
     submitted = submitted_content(name=name, phone=phone, email=email, subject=subject, body=body, fields=fields)
     if key is not None:
@@ -227,7 +231,7 @@ def _attach(actor: Actor, item: InboxItem, deal: Deal) -> None:
     item.contact_id = item.contact_id or deal.contact_id
     item.decided_by_id, item.decided_at = actor.user_id, utcnow()
     if deal.contact_id or deal.company_id:
-        timeline.record(kind=TIMELINE_KIND.get(item.channel, "note"), contact_id=deal.contact_id,
+        timeline.record(kind=timeline_kind_of(item.channel), contact_id=deal.contact_id,
                         company_id=deal.company_id, title=item.subject or item.name,
                         body=item.body, data={"inbox_item_id": item.id, "deal_id": deal.id, "channel": item.channel},
                         source="inbox", external_id=f"inbox:{item.id}", commit=False)
@@ -243,7 +247,7 @@ def auto_accepts(channel: str) -> bool:
 
 def set_auto_accept(actor: Actor, channel: str, value: bool) -> None:
     require(actor.user, "edit", "inbox_settings")
-    if channel not in CHANNELS:
+    if channel not in provider_facades.channel_keys():
         raise InvalidInput({"channel": _l("Choose how the request came in.")})
     setting = db.session.get(ChannelSetting, channel) or ChannelSetting(channel=channel)
     setting.auto_accept = value
@@ -359,7 +363,7 @@ def _accept(actor: Actor, item: InboxItem, target: Deal | None) -> None:
     item.status, item.deal_id, item.contact_id, item.owner_id = "accepted", deal.id, contact.id, owner_id
     item.decided_by_id, item.decided_at = actor.user_id, utcnow()
     if contact is not None:
-        timeline.record(kind=TIMELINE_KIND.get(item.channel, "note"), contact_id=contact.id,
+        timeline.record(kind=timeline_kind_of(item.channel), contact_id=contact.id,
                         title=item.subject or item.name, body=item.body,
                         data={"inbox_item_id": item.id, "deal_id": deal.id, "channel": item.channel},
                         source="inbox", external_id=f"inbox:{item.id}", commit=False)

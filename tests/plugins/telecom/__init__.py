@@ -1,0 +1,108 @@
+"""A test plugin with provider kinds: two SMS gateways, a PBX, an inbox channel and a timeline kind it renders.
+
+The providers keep what they sent in :data:`SENT` (in-process fakes of the gateways' behaviour: no wire format is
+exercised here; the provider plugins' own tests speak the real protocols to loopback servers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+
+from core.errors import ProviderError
+from core.plugins import HealthStatus, hookimpl
+from core.plugins.providers import (
+    MESSAGING,
+    NO_MONEY,
+    TELEPHONY,
+    Balance,
+    CallDirection,
+    CallEvent,
+    CallState,
+    ChannelSpec,
+    DeliveryState,
+    DeliveryStatus,
+    IncomingCall,
+    MessagingProvider,
+    OutgoingMessage,
+    ProviderSpec,
+    RouteAnswer,
+    SendResult,
+    TelephonyProvider,
+    TimelineKindSpec,
+)
+from core.plugins.webhooks import WebhookAnswer, WebhookRequest
+
+SENT: list[tuple[str, OutgoingMessage]] = []
+
+
+class FakeSms(MessagingProvider):
+    def __init__(self, settings: object) -> None:
+        self.settings = settings
+
+    def check_connection(self) -> HealthStatus:
+        return HealthStatus(True, f"{self.key} answers")
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        if message.text == "no money":
+            raise ProviderError(NO_MONEY, provider_message="201: insufficient funds", provider=self.key, code="201")
+        SENT.append((self.key, message))
+        return SendResult(provider=self.key, message_id=f"{self.key}-{len(SENT)}", parts=1, cost=Decimal("2.50"),
+                          currency="RUB")
+
+    def parse_status(self, request: WebhookRequest) -> list[DeliveryStatus]:
+        form = request.form()
+        states = {"103": DeliveryState.DELIVERED, "104": DeliveryState.FAILED}
+        return [DeliveryStatus(message_id=form["id"][0], state=states.get(form["code"][0], DeliveryState.UNKNOWN),
+                               occurred_at=datetime.fromtimestamp(int(form["time"][0]), UTC))]
+
+    def balance(self) -> Balance | None:
+        return Balance(amount=Decimal("100.00"), currency="RUB")
+
+
+class FakePbx(TelephonyProvider):
+    def __init__(self, settings: object) -> None:
+        self.settings = settings
+
+    def check_connection(self) -> HealthStatus:
+        return HealthStatus(False, "the PBX does not answer")
+
+    def parse_webhook(self, request: WebhookRequest) -> list[CallEvent]:
+        body = request.json()
+        state = {"start": CallState.RINGING, "end": CallState.ENDED}[body["event"]]
+        return [CallEvent(call_id=body["pbx_call_id"], state=state, direction=CallDirection.INBOUND,
+                          occurred_at=datetime.fromtimestamp(body["time"], UTC), from_number=body["caller"],
+                          extension=body.get("internal"), raw=body)]
+
+    def parse_incoming_call(self, request: WebhookRequest) -> IncomingCall | None:
+        body = request.json()
+        return IncomingCall(call_id=body["pbx_call_id"], from_number=body["caller"])
+
+    def route_reply(self, call: IncomingCall, answer: RouteAnswer | None) -> WebhookAnswer:
+        return WebhookAnswer.of({"redirect": answer.extensions[0]} if answer and answer.extensions else {})
+
+
+@hookimpl
+def register_providers() -> list[ProviderSpec]:
+    return [
+        ProviderSpec(kind=MESSAGING, key="fakesms", label="Fake SMS", factory=FakeSms, channels=("sms",)),
+        ProviderSpec(kind=MESSAGING, key="othersms", label="Other SMS", factory=FakeSms),
+        ProviderSpec(kind=TELEPHONY, key="fakepbx", label="Fake PBX", factory=FakePbx),
+    ]
+
+
+@hookimpl
+def register_timeline_kinds() -> list[TimelineKindSpec]:
+    # rendered by templates/telecom/timeline/sms_out.html, found by its conventional name
+    return [TimelineKindSpec(key="sms_out", label=_l("SMS sent"), icon="✉")]
+
+
+@hookimpl
+def register_channels() -> list[ChannelSpec]:
+    return [ChannelSpec(key="sms", label=_l("SMS"), icon="✉", timeline_kind="sms_out", order=45)]
+
+
+@hookimpl
+def route_call(call: IncomingCall) -> RouteAnswer | None:
+    return RouteAnswer(extensions=("101",)) if call.from_number == "+79001234567" else None

@@ -254,3 +254,47 @@ def test_settings_keys_from_the_environment_or_the_instance_folder(tmp_path):
     assert given.settings_keys == (one, two) and not (tmp_path / "b" / "settings_key").exists()
     with pytest.raises(StartupError, match="MAYAK_SETTINGS_KEYS: key 2 is not a Fernet key"):
         load_settings({"MAYAK_INSTANCE_PATH": str(tmp_path / "c"), "MAYAK_SETTINGS_KEYS": f"{one},not-a-key"})
+
+
+# --- the bundled plugins' forms -----------------------------------------------------------------------------------
+
+
+def test_webhooks_settings_in_the_admin_page(app, admin_client):
+    page = admin_client.get("/admin/plugins/webhooks").get_data(as_text=True)
+    assert 'name="url"' in page and 'name="secret"' in page and 'value="deal_won"' in page
+    refused = post_form(admin_client, "/admin/plugins/webhooks", {"url": "https://93.184.215.14/hook", "secret": ""})
+    assert refused.status_code == 422 and 'id="secret-err"' in refused.get_data(as_text=True)
+    saved = post_form(admin_client, "/admin/plugins/webhooks",
+                      {"url": "https://93.184.215.14/hook", "secret": "whsec-0123456789abcdef",
+                       "events": ["deal_won", "task_overdue"], "skip_origins": ["demo", "import"]})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    with app.test_request_context():
+        conf = plugin_settings("webhooks")
+        assert (conf.url, conf.secret) == ("https://93.184.215.14/hook", "whsec-0123456789abcdef")
+        assert conf.events == ["deal_won", "task_overdue"] and conf.skip_origins == ["demo", "import"]
+    page = admin_client.get("/admin/plugins/webhooks").get_data(as_text=True)
+    assert "whsec-0123456789abcdef" not in page and "sending to https://93.184.215.14/hook" in page
+
+
+def test_mail_notify_settings_and_a_users_choice(app, admin_client):
+    saved = post_form(admin_client, "/admin/plugins/mail_notify",
+                      {"host": "smtp.example.com", "port": "2525", "security": "none", "username": "crm",
+                       "password": "smtp-pass-123", "sender": "", "base_url": ""})
+    assert saved.status_code == 422 and 'id="sender-err"' in saved.get_data(as_text=True)
+    saved = post_form(admin_client, "/admin/plugins/mail_notify",
+                      {"host": "smtp.example.com", "port": "2525", "security": "none", "username": "crm",
+                       "password": "smtp-pass-123", "sender": "crm@example.com", "base_url": ""})
+    assert saved.status_code == 302
+    seller = create_user(app, "seller@example.com")
+    client = app.test_client()
+    sign_in(client, seller.email)
+    assert "Email reminders" in client.get("/profile/plugins").get_data(as_text=True)
+    post_form(client, "/profile/plugins/mail_notify", {"mail_notify-off": "y", "mail_notify-address": ""})
+    with app.test_request_context():
+        conf = plugin_settings("mail_notify")
+        assert (conf.host, conf.port, conf.password) == ("smtp.example.com", 2525, "smtp-pass-123")
+        assert user_settings("mail_notify", db.session.get(User, seller.id)).off is True
+        from core.plugins.facades import deliver_notification
+
+        # the user turned reminders by email off: nobody delivers them (no SMTP connection is tried)
+        assert deliver_notification("email", db.session.get(User, seller.id), "Reminder", {}, None) is False

@@ -18,6 +18,8 @@ from core.plugins import HealthStatus, hookimpl
 from core.plugins.facades import plugins
 from core.plugins.manager import secret_field
 
+from plugins.mail_notify.settings_form import SmtpForm, UserMailForm, plugin_settings, user_settings  # noqa: E402
+
 TIMEOUT_SECONDS = 20
 
 
@@ -45,8 +47,18 @@ class Settings:
 
 
 def settings() -> Settings:
-    info = plugins().info("mail_notify")
-    return info.settings if info is not None and info.settings is not None else Settings()
+    """The SMTP settings: those saved in Administration → Plugins → mail_notify over ``[plugins.mail_notify]``."""
+    return plugin_settings("mail_notify")  # type: ignore[no-any-return]
+
+
+@hookimpl
+def plugin_settings_form() -> type[SmtpForm]:
+    return SmtpForm
+
+
+@hookimpl
+def user_settings_form() -> type[UserMailForm]:
+    return UserMailForm
 
 
 def compose(conf: Settings, user: User, message: str, params: dict[str, object], link: str | None) -> EmailMessage:
@@ -88,7 +100,13 @@ def deliver_notification(channel: str, user: User, message: str, params: dict[st
     conf = settings()
     if channel != "email" or not conf.host:
         return None
-    send(conf, compose(conf, user, message, params, link))
+    mine = user_settings("mail_notify", user)
+    if mine.off:
+        return None
+    mail = compose(conf, user, message, params, link)
+    if mine.address:
+        mail.replace_header("To", mine.address)
+    send(conf, mail)
     return True
 
 

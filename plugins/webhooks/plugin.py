@@ -25,6 +25,8 @@ from core.plugins.facades import plugins
 from core.plugins.hookspecs import EVENT_HOOKS
 from core.plugins.manager import secret_field
 
+from plugins.webhooks.settings_form import WebhooksForm, plugin_settings  # noqa: E402
+
 TIMEOUT_SECONDS = 10
 MAX_ANSWER_BYTES = 64 * 1024  # the receiver's answer is not used; a big one is a misconfigured URL
 
@@ -54,8 +56,13 @@ class Settings:
 
 
 def settings() -> Settings:
-    info = plugins().info("webhooks")
-    return info.settings if info is not None and info.settings is not None else Settings()
+    """The settings saved in Administration → Plugins → webhooks over ``[plugins.webhooks]``."""
+    return plugin_settings("webhooks")  # type: ignore[no-any-return]
+
+
+@hookimpl
+def plugin_settings_form() -> type[WebhooksForm]:
+    return WebhooksForm
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

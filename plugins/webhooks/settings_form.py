@@ -1,0 +1,39 @@
+"""The settings form of the webhooks plugin (Administration → Plugins → webhooks): the receiver's URL, the shared
+secret (write-only, encrypted at rest), the events to send and the origins to leave out. Values saved there take the
+place of ``[plugins.webhooks]``; a change of ``events`` decides what is sent at once (subscriptions follow at the
+next start)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from wtforms import Form, SelectMultipleField, StringField, ValidationError
+from wtforms.validators import URL, Length, Optional
+
+from core.plugins import facades
+from core.plugins.events import ORIGIN_KINDS
+from core.plugins.settings import SecretField, plugin_settings
+
+__all__ = ["WebhooksForm", "plugin_settings"]
+
+
+class WebhooksForm(Form):
+    url = StringField(_l("Receiver URL"), validators=[Optional(), URL(require_tld=False), Length(max=2000)],
+                      description=_l("Every event is POSTed here as signed JSON; empty: nothing is sent."))
+    secret = SecretField(_l("Signing secret"), validators=[Length(max=500)],
+                         description=_l("The receiver checks the X-Mayak-Signature header with it."))
+    events = SelectMultipleField(_l("Events"), choices=[], description=_l("None chosen: every event."))
+    skip_origins = SelectMultipleField(_l("Leave out events from"), choices=[], default=["demo"],
+                                       description=_l("Demo data, imports, the API..."))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.events.choices = [(name, name) for name in sorted(facades.event_catalogue())]
+        self.skip_origins.choices = [(kind, kind) for kind in ORIGIN_KINDS]
+
+    def validate_secret(self, field: SecretField) -> None:  # no Optional(): it would skip this check when empty
+        if self.url.data and not field.data:
+            raise ValidationError(_l("A URL needs a signing secret: the receiver cannot trust unsigned deliveries."))
+        if field.data and len(field.data) < 16:
+            raise ValidationError(_l("Use at least 16 random characters."))

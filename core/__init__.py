@@ -78,7 +78,7 @@ def create_app(
     Raises :class:`core.errors.StartupError` with one line when anything is misconfigured.
     """
     from core import hooks, jobs
-    from core.api import init_api
+    from core.api.app import init_api
     from core.db import db
     from core.i18n import init_i18n, installation_defaults
     from core.plugins.facades import EXTENSION_KEY, REGISTRY_KEY, Registry
@@ -128,7 +128,7 @@ def create_app(
         app.extensions[SETTINGS_KEY] = settings
         init_i18n(app, settings, manager)
         jobs.init_app(app)
-        init_web(app, manager)
+        init_web(app)
         init_api(app)
         from core.commands import CORE_COMMANDS
 

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from core.db import db
 from core.models import Company, Contact, ImportBatch, ImportRow, Phone, User
 from core.plugins.types import ImportFileError
-from core.services.clients import contacts, emails
+from core.services.clients import contacts
+from core.services.platform import emails
 from core.services.platform.errors import InvalidInput
 from core.services.transfer import import_reading, imports
 from core.services.transfer.import_rows import split_full_name

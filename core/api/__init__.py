@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, g, request
+from flask import Blueprint, g, request
 from flask_babel import gettext as _
 
 from core.services.platform.errors import InvalidInput
@@ -83,16 +83,3 @@ def invalid(exc: InvalidInput):  # type: ignore[no-untyped-def]
 def not_found(exc: LookupError):  # type: ignore[no-untyped-def]
     return error(404, "not_found", _("Page not found"))
 
-
-def init_api(app: Flask) -> None:
-    from core.api import clients, errors, openapi, validation, work  # noqa: F401 - registers the routes
-    from core.api.encoder import FiniteJSONProvider
-    from core.extensions import csrf
-
-    csrf.exempt(bp)  # bearer tokens, never cookies: cross-site requests cannot carry them
-    if not bp._got_registered_once:  # the blueprint is module-level: set it up once, however many apps a process builds
-        errors.register(bp)
-        validation.register(bp)
-    app.register_blueprint(bp)
-    errors.install(app)  # after the web layer: errors under /api/ answer JSON whoever raised them
-    app.json = FiniteJSONProvider(app)

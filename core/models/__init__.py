@@ -67,3 +67,7 @@ __all__ = [
     "UserPluginSetting",
     "utcnow",
 ]
+
+CORE_TABLES = frozenset(Base.metadata.tables)
+"""The core's tables, taken when the core's models are imported and before any plugin model adds its own (plugin
+names must not claim them: :func:`core.plugins.manager.check_name`)."""

@@ -9,12 +9,13 @@ from flask import current_app, has_app_context
 
 from core.errors import ProviderNotFound
 from core.plugins.provider_registry import ProviderRegistry
+from core.plugins.manager import Policy
 from core.plugins.types import CardAction, CardPanel, CountryRules, HealthStatus, ImportFormat, LocaleSpec, NavItem
 
 if TYPE_CHECKING:
     from core.models import User
     from core.plugins.manager import MayakPlugins
-    from core.plugins.types import JobSpec, PermissionSpec, ScheduleSpec
+    from core.plugins.types import JobSpec, PermissionSpec, PluginInfo, ScheduleSpec
 
 EXTENSION_KEY = "mayak.plugins"
 REGISTRY_KEY = "mayak.registry"
@@ -82,10 +83,10 @@ def card_panels(entity: str, record: object, user: User) -> list[CardPanel]:
 
 
 def country_rules() -> CountryRules:
-    rules = plugins().pm.hook.country_rules()
-    if rules is None:
+    answer = plugins().call("country_rules", Policy.FIRST)
+    if not answer:
         raise ProviderNotFound("no plugin answered country_rules (core should have)")
-    return rules
+    return answer[0].value  # type: ignore[no-any-return]
 
 
 def default_phone_region() -> str:
@@ -106,12 +107,17 @@ def deliver_notification(channel: str, user: User, message: str, params: dict[st
     """Send ``user`` a notification over ``channel`` through the plugin that delivers it; ``False`` when no
     enabled plugin does or the delivery failed (logged: the in-app notification is there anyway)."""
     try:
-        sent = plugins().pm.hook.deliver_notification(channel=channel, user=user, message=message,
-                                                      params=params, link=link)
+        sent = plugins().call("deliver_notification", Policy.FIRST, channel=channel, user=user, message=message,
+                              params=params, link=link)
     except Exception:
         current_app.logger.exception("delivering a %s notification to user %s failed", channel, user.id)
         return False
-    return bool(sent)
+    return bool(sent and sent[0].value)
+
+
+def blueprints() -> list[Any]:
+    """The Flask blueprints the enabled plugins register (collected once, at start-up)."""
+    return plugins().collect("register_blueprints")
 
 
 def import_formats() -> list[ImportFormat]:
@@ -123,15 +129,11 @@ def plugin_health() -> dict[str, HealthStatus]:
     """Each enabled plugin's health; a plugin that raises is reported unhealthy, not hidden."""
     manager = plugins()
     status = {info.name: HealthStatus(True, "") for info in manager.enabled}
-    caller = manager.pm.hook.plugin_health
-    for impl in caller.get_hookimpls():
-        try:
-            result = impl.function()
-        except Exception as exc:
-            current_app.logger.exception("plugin %r failed its health check", impl.plugin_name)
-            result = HealthStatus(False, f"health check raised {type(exc).__name__}")
-        if result is not None and impl.plugin_name in status:
-            status[impl.plugin_name] = result
+    for answer in manager.call("plugin_health", Policy.ISOLATED):
+        result = answer.value if answer.error is None else \
+            HealthStatus(False, f"health check raised {type(answer.error).__name__}")
+        if answer.plugin in status:
+            status[answer.plugin] = result
     return status
 
 
@@ -149,3 +151,8 @@ def event_handlers(event_name: str) -> list[str]:
     if caller is None:
         raise ProviderNotFound(f"no hook is declared for the event {event_name!r}")
     return [impl.plugin_name for impl in reversed(caller.get_hookimpls())]
+
+
+def plugin_info(name: str) -> PluginInfo | None:
+    """What Mayak knows of the enabled plugin ``name`` (version, root folder, its deploy-time ``Settings``)."""
+    return plugins().info(name)

@@ -7,6 +7,7 @@ implements a hook wrongly, or references a secret environment variable that is n
 from __future__ import annotations
 
 import dataclasses
+import enum
 import importlib
 import logging
 import os
@@ -29,11 +30,48 @@ ENTRY_POINT_GROUP = "mayak"
 CORE_PLUGIN = "core"
 
 
+class Policy(enum.Enum):
+    """What :meth:`MayakPlugins.call` does when an implementation raises, and whether it stops at an answer."""
+
+    STRICT = "strict"
+    ISOLATED = "isolated"
+    FIRST = "first"
+
+
+@dataclasses.dataclass(frozen=True)
+class HookResult:
+    """One implementation's answer: the plugin, what it returned, and the exception when it failed (ISOLATED)."""
+
+    plugin: str
+    value: Any
+    error: Exception | None = None
+
+
 def secret_field(**kwargs: Any) -> Any:
     """Declare a setting that must come from ``{ env = "NAME" }`` in ``plugins.toml``, never a literal value."""
     metadata = dict(kwargs.pop("metadata", {}) or {})
     metadata["secret"] = True
     return dataclasses.field(metadata=metadata, **kwargs)
+
+
+def core_table_names() -> list[str]:
+    """The core's tables (and its migration version table), from the models' metadata."""
+    from core.models import CORE_TABLES
+
+    return sorted([*CORE_TABLES, "alembic_version"])
+
+
+def check_name(name: str) -> None:
+    """Refuse a plugin name that would take core tables: migrations give every ``<name>_*`` table to the plugin
+    ``<name>`` (``core.migrate``), so a plugin named ``inbox`` would own ``inbox_item``."""
+    if name == CORE_PLUGIN:
+        raise StartupError(f"plugin name {name!r} is the core's own; rename the plugin")
+    claimed = [table for table in core_table_names() if table == name or table.startswith(f"{name}_")]
+    if claimed:
+        raise StartupError(
+            f"plugin name {name!r} would claim the core tables {', '.join(claimed[:3])}"
+            f"{' ...' if len(claimed) > 3 else ''} (a plugin owns every {name}_* table); rename the plugin"
+        )
 
 
 class MayakPlugins:
@@ -59,6 +97,7 @@ class MayakPlugins:
         for name, table in self._read_config().items():
             if not table.get("enabled", True):
                 continue
+            check_name(name)
             module = self._import(name, table)
             info = PluginInfo(
                 name=name,
@@ -72,6 +111,7 @@ class MayakPlugins:
             self._register(name, module)
             self.enabled.append(info)
         for name, module in extra:
+            check_name(name)
             self._register(name, module)
             self.enabled.append(
                 PluginInfo(name, module.__name__, "0", None, Path(module.__file__ or ".").resolve().parent,
@@ -130,6 +170,11 @@ class MayakPlugins:
             raise StartupError(f"plugin {name!r} has a wrong hook implementation: {exc}") from exc
         except ValueError as exc:
             raise StartupError(f"plugin {name!r} is registered twice: {exc}") from exc
+        for caller in self.pm.get_hookcallers(module) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is module and (impl.hookwrapper or impl.wrapper):
+                    raise StartupError(f"plugin {name!r}: {caller.name} is a hook wrapper; Mayak calls every "
+                                       f"implementation itself (see docs/plugins.md), write a plain @hookimpl")
 
     def _version(self, name: str, module: ModuleType) -> str:
         dist = self._distribution(name)
@@ -171,6 +216,8 @@ class MayakPlugins:
             else:
                 resolved[key] = value
         if settings_class is None:
+            if callable(getattr(module, "plugin_settings_form", None)):
+                return dict(resolved)  # a settings form without a dataclass: its deploy-time values as they are
             if resolved:
                 raise StartupError(
                     f"plugin {name!r} takes no settings; remove {', '.join(sorted(resolved))} from [plugins.{name}]"
@@ -192,35 +239,51 @@ class MayakPlugins:
             return []
         return sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call every implementation of ``hook_name`` in pluggy's order, isolating failures.
+    def call(self, hook_name: str, policy: Policy, *, only: str | None = None, **kwargs: Any) -> list[HookResult]:
+        """The one way the core calls a hook; ``policy`` says what a raising implementation does.
 
-        An implementation that raises is logged with its plugin's name and skipped, so one broken plugin never
-        breaks a page. Returns ``(plugin_name, result)`` pairs, ``None`` results left out.
+        Order (the only one): pluggy's call order — ``tryfirst`` implementations first, ``trylast`` ones last, and
+        within each group the plugin registered later first (``plugins.toml`` order reversed, the core's own
+        implementations last, which is why core defaults are overridable). Each implementation gets only the
+        keyword arguments it declares. ``None`` answers are left out. ``only`` asks one plugin (its settings form,
+        its health check); a hook nobody declares (an optional hook of a plugin not installed) has no answers.
+
+        * ``STRICT``: the first failure stops the call with a :class:`StartupError` naming the plugin (start-up
+          ``register_*`` hooks: a broken plugin must not half-start).
+        * ``ISOLATED``: a failure is logged with the plugin's name and returned as a result with ``error`` set;
+          the other implementations still run (UI hooks, health checks: one broken plugin never breaks a page).
+        * ``FIRST``: stops at the first answer that is not ``None`` (``firstresult`` hooks: "who handles
+          this?"); a failure propagates to the caller unchanged.
         """
-        caller = getattr(self.pm.hook, hook_name)
-        results: list[tuple[str, Any]] = []
-        for impl in reversed(caller.get_hookimpls()):
-            try:
-                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            except Exception:
-                log.exception("plugin %r failed in hook %s", impl.plugin_name, hook_name)
+        caller = getattr(self.pm.hook, hook_name, None)
+        results: list[HookResult] = []
+        for impl in reversed(caller.get_hookimpls() if caller is not None else []):
+            if only is not None and impl.plugin_name != only:
                 continue
-            if result is not None:
-                results.append((impl.plugin_name, result))
+            args = {arg: kwargs[arg] for arg in impl.argnames}
+            if policy is Policy.FIRST:
+                value = impl.function(**args)
+                if value is not None:
+                    return [HookResult(impl.plugin_name, value)]
+                continue
+            try:
+                value = impl.function(**args)
+            except Exception as exc:
+                if policy is Policy.STRICT:
+                    raise StartupError(
+                        f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+                    ) from exc
+                log.exception("plugin %r failed in hook %s", impl.plugin_name, hook_name)
+                results.append(HookResult(impl.plugin_name, None, exc))
+                continue
+            if value is not None:
+                results.append(HookResult(impl.plugin_name, value))
         return results
 
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """``(plugin, answer)`` of every implementation that answered, failures logged and skipped (ISOLATED)."""
+        return [(r.plugin, r.value) for r in self.call(hook_name, Policy.ISOLATED, **kwargs) if r.error is None]
+
     def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        """Flatten the lists that ``register_*``-style hooks return (strict: a raising plugin stops start-up)."""
-        caller = getattr(self.pm.hook, hook_name)
-        items: list[Any] = []
-        for impl in reversed(caller.get_hookimpls()):
-            try:
-                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            except Exception as exc:
-                raise StartupError(
-                    f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
-                ) from exc
-            if result:
-                items.extend(result)
-        return items
+        """The items of the lists that ``register_*``-style hooks return, flattened (STRICT)."""
+        return [item for r in self.call(hook_name, Policy.STRICT, **kwargs) for item in r.value]

@@ -6,7 +6,7 @@ Import it from plugin views only (it pulls in Flask-Login and Flask-WTF)::
 """
 
 from core.services.users.access import AccessDenied, can, require
-from core.web import cross_site, public
+from core.web.marks import cross_site, public
 from core.web.context import actor as current_actor
 from core.web.context import user as current_user_or_none
 from core.web.forms import EmptyForm

@@ -24,11 +24,11 @@ from core.db import db
 from core.extensions import csrf, login_manager
 from core.models import Role, User, utcnow
 from core.plugins import facades
-from core.plugins.manager import MayakPlugins
 from core.services.clients import phones
 from core.services.platform import audit
 from core.services.platform.params import BadParameter
 from core.services.users.access import AccessDenied, can
+from core.web.blueprints import core_blueprints
 from core.web.context import actor
 from core.web.converters import init_converters
 from core.web.htmx import init_htmx, is_htmx
@@ -92,29 +92,7 @@ def _date_input(value: object) -> str:
     return value.strftime("%d.%m.%Y") if isinstance(value, date) else ("" if value is None else str(value))
 
 
-def init_web(app: Flask, manager: MayakPlugins) -> None:
-    from core.web import (
-        admin,
-        auth,
-        companies,
-        contacts,
-        deals,
-        exports,
-        files,
-        health,
-        home,
-        imports,
-        inbox,
-        inline,
-        intake,
-        jobs,
-        lead_capture,
-        pipelines,
-        search,
-        tasks,
-        views,
-    )
-
+def init_web(app: Flask) -> None:
     settings = app.extensions["mayak.settings"]
     if app.config.get("MAYAK_BEHIND_PROXY", settings.behind_tls):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
@@ -139,11 +117,7 @@ def init_web(app: Flask, manager: MayakPlugins) -> None:
     init_security(app)
     init_converters(app)
 
-    for blueprint in (auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp, files.bp,
-                      views.bp, inline.bp, deals.bp, tasks.bp, inbox.bp, intake.bp, lead_capture.bp,
-                      pipelines.bp, imports.bp, search.bp):
-        app.register_blueprint(blueprint)
-    for blueprint in manager.collect("register_blueprints"):
+    for blueprint in [*core_blueprints(), *facades.blueprints()]:
         app.register_blueprint(blueprint)
 
     @app.errorhandler(AccessDenied)
@@ -234,17 +208,3 @@ def _datetime(value: datetime | str, fmt: str, zone: str, locale: str) -> str:
         value = datetime.fromisoformat(value)
     return babel_dates.format_datetime(value, fmt, tzinfo=babel_dates.get_timezone(zone), locale=locale)
 
-
-def public(view):  # type: ignore[no-untyped-def]
-    """Mark a view as reachable without signing in (login page, health probe, webhooks with signatures)."""
-    view._mayak_public = True
-    return view
-
-
-def cross_site(view):  # type: ignore[no-untyped-def]
-    """Mark a view that other sites or providers post to (lead forms, provider webhooks): public, without the CSRF
-    token and the same-origin check. Such a view must bring its own defence — a signature, a key, an allow-list
-    of origins — and is listed in tests/security/routes.py (``CROSS_SITE``)."""
-    view._mayak_cross_site = True
-    csrf.exempt(view)
-    return public(view)

@@ -16,10 +16,10 @@ from core.db import db
 from core.models import utcnow
 from core.services.platform.errors import ValidationError
 from core.services.users import accounts, authentication, tokens
-from core.web import public
 from core.web.context import actor, client_ip, safe_next, user
 from core.web.forms import EmptyForm, LoginForm
 from core.web.htmx import render
+from core.web.marks import public
 
 bp = Blueprint("auth", __name__)
 

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from core import jobs
 from core.db import db
 from core.plugins import facades
-from core.web import public
+from core.web.marks import public
 
 bp = Blueprint("health", __name__)
 

@@ -15,9 +15,9 @@ from core.models import LeadForm
 from core.services.platform import json_input
 from core.services.platform.errors import InvalidInput
 from core.services.work import inbox, lead_forms
-from core.web import cross_site, public
 from core.web.body_limit import body_limit
 from core.web.context import client_ip
+from core.web.marks import cross_site, public
 
 bp = Blueprint("lead_capture", __name__, url_prefix="/f")
 MAX_BODY = 64 * 1024  # a lead is a few fields: anything bigger is refused before it is read

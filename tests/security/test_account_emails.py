@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import User
-from core.services.clients import emails
+from core.services.platform import emails
 from core.services.platform.errors import ValidationError
 from core.services.users import accounts
 from core.testing.fixtures import TEST_PASSWORD, post_form, sign_in

@@ -16,7 +16,8 @@ from core.db import db
 from core.models import Email, Phone, Tag, User
 from core.models.contacts import EMAIL_KINDS, PHONE_KINDS
 from core.plugins.facades import default_phone_region
-from core.services.clients import emails, phones
+from core.services.clients import phones
+from core.services.platform import emails
 from core.services.platform.text import clean, search_key, text_block
 from core.services.users.access import can
 from core.services.users.context import Actor

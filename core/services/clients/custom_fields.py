@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,6 +16,7 @@ from core.models.custom_fields import FIELD_TYPES
 from core.services.platform import audit
 from core.services.platform.errors import InvalidInput, ValidationError
 from core.services.platform.text import clean
+from core.services.platform.text import parse_date as parse_date  # re-exported: imports and fields use it
 from core.services.users.context import Actor
 
 ENTITIES = ("contact", "company")
@@ -113,24 +113,6 @@ def _parse_number(value: Any) -> float | int:
     if abs(number) >= MAX_NUMBER:
         raise NumberOutOfRange(text)
     return int(number) if number == number.to_integral_value() else float(number)
-
-
-_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
-
-
-def parse_date(value: Any) -> date:
-    if isinstance(value, date):
-        return value
-    text = str(value).strip()
-    russian = _DAY_MONTH_YEAR.fullmatch(text)
-    if russian:  # DD.MM.YYYY, the usual case, without strptime's cost (imports read it on every row)
-        return date(int(russian[3]), int(russian[2]), int(russian[1]))
-    for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d.%m.%y", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(text)
 
 
 def clean_value(field: CustomField, value: Any) -> Any:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from core.db import db
 from core.models import Contact, ContactCompany, Email, Phone
 from core.plugins.facades import default_phone_region
-from core.services.clients import emails, phones
+from core.services.clients import phones
+from core.services.platform import emails
 from core.services.platform.text import search_key
 from core.services.users.access import filter_query
 from core.services.users.context import Actor

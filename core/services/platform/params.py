@@ -19,6 +19,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from core.services.platform.errors import InvalidInput
+from core.services.platform.text import parse_date
 
 # the largest id a record can have: ids are Integer columns, PostgreSQL's 32-bit ``integer`` (SQLAlchemy binds
 # values with a cast to it, so 2**31 already fails there as "integer out of range", a 500)
@@ -83,8 +84,6 @@ def optional_id(name: str, value: Any) -> int | None:
 
 def day(name: str, value: Any) -> date:
     """A date as people type it (``31.12.2025``, ``2025-12-31``), within years 1 to 9998."""
-    from core.services.clients.custom_fields import parse_date
-
     try:
         parsed = parse_date(str(value)[:40])
     except (ValueError, OverflowError):

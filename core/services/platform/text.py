@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from datetime import date, datetime
 from typing import Any
 
 
@@ -85,3 +86,22 @@ def installation_text(message: str) -> str:
 
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         return gettext(message)
+
+
+_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+
+
+def parse_date(value: Any) -> date:
+    """A date as people type it (``31.12.2025``, ``2025-12-31``, ``31/12/2025``); ``ValueError`` otherwise."""
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    russian = _DAY_MONTH_YEAR.fullmatch(text)
+    if russian:  # DD.MM.YYYY, the usual case, without strptime's cost (imports read it on every row)
+        return date(int(russian[3]), int(russian[2]), int(russian[1]))
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d.%m.%y", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(text)

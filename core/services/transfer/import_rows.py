@@ -12,7 +12,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from core.services.clients import custom_fields, emails, phones
+from core.services.clients import custom_fields, phones
+from core.services.platform import emails
 from core.services.platform.text import clean, company_key, search_key
 
 TEXT_FIELDS = ("first_name", "middle_name", "last_name", "job_title", "city", "region", "source")

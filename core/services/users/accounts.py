@@ -13,8 +13,7 @@ from werkzeug.security import generate_password_hash
 from core.db import db
 from core.models import Role, RoleGrant, Team, User, utcnow
 from core.models.users import SCOPES, new_session_token
-from core.services.clients import emails
-from core.services.platform import audit, events
+from core.services.platform import audit, emails, events
 from core.services.platform.errors import ValidationError
 from core.services.platform.text import N_, installation_text
 from core.services.users import access, tokens

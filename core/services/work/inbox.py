@@ -21,8 +21,8 @@ from core.db import db
 from core.models import ChannelSetting, Contact, Deal, Email, InboxItem, Phone, Pipeline, Stage, User, utcnow
 from core.plugins import provider_facades
 from core.plugins.facades import default_phone_region
-from core.services.clients import client_fields, emails, phones, timeline
-from core.services.platform import audit, events, notifications
+from core.services.clients import client_fields, phones, timeline
+from core.services.platform import audit, emails, events, notifications
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import N_, clean
 from core.services.users.access import (

@@ -55,6 +55,7 @@ def register_permissions() -> list[PermissionSpec]:
         PermissionSpec("audit", ("view",), _l("Audit log"), scoped=False),
         # view: the plugins pages and "Check connection"; edit: save a plugin's settings (administrators hold both)
         PermissionSpec("plugin", ("view", "edit"), _l("Plugins"), scoped=False),
+        PermissionSpec("webhook", ("view", "replay"), _l("Webhooks (deliveries, replay)"), scoped=False),
         PermissionSpec("provider", ("view", "edit"), _l("Providers (telephony, messages, mail)"), scoped=False),
     ]
 
@@ -96,6 +97,18 @@ def _export_job(ctx: JobContext, **kwargs: object) -> dict[str, object]:
     return export.run_job(ctx, **kwargs)  # type: ignore[arg-type]
 
 
+def _webhook_job(ctx: object, delivery_id: int, replay: bool = False) -> dict[str, object]:
+    from core.services.platform import webhooks
+
+    return webhooks.run_job(delivery_id, replay)
+
+
+def _webhook_purge_job(ctx: object) -> dict[str, int]:
+    from core.services.platform import webhooks
+
+    return webhooks.purge_job(ctx)
+
+
 @hookimpl
 def register_jobs() -> list[JobSpec]:
     return [
@@ -108,6 +121,10 @@ def register_jobs() -> list[JobSpec]:
         JobSpec("core.export", _export_job, timeout=6 * 3600, max_attempts=2, label=_l("Export to a file")),
         JobSpec("core.import_files", _import_files_job, timeout=600, max_attempts=2,
                 label=_l("Delete old import files")),
+        # the handler's own failure is recorded on the delivery (replayable); attempts are for a dead worker
+        JobSpec("core.webhook", _webhook_job, timeout=300, max_attempts=3, label=_l("Handle a webhook delivery")),
+        JobSpec("core.webhook_purge", _webhook_purge_job, timeout=1800, max_attempts=2,
+                label=_l("Delete old webhook deliveries")),
     ]
 
 
@@ -118,6 +135,7 @@ def register_schedules() -> list[ScheduleSpec]:
         ScheduleSpec("core.task_overdue", "core.task_overdue", every=120),
         ScheduleSpec("core.task_recurrence", "core.task_recurrence", every=600),
         ScheduleSpec("core.import_files", "core.import_files", every=6 * 3600),
+        ScheduleSpec("core.webhook_purge", "core.webhook_purge", every=6 * 3600),
     ]
 
 
@@ -142,8 +160,10 @@ def nav_items(user: User) -> list[NavItem]:
         ("teams", _l("Teams"), "admin.teams", "team", 20),
         ("roles", _l("Roles"), "admin.roles", "role", 30),
         ("plugins", _l("Plugins"), "admin.plugins", "plugin", 40),
+        ("events", _l("Events"), "events_admin.index", "plugin", 42),
         ("providers", _l("Providers"), "providers.index", "provider", 41),
         ("audit", _l("Audit log"), "admin.audit", "audit", 50),
+        ("webhooks", _l("Webhooks"), "webhooks_admin.index", "webhook", 45),
         ("custom_fields", _l("Custom fields"), "admin.custom_fields", "custom_field", 35),
         ("pipelines", _l("Pipelines"), "pipelines.index", "pipeline", 34),
         ("lead_forms", _l("Lead forms"), "intake.forms", "inbox_settings", 36),

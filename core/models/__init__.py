@@ -17,6 +17,7 @@ from core.models.plugin_settings import PluginSetting, UserPluginSetting
 from core.models.tasks import OwnerChange, Task, TaskComment, TaskRecurrence
 from core.models.users import Role, RoleGrant, Team, User
 from core.models.views import SavedView
+from core.models.webhooks import WebhookDelivery
 
 __all__ = [
     "ACTIVITY_KINDS",
@@ -65,6 +66,7 @@ __all__ = [
     "UTCDateTime",
     "User",
     "UserPluginSetting",
+    "WebhookDelivery",
     "utcnow",
 ]
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         PermissionSpec,
         ScheduleSpec,
     )
+    from core.plugins.webhooks import WebhookEndpoint
 
 PROJECT = "mayak"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -104,6 +105,13 @@ def register_channels() -> list[ChannelSpec]:
 def register_timeline_kinds() -> list[TimelineKindSpec]:
     """Kinds of timeline entries the plugin writes, with a label, an icon and optionally a template that renders
     one entry (``<plugin>/timeline/<kind>.html``)."""
+
+
+@hookspec
+def register_webhooks() -> list[WebhookEndpoint]:
+    """Endpoints providers post to, mounted at ``/webhooks/<plugin>/<path>`` (see ``docs/webhooks.md``): the core
+    checks size, method, content type, the endpoint's signature and allow-list, de-duplicates by the provider's
+    delivery id, keeps the delivery and runs ``handle`` as a job (or inline, with a deadline)."""
 
 
 # --- answers (firstresult) -------------------------------------------------------------------------------

@@ -27,10 +27,11 @@ from core.web import (
     search,
     tasks,
     views,
+    webhooks,
 )
 
 
 def core_blueprints() -> list[Blueprint]:
     return [auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp, files.bp,
             views.bp, inline.bp, deals.bp, tasks.bp, inbox.bp, intake.bp, lead_capture.bp, pipelines.bp,
-            imports.bp, search.bp]
+            imports.bp, search.bp, webhooks.bp, webhooks.admin_bp]

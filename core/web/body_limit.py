@@ -22,8 +22,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 _CHUNK = 16 * 1024
 
 
-def body_limit(limit: int) -> Callable[[F], F]:
-    """Mark a view: its request bodies are at most ``limit`` bytes, whatever their type or transfer encoding."""
+def body_limit(limit: int | Callable[[dict[str, Any]], int]) -> Callable[[F], F]:
+    """Mark a view: its request bodies are at most ``limit`` bytes, whatever their type or transfer encoding
+    (``limit`` may be a function of the route's arguments)."""
 
     def mark(view: F) -> F:
         view.max_body = limit  # type: ignore[attr-defined]
@@ -51,6 +52,8 @@ def apply() -> None:
     limit = getattr(view, "max_body", None)
     if limit is None or request.method in ("GET", "HEAD", "OPTIONS"):
         return
+    if callable(limit):  # a limit that depends on the route's arguments (each webhook endpoint has its own)
+        limit = limit(request.view_args or {})
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge  # before a byte of the body is read
     raw = read_bounded(request.stream, limit)

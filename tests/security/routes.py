@@ -28,14 +28,16 @@ from core.models import (
     Task,
     TaskRecurrence,
     Team,
+    WebhookDelivery,
 )
 
 # Routes anyone may reach (they carry their own protection: throttling, CSRF, signatures).
 PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_static", "plugin_static",
-          "api.openapi", "lead_capture.page", "lead_capture.submit", "lead_capture.preflight"}
+          "api.openapi", "lead_capture.page", "lead_capture.submit", "lead_capture.preflight", "webhooks.receive"}
 # Routes meant to be posted from other sites: lead forms check their own allowed origins, honeypot, rate limit and
 # fill time instead of CSRF tokens (tests/test_lead_capture.py).
-CROSS_SITE = {"lead_capture.submit"}
+# Provider webhooks check the endpoint's signature and allow-list (tests/test_webhooks_in.py).
+CROSS_SITE = {"lead_capture.submit", "webhooks.receive"}
 # Routes every signed-in user may use, about themselves only.
 SELF_SERVICE = {"home.index", "home.notifications", "home.notifications_badge", "home.notifications_read",
                 "home.profile", "home.set_timezone", "auth.logout", "jobs.progress", "auth.api_tokens",
@@ -106,6 +108,9 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
         db.session.add(batch)
         token = ApiToken(user_id=owner_id, name="Target token", prefix="mk_target", token_hash="0" * 64)
         db.session.add(token)
+        delivery = WebhookDelivery(plugin="target", endpoint="events", method="POST", status="failed",
+                                   body=b'{"event": "x"}', error="Target failure")
+        db.session.add(delivery)
         db.session.commit()
         return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id,
                 "contact_id": contact.id, "company_id": company.id, "name": "city", "entity": "contacts",
@@ -113,7 +118,7 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
                 "attachment_id": attachment.id, "view_id": view.id, "kind": "contact",
                 "pipeline_id": pipeline.id, "deal_id": deal.id, "task_id": task.id, "item_id": item.id,
                 "form_id": lead_form.id, "key": lead_form.key, "rule_id": rule.id, "batch_id": batch.id,
-                "token_id": token.id, "plugin": "webhooks"}
+                "token_id": token.id, "plugin": "webhooks", "path": "events", "delivery_id": delivery.id}
 
 
 def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 
 from core import create_app
 from core.errors import StartupError
+from core.scaffold import new_command
 
 
 def _create_app():  # type: ignore[no-untyped-def]
@@ -43,6 +44,33 @@ class MayakGroup(FlaskGroup):
 
 cli = MayakGroup(create_app=_create_app, add_version_option=False, load_dotenv=False,
                  help="Mayak CRM: serve, migrate, manage users, run workers.")
+
+
+class PluginsGroup(click.Group):
+    """``mayak plugins``: ``new`` writes a plugin package and needs no app (an author's empty folder has no
+    plugins.toml or database); the other subcommands (``list``...) are the app's own ``plugins`` group."""
+
+    def _app_group(self, ctx: click.Context) -> click.Group:
+        group = ctx.ensure_object(ScriptInfo).load_app().cli.commands["plugins"]
+        assert isinstance(group, click.Group)
+        return group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        try:
+            names = self._app_group(ctx).list_commands(ctx)
+        except StartupError:
+            names = []
+        return sorted({*names, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        return self._app_group(ctx).get_command(ctx, name)
+
+
+plugins_cli = PluginsGroup("plugins", help="Installed and enabled plugins; `new` writes a new plugin package.")
+plugins_cli.add_command(new_command)
+cli.add_command(plugins_cli)
 
 
 def main() -> None:

@@ -137,6 +137,7 @@ def migrate_app(app: Flask) -> None:
     with app.app_context():
         migrate.upgrade()
         accounts.ensure_default_roles(registry().permissions.values())
+        db.session.commit()  # services never commit: the fixture is the outermost caller
 
 
 @pytest.fixture(scope="session")
@@ -166,6 +167,7 @@ def empty_tables(app: Flask) -> None:
                 for name in names:
                     conn.execute(text(f'DELETE FROM "{name}"'))
         accounts.ensure_default_roles(registry().permissions.values())
+        db.session.commit()
         db.session.remove()
 
 
@@ -279,11 +281,13 @@ def _has_own_migrations(app: Flask) -> bool:
 
 
 @pytest.fixture
-def make_app(database_url: str, tmp_path: Path, mayak_environ: dict[str, str]) -> Callable[..., Flask]:
+def make_app(database_url: str, tmp_path: Path, mayak_plugins: PluginTables | str | None,
+             mayak_environ: dict[str, str]) -> Callable[..., Flask]:
     """Build another app on the same database.
 
     ``plugins``: the ``plugins.toml`` tables it enables (``{"hello": {"region": "RU"}}``; with ``"module": ...`` for
-    a module that is not installed), written into the test's folder; ``extra_plugins``: ``(name, module)`` pairs
+    a module that is not installed), written into the test's folder; each table is merged over the same plugin's
+    table in ``mayak_plugins``, so a plugin's test changes one setting only; ``extra_plugins``: ``(name, module)`` pairs
     registered without settings; ``config``: Flask config overrides; keywords: environment values
     (``MAYAK_FETCH_ALLOW=...``, the variables its ``{ env = ... }`` settings name). ``migrate``: run core's and the
     plugins' migrations (default: when a plugin it enables that is not bundled has migrations of its own)."""
@@ -292,6 +296,9 @@ def make_app(database_url: str, tmp_path: Path, mayak_environ: dict[str, str]) -
     def build(extra_plugins: list[tuple[str, ModuleType]] | None = None, config: dict[str, Any] | None = None,
               plugins: PluginTables | str | None = None, migrate: bool | None = None, **environ: str) -> Flask:
         extra = dict(mayak_environ)
+        if isinstance(plugins, Mapping) and isinstance(mayak_plugins, Mapping):
+            plugins = {**mayak_plugins, **{name: {**mayak_plugins.get(name, {}), **table}
+                                           for name, table in plugins.items()}}
         if plugins is not None:
             extra["MAYAK_PLUGINS_FILE"] = str(write_plugins_file(tmp_path, plugins, f"plugins-{next(counter)}.toml"))
         env = app_environ(database_url, tmp_path / "instance", **{**extra, **environ})

@@ -1,9 +1,11 @@
-"""The URL map, walked: every route with its arguments filled from real records."""
+"""The URL map, walked: every route with its arguments filled from real records.
+
+The walkers themselves (``all_routes``, ``routes_with_argument``, ``assert_url_map_safe``) are in
+:mod:`core.testing.security`, so that a plugin's tests run the same checks over its own blueprint."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
@@ -30,25 +32,23 @@ from core.models import (
     Team,
     WebhookDelivery,
 )
+from core.testing.security import Route, all_routes, routes_with_argument
+
+__all__ = ["CROSS_SITE", "PUBLIC", "SELF_SERVICE", "Route", "all_routes", "parameter_names", "routes_with_argument",
+           "seed_targets"]
 
 # Routes anyone may reach (they carry their own protection: throttling, CSRF, signatures).
 PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_static", "plugin_static",
           "api.openapi", "lead_capture.page", "lead_capture.submit", "lead_capture.preflight", "webhooks.receive"}
 # Routes meant to be posted from other sites: lead forms check their own allowed origins, honeypot, rate limit and
-# fill time instead of CSRF tokens (tests/test_lead_capture.py).
+# fill time instead of CSRF tokens (tests/test_lead_capture.py). The walkers read the ``cross_site`` marker itself
+# (core.testing.security.cross_site_endpoints); this list is core's own, so that a new one is a decision.
 # Provider webhooks check the endpoint's signature and allow-list (tests/test_webhooks_in.py).
 CROSS_SITE = {"lead_capture.submit", "webhooks.receive"}
 # Routes every signed-in user may use, about themselves only.
 SELF_SERVICE = {"home.index", "home.notifications", "home.notifications_badge", "home.notifications_read",
                 "home.profile", "home.set_timezone", "auth.logout", "jobs.progress", "auth.api_tokens",
                 "home.plugin_settings"}
-
-
-@dataclass(frozen=True)
-class Route:
-    endpoint: str
-    method: str
-    url: str
 
 
 def _before(record: object, fields: tuple[str, ...]) -> dict[str, object]:
@@ -121,23 +121,6 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
                 "token_id": token.id, "plugin": "webhooks", "path": "events", "delivery_id": delivery.id}
 
 
-def all_routes(app: Flask, targets: dict[str, int]) -> list[Route]:
-    routes = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in ("static", "theme_static", "plugin_static"):
-            continue
-        missing = [arg for arg in rule.arguments if arg not in targets and arg not in (rule.defaults or {})]
-        assert not missing, f"{rule.rule}: teach tests/security/routes.py how to fill {missing}"
-        values = {arg: targets[arg] for arg in rule.arguments if arg in targets}
-        with app.test_request_context():
-            from flask import url_for
-
-            url = url_for(rule.endpoint, **values)
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            routes.append(Route(rule.endpoint, method, url))
-    return routes
-
-
 # --- every parameter of every route (tests/security/test_headers.py, test_bad_input.py) ------------------------
 
 _SOURCES = ("core", "plugins", "themes")
@@ -173,32 +156,3 @@ def parameter_names() -> list[str]:
     names.update(ListQuery.RESERVED)
     names.discard("csrf_token")
     return sorted(names)
-
-
-def routes_with_argument(app: Flask, targets: dict[str, int], payload: str) -> list[Route]:
-    """Each route once per path argument, that argument replaced by ``payload`` (percent-encoded); the other
-    arguments filled from ``targets``. An ``int`` argument gets the payload too (the route must not match)."""
-    from urllib.parse import quote
-
-    routes = []
-    marker = 987_654_321_987
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in ("static", "theme_static", "plugin_static"):
-            continue
-        for arg in sorted(rule.arguments):
-            if arg in (rule.defaults or {}):
-                continue
-            values = {a: targets[a] for a in rule.arguments if a in targets}
-            values[arg] = marker
-            with app.test_request_context():
-                from flask import url_for
-
-                try:
-                    url = url_for(rule.endpoint, **values)
-                except ValueError:  # an enumerated path part (any(...)): the valid word, replaced below
-                    values[arg] = targets[arg]
-                    url = url_for(rule.endpoint, **values)
-            url = url.replace(str(values[arg]), quote(payload, safe=""), 1)
-            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-                routes.append(Route(rule.endpoint, method, url))
-    return routes

@@ -13,7 +13,7 @@ from flask_babel import lazy_pgettext as _lp
 from core.jobs import JobContext
 from core.models import User
 from core.plugins import CountryRules, JobSpec, NavItem, PermissionSpec, ScheduleSpec, hookimpl
-from core.plugins.providers import ChannelSpec, TimelineKindSpec
+from core.plugins.providers import ChannelSpec, IncomingCall, RouteAnswer, TimelineKindSpec
 from core.services.users.access import can
 
 CLIENT_ACTIONS = ("view", "create", "edit", "delete", "export", "import", "assign")
@@ -216,6 +216,22 @@ def register_channels() -> list[ChannelSpec]:
         ChannelSpec(key="visit", label=_l("visit"), icon="◷", timeline_kind="meeting", order=50),
         ChannelSpec(key="other", label=_l("other"), icon="·", timeline_kind="note", order=1000),
     ]
+
+
+@hookimpl(trylast=True)
+def route_call(call: IncomingCall) -> RouteAnswer | None:
+    """A known caller rings the manager who owns them first; an unknown caller is left to the PBX's scenario.
+    The telephony plugin turns the user ids into its extensions (each manager's extension is a per-user setting)."""
+    from core.db import db
+    from core.services.work import inbox
+
+    contact = inbox.find_client(call.from_number, "") if call.from_number else None
+    if contact is None or contact.owner_id is None:
+        return None
+    owner = db.session.get(User, contact.owner_id)
+    if owner is None or not owner.is_active:
+        return None
+    return RouteAnswer(user_ids=(contact.owner_id,), caller_name=contact.display_name)
 
 
 @hookimpl(trylast=True)

@@ -160,8 +160,8 @@ def test_a_plugin_channel_and_timeline_kind_appear_with_their_label_and_template
         from core.services.work import inbox
 
         db.session.get(User, admin.id).locale = "ru"
-        item, _created = inbox.receive(channel="sms", source="telecom", name="Анна", phone="+7 916 765-43-21",
-                                       body="Перезвоните")
+        item, _created, _updated = inbox.receive(inbox.IncomingItem(
+            channel="sms", source="telecom", name="Анна", phone="+7 916 765-43-21", body="Перезвоните"))
         inbox.accept(Actor(user=db.session.get(User, admin.id)), item)
         db.session.commit()
         written = db.session.query(Activity).filter_by(source="inbox", external_id=f"inbox:{item.id}").one()
@@ -183,3 +183,20 @@ def test_wrong_registrations_stop_start_up_with_one_line(app, make_app):
     orphan.register_channels = hookimpl(lambda: [ChannelSpec(key="fax", label="Fax", timeline_kind="fax")])
     with pytest.raises(StartupError, match="unknown timeline kind 'fax'"):
         make_app(extra_plugins=[("orphan", orphan)])
+
+
+def test_core_routes_a_known_caller_to_the_manager_who_owns_them(app, make_user):
+    manager = make_user("manager@example.com")
+    with app.test_request_context():
+        owner = db.session.get(User, manager.id)
+        admin = Actor(user=db.session.get(User, create_user(app, "boss@example.com", is_admin=True).id))
+        contacts.save(admin, None, {"first_name": "Анна", "phones": [{"raw": "+7 916 765-43-21"}],
+                                    "owner_id": owner.id})
+        db.session.commit()
+        answer = route_call(IncomingCall(call_id="c1", from_number="+79167654321"))
+        assert answer is not None and answer.user_ids == (owner.id,) and answer.caller_name == "Анна"
+        assert route_call(IncomingCall(call_id="c2", from_number="+79990000000")) is None, "unknown: the PBX decides"
+        assert route_call(IncomingCall(call_id="c3", from_number=None)) is None
+        owner.is_active = False
+        db.session.commit()
+        assert route_call(IncomingCall(call_id="c4", from_number="+79167654321")) is None

@@ -218,9 +218,13 @@ def registry_enum(schema: dict[str, Any]) -> tuple[Any, ...] | list[Any] | None:
     if "enum" in schema:
         return list(schema["enum"])
     if schema.get("x-mayak-registry") == "channels":
+        from flask import has_app_context
+
+        from core.models.deals import CHANNELS
         from core.plugins import provider_facades
 
-        return provider_facades.channel_keys()
+        # outside an app (a script reading the document) only core's own channels are known
+        return provider_facades.channel_keys() if has_app_context() else CHANNELS
     return None
 
 

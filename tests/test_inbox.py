@@ -99,7 +99,7 @@ def test_new_lead_goes_round_robin_within_working_hours(app, admin, make_user):
         lead = db.session.get(Deal, item.deal_id)
         assert lead.contact_id is not None and lead.owner_id == first.id
         events = db.session.scalars(select(OutboxEvent).where(OutboxEvent.name == "lead_assigned")).all()
-        assert [e.payload["rule_id"] for e in events] == [day.id] * 3 and events[-1].payload["task_id"]
+        assert [e.payload["data"]["rule_id"] for e in events] == [day.id] * 3 and events[-1].payload["data"]["task_id"]
         day.work_days = []
         day.work_start, day.work_end = "00:00", "00:01"  # outside the hours now: the next rule decides
         db.session.commit()

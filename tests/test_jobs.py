@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from core.db import db
 from core.jobs import scheduler
 from core.jobs.dispatch import dispatch_pending
 from core.models import AuditEntry, EventDelivery, Notification, OutboxEvent, ScheduleState
+from core.plugins.events import Event, Origin, UserCreated
 from core.plugins.types import ScheduleSpec
 from core.services.platform import events
 from core.testing.fixtures import create_user, wait_for_jobs
@@ -141,7 +143,7 @@ def test_cron_schedule():
 
 def test_outbox_delivers_once_per_handler(sample_app):
     with sample_app.app_context():
-        events.emit("user_created", user_id=99, email="x@example.com", actor_id=None)
+        events.emit(UserCreated(subject_id=99, origin=Origin("system"), email="x@example.com"))
         db.session.commit()
     wait_for_jobs(sample_app)
     with sample_app.app_context():
@@ -149,7 +151,7 @@ def test_outbox_delivers_once_per_handler(sample_app):
         event = db.session.scalar(select(OutboxEvent))
         assert event.dispatched_at is not None
         handlers = set(db.session.scalars(select(EventDelivery.handler)))
-        assert handlers == {"ops", "sample", "webhooks"}
+        assert handlers == {"ops.user_created", "sample.saw_user", "webhooks.forward"}
         seen = db.session.scalar(select(func.count()).select_from(AuditEntry)
                                  .where(AuditEntry.action == "sample.saw_user"))
         assert seen == 1
@@ -157,14 +159,21 @@ def test_outbox_delivers_once_per_handler(sample_app):
 
 def test_rolled_back_event_is_never_delivered(sample_app):
     with sample_app.app_context():
-        events.emit("user_created", user_id=1, email="y@example.com", actor_id=None)
+        events.emit(UserCreated(subject_id=1, origin=Origin("system"), email="y@example.com"))
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
 
 
 def test_unknown_event_is_refused(app):
+    @dataclass(frozen=True, kw_only=True)
+    class Teleported(Event):
+        name = "contact_teleported"
+        subject_type = "contact"
+
     with app.app_context(), pytest.raises(ValueError, match="unknown event"):
-        events.emit("contact_teleported")
+        events.emit(Teleported(subject_id=1, origin=Origin("system")))
+    with app.app_context(), pytest.raises(TypeError, match="Event instance"):
+        events.emit("contact_created")  # type: ignore[arg-type]
 
 
 def test_failing_handler_leaves_event_pending_and_others_delivered(app, make_app):
@@ -172,13 +181,13 @@ def test_failing_handler_leaves_event_pending_and_others_delivered(app, make_app
 
     broken_app = make_app(extra_plugins=[("failing", failing_handler)])
     with broken_app.app_context():
-        events.emit("user_created", user_id=5, email="z@example.com", actor_id=None)
+        events.emit(UserCreated(subject_id=5, origin=Origin("system"), email="z@example.com"))
         db.session.commit()
     wait_for_jobs(broken_app)
     with broken_app.app_context():
         event = db.session.scalar(select(OutboxEvent))
         assert event.dispatched_at is None and event.attempts == 1 and "handler down" in event.last_error
-        assert set(db.session.scalars(select(EventDelivery.handler))) == {"ops", "webhooks"}
+        assert set(db.session.scalars(select(EventDelivery.handler))) == {"ops.user_created", "webhooks.forward"}
         dispatch_pending()  # the retry delivers to nobody twice
         assert db.session.scalar(select(func.count()).select_from(EventDelivery)) == 2
 

@@ -79,6 +79,7 @@ def test_deal_won_reaches_the_webhook_signed(app, admin, make_app, tmp_path, rec
         pipeline = deals.ensure_default_pipeline()
         deal = deals.save(actor, None, {"title": "Крупный заказ", "pipeline_id": pipeline.id, "amount": "150000"})
         deals.move(actor, deal, next(s.id for s in pipeline.stages if s.kind == "won"))
+        db.session.commit()
         deal_id = deal.id
     deadline = time.monotonic() + 15
     while not Receiver.received and time.monotonic() < deadline:
@@ -90,7 +91,8 @@ def test_deal_won_reaches_the_webhook_signed(app, admin, make_app, tmp_path, rec
     assert not _verify(headers["X-Mayak-Signature"], body.replace(b"150000", b"1"))
     sent = json.loads(body)
     assert sent["event"] == "deal_won" and headers["X-Mayak-Event"] == "deal_won"
-    assert sent["data"]["deal_id"] == deal_id and sent["data"]["amount"] == "150000.00"
+    assert sent["subject"] == {"type": "deal", "id": deal_id} and sent["data"]["amount"] == "150000.00"
+    assert sent["version"] == 1 and sent["origin"]["kind"] == "user" and sent["origin"]["user_id"] == admin.id
     assert headers["X-Mayak-Delivery"] == str(sent["id"])
 
 
@@ -167,6 +169,7 @@ def test_a_webhook_is_not_redirected_into_the_network(app, admin, make_app, tmp_
             actor = Actor(db.session.get(User, admin.id))
             pipeline = deals.ensure_default_pipeline()
             deals.save(actor, None, {"title": "Перенаправленный", "pipeline_id": pipeline.id})
+            db.session.commit()
         deadline = time.monotonic() + 15
         error = None
         while error is None and time.monotonic() < deadline:

@@ -38,7 +38,7 @@ def authenticate():  # type: ignore[no-untyped-def]
                 "reason": check.reason, "path": request.path[:200],
                 "prefix": presented[:10] if presented.startswith(tokens.PREFIX) else ""})
         return error(401, "unauthorized", _("Send a valid API token: Authorization: Bearer <token>."))
-    g.api_actor = Actor(user=check.user, ip=request.remote_addr, via="api")
+    g.api_actor = Actor(user=check.user, ip=request.remote_addr, via="api", detail=f"token:{check.token.id}")
     entity = request.path.removeprefix(bp.url_prefix or "").strip("/").split("/")[0]
     write = request.method not in ("GET", "HEAD", "OPTIONS")
     if request.url_rule is not None and not tokens.allows(check.token.scopes, entity, write):

@@ -14,6 +14,7 @@ from core.db import db
 from core.jobs import JobContext
 from core.jobs.dispatch import dispatch_pending
 from core.models import JobRecord, utcnow
+from core.plugins.events import SYSTEM_ORIGIN, JobFailed
 from core.plugins.facades import job_spec
 from core.services.platform import events
 
@@ -98,7 +99,8 @@ def _failed(record_id: int, exc: BaseException) -> str:
     if record.attempts >= record.max_attempts:
         record.status = "failed"
         record.finished_at = utcnow()
-        events.emit("job_failed", job_id=record.id, name=record.name, error=record.error)
+        events.emit(JobFailed(subject_id=record.id, origin=SYSTEM_ORIGIN, job_name=record.name,
+                              error=record.error or ""))
     else:
         record.status = "queued"
         record.submitted_at = None  # the sweep resubmits it after a pause

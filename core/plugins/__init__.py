@@ -8,6 +8,7 @@ A plugin imports only from here (and documented service functions)::
 import pluggy
 
 from core.net import AllowList, FetchError, FetchFailed, FetchRefused, Response, check_url, fetch
+from core.plugins.events import Event, EventHandler, Origin
 from core.plugins.hookspecs import PROJECT
 from core.plugins.manager import secret_field
 from core.plugins.types import (
@@ -15,7 +16,6 @@ from core.plugins.types import (
     CardAction,
     CardPanel,
     CountryRules,
-    Event,
     HealthStatus,
     ImportFileError,
     ImportFormat,
@@ -38,6 +38,7 @@ __all__ = [
     "CardPanel",
     "CountryRules",
     "Event",
+    "EventHandler",
     "FetchError",
     "FetchFailed",
     "FetchRefused",
@@ -47,6 +48,7 @@ __all__ = [
     "JobSpec",
     "LocaleSpec",
     "NavItem",
+    "Origin",
     "PermissionSpec",
     "PluginInfo",
     "Response",

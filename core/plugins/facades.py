@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app, has_app_context
 
-from core.errors import ProviderNotFound
-from core.plugins.provider_registry import ProviderRegistry
+from core.errors import ProviderNotFound, StartupError
+from core.plugins.events import ALL, Event, EventHandler, build_catalogue
 from core.plugins.manager import Policy
+from core.plugins.provider_registry import ProviderRegistry
 from core.plugins.types import CardAction, CardPanel, CountryRules, HealthStatus, ImportFormat, LocaleSpec, NavItem
 
 if TYPE_CHECKING:
@@ -49,6 +50,19 @@ class Registry:
         self.locales: dict[str, LocaleSpec] = locales
         self.import_formats: list[ImportFormat] = sorted(manager.collect("register_import_formats"),
                                                          key=lambda f: (f.order, f.key))
+        try:
+            self.events: dict[str, type[Event]] = build_catalogue(manager.collect("register_events"))
+        except ValueError as exc:
+            raise StartupError(f"register_events: {exc}") from exc
+        self.event_handlers: dict[str, EventHandler] = {}
+        for handler in manager.collect("register_event_handlers"):
+            if handler.key in self.event_handlers:
+                raise StartupError(f"two event handlers have the key {handler.key!r}; keys must be unique")
+            unknown = sorted(set(handler.events) - set(self.events) - {ALL})
+            if unknown:
+                raise StartupError(f"event handler {handler.key!r} subscribes to unknown events "
+                                   f"{', '.join(unknown)}; choose from {', '.join(sorted(self.events))}")
+            self.event_handlers[handler.key] = handler
         self.providers = ProviderRegistry(manager)  # providers, inbox channels, timeline kinds
 
 
@@ -137,20 +151,32 @@ def plugin_health() -> dict[str, HealthStatus]:
     return status
 
 
-def deliver_event(handler_plugin: str, event_name: str, event: Any) -> None:
-    """Call one plugin's implementation of an event hook (the dispatcher records delivery per plugin)."""
-    caller = getattr(plugins().pm.hook, event_name)
-    for impl in caller.get_hookimpls():
-        if impl.plugin_name == handler_plugin:
-            impl.function(**{arg: event for arg in impl.argnames})
-            return
+def event_catalogue() -> dict[str, type[Event]]:
+    """Every event the installation knows, name → class: core's and the enabled plugins'."""
+    return registry().events
 
 
-def event_handlers(event_name: str) -> list[str]:
-    caller = getattr(plugins().pm.hook, event_name, None)
-    if caller is None:
-        raise ProviderNotFound(f"no hook is declared for the event {event_name!r}")
-    return [impl.plugin_name for impl in reversed(caller.get_hookimpls())]
+def event_class(name: str) -> type[Event]:
+    try:
+        return registry().events[name]
+    except KeyError:
+        raise ProviderNotFound(f"no event {name!r} in the catalogue (is the plugin declaring it enabled?)") from None
+
+
+def event_handlers(event: Event | None = None) -> list[EventHandler]:
+    """The handlers ``event`` goes to (all handlers without an event), in registration order."""
+    handlers = list(registry().event_handlers.values())
+    return handlers if event is None else [h for h in handlers if h.wants(event)]
+
+
+def subscribers(name: str) -> list[EventHandler]:
+    """The handlers subscribed to the event ``name`` (whatever the origins they accept)."""
+    return [h for h in registry().event_handlers.values() if ALL in h.events or name in h.events]
+
+
+def deliver_event(handler: EventHandler, event: Event) -> None:
+    """Run one handler on one event (the dispatcher records the delivery per handler key)."""
+    handler.handle(event)
 
 
 def plugin_info(name: str) -> PluginInfo | None:

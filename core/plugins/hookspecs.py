@@ -10,8 +10,8 @@ Families:
   start-up.
 * UI hooks (``nav_items``) are called per request; an implementation that raises is logged and skipped.
 * ``firstresult`` hooks answer "who handles this?" and return ``None`` when it is not theirs.
-* Event hooks are named in the past tense, receive one :class:`~core.plugins.types.Event`, return nothing, run in a
-  background job after the change was committed, and must be idempotent by ``event.id``.
+* Events are typed dataclasses in one catalogue (:mod:`core.plugins.events`); plugins add events with
+  ``register_events`` and subscribe with ``register_event_handlers`` (see ``docs/events.md``).
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ if TYPE_CHECKING:
     from wtforms import Form
 
     from core.models import User
+    from core.plugins.events import Event, EventHandler
     from core.plugins.providers import ChannelSpec, IncomingCall, ProviderSpec, RouteAnswer, TimelineKindSpec
     from core.plugins.types import (
         CardAction,
         CardPanel,
         CountryRules,
-        Event,
         HealthStatus,
         ImportFormat,
         JobSpec,
@@ -179,77 +179,19 @@ def user_settings_form() -> type[Form] | None:
     the user's profile and on the administrator's page of the user. Read them with ``user_settings(name, user)``."""
 
 
-# --- events (past tense; run in a job after commit; idempotent by event.id) ---------------------------------
+# --- events ---------------------------------------------------------------------------------------------
 
 
 @hookspec
-def user_created(event: Event) -> None:
-    """A user account was created. Payload: ``user_id``, ``email``, ``actor_id``."""
+def register_events() -> list[type[Event]]:
+    """Event classes the plugin emits (subclasses of :class:`core.plugins.events.Event` with ``name``,
+    ``version``, ``subject_type`` and typed fields), added to the catalogue; document each in your README."""
 
 
 @hookspec
-def user_deactivated(event: Event) -> None:
-    """A user account was disabled (its sessions already ended). Payload: ``user_id``, ``email``, ``actor_id``."""
-
-
-@hookspec
-def job_failed(event: Event) -> None:
-    """A background job failed for good after its last attempt. Payload: ``job_id``, ``name``, ``error``."""
-
-
-@hookspec
-def deal_created(event: Event) -> None:
-    """A deal was created. Payload: ``deal_id``, ``pipeline_id``, ``owner_id``, ``contact_id``, ``actor_id``."""
-
-
-@hookspec
-def deal_stage_changed(event: Event) -> None:
-    """A deal moved to another stage. Payload: ``deal_id``, ``from_stage_id``, ``to_stage_id``, ``owner_id``,
-    ``actor_id``."""
-
-
-@hookspec
-def deal_won(event: Event) -> None:
-    """A deal reached a won stage. Payload: as ``deal_stage_changed`` plus ``amount`` (a decimal string) and
-    ``currency``."""
-
-
-@hookspec
-def deal_lost(event: Event) -> None:
-    """A deal reached a lost stage. Payload: as ``deal_stage_changed`` plus ``lost_reason``."""
-
-
-@hookspec
-def task_created(event: Event) -> None:
-    """A task was set. Payload: ``task_id``, ``owner_id``, ``author_id``, ``deal_id``, ``contact_id``."""
-
-
-@hookspec
-def task_completed(event: Event) -> None:
-    """A task was done. Payload: ``task_id``, ``owner_id``, ``actor_id``, ``deal_id``, ``contact_id``."""
-
-
-@hookspec
-def task_overdue(event: Event) -> None:
-    """An open task passed its due time (emitted once per task). Payload: ``task_id``, ``owner_id``."""
-
-
-@hookspec
-def inbox_item_received(event: Event) -> None:
-    """A call, email, form post or message arrived in the inbox. Payload: ``item_id``, ``channel``, ``status``,
-    ``proposal``, ``contact_id``, ``deal_id``."""
-
-
-@hookspec
-def lead_assigned(event: Event) -> None:
-    """A new lead or deal from the inbox got its manager. Payload: ``item_id``, ``deal_id``, ``contact_id``,
-    ``owner_id``, ``rule_id`` (``None`` when the client's own manager took it), ``task_id`` (the follow-up)."""
-
-
-EVENT_HOOKS: tuple[str, ...] = (
-    "user_created", "user_deactivated", "job_failed", "deal_created", "deal_stage_changed", "deal_won", "deal_lost",
-    "task_created", "task_completed", "task_overdue", "inbox_item_received", "lead_assigned",
-)
+def register_event_handlers() -> list[EventHandler]:
+    """Subscriptions: each :class:`core.plugins.events.EventHandler` names the events it wants (``"*"``: all),
+    optionally the origins it accepts, and is called once per event in a job after the change was committed."""
 
 
 def _all_hook_names() -> list[str]:
@@ -262,4 +204,4 @@ def _all_hook_names() -> list[str]:
 
 HOOK_NAMES: list[str] = _all_hook_names()
 
-__all__ = ["EVENT_HOOKS", "HOOK_NAMES", "PROJECT", "hookspec"]
+__all__ = ["HOOK_NAMES", "PROJECT", "hookspec"]

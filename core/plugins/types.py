@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,16 +112,6 @@ class HealthStatus:
 
     ok: bool
     detail: str = ""
-
-
-@dataclass(frozen=True)
-class Event:
-    """An event as handlers receive it, after the change that caused it was committed."""
-
-    id: int
-    name: str
-    payload: dict[str, Any]
-    created_at: datetime
 
 
 class ImportFileError(ValueError):

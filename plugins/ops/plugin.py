@@ -15,6 +15,7 @@ from flask_babel import ngettext
 
 from core.plugins import (
     Event,
+    EventHandler,
     HealthStatus,
     JobSpec,
     NavItem,
@@ -22,6 +23,7 @@ from core.plugins import (
     ScheduleSpec,
     hookimpl,
 )
+from core.plugins.events import JobFailed, UserCreated, UserDeactivated
 from core.plugins.facades import plugins
 from core.plugins.models import db
 from core.plugins.web import EmptyForm, can, current_actor, current_user_or_none, render, require
@@ -166,12 +168,12 @@ def plugin_health() -> HealthStatus:
                                        "%(num)d jobs failed in the last 24 hours", failed))
 
 
-@hookimpl
-def job_failed(event: Event) -> None:
+def _job_failed(event: Event) -> None:
+    assert isinstance(event, JobFailed)
     notifications.notify(
         notifications.admin_ids(),
         N_("Background job %(name)s failed: %(error)s"),
-        params={"name": event.payload.get("name", "?"), "error": event.payload.get("error", "")[:200]},
+        params={"name": event.job_name, "error": event.error[:200]},
         link="/admin/jobs/?status=failed",
         level="danger",
         source="ops",
@@ -179,18 +181,25 @@ def job_failed(event: Event) -> None:
 
 
 def _tell_other_admins(event: Event, message: str) -> None:
-    skip = (event.payload.get("actor_id"), event.payload.get("user_id"))
+    assert isinstance(event, UserCreated | UserDeactivated)
+    skip = (event.origin.user_id, event.subject_id)
     recipients = [uid for uid in notifications.admin_ids() if uid not in skip]
     if recipients:
-        notifications.notify(recipients, message, params={"email": event.payload.get("email", "")},
-                             link="/admin/users", source="ops")
+        notifications.notify(recipients, message, params={"email": event.email}, link="/admin/users", source="ops")
 
 
-@hookimpl
-def user_created(event: Event) -> None:
+def _user_created(event: Event) -> None:
     _tell_other_admins(event, N_("A new user was added: %(email)s"))
 
 
-@hookimpl
-def user_deactivated(event: Event) -> None:
+def _user_deactivated(event: Event) -> None:
     _tell_other_admins(event, N_("A user was disabled: %(email)s"))
+
+
+@hookimpl
+def register_event_handlers() -> list[EventHandler]:
+    return [
+        EventHandler("ops.job_failed", (JobFailed.name,), _job_failed),
+        EventHandler("ops.user_created", (UserCreated.name,), _user_created),
+        EventHandler("ops.user_deactivated", (UserDeactivated.name,), _user_deactivated),
+    ]

@@ -1,8 +1,12 @@
 """A test plugin whose event handler is broken."""
 
-from core.plugins import hookimpl
+from core.plugins import EventHandler, hookimpl
+
+
+def broken(event):
+    raise RuntimeError("handler down")
 
 
 @hookimpl
-def user_created(event):
-    raise RuntimeError("handler down")
+def register_event_handlers():
+    return [EventHandler("failing.broken", ("user_created",), broken)]

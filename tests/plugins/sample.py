@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from core.plugins import Event, JobSpec, ScheduleSpec, hookimpl
+from core.plugins import Event, EventHandler, JobSpec, ScheduleSpec, hookimpl
 from core.plugins.models import db
 from core.services.platform import audit
 from core.services.users.context import SYSTEM
@@ -56,7 +56,26 @@ def register_schedules() -> list[ScheduleSpec]:
     ]
 
 
+@dataclass(frozen=True, kw_only=True)
+class SamplePinged(Event):
+    """A plugin's own event (tests/test_event_catalogue.py)."""
+
+    name = "sample_pinged"
+    subject_type = "sample"
+    description = "The sample plugin was pinged."
+    words: tuple[str, ...] = ()
+
+
 @hookimpl
-def user_created(event: Event) -> None:
-    audit.record(SYSTEM, "sample.saw_user", "user", event.payload["user_id"], {"event": event.id})
+def register_events() -> list[type[Event]]:
+    return [SamplePinged]
+
+
+def saw_user(event: Event) -> None:
+    audit.record(SYSTEM, "sample.saw_user", "user", event.subject_id, {"event": event.id})
     db.session.flush()
+
+
+@hookimpl
+def register_event_handlers() -> list[EventHandler]:
+    return [EventHandler("sample.saw_user", ("user_created",), saw_user)]

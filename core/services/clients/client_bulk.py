@@ -11,8 +11,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.db import db
+from core.plugins.events import EVENTS
 from core.services.clients import client_fields
-from core.services.platform import audit
+from core.services.platform import audit, events
 from core.services.platform.errors import InvalidInput
 from core.services.users.access import can, require
 from core.services.users.context import Actor
@@ -52,6 +53,8 @@ def add_tags(actor: Actor, model: Any, entity: str, ids: Sequence[int], names: S
         if missing:
             record.tags = [*record.tags, *missing]
             done.append(record.id)
+            events.emit(EVENTS[f"{entity}_tagged"](subject_id=record.id, origin=actor.origin,  # type: ignore[call-arg]
+                                                   tags=tuple(t.name for t in missing)))
     if done:
         audit.record(actor, f"{entity}.tagged", entity, ",".join(map(str, done[:50])),
                      {"ids": done, "tags": [t.name for t in tags]})

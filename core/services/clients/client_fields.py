@@ -141,8 +141,10 @@ def set_deleted(actor: Actor, model: Any, entity: str, ids: Sequence[int], delet
     Deleting keeps the row (and everything that points at it), so *Undo* is a restore.
     """
     from core.models import utcnow
-    from core.services.platform import audit
+    from core.plugins import events as catalogue
+    from core.services.platform import audit, events
 
+    event = catalogue.EVENTS[f"{entity}_{'deleted' if deleted else 'restored'}"]
     state = model.deleted_at.is_(None) if deleted else model.deleted_at.is_not(None)
     done: list[int] = []
     stamp = utcnow() if deleted else None
@@ -150,6 +152,7 @@ def set_deleted(actor: Actor, model: Any, entity: str, ids: Sequence[int], delet
         if can(actor.user, "delete", entity, record):
             record.deleted_at = stamp
             done.append(record.id)
+            events.emit(event(subject_id=record.id, origin=actor.origin))
     if done:
         audit.record(actor, f"{entity}.{'deleted' if deleted else 'restored'}", entity,
                      ",".join(map(str, done[:50])), {"ids": done})

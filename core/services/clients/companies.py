@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import Company, Contact, ContactCompany, utcnow
+from core.plugins.events import CompanyCreated, CompanyUpdated
 from core.services.clients import client_fields
-from core.services.platform import audit
+from core.services.platform import audit, events
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import company_key
 from core.services.users.access import require
@@ -87,6 +88,7 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
         db.session.add(target)
         db.session.flush()
         audit.record(actor, "company.created", ENTITY, target.id, snapshot(target))
+        events.emit(CompanyCreated(subject_id=target.id, origin=actor.origin, owner_id=target.owner_id))
     else:
         changes = audit.diff(before, snapshot(target))
         if not changes:
@@ -94,6 +96,8 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
             return target
         target.updated_at = utcnow()
         audit.record(actor, "company.updated", ENTITY, target.id, changes)
+        events.emit(CompanyUpdated(subject_id=target.id, origin=actor.origin, changed=tuple(sorted(changes)),
+                                   owner_id=target.owner_id))
     db.session.commit()
     return target
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from core.db import db
 from core.models import Activity, Company, ContactCompany, Email, Phone, utcnow
+from core.plugins.events import CompanyMerged, CompanyUnmerged
 from core.services.clients import companies
 from core.services.clients.merge import (
     absorb_contact_points,
@@ -20,7 +21,7 @@ from core.services.clients.merge import (
     move_entries,
     return_entries,
 )
-from core.services.platform import audit
+from core.services.platform import audit, events
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import company_key
 from core.services.users.access import filter_query, require
@@ -81,6 +82,7 @@ def merge(actor: Actor, keep_id: int, other_ids: Sequence[int], chosen: dict[str
     db.session.flush()
     audit.record(actor, "company.merged", "company", keep.id,
                  {"merged": other_list, "moved_entries": len(moved), "moved_people": len(moved_people)})
+    events.emit(CompanyMerged(subject_id=keep.id, origin=actor.origin, merged_ids=tuple(other_list)))
     db.session.commit()
     return record
 
@@ -104,5 +106,6 @@ def undo(actor: Actor, merge_id: int) -> Company:
     bring_back(Company, data["merged"])
     record.data = {**data, "undone": True}
     audit.record(actor, "company.merge_undone", "company", keep.id, {"merged": data["merged"]})
+    events.emit(CompanyUnmerged(subject_id=keep.id, origin=actor.origin, restored_ids=tuple(data["merged"])))
     db.session.commit()
     return keep

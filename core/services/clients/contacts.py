@@ -12,8 +12,9 @@ from sqlalchemy.orm import joinedload
 
 from core.db import db
 from core.models import Company, Contact, ContactCompany, utcnow
+from core.plugins.events import ContactCreated, ContactUpdated
 from core.services.clients import client_fields, custom_fields
-from core.services.platform import audit, loading
+from core.services.platform import audit, events, loading
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import search_key
 from core.services.users.access import AccessDenied, can, require
@@ -136,6 +137,8 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
         db.session.add(target)
         db.session.flush()
         audit.record(actor, "contact.created", ENTITY, target.id, snapshot(target))
+        events.emit(ContactCreated(subject_id=target.id, origin=actor.origin, owner_id=target.owner_id,
+                                   company_id=target.memberships[0].company_id if target.memberships else None))
     else:
         after = snapshot(target)
         changes = audit.diff(before, after)
@@ -144,6 +147,8 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
             return target
         target.updated_at = utcnow()
         audit.record(actor, "contact.updated", ENTITY, target.id, changes)
+        events.emit(ContactUpdated(subject_id=target.id, origin=actor.origin, changed=tuple(sorted(changes)),
+                                   owner_id=target.owner_id))
         if "owner_id" in changes:
             _owner_history(actor, target, before["owner_id"], after["owner_id"])
     db.session.commit()

@@ -15,8 +15,9 @@ from sqlalchemy import func, select, update
 
 from core.db import db
 from core.models import Activity, Contact, ContactCompany, Email, Phone, utcnow
+from core.plugins.events import ContactMerged, ContactUnmerged
 from core.services.clients import contacts
-from core.services.platform import audit
+from core.services.platform import audit, events
 from core.services.platform.errors import InvalidInput
 from core.services.users.access import filter_query, require
 from core.services.users.context import Actor
@@ -145,6 +146,7 @@ def merge(actor: Actor, keep_id: int, other_ids: Sequence[int], chosen: dict[str
     db.session.add(record)
     db.session.flush()
     audit.record(actor, "contact.merged", "contact", keep.id, {"merged": other_list, "moved_entries": len(moved)})
+    events.emit(ContactMerged(subject_id=keep.id, origin=actor.origin, merged_ids=tuple(other_list)))
     db.session.commit()
     return record
 
@@ -171,6 +173,7 @@ def undo(actor: Actor, merge_id: int) -> Contact:
     bring_back(Contact, data["merged"])
     record.data = {**data, "undone": True}
     audit.record(actor, "contact.merge_undone", "contact", keep.id, {"merged": data["merged"]})
+    events.emit(ContactUnmerged(subject_id=keep.id, origin=actor.origin, restored_ids=tuple(data["merged"])))
     db.session.commit()
     return keep
 

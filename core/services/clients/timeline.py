@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from core.db import db
 from core.models import Activity, Contact, ContactCompany, utcnow
 from core.plugins import provider_facades
-from core.services.platform import audit, loading
+from core.plugins.events import NoteAdded
+from core.services.platform import audit, events, loading
 from core.services.platform.errors import InvalidInput
 from core.services.users.access import require
 from core.services.users.context import Actor
@@ -122,6 +123,8 @@ def add_note(actor: Actor, *, contact: Contact | None = None, company: Any = Non
     entry = record(kind="note", contact_id=contact.id if contact else None,
                    company_id=company.id if company else None, author_id=actor.user_id, body=body, commit=False)
     audit.record(actor, "note.created", entity, target.id, {"activity": entry.id})
+    events.emit(NoteAdded(subject_id=entry.id, origin=actor.origin, contact_id=entry.contact_id,
+                          company_id=entry.company_id))
     db.session.commit()
     return entry
 

@@ -24,10 +24,11 @@ from sqlalchemy import delete, select, update
 from core.db import db
 from core.models import Company, Contact, ImportBatch, ImportProfile, ImportRow, JobRecord, utcnow
 from core.models.imports import DUPLICATE_POLICIES
+from core.plugins.events import ImportFinished, ImportUndone
 from core.plugins.facades import default_phone_region, import_formats
 from core.plugins.types import ImportFileError, ImportFormat, TableSource
 from core.services.clients import custom_fields
-from core.services.platform import audit
+from core.services.platform import audit, events
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import clean
 from core.services.transfer import import_mapping, import_reading
@@ -299,7 +300,7 @@ def run(batch_id: int, progress: Progress | None = None) -> ImportBatch:
     if batch is None or batch.status in ("finished", "previewed", "undone"):
         raise LookupError(batch_id)
     user = db.session.get(User, batch.created_by_id) if batch.created_by_id else None
-    actor = Actor(user, via="import")
+    actor = Actor(user, via="import", detail=f"batch:{batch.id}")
     require(actor.user, "import", ENTITY)
     batch.status = "running"
     db.session.commit()
@@ -328,8 +329,11 @@ def run(batch_id: int, progress: Progress | None = None) -> ImportBatch:
         raise
     batch.status = "previewed" if batch.dry_run else "finished"
     batch.finished_at = utcnow()
-    if not batch.dry_run:
+    if not batch.dry_run:  # one event for the batch: its rows emit none (a handler reads the contacts if it must)
         audit.record(actor, "import.finished", "import_batch", batch.id, batch.counts())
+        events.emit(ImportFinished(subject_id=batch.id, origin=actor.origin, rows=batch.rows, created=batch.created,
+                                   updated=batch.updated, merged=batch.merged, skipped=batch.skipped,
+                                   failed=batch.failed, flagged=batch.flagged))
     db.session.commit()
     return batch
 
@@ -374,6 +378,7 @@ def undo(actor: Actor, batch: ImportBatch) -> dict[str, int]:
     batch.undone_at = stamp
     result = {"deleted": removed, "restored": restored, "deleted_companies": removed_companies}
     audit.record(actor, "import.undone", "import_batch", batch.id, result)
+    events.emit(ImportUndone(subject_id=batch.id, origin=actor.origin, **result))
     db.session.commit()
     return result
 

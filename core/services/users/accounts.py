@@ -13,6 +13,7 @@ from werkzeug.security import generate_password_hash
 from core.db import db
 from core.models import Role, RoleGrant, Team, User, utcnow
 from core.models.users import SCOPES, new_session_token
+from core.plugins.events import UserCreated, UserDeactivated
 from core.services.platform import audit, emails, events
 from core.services.platform.errors import ValidationError
 from core.services.platform.text import N_, installation_text
@@ -115,7 +116,7 @@ def create_user(
     db.session.flush()
     audit.record(actor, "user.created", "user", user.id,
                  {"email": email, "is_admin": is_admin, "roles": [r.key or r.name for r in user.roles]})
-    events.emit("user_created", user_id=user.id, email=email, actor_id=actor.user_id)
+    events.emit(UserCreated(subject_id=user.id, origin=actor.origin, email=email))
     db.session.commit()
     return user
 
@@ -205,7 +206,7 @@ def set_active(actor: Actor, user: User, active: bool) -> None:
     if not active:
         user.session_token = new_session_token()
         tokens.revoke_all(actor, user, "user_disabled")
-        events.emit("user_deactivated", user_id=user.id, email=user.email, actor_id=actor.user_id)
+        events.emit(UserDeactivated(subject_id=user.id, origin=actor.origin, email=user.email))
     audit.record(actor, "user.enabled" if active else "user.disabled", "user", user.id)
     db.session.commit()
 

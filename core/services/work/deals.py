@@ -27,6 +27,7 @@ from core.models import (
     utcnow,
 )
 from core.plugins import provider_facades
+from core.plugins.events import DealCreated, DealLost, DealStageChanged, DealUpdated, DealWon
 from core.services.clients import client_fields, custom_fields, timeline
 from core.services.platform import audit, events
 from core.services.platform.errors import InvalidInput
@@ -115,6 +116,7 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
         require(actor.user, "edit", ENTITY, deal)
     errors: dict[str, Any] = {}
     target = deal or Deal()
+    before = events.column_values(deal) if deal is not None else {}
     if not partial or "title" in values:
         target.title = clean(str(values.get("title") or ""), 300)
         target.search_title = search_key(target.title)
@@ -185,6 +187,10 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
         if previous_owner != target.owner_id:
             reassign.record(actor, ENTITY, target.id, previous_owner, target.owner_id, "")
         audit.record(actor, "deal.updated", ENTITY, target.id, {k: str(v) for k, v in values.items()})
+        changed = events.changed_since(before, target)
+        if changed:
+            events.emit(DealUpdated(subject_id=target.id, origin=actor.origin, changed=changed,
+                                    owner_id=target.owner_id))
     db.session.commit()
     return target
 
@@ -202,8 +208,9 @@ def record_created(actor: Actor, deal: Deal) -> None:
                         data={"deal_id": deal.id, "title": deal.title, "amount": str(deal.amount or 0),
                               "currency": deal.currency, "stage": stage.name if stage else ""}, commit=False)
     audit.record(actor, "deal.created", ENTITY, deal.id, {"title": deal.title})
-    events.emit("deal_created", deal_id=deal.id, pipeline_id=deal.pipeline_id, owner_id=deal.owner_id,
-                contact_id=deal.contact_id, actor_id=actor.user_id)
+    events.emit(DealCreated(subject_id=deal.id, origin=actor.origin, pipeline_id=deal.pipeline_id,
+                            stage_id=deal.stage_id, owner_id=deal.owner_id, contact_id=deal.contact_id,
+                            company_id=deal.company_id, amount=deal.amount, currency=deal.currency or ""))
 
 
 def move(actor: Actor, deal: Deal, stage_id: int, *, lost_reason: str = "", comment: str = "") -> Deal:
@@ -260,13 +267,15 @@ def _change_stage(actor: Actor, deal: Deal, stage: Stage, *, reason: str = "", c
     if undo_of is not None:
         details["undo_of"] = undo_of
     audit.record(actor, "deal.stage_changed", ENTITY, deal.id, details)
-    payload = {"deal_id": deal.id, "from_stage_id": change.from_stage_id, "to_stage_id": stage.id,
-               "owner_id": deal.owner_id, "actor_id": actor.user_id}
-    events.emit("deal_stage_changed", **payload)
+    moved = {"subject_id": deal.id, "origin": actor.origin, "from_stage_id": change.from_stage_id,
+             "to_stage_id": stage.id, "owner_id": deal.owner_id}
+    events.emit(DealStageChanged(**moved))
     if stage.kind == "won":
-        events.emit("deal_won", **payload, amount=str(deal.amount), currency=deal.currency)
+        events.emit(DealWon(**moved, contact_id=deal.contact_id, company_id=deal.company_id,
+                            amount=deal.amount or Decimal("0"), currency=deal.currency or ""))
     elif stage.kind == "lost":
-        events.emit("deal_lost", **payload, lost_reason=deal.lost_reason)
+        events.emit(DealLost(**moved, contact_id=deal.contact_id, company_id=deal.company_id,
+                             lost_reason=deal.lost_reason or ""))
     return change
 
 
@@ -411,6 +420,8 @@ def add_item(actor: Actor, deal: Deal, values: dict[str, Any]) -> DealItem:
     deal.items.append(item)
     _total(deal)
     audit.record(actor, "deal.item_added", ENTITY, deal.id, {"name": name, "price": str(price)})
+    events.emit(DealUpdated(subject_id=deal.id, origin=actor.origin, changed=("amount", "items"),
+                            owner_id=deal.owner_id))
     db.session.commit()
     return item
 
@@ -423,6 +434,8 @@ def remove_item(actor: Actor, deal: Deal, item_id: int) -> None:
     deal.items.remove(item)
     _total(deal)
     audit.record(actor, "deal.item_removed", ENTITY, deal.id, {"name": item.name})
+    events.emit(DealUpdated(subject_id=deal.id, origin=actor.origin, changed=("amount", "items"),
+                            owner_id=deal.owner_id))
     db.session.commit()
 
 
@@ -459,6 +472,8 @@ def add_payment(actor: Actor, deal: Deal, values: dict[str, Any]) -> Payment:
                               "currency": deal.currency, "title": deal.title, "note": payment.note},
                         commit=False)
     audit.record(actor, "deal.payment_added", ENTITY, deal.id, {"amount": str(amount)})
+    events.emit(DealUpdated(subject_id=deal.id, origin=actor.origin, changed=("payments",),
+                            owner_id=deal.owner_id))
     db.session.commit()
     return payment
 

@@ -20,6 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from core.db import db
 from core.models import ChannelSetting, Contact, Deal, Email, InboxItem, Phone, Pipeline, Stage, User, utcnow
 from core.plugins import provider_facades
+from core.plugins.events import (
+    ContactCreated,
+    InboxItemAccepted,
+    InboxItemReceived,
+    InboxItemRejected,
+    LeadAssigned,
+    Origin,
+)
 from core.plugins.facades import default_phone_region
 from core.services.clients import client_fields, phones, timeline
 from core.services.platform import audit, emails, events, notifications
@@ -126,12 +134,24 @@ def receive(*, channel: str, source: str = "core", idempotency_key: str | None =
         item.status, item.reject_reason, item.decided_at = "rejected", clean(rejected_reason, 200), utcnow()
     else:
         _match(item)
-    events.emit("inbox_item_received", item_id=item.id, channel=item.channel, status=item.status,
-                proposal=item.proposal, contact_id=item.contact_id, deal_id=item.deal_id)
+    events.emit(InboxItemReceived(subject_id=item.id, origin=origin_of(source, submitted_by_id),
+                                  channel=item.channel, source=item.source, status=item.status,
+                                  proposal=item.proposal or "", contact_id=item.contact_id, deal_id=item.deal_id))
     if item.status == "new" and auto_accepts(item.channel):
         _accept(SYSTEM, item, None)
     db.session.commit()
     return item, True
+
+
+def origin_of(source: str, submitted_by_id: int | None) -> Origin:
+    """Where an inbox item came from, by its source: ``api:<user>`` an API token, ``manual:<user>`` a person typing
+    it in, anything else (a website's lead form ``form:<id>``, a telephony or mail plugin) from outside."""
+    prefix = source.partition(":")[0]
+    if prefix == "api":
+        return Origin("api", user_id=submitted_by_id, detail=source)
+    if prefix == "manual" or (submitted_by_id is not None and prefix == "form"):
+        return Origin("user", user_id=submitted_by_id, detail=source)
+    return Origin("provider", detail=source)
 
 
 def idempotency_key_of(value: Any) -> str | None:
@@ -336,6 +356,8 @@ def accept(actor: Actor, item: InboxItem, *, deal_id: int | None = None) -> Inbo
             raise InvalidInput({"deal_id": _l("Choose a deal you can see.")}) from None
     _accept(actor, item, target)
     audit.record(actor, "inbox.accepted", ENTITY, item.id, {"deal_id": item.deal_id, "status": item.status})
+    events.emit(InboxItemAccepted(subject_id=item.id, origin=actor.origin, status=item.status,
+                                  contact_id=item.contact_id, deal_id=item.deal_id))
     db.session.commit()
     return item
 
@@ -359,6 +381,7 @@ def _accept(actor: Actor, item: InboxItem, target: Deal | None) -> None:
         owner_id = actor.user_id  # no rule applies: whoever sorted it takes it
     if contact is None:
         contact = _new_contact(item, owner_id)
+        events.emit(ContactCreated(subject_id=contact.id, origin=actor.origin, owner_id=owner_id))
     deal = _new_deal(item, contact, owner_id, actor)
     item.status, item.deal_id, item.contact_id, item.owner_id = "accepted", deal.id, contact.id, owner_id
     item.decided_by_id, item.decided_at = actor.user_id, utcnow()
@@ -379,8 +402,8 @@ def _accept(actor: Actor, item: InboxItem, target: Deal | None) -> None:
     if owner_id is not None:
         notifications.notify([owner_id], N_("A new lead is yours: %(title)s"), params={"title": deal.title},
                              link=f"/deals/{deal.id}", level="success")
-    events.emit("lead_assigned", item_id=item.id, deal_id=deal.id, contact_id=contact.id, owner_id=owner_id,
-                rule_id=rule.id if rule is not None else None, task_id=task_id)
+    events.emit(LeadAssigned(subject_id=deal.id, origin=actor.origin, item_id=item.id, contact_id=contact.id,
+                             owner_id=owner_id, rule_id=rule.id if rule is not None else None, task_id=task_id))
 
 
 def _active(user_id: int) -> bool:
@@ -431,5 +454,6 @@ def reject(actor: Actor, item: InboxItem, reason: str) -> InboxItem:
     item.status, item.reject_reason = "rejected", why
     item.decided_by_id, item.decided_at = actor.user_id, utcnow()
     audit.record(actor, "inbox.rejected", ENTITY, item.id, {"reason": why})
+    events.emit(InboxItemRejected(subject_id=item.id, origin=actor.origin, reason=why))
     db.session.commit()
     return item

@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from core.db import db
 from core.models import Activity, AuditEntry, Company, Contact, Deal, OwnerChange, Stage, Task, User, utcnow
+from core.plugins.events import CompanyReassigned, ContactReassigned, DealReassigned, Event, TaskReassigned
 from core.services.clients import client_fields
-from core.services.platform import audit, notifications
+from core.services.platform import audit, events, notifications
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import N_, clean
 from core.services.users.access import can, filter_query, require
@@ -23,12 +24,17 @@ from core.services.users.context import Actor
 
 ENTITIES = ("task", "deal", "contact", "company")
 MODELS: dict[str, Any] = {"task": Task, "deal": Deal, "contact": Contact, "company": Company}
+REASSIGNED: dict[str, type[Event]] = {"task": TaskReassigned, "deal": DealReassigned, "contact": ContactReassigned,
+                                      "company": CompanyReassigned}
 
 
 def record(actor: Actor, entity: str, record_id: int, old: int | None, new: int | None, reason: str) -> None:
-    """Write one change of owner into the item's history (joins the caller's transaction)."""
+    """Write one change of owner into the item's history and emit its ``<entity>_reassigned`` event (joins the
+    caller's transaction)."""
     db.session.add(OwnerChange(entity=entity, record_id=record_id, from_owner_id=old, to_owner_id=new,
                                actor_id=actor.user_id, reason=reason))
+    events.emit(REASSIGNED[entity](subject_id=record_id, origin=actor.origin,  # type: ignore[call-arg]
+                                   from_owner_id=old, to_owner_id=new))
     if entity in ("contact", "company"):
         names = {u.id: u.display_name for u in (db.session.get(User, i) for i in (old, new) if i) if u}
         db.session.add(Activity(kind="owner", author_id=actor.user_id, source="core",

@@ -241,7 +241,8 @@ def generate(now: datetime | None = None, *, only: int | None = None) -> int:
                 deal_id=template.get("deal_id"), notes=template.get("notes", ""),
                 priority=template.get("priority", "normal"), author_id=recurrence.author_id,
                 recurrence_id=recurrence.id, occurrence_at=moment,
-                remind_minutes=template.get("remind_minutes", 0), remind_via=template.get("remind_via"))
+                remind_minutes=template.get("remind_minutes", 0), remind_via=template.get("remind_via"),
+                actor=Actor(None, via="automation", detail=f"recurrence:{recurrence.id}"))
             created += 1
             budget -= 1
         recurrence.generated_until = reached

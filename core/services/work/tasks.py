@@ -18,6 +18,7 @@ from core.db import db
 from core.models import Company, Contact, Deal, Task, TaskComment, User, utcnow
 from core.models.tasks import PRIORITIES, REMINDER_CHANNELS
 from core.models.users import team_members
+from core.plugins.events import SYSTEM_ORIGIN, TaskCompleted, TaskCreated, TaskDeleted, TaskOverdue, TaskUpdated
 from core.services.clients import client_fields, custom_fields, timeline
 from core.services.platform import audit, events
 from core.services.platform.errors import InvalidInput
@@ -69,6 +70,7 @@ def save(actor: Actor, task: Task | None, values: dict[str, Any], *, partial: bo
         require(actor.user, "edit", ENTITY, task)
     errors: dict[str, Any] = {}
     target = task or Task(remind_via=["app"])
+    before = events.column_values(task) if task is not None else {}
     now = utcnow()
     if not partial or "title" in values:
         target.title = clean(str(values.get("title") or ""), 300)
@@ -128,6 +130,10 @@ def save(actor: Actor, task: Task | None, values: dict[str, Any], *, partial: bo
 
             reassign.record(actor, ENTITY, target.id, previous_owner, target.owner_id, "")
         audit.record(actor, "task.updated", ENTITY, target.id, {k: str(v)[:200] for k, v in values.items()})
+        changed = events.changed_since(before, target)
+        if changed:
+            events.emit(TaskUpdated(subject_id=target.id, origin=actor.origin, changed=changed,
+                                    owner_id=target.owner_id, status=target.status))
     db.session.commit()
     return target
 
@@ -185,8 +191,8 @@ def _created(actor: Actor, task: Task) -> None:
                               "due_at": task.due_at.isoformat() if task.due_at else None,
                               "owner": _name_of(task.owner_id)}, commit=False)
     audit.record(actor, "task.created", ENTITY, task.id, {"title": task.title, "owner_id": task.owner_id})
-    events.emit("task_created", task_id=task.id, owner_id=task.owner_id, author_id=actor.user_id,
-                deal_id=task.deal_id, contact_id=task.contact_id)
+    events.emit(TaskCreated(subject_id=task.id, origin=actor.origin, owner_id=task.owner_id, due_at=task.due_at,
+                            deal_id=task.deal_id, contact_id=task.contact_id, company_id=task.company_id))
     if task.owner_id and task.owner_id != actor.user_id:
         from core.services.platform import notifications
 
@@ -234,12 +240,15 @@ def set_status(actor: Actor, task: Task, status: str) -> Task:
     task.completed_at = utcnow() if status == "done" else None
     task.updated_at = utcnow()
     if status == "done":
-        events.emit("task_completed", task_id=task.id, owner_id=task.owner_id, actor_id=actor.user_id,
-                    deal_id=task.deal_id, contact_id=task.contact_id)
+        events.emit(TaskCompleted(subject_id=task.id, origin=actor.origin, owner_id=task.owner_id,
+                                  deal_id=task.deal_id, contact_id=task.contact_id, company_id=task.company_id))
         if task.contact_id or task.company_id:
             timeline.record(kind="task", contact_id=task.contact_id, company_id=task.company_id,
                             author_id=actor.user_id, title=task.title,
                             data={"task_id": task.id, "status": "done", "title": task.title}, commit=False)
+    else:  # reopened or cancelled
+        events.emit(TaskUpdated(subject_id=task.id, origin=actor.origin, changed=("status",),
+                                owner_id=task.owner_id, status=status))
     audit.record(actor, f"task.{status}", ENTITY, task.id, {})
     db.session.commit()
     return task
@@ -261,6 +270,7 @@ def delete(actor: Actor, task: Task) -> None:
     require(actor.user, "delete", ENTITY, task)
     task.deleted_at = utcnow()
     audit.record(actor, "task.deleted", ENTITY, task.id, {"title": task.title})
+    events.emit(TaskDeleted(subject_id=task.id, origin=actor.origin, owner_id=task.owner_id))
     db.session.commit()
 
 
@@ -359,7 +369,7 @@ def _claim(stamp: Any, *conditions: Any, now: datetime, batch: int) -> list[Any]
     waiting = (select(Task.id).where(Task.status == "open", Task.deleted_at.is_(None), stamp.is_(None), *conditions)
                .limit(batch).scalar_subquery())
     claimed = (update(Task).where(Task.id.in_(waiting), stamp.is_(None)).values({stamp: now})
-               .returning(Task.id, Task.owner_id, Task.title, Task.remind_via)
+               .returning(Task.id, Task.owner_id, Task.title, Task.remind_via, Task.due_at)
                .execution_options(synchronize_session=False))
     return list(db.session.execute(claimed).all())
 
@@ -395,6 +405,6 @@ def flag_overdue(now: datetime | None = None, batch: int = 1000) -> int:
     now = now or utcnow()
     rows = _claim(Task.overdue_at, Task.due_at < now, now=now, batch=batch)
     for row in rows:
-        events.emit("task_overdue", task_id=row.id, owner_id=row.owner_id)
+        events.emit(TaskOverdue(subject_id=row.id, origin=SYSTEM_ORIGIN, owner_id=row.owner_id, due_at=row.due_at))
     db.session.commit()
     return len(rows)

@@ -1,9 +1,20 @@
-"""The plugin kit: core.testing's URL-map checks over a plugin's own blueprint (a cross_site webhook included)."""
+"""The plugin kit: core.testing's URL-map checks over a plugin's own blueprint (a cross_site webhook included), and
+a plugin made by ``mayak plugins new``, built as a wheel, installed with the core's wheel into a fresh venv,
+enabled, passing its own tests there."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from core.config import PROJECT_ROOT
 from core.testing.security import assert_url_map_safe, cross_site_endpoints
 from tests.plugins import kit_careless, kit_sample
 
@@ -20,3 +31,91 @@ def test_a_cross_site_view_without_a_signature_check_is_caught(app, make_app):
     careless = make_app(extra_plugins=[("kit_careless", kit_careless)])
     with pytest.raises(AssertionError, match="accepted an empty unsigned post"):
         assert_url_map_safe(careless, blueprints=["kit_careless"])
+
+
+# --- a scaffolded plugin, built as a wheel, installed with the core's wheel into a fresh venv ------------------
+
+ROOT_ONLY = {".venv", ".git", "instance", "build", "dist", "tests", "bench", "test-results", "node_modules"}
+ANYWHERE = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info")
+
+
+def _not_shipped(folder: str, names: list[str]) -> set[str]:
+    """What the core's wheel is not built from: the checkout's own folders (its tests, not the templates')."""
+    top = ROOT_ONLY & set(names) if Path(folder) == PROJECT_ROOT else set()
+    return top | set(ANYWHERE(folder, names))
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600) -> str:
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    assert result.returncode == 0, f"{' '.join(args[:4])}... failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The parent's environment (the PostgreSQL and Redis the tests use) without anything that would put this
+    checkout on the child's path."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env.update(extra)
+    return env
+
+
+def _wheelhouse(rootdir: Path) -> Path:
+    """Downloaded dependency wheels, kept between runs (pytest's cache folder, ignored by git)."""
+    folder = Path(os.environ.get("MAYAK_KIT_WHEELHOUSE", rootdir / ".pytest_cache" / "mayak-plugin-kit" / "wheels"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def plugin_venv(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> dict[str, Path]:
+    """As an author would: the core's wheel installed into a fresh venv (one per test session), ``mayak plugins new
+    smsgate --kind sms`` run from there, the new package built as a wheel and installed too. The venv's python,
+    the package's folder and the work folder."""
+    work = tmp_path_factory.mktemp("plugin-kit")
+    env = _clean_env(PIP_DISABLE_PIP_VERSION_CHECK="1")
+    source, dist = work / "core-source", work / "dist"
+    shutil.copytree(PROJECT_ROOT, source, ignore=_not_shipped)
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(source)], cwd=work,
+         env=env)
+    core_wheel = str(next(dist.glob("mayak_crm-*.whl")))
+    venv = work / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], cwd=work, env=env)
+    python = venv / "bin" / "python"
+    house = _wheelhouse(pytestconfig.rootpath)
+    install = [str(python), "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(house), core_wheel,
+               "pytest"]
+    if subprocess.run(install, cwd=work, env=env, capture_output=True, timeout=600, check=False).returncode != 0:
+        # the first run, or new dependencies: fetch them from the package index into the wheelhouse
+        _run([str(python), "-m", "pip", "wheel", "--quiet", "-w", str(house), "--find-links", str(house), core_wheel,
+              "pytest"], cwd=work, env=env)
+        _run(install, cwd=work, env=env)
+    _run([str(venv / "bin" / "mayak"), "plugins", "new", "smsgate", "--kind", "sms"], cwd=work, env=env)
+    package = work / "mayak-smsgate"
+    _run([str(python), "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(package)], cwd=work, env=env)
+    plugin_wheel = str(next(dist.glob("mayak_smsgate-*.whl")))
+    _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", plugin_wheel], cwd=work, env=env)
+    return {"python": python, "package": package, "work": work}
+
+
+def test_a_scaffolded_plugin_installed_from_wheels_passes_its_tests(plugin_venv):
+    python, package, work = plugin_venv["python"], plugin_venv["package"], plugin_venv["work"]
+    sources = [*(package / "mayak_smsgate").rglob("*.py"), *(package / "tests").rglob("*.py")]  # not build/
+    lines = sum(len(p.read_text(encoding="utf-8").splitlines()) for p in sources)
+    assert lines <= 150, f"the SMS plugin and its tests take {lines} lines of Python"
+    run = work / "run"
+    shutil.copytree(package / "tests", run / "tests")  # the tests only: the plugin comes from its wheel
+    env = _clean_env(SMSGATE_API_KEY="the-deployed-key", MAYAK_INSTANCE_PATH=str(work / "instance"),
+                     MAYAK_DATABASE_URL=f"sqlite:///{work / 'mayak.db'}",
+                     MAYAK_PLUGINS_FILE=str(work / "plugins.toml"))
+    where = _run([str(python), "-c", "import core, mayak_smsgate; print(core.__file__, mayak_smsgate.__file__)"],
+                 cwd=run, env=env)
+    assert str(PROJECT_ROOT) not in where and "site-packages" in where
+    # enabled in an installation's plugins.toml, found through its entry point, migrated
+    (work / "plugins.toml").write_text('[plugins.smsgate]\napi_key = { env = "SMSGATE_API_KEY" }\n')
+    mayak = str(python.parent / "mayak")
+    _run([mayak, "db", "upgrade"], cwd=run, env=env)
+    listed = json.loads(_run([mayak, "plugins", "list", "--json"], cwd=run, env=env))
+    assert [(p["name"], p["source"]) for p in listed["enabled"]] == [("smsgate", "mayak-smsgate")]
+    output = _run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=run, env=env)
+    summary = output.strip().splitlines()[-1]
+    assert re.search(r"\b\d+ passed\b", summary) and not re.search(r"failed|error", summary), output[-2000:]

@@ -200,3 +200,22 @@ def test_core_routes_a_known_caller_to_the_manager_who_owns_them(app, make_user)
         owner.is_active = False
         db.session.commit()
         assert route_call(IncomingCall(call_id="c4", from_number="+79167654321")) is None
+
+
+def test_the_api_takes_every_registered_channel_and_publishes_them(telecom_app):
+    from core.db import unit_of_work
+    from core.services.users import tokens
+
+    admin = create_user(telecom_app, "admin@example.com", is_admin=True)
+    with telecom_app.app_context(), unit_of_work():
+        token = tokens.create(Actor(None, via="test"), db.session.get(User, admin.id), "test")
+    api = {"Authorization": f"Bearer {token}"}
+    client = telecom_app.test_client()
+    made = client.post("/api/v1/inbox", json={"channel": "sms", "name": "Анна", "phone": "+7 916 765-43-21"},
+                       headers=api)
+    assert made.status_code == 201 and made.json["data"]["channel"] == "sms"
+    refused = client.post("/api/v1/inbox", json={"channel": "fax", "name": "Анна", "phone": "+7 916 765-43-21"},
+                          headers=api)
+    assert refused.status_code == 422 and "channel" in refused.json["error"]["fields"]
+    schema = client.get("/api/v1/openapi.json").json["components"]["schemas"]["InboxItem"]["properties"]["channel"]
+    assert "sms" in schema["enum"] and "phone" in schema["enum"] and "x-mayak-registry" not in schema

@@ -3,11 +3,11 @@ user's choice of where reminders go (their profile). ``plugins.toml`` values sta
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, Form, IntegerField, SelectField, StringField, ValidationError
 from wtforms.validators import URL, Email, Length, NumberRange, Optional
 
-from core.plugins.settings import SecretField, plugin_settings, user_settings
+from mayak import SecretField, plugin_settings, user_settings
+from mayak import lazy_gettext as _l
 
 __all__ = ["SmtpForm", "UserMailForm", "plugin_settings", "user_settings"]
 

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from wtforms import Form, SelectMultipleField, StringField, ValidationError
 from wtforms.validators import URL, Length, Optional
 
-from core.plugins import facades
-from core.plugins.events import ORIGIN_KINDS
-from core.plugins.settings import SecretField, plugin_settings
+from mayak import EVENTS, ORIGIN_KINDS, SecretField, plugin_settings
+from mayak import lazy_gettext as _l
 
 __all__ = ["WebhooksForm", "plugin_settings"]
 
@@ -29,7 +27,9 @@ class WebhooksForm(Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.events.choices = [(name, name) for name in sorted(facades.event_catalogue())]
+        # the core's catalogue, and whatever is chosen now (events of other plugins named in plugins.toml)
+        chosen = list(getattr(plugin_settings("webhooks"), "events", None) or [])
+        self.events.choices = [(name, name) for name in sorted({*EVENTS, *chosen})]
         self.skip_origins.choices = [(kind, kind) for kind in ORIGIN_KINDS]
 
     def validate_secret(self, field: SecretField) -> None:  # no Optional(): it would skip this check when empty

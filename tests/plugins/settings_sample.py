@@ -5,8 +5,7 @@ from __future__ import annotations
 from wtforms import Form, IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from core.plugins import HealthStatus, hookimpl
-from core.plugins.settings import SecretField, plugin_settings
+from mayak import HealthStatus, SecretField, hookimpl, plugin_settings
 
 
 class SettingsForm(Form):

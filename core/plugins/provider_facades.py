@@ -16,6 +16,7 @@ from core.db import db
 from core.errors import ProviderNotFound
 from core.models import ProviderChoice
 from core.plugins.facades import plugins, registry
+from core.plugins.manager import Policy
 from core.plugins.providers import (
     MAIL,
     MESSAGING,
@@ -124,8 +125,8 @@ def mail(team: Team | int | None = None, key: str | None = None) -> MailProvider
 
 def route_call(call: IncomingCall) -> RouteAnswer | None:
     """Whom ``call`` should ring, as the first plugin answering ``route_call`` says; ``None``: the PBX decides."""
-    answer: RouteAnswer | None = plugins().pm.hook.route_call(call=call)
-    return answer
+    answer = plugins().call("route_call", Policy.FIRST, call=call)
+    return answer[0].value if answer else None  # type: ignore[no-any-return]
 
 
 # --- open registries ------------------------------------------------------------------------------------------

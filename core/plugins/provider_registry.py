@@ -5,30 +5,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.errors import StartupError
+from core.plugins.manager import MayakPlugins, Policy
 from core.plugins.providers import PROVIDER_KINDS, ChannelSpec, ProviderSpec, TimelineKindSpec
-
-if TYPE_CHECKING:
-    from core.plugins.manager import MayakPlugins
 
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,19}")  # channel and timeline kind columns are String(20)
 _PROVIDER_KEY = re.compile(r"[a-z][a-z0-9_.-]{0,59}")
 
 
 def _named(manager: MayakPlugins, hook_name: str) -> list[tuple[str, Any]]:
-    """``(plugin, item)`` for every item the implementations of ``hook_name`` return, core first."""
-    caller = getattr(manager.pm.hook, hook_name)
-    found: list[tuple[str, Any]] = []
-    for impl in reversed(caller.get_hookimpls()):
-        try:
-            items = impl.function() or []
-        except Exception as exc:
-            raise StartupError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}") \
-                from exc
-        found.extend((impl.plugin_name, item) for item in items)
-    return found
+    """``(plugin, item)`` for every item the implementations of ``hook_name`` return, in registration order (core,
+    then the plugins in ``plugins.toml`` order; each plugin's items in its own order). The first enabled provider
+    of a kind is the default until an administrator chooses."""
+    results = manager.call(hook_name, Policy.STRICT)
+    return [(result.plugin, item) for result in reversed(results) for item in result.value or []]
 
 
 class ProviderRegistry:

@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 
 from core.config import PROJECT_ROOT
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import AuditEntry, PluginSetting, User, UserPluginSetting
 from core.plugins.settings import plugin_settings, user_settings
 from core.testing.fixtures import create_user, post_form, sign_in
@@ -44,13 +44,13 @@ def admin_of(sample_app):
 
 
 def _raw(app, plugin="settings_sample"):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return {row.key: (row.value, row.secret) for row in db.session.scalars(
             select(PluginSetting).where(PluginSetting.plugin == plugin))}
 
 
 def test_plugins_toml_values_are_used_when_nothing_is_saved(sample_app, admin_of):
-    with sample_app.test_request_context():
+    with sample_app.test_request_context(), unit_of_work():
         conf = plugin_settings("settings_sample")
         assert conf.endpoint == "https://toml.example.com" and conf.retries == 5 and conf.api_key is None
     page = admin_of.get(PAGE)
@@ -67,13 +67,13 @@ def test_saving_stores_the_secret_encrypted_and_never_shows_it(sample_app, admin
     assert secret is True and SECRET not in str(token) and token.startswith("gAAAA")
     assert raw["endpoint"] == ("https://db.example.com", False)
     assert "retries" not in raw, "a value equal to plugins.toml's is not stored"
-    with sample_app.app_context():  # the raw column, straight from the database
+    with sample_app.app_context(), unit_of_work():  # the raw column, straight from the database
         column = db.session.execute(text("SELECT value FROM plugin_setting WHERE key = 'api_key'")).scalar_one()
         assert SECRET not in str(column)
         entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "plugin.settings_saved")).one()
         assert entry.target_id == "settings_sample" and entry.changes["api_key"] == "***"
         assert SECRET not in str(entry.changes)
-    with sample_app.test_request_context():
+    with sample_app.test_request_context(), unit_of_work():
         conf = plugin_settings("settings_sample")
         assert conf.api_key == SECRET and conf.endpoint == "https://db.example.com"
     html = admin_of.get(PAGE).get_data(as_text=True)
@@ -88,7 +88,7 @@ def test_an_empty_secret_keeps_the_saved_one(sample_app, admin_of):
     assert answer.status_code == 302, answer.get_data(as_text=True)
     raw = _raw(sample_app)
     assert raw["api_key"][0] == token and raw["retries"] == (2, False)
-    with sample_app.test_request_context():
+    with sample_app.test_request_context(), unit_of_work():
         assert plugin_settings("settings_sample").api_key == SECRET
     # the box beside it forgets it: the field is required again
     answer = post_form(admin_of, PAGE, {"endpoint": "https://other.example.com", "api_key": "",
@@ -106,13 +106,13 @@ def test_validation_errors_appear_next_to_the_field_and_nothing_is_saved(sample_
         assert f'id="{name}-err"' in html
     assert "short" not in html, "a typed secret is not echoed back either"
     assert _raw(sample_app) == {}
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "plugin.settings_saved")) is None
 
 
 def test_database_value_wins_over_plugins_toml(sample_app, admin_of):
     post_form(admin_of, PAGE, {"endpoint": "https://db.example.com", "api_key": SECRET, "retries": "7"})
-    with sample_app.test_request_context():
+    with sample_app.test_request_context(), unit_of_work():
         conf = plugin_settings("settings_sample")
         assert (conf.endpoint, conf.retries) == ("https://db.example.com", 7)
     # back to the plugins.toml value: the row goes, so plugins.toml decides again
@@ -162,7 +162,7 @@ def test_rights(sample_app):
 
 
 def _user_rows(app, user_id):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return {row.key: (row.value, row.secret) for row in db.session.scalars(
             select(UserPluginSetting).where(UserPluginSetting.user_id == user_id))}
 
@@ -187,10 +187,10 @@ def test_a_user_keeps_their_own_settings_in_the_profile(sample_app):
     assert rows["mailbox_password"][1] is True and "hunter22" not in str(rows["mailbox_password"][0])
     page = client.get("/profile/plugins").get_data(as_text=True)
     assert "hunter22" not in page and 'value="204"' in page and "Leave empty to keep it" in page
-    with sample_app.test_request_context():
+    with sample_app.test_request_context(), unit_of_work():
         mine = user_settings("settings_sample", db.session.get(User, seller.id))
         assert mine.extension == "204" and mine["mailbox_password"] == "hunter22"
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "user.plugin_settings")).one()
         assert entry.changes == {"settings_sample.extension": [None, "204"], "settings_sample.mailbox_password": "***"}
     assert client.get(f"/admin/users/{seller.id}/plugins").status_code == 403
@@ -208,7 +208,7 @@ def test_an_administrator_sets_a_users_plugin_settings(sample_app, admin_of):
                       headers={"HX-Request": "true"})
     assert saved.status_code == 200 and "are saved" in saved.get_data(as_text=True)
     assert _user_rows(sample_app, seller.id) == {"extension": ("305", False)}
-    with sample_app.test_request_context():
+    with sample_app.test_request_context(), unit_of_work():
         assert user_settings("settings_sample", db.session.get(User, seller.id)).extension == "305"
 
 
@@ -224,17 +224,17 @@ def test_key_rotation(build_sample):
     post_form(client, PAGE, {"endpoint": "https://db.example.com", "api_key": SECRET, "retries": "5"})
     token = _raw(first)["api_key"][0]
     both = build_sample(MAYAK_SETTINGS_KEYS=f"{new},{old}")
-    with both.test_request_context():
+    with both.test_request_context(), unit_of_work():
         assert plugin_settings("settings_sample").api_key == SECRET  # the old key still decrypts
     result = both.test_cli_runner().invoke(args=["settings", "rotate-key"])
     assert result.exit_code == 0 and "1 secret setting(s) re-encrypted" in result.output
     rotated = _raw(both)["api_key"][0]
     assert rotated != token and SECRET not in rotated
     only_new = build_sample(MAYAK_SETTINGS_KEYS=new)
-    with only_new.test_request_context():
+    with only_new.test_request_context(), unit_of_work():
         assert plugin_settings("settings_sample").api_key == SECRET
     only_old = build_sample(MAYAK_SETTINGS_KEYS=old)
-    with only_old.test_request_context():  # unreadable: logged, and plugins.toml's value (none) applies
+    with only_old.test_request_context(), unit_of_work():  # unreadable: logged, and plugins.toml's value (none) applies
         assert plugin_settings("settings_sample").api_key is None
     refused = only_old.test_cli_runner().invoke(args=["settings", "rotate-key"])
     assert refused.exit_code != 0 and "nothing was changed" in refused.output
@@ -268,7 +268,7 @@ def test_webhooks_settings_in_the_admin_page(app, admin_client):
                       {"url": "https://93.184.215.14/hook", "secret": "whsec-0123456789abcdef",
                        "events": ["deal_won", "task_overdue"], "skip_origins": ["demo", "import"]})
     assert saved.status_code == 302, saved.get_data(as_text=True)
-    with app.test_request_context():
+    with app.test_request_context(), unit_of_work():
         conf = plugin_settings("webhooks")
         assert (conf.url, conf.secret) == ("https://93.184.215.14/hook", "whsec-0123456789abcdef")
         assert conf.events == ["deal_won", "task_overdue"] and conf.skip_origins == ["demo", "import"]
@@ -290,7 +290,7 @@ def test_mail_notify_settings_and_a_users_choice(app, admin_client):
     sign_in(client, seller.email)
     assert "Email reminders" in client.get("/profile/plugins").get_data(as_text=True)
     post_form(client, "/profile/plugins/mail_notify", {"mail_notify-off": "y", "mail_notify-address": ""})
-    with app.test_request_context():
+    with app.test_request_context(), unit_of_work():
         conf = plugin_settings("mail_notify")
         assert (conf.host, conf.port, conf.password) == ("smtp.example.com", 2525, "smtp-pass-123")
         assert user_settings("mail_notify", db.session.get(User, seller.id)).off is True
@@ -298,3 +298,29 @@ def test_mail_notify_settings_and_a_users_choice(app, admin_client):
 
         # the user turned reminders by email off: nobody delivers them (no SMTP connection is tried)
         assert deliver_notification("email", db.session.get(User, seller.id), "Reminder", {}, None) is False
+
+
+def test_settings_are_read_once_per_context_and_a_long_context_sees_a_save(sample_app, admin_of):
+    from flask import g
+    from sqlalchemy import event
+
+    from core.plugins import settings as settings_module
+
+    with sample_app.app_context(), unit_of_work():
+        statements: list[str] = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            for _ in range(5):
+                assert plugin_settings("settings_sample").endpoint == "https://toml.example.com"
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        assert len([s for s in statements if "plugin_setting" in s]) == 1
+        # an administrator saves meanwhile (another request in its own context)
+        with sample_app.app_context(), unit_of_work():
+            post_form(admin_of, PAGE, {"endpoint": "https://db.example.com", "api_key": SECRET, "retries": "5"})
+        assert plugin_settings("settings_sample").endpoint == "https://toml.example.com"  # this context's copy
+        held = g.get(settings_module._CACHE)
+        g._mayak_plugin_settings = (held[0] - settings_module.CACHE_SECONDS - 1, held[1])  # time passes
+        db.session.rollback()  # a new transaction, as the next unit of work in a long-lived context would be
+        assert plugin_settings("settings_sample").endpoint == "https://db.example.com"

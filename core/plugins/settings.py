@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from core.db import db
 from core.errors import ProviderError, ProviderNotFound
 from core.models.plugin_settings import PluginSetting, UserPluginSetting
 from core.plugins.facades import plugins
+from core.plugins.manager import Policy
 from core.plugins.types import HealthStatus
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 _CACHE = "_mayak_plugin_settings"
 _CIPHER_KEY = "mayak.settings_cipher"
 _READY_KEY = "mayak.settings_tables"
+CACHE_SECONDS = 5.0
 
 
 class SecretField(PasswordField):
@@ -131,13 +134,8 @@ def rotate(token: str) -> str:
 
 
 def _own_answer(hook_name: str, plugin: str) -> Any:
-    caller = getattr(plugins().pm.hook, hook_name, None)
-    if caller is None:
-        return None
-    for impl in caller.get_hookimpls():
-        if impl.plugin_name == plugin:
-            return impl.function()
-    return None
+    answer = plugins().call(hook_name, Policy.FIRST, only=plugin)
+    return answer[0].value if answer else None
 
 
 def settings_form(plugin: str) -> type[Form] | None:
@@ -193,18 +191,22 @@ def _tables_ready() -> bool:
 
 
 def _cache() -> dict[Any, Any]:
-    cache = g.get(_CACHE)
-    if cache is None:
-        cache = {}
-        setattr(g, _CACHE, cache)
-    return cache
+    """The values read in this application context (one request or job), forgotten after :data:`CACHE_SECONDS` so a
+    long-lived context (a CLI command, a scheduler loop, an RQ worker's parent) still sees an administrator's save."""
+    now = time.monotonic()
+    held = g.get(_CACHE)
+    if held is None or now - held[0] > CACHE_SECONDS:
+        held = (now, {})
+        setattr(g, _CACHE, held)
+    return held[1]
 
 
 def invalidate(plugin: str | None = None) -> None:
     """Forget the values read in this context (after a save); all plugins' when ``plugin`` is ``None``."""
-    cache = g.get(_CACHE)
-    if cache is None:
+    held = g.get(_CACHE)
+    if held is None:
         return
+    cache = held[1]
     if plugin is None:
         cache.clear()
         return
@@ -321,21 +323,12 @@ def check_connection(plugin: str) -> list[tuple[str, HealthStatus]]:
     naming the exception (its text may hold a secret, so it is logged, not shown)."""
     answers: list[tuple[str, HealthStatus]] = []
     manager = plugins()
-    for impl in manager.pm.hook.plugin_health.get_hookimpls():
-        if impl.plugin_name != plugin:
-            continue
-        try:
-            result = impl.function()
-        except Exception as exc:
-            log.exception("plugin %r failed its health check", plugin)
-            result = HealthStatus(False, gettext("the check failed: %(error)s", error=type(exc).__name__))
-        if result is not None:
-            answers.append((gettext("Plugin"), result))
-    register = getattr(manager.pm.hook, "register_providers", None)
-    for impl in register.get_hookimpls() if register is not None else []:
-        if impl.plugin_name != plugin:
-            continue
-        for spec in impl.function() or []:
+    for health in manager.call("plugin_health", Policy.ISOLATED, only=plugin):  # a raising check is logged there
+        result = health.value if health.error is None else \
+            HealthStatus(False, gettext("the check failed: %(error)s", error=type(health.error).__name__))
+        answers.append((gettext("Plugin"), result))
+    for registered in manager.call("register_providers", Policy.FIRST, only=plugin):
+        for spec in registered.value or []:
             label = str(getattr(spec, "label", "") or getattr(spec, "key", ""))
             try:
                 result = spec.factory(plugin_settings(plugin)).check_connection()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
@@ -19,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from core.db import db
 from core.jobs.backends import Backend, InProcessBackend, RQBackend
+from core.jobs.context import JobContext as JobContext  # re-exported: job functions annotate their ctx
+from core.jobs.outbox import SESSION_FLAG as EVENTS_FLAG
 from core.models import JobRecord, utcnow
 from core.plugins.facades import job_spec
-from core.services.platform.events import SESSION_FLAG as EVENTS_FLAG
 
 log = logging.getLogger(__name__)
 
@@ -100,25 +100,6 @@ def kick_dispatch() -> None:
 
 def get(record_id: int) -> JobRecord | None:
     return db.session.get(JobRecord, record_id)
-
-
-@dataclass
-class JobContext:
-    """What a running job receives first: its record id, attempt number and a progress reporter."""
-
-    record_id: int
-    name: str
-    attempt: int
-
-    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
-        """Store progress on the job row at once (outside the job's own transaction) for progress bars."""
-        with db.engine.begin() as conn:
-            conn.execute(
-                update(JobRecord)
-                .where(JobRecord.id == self.record_id)
-                .values(progress_done=done, progress_total=total, progress_message=message[:300],
-                        heartbeat_at=utcnow())
-            )
 
 
 @event.listens_for(Session, "after_commit")

@@ -11,12 +11,12 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from core.db import db
-from core.jobs import JobContext
+from core.jobs import outbox
+from core.jobs.context import JobContext
 from core.jobs.dispatch import dispatch_pending
 from core.models import JobRecord, utcnow
 from core.plugins.events import SYSTEM_ORIGIN, JobFailed
 from core.plugins.facades import job_spec
-from core.services.platform import events
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _failed(record_id: int, exc: BaseException) -> str:
     if record.attempts >= record.max_attempts:
         record.status = "failed"
         record.finished_at = utcnow()
-        events.emit(JobFailed(subject_id=record.id, origin=SYSTEM_ORIGIN, job_name=record.name,
+        outbox.emit(JobFailed(subject_id=record.id, origin=SYSTEM_ORIGIN, job_name=record.name,
                               error=record.error or ""))
     else:
         record.status = "queued"

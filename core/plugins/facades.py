@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app, has_app_context
 
 from core.errors import ProviderNotFound, StartupError
+from core.plugins import webhooks
 from core.plugins.events import ALL, Event, EventHandler, build_catalogue
 from core.plugins.manager import Policy
 from core.plugins.provider_registry import ProviderRegistry
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 EXTENSION_KEY = "mayak.plugins"
 REGISTRY_KEY = "mayak.registry"
+WEBHOOKS_KEY = "mayak.webhooks"
 
 
 def plugins() -> MayakPlugins:
@@ -182,3 +184,13 @@ def deliver_event(handler: EventHandler, event: Event) -> None:
 def plugin_info(name: str) -> PluginInfo | None:
     """What Mayak knows of the enabled plugin ``name`` (version, root folder, its deploy-time ``Settings``)."""
     return plugins().info(name)
+
+
+def webhook_endpoints() -> dict[tuple[str, str], webhooks.WebhookEndpoint]:
+    """Every webhook endpoint the enabled plugins declare, by ``(plugin, path)``; collected once per app (a wrong
+    declaration stops with one line naming the plugin)."""
+    found = current_app.extensions.get(WEBHOOKS_KEY)
+    if found is None:
+        found = webhooks.collect((a.plugin, a.value) for a in plugins().call("register_webhooks", Policy.STRICT))
+        current_app.extensions[WEBHOOKS_KEY] = found
+    return found  # type: ignore[no-any-return]

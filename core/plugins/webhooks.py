@@ -20,7 +20,6 @@ from urllib.parse import parse_qs
 
 from core.errors import StartupError
 
-EXTENSION_KEY = "mayak.webhooks"
 DEFAULT_MAX_BYTES = 256 * 1024
 HARD_MAX_BYTES = 8 * 1024 * 1024  # no endpoint may take more: a delivery is kept in the database
 _PATH = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}(/[a-z0-9][a-z0-9._-]{0,63}){0,3}")
@@ -200,21 +199,6 @@ def address_allowed(address: str, allowed: list[ipaddress.IPv4Network | ipaddres
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return any(ip.version == net.version and ip in net for net in allowed)
-
-
-def endpoints() -> dict[tuple[str, str], WebhookEndpoint]:
-    """Every endpoint the current app's plugins declare, by ``(plugin, path)``; collected once per app."""
-    from flask import current_app
-
-    from core.plugins.facades import plugins
-    from core.plugins.manager import Policy
-
-    found = current_app.extensions.get(EXTENSION_KEY)
-    if found is None:
-        answers = plugins().call("register_webhooks", Policy.STRICT)
-        found = collect((answer.plugin, answer.value) for answer in answers)
-        current_app.extensions[EXTENSION_KEY] = found
-    return found
 
 
 def collect(declared: Iterable[tuple[str, Iterable[Any]]]) -> dict[tuple[str, str], WebhookEndpoint]:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, url_for
 from flask_babel import lazy_gettext as _l
 
-from core.plugins import CardAction, CardPanel, hookimpl
-from core.plugins.web import current_actor, fragment
-from core.services.clients import contacts
-from core.services.users.access import can
+from mayak import CardAction, CardPanel, can, get_contact, hookimpl
+from mayak.web import current_actor, fragment
 
 bp = Blueprint("card_basics", __name__, url_prefix="/plugins/card-basics")
 
@@ -37,7 +35,7 @@ def card_panels(entity: str, record: object) -> list[CardPanel]:
 def colleagues(contact_id: int):  # type: ignore[no-untyped-def]
     actor = current_actor()
     try:
-        contact = contacts.get(actor, contact_id)
+        contact = get_contact(actor, contact_id)
     except LookupError:
         abort(404)
     people = []

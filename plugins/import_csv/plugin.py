@@ -12,7 +12,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from core.plugins import ImportFileError, ImportFormat, TableSource, hookimpl, table_row
+from mayak import ImportFileError, ImportFormat, TableSource, hookimpl, table_row
 
 SAMPLE = 64 * 1024
 DELIMITERS = ";,\t|"

@@ -12,7 +12,7 @@ from typing import IO, Any
 import vobject
 from flask_babel import lazy_gettext as _l
 
-from core.plugins import ImportFileError, ImportFormat, TableSource, hookimpl
+from mayak import ImportFileError, ImportFormat, TableSource, hookimpl
 
 MAX_PHONES = 5
 MAX_NESTING = 4  # a card inside a card (vCard 3's AGENT) is as deep as real address books go

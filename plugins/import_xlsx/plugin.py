@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
-from core.plugins import ImportFileError, ImportFormat, TableSource, hookimpl
+from mayak import ImportFileError, ImportFormat, TableSource, hookimpl
 
 # openpyxl parses with defusedxml when it is installed (a dependency of Mayak): entity declarations (billion
 # laughs, external entities) raise instead of expanding

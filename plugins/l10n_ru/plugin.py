@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.plugins import CountryRules, LocaleSpec, hookimpl
+from mayak import CountryRules, LocaleSpec, hookimpl
 
 
 @hookimpl

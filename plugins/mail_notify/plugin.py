@@ -13,12 +13,8 @@ from email.utils import make_msgid
 from flask import current_app, has_request_context, request
 from flask_babel import force_locale, gettext
 
-from core.models import User
-from core.plugins import HealthStatus, hookimpl
-from core.plugins.facades import plugins
-from core.plugins.manager import secret_field
-
-from plugins.mail_notify.settings_form import SmtpForm, UserMailForm, plugin_settings, user_settings  # noqa: E402
+from mayak import HealthStatus, User, hookimpl, secret_field
+from plugins.mail_notify.settings_form import SmtpForm, UserMailForm, plugin_settings, user_settings
 
 TIMEOUT_SECONDS = 20
 

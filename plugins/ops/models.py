@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.plugins.models import Base, UTCDateTime, utcnow
+from mayak import Base, UTCDateTime, utcnow
 
 
 class PurgeRun(Base):

@@ -13,23 +13,32 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from core.plugins import (
+from mayak import (
+    JOB_STATUSES,
+    N_,
     Event,
     EventHandler,
     HealthStatus,
+    JobFailed,
     JobSpec,
     NavItem,
     PermissionSpec,
     ScheduleSpec,
+    UserCreated,
+    UserDeactivated,
+    ValidationError,
+    admin_ids,
+    db,
+    failed_jobs_since,
     hookimpl,
+    notify,
+    plugin_info,
+    purge_history,
+    recent_jobs,
+    retry_job,
+    waiting_jobs,
 )
-from core.plugins.events import JobFailed, UserCreated, UserDeactivated
-from core.plugins.facades import plugins
-from core.plugins.models import db
-from core.plugins.web import EmptyForm, can, current_actor, current_user_or_none, render, require
-from core.services.platform import maintenance, notifications, params
-from core.services.platform.errors import ValidationError
-from core.services.platform.text import N_
+from mayak.web import EmptyForm, can, current_actor, current_user_or_none, param_choice, param_id, render, require
 from plugins.ops.models import PurgeRun
 
 
@@ -51,7 +60,7 @@ class Settings:
 
 
 def settings() -> Settings:
-    info = plugins().info("ops")
+    info = plugin_info("ops")
     return info.settings if info is not None and info.settings is not None else Settings()
 
 
@@ -60,8 +69,8 @@ def settings() -> Settings:
 
 def purge_job(ctx: object) -> dict[str, int]:
     conf = settings()
-    counts = maintenance.purge(conf.job_retention_days, conf.event_retention_days,
-                               conf.notification_retention_days)
+    counts = purge_history(job_days=conf.job_retention_days, event_days=conf.event_retention_days,
+                           notification_days=conf.notification_retention_days)
     db.session.add(PurgeRun(jobs_deleted=counts["jobs"], events_deleted=counts["events"],
                             notifications_deleted=counts["notifications"],
                             login_failures_deleted=counts["login_failures"]))
@@ -115,10 +124,10 @@ def jobs_page():  # type: ignore[no-untyped-def]
     require(current_user_or_none(), "view", "job")
     # the status filter is one of the known statuses (else 400), and reaches the template as ``shown``: render()'s
     # own ``status`` is the HTTP status, which a query parameter must never set
-    shown = params.choice("status", request.args["status"], maintenance.JOB_STATUSES) \
+    shown = param_choice("status", request.args["status"], JOB_STATUSES) \
         if request.args.get("status") else None
-    before = params.optional_id("before", request.args.get("before"))
-    rows = maintenance.recent_jobs(limit=50, before_id=before, status=shown)
+    before = param_id("before", request.args.get("before"))
+    rows = recent_jobs(limit=50, before_id=before, status=shown)
     runs = db.session.query(PurgeRun).order_by(PurgeRun.id.desc()).limit(5).all()
     return render("ops/jobs.html", "rows", jobs=rows, runs=runs, shown=shown, form=EmptyForm(),
                   more=rows[-1].id if len(rows) == 50 else None)
@@ -129,7 +138,7 @@ def retry(record_id: int):  # type: ignore[no-untyped-def]
     require(current_user_or_none(), "edit", "job")
     if EmptyForm().validate_on_submit():
         try:
-            maintenance.retry_job(current_actor(), record_id)
+            retry_job(current_actor(), record_id)
         except ValidationError as exc:
             db.session.rollback()
             flash(str(exc.message), "danger")
@@ -156,8 +165,8 @@ def nav_items(user: object) -> list[NavItem]:
 @hookimpl
 def plugin_health() -> HealthStatus:
     conf = settings()
-    waiting = maintenance.waiting_jobs(timedelta(minutes=conf.waiting_alert_minutes))
-    failed = maintenance.failed_since(timedelta(hours=24))
+    waiting = waiting_jobs(timedelta(minutes=conf.waiting_alert_minutes))
+    failed = failed_jobs_since(timedelta(hours=24))
     if waiting:
         hint = (_("is `mayak worker` running?") if current_app.config.get("REDIS_URL")
                 else _("is the app overloaded?"))
@@ -170,8 +179,8 @@ def plugin_health() -> HealthStatus:
 
 def _job_failed(event: Event) -> None:
     assert isinstance(event, JobFailed)
-    notifications.notify(
-        notifications.admin_ids(),
+    notify(
+        admin_ids(),
         N_("Background job %(name)s failed: %(error)s"),
         params={"name": event.job_name, "error": event.error[:200]},
         link="/admin/jobs/?status=failed",
@@ -183,9 +192,9 @@ def _job_failed(event: Event) -> None:
 def _tell_other_admins(event: Event, message: str) -> None:
     assert isinstance(event, UserCreated | UserDeactivated)
     skip = (event.origin.user_id, event.subject_id)
-    recipients = [uid for uid in notifications.admin_ids() if uid not in skip]
+    recipients = [uid for uid in admin_ids() if uid not in skip]
     if recipients:
-        notifications.notify(recipients, message, params={"email": event.email}, link="/admin/users", source="ops")
+        notify(recipients, message, params={"email": event.email}, link="/admin/users", source="ops")
 
 
 def _user_created(event: Event) -> None:

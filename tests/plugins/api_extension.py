@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint
 from werkzeug.exceptions import TooManyRequests
 
-from core.plugins import hookimpl
-from core.plugins.web import public
+from mayak import hookimpl
+from mayak.web import public
 
 bp = Blueprint("api_extension", __name__, url_prefix="/api/ext")
 

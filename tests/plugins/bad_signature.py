@@ -1,6 +1,6 @@
 """A test plugin implementing a hook with an argument the hook does not have."""
 
-from core.plugins import hookimpl
+from mayak import hookimpl
 
 
 @hookimpl

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, make_response, request
 from flask import redirect as flask_redirect
 
-from core.plugins import hookimpl
-from core.plugins.web import public, redirect, render
+from mayak import hookimpl
+from mayak.web import public, redirect, render
 
 bp = Blueprint("careless", __name__, url_prefix="/careless")
 

@@ -1,6 +1,6 @@
 """A test plugin whose event handler is broken."""
 
-from core.plugins import EventHandler, hookimpl
+from mayak import EventHandler, hookimpl
 
 
 def broken(event):

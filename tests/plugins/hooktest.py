@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import time
 
-from core.plugins import hookimpl
-from core.plugins.webhooks import (
+from mayak import (
+    SYSTEM,
     InboundDelivery,
     MalformedBody,
     WebhookAnswer,
     WebhookEndpoint,
     WebhookRequest,
     hmac_hex,
+    hookimpl,
+    record_audit,
     signature_matches,
 )
-from core.services.platform import audit
-from core.services.users.context import SYSTEM
 
 SECRET = "hooktest-secret"
 FAILING: set[str] = set()  # delivery ids whose handler raises (a test empties it, then replays)
@@ -38,7 +38,7 @@ def handle(delivery: InboundDelivery) -> None:
     data = delivery.request.json()
     if not isinstance(data, dict) or "event" not in data:
         raise MalformedBody("no event")
-    audit.record(SYSTEM, "hooktest.effect", "hooktest", delivery.external_id or "-", {"event": data["event"]})
+    record_audit(SYSTEM, "hooktest.effect", "hooktest", delivery.external_id or "-", {"event": data["event"]})
     if delivery.external_id in FAILING:
         raise RuntimeError(f"provider exploded on {delivery.external_id}")
 
@@ -51,13 +51,13 @@ def plain_id(request: WebhookRequest) -> str | None:
 
 
 def handle_plain(delivery: InboundDelivery) -> None:
-    audit.record(SYSTEM, "hooktest.effect", "hooktest", delivery.external_id or "-", {"event": "plain"})
+    record_audit(SYSTEM, "hooktest.effect", "hooktest", delivery.external_id or "-", {"event": "plain"})
 
 
 def route(delivery: InboundDelivery) -> dict[str, str]:
     data = delivery.request.json()
     time.sleep(float(data.get("think", 0)))
-    audit.record(SYSTEM, "hooktest.effect", "hooktest", delivery.external_id or "-", {"event": "route"})
+    record_audit(SYSTEM, "hooktest.effect", "hooktest", delivery.external_id or "-", {"event": "route"})
     return {"ring": "ext-101", "caller": str(data.get("caller", ""))}
 
 

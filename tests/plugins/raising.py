@@ -1,6 +1,6 @@
 """A test plugin whose per-request hooks raise: pages must still render."""
 
-from core.plugins import hookimpl
+from mayak import hookimpl
 
 
 @hookimpl

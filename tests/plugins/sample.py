@@ -5,10 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from core.plugins import Event, EventHandler, JobSpec, ScheduleSpec, hookimpl
-from core.plugins.models import db
-from core.services.platform import audit
-from core.services.users.context import SYSTEM
+from mayak import SYSTEM, Event, EventHandler, JobSpec, ScheduleSpec, db, hookimpl, record_audit
 
 
 @dataclass(frozen=True)
@@ -17,7 +14,7 @@ class Settings:
 
 
 def mark(ctx, key: str) -> dict[str, str]:
-    audit.record(SYSTEM, "sample.mark", "sample", key, {"attempt": ctx.attempt})
+    record_audit(SYSTEM, "sample.mark", "sample", key, {"attempt": ctx.attempt})
     return {"key": key}
 
 
@@ -25,7 +22,7 @@ def slow_mark(ctx, key: str, seconds: float) -> None:
     for step in range(int(seconds * 10)):
         ctx.progress(step + 1, int(seconds * 10), "working")
         time.sleep(0.1)
-    audit.record(SYSTEM, "sample.mark", "sample", key, {"attempt": ctx.attempt})
+    record_audit(SYSTEM, "sample.mark", "sample", key, {"attempt": ctx.attempt})
 
 
 def fail(ctx, key: str) -> None:
@@ -35,7 +32,7 @@ def fail(ctx, key: str) -> None:
 def flaky(ctx, key: str) -> None:
     if ctx.attempt < 2:
         raise RuntimeError("first attempt fails")
-    audit.record(SYSTEM, "sample.mark", "sample", key, {"attempt": ctx.attempt})
+    record_audit(SYSTEM, "sample.mark", "sample", key, {"attempt": ctx.attempt})
 
 
 @hookimpl
@@ -72,7 +69,7 @@ def register_events() -> list[type[Event]]:
 
 
 def saw_user(event: Event) -> None:
-    audit.record(SYSTEM, "sample.saw_user", "user", event.subject_id, {"event": event.id})
+    record_audit(SYSTEM, "sample.saw_user", "user", event.subject_id, {"event": event.id})
     db.session.flush()
 
 

@@ -1,6 +1,6 @@
 """A test plugin implementing a hook that does not exist (a typo)."""
 
-from core.plugins import hookimpl
+from mayak import hookimpl
 
 
 @hookimpl

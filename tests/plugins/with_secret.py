@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from core.plugins import secret_field
+from mayak import secret_field
 
 
 @dataclass(frozen=True)

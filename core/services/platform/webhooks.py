@@ -30,6 +30,7 @@ from core import jobs
 from core.db import db
 from core.models import WebhookDelivery, utcnow
 from core.models.webhooks import DELIVERY_STATUSES as DELIVERY_STATUSES  # re-exported for the admin filter
+from core.plugins import facades
 from core.plugins import webhooks as declared
 from core.plugins.webhooks import (
     SECRET_NAME,
@@ -57,7 +58,7 @@ _inline_pool = ThreadPoolExecutor(max_workers=int(os.environ.get("MAYAK_WEBHOOK_
 
 def endpoints() -> dict[tuple[str, str], WebhookEndpoint]:
     """Every endpoint the enabled plugins declare, by ``(plugin, path)`` (collected once per app)."""
-    return declared.endpoints()
+    return facades.webhook_endpoints()
 
 
 def find(plugin: str, path: str) -> WebhookEndpoint | None:

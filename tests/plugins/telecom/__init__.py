@@ -10,9 +10,7 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 
-from core.errors import ProviderError
-from core.plugins import HealthStatus, hookimpl
-from core.plugins.providers import (
+from mayak import (
     MESSAGING,
     NO_MONEY,
     TELEPHONY,
@@ -23,16 +21,20 @@ from core.plugins.providers import (
     ChannelSpec,
     DeliveryState,
     DeliveryStatus,
+    HealthStatus,
     IncomingCall,
     MessagingProvider,
     OutgoingMessage,
+    ProviderError,
     ProviderSpec,
     RouteAnswer,
     SendResult,
     TelephonyProvider,
     TimelineKindSpec,
+    WebhookAnswer,
+    WebhookRequest,
+    hookimpl,
 )
-from core.plugins.webhooks import WebhookAnswer, WebhookRequest
 
 SENT: list[tuple[str, OutgoingMessage]] = []
 

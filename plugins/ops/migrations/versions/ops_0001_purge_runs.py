@@ -7,7 +7,7 @@ Create Date: 2026-11-23 00:39:19.411339
 import sqlalchemy as sa
 from alembic import op
 
-import core.models.base
+import mayak
 
 revision = 'ops_0001'
 down_revision = None
@@ -19,7 +19,7 @@ def upgrade() -> None:
 
     op.create_table('ops_purge_run',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('ran_at', core.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ran_at', mayak.UTCDateTime(timezone=True), nullable=False),
     sa.Column('jobs_deleted', sa.Integer(), nullable=False),
     sa.Column('events_deleted', sa.Integer(), nullable=False),
     sa.Column('notifications_deleted', sa.Integer(), nullable=False),

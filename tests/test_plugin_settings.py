@@ -324,3 +324,20 @@ def test_settings_are_read_once_per_context_and_a_long_context_sees_a_save(sampl
         g._mayak_plugin_settings = (held[0] - settings_module.CACHE_SECONDS - 1, held[1])  # time passes
         db.session.rollback()  # a new transaction, as the next unit of work in a long-lived context would be
         assert plugin_settings("settings_sample").endpoint == "https://db.example.com"
+
+
+def test_check_connection_asks_each_provider_with_the_saved_settings(app, make_app):
+    from tests.plugins import settings_provider
+
+    with_providers = make_app(extra_plugins=[("settings_provider", settings_provider)])
+    create_user(with_providers, "root@example.com", is_admin=True)
+    client = with_providers.test_client()
+    sign_in(client, "root@example.com")
+    page = "/admin/plugins/settings_provider"
+    first = post_form(client, page + "/check", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Test gateway" in first and "no token" in first
+    assert post_form(client, page, {"login": "acme", "token": "tok-123456"}).status_code == 302
+    html = post_form(client, page + "/check", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "logged in as acme, balance 12.50" in html and "tok-123456" not in html
+    # a ProviderError reads in words, with the provider's own message beside it
+    assert "The gateway refused the login." in html and "401 bad token" in html

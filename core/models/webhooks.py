@@ -41,7 +41,7 @@ class WebhookDelivery(Base):
     status: Mapped[str] = mapped_column(String(12))
     error: Mapped[str | None] = mapped_column(Text)
     answer: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # an inline endpoint's answer, repeated to repeats
-    job_id: Mapped[int | None] = mapped_column(Integer)
+    job_id: Mapped[int | None] = mapped_column(Integer)  # the job of the last replay
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

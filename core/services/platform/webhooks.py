@@ -24,7 +24,8 @@ from typing import Any
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core import jobs
 from core.db import db
@@ -102,21 +103,33 @@ def stored_query(endpoint: WebhookEndpoint, query: Mapping[str, list[str]]) -> d
             if name.lower() not in secret and not SECRET_NAME.search(name)}
 
 
-def _row(endpoint: WebhookEndpoint, request: WebhookRequest, status: str, external_id: str | None,
-         *, keep_body: int | None = None) -> WebhookDelivery:
+def _values(endpoint: WebhookEndpoint, request: WebhookRequest, status: str, external_id: str | None,
+            *, keep_body: int | None = None) -> dict[str, Any]:
     body = request.body if keep_body is None else request.body[:keep_body]
-    return WebhookDelivery(plugin=endpoint.plugin, endpoint=endpoint.path, external_id=external_id,
-                           method=request.method, query=stored_query(endpoint, request.query),
-                           headers=stored_headers(endpoint, request.headers),
-                           content_type=request.content_type[:200], body=body, body_size=len(request.body),
-                           remote_addr=request.remote_addr[:64], status=status, attempts=0, received_at=utcnow())
+    return {"plugin": endpoint.plugin, "endpoint": endpoint.path, "external_id": external_id,
+            "method": request.method, "query": stored_query(endpoint, request.query),
+            "headers": stored_headers(endpoint, request.headers), "content_type": request.content_type[:200],
+            "body": body, "body_size": len(request.body), "remote_addr": request.remote_addr[:64],
+            "status": status, "attempts": 0, "received_at": utcnow()}
+
+
+def _insert_once(values: dict[str, Any]) -> int | None:
+    """Insert the delivery unless its ``(plugin, dedup_key)`` is taken: one statement, ``None`` for a repeat.
+
+    ``ON CONFLICT DO NOTHING`` instead of insert-and-catch: a twin posted at the same moment waits for the first
+    one's commit and then inserts nothing, and nothing of the caller's transaction is undone (no savepoint and
+    no failed statement to roll back). PostgreSQL and SQLite (3.35+) both have it."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (insert(WebhookDelivery).values(**values)
+            .on_conflict_do_nothing(index_elements=["plugin", "dedup_key"]).returning(WebhookDelivery.id))
+    return db.session.execute(stmt).scalar()
 
 
 def _refuse(endpoint: WebhookEndpoint, request: WebhookRequest, reason: str, external_id: str | None) -> Outcome:
     """Keep the refused delivery (committed on its own: the caller's answer is an error) and log it."""
     log.warning("webhook %s/%s from %s refused: %s", endpoint.plugin, endpoint.path, request.remote_addr, reason)
     db.session.rollback()
-    row = _row(endpoint, request, "refused", external_id, keep_body=REFUSED_BODY_KEPT)
+    row = WebhookDelivery(**_values(endpoint, request, "refused", external_id, keep_body=REFUSED_BODY_KEPT))
     row.error, row.finished_at = reason, utcnow()
     db.session.add(row)
     db.session.commit()
@@ -147,26 +160,18 @@ def receive(endpoint: WebhookEndpoint, request: WebhookRequest) -> Outcome:
     if _json_type(request.content_type):
         request.json()  # a body that says it is JSON and is not: a 400 now, not a failed handler later
     external_id = _external_id(endpoint, request)
-    if external_id is not None:
-        seen = _seen(endpoint.plugin, external_id)
-        if seen is not None:
-            return _repeat(seen)
-    row = _row(endpoint, request, "running" if endpoint.inline else "queued", external_id)
-    row.dedup_key = external_id
-    try:
-        with db.session.begin_nested():  # a concurrent twin committed first: only this insert is undone
-            db.session.add(row)
-    except IntegrityError:
-        seen = _seen(endpoint.plugin, external_id)
-        if seen is None:
-            raise
-        return _repeat(seen)
+    values = _values(endpoint, request, "running" if endpoint.inline else "queued", external_id)
+    values["dedup_key"] = external_id
     if endpoint.inline:
-        row.attempts = 1
+        values["attempts"] = 1
+    delivery_id = _insert_once(values)
+    if delivery_id is None:  # seen before (or a twin committed first): answer as the first time, change nothing
+        return _repeat(_seen(endpoint.plugin, external_id) if endpoint.inline else None)
+    if endpoint.inline:
         db.session.commit()
-        return _run_inline(endpoint, row.id)
-    row.job_id = jobs.enqueue(JOB_NAME, delivery_id=row.id).id
-    return Outcome(202, "accepted", row.id)
+        return _run_inline(endpoint, delivery_id)
+    jobs.enqueue(JOB_NAME, delivery_id=delivery_id)
+    return Outcome(202, "accepted", delivery_id)
 
 
 def _json_type(content_type: str) -> bool:
@@ -187,12 +192,13 @@ def _seen(plugin: str, external_id: str | None) -> WebhookDelivery | None:
                                                            WebhookDelivery.dedup_key == external_id))
 
 
-def _repeat(seen: WebhookDelivery) -> Outcome:
+def _repeat(seen: WebhookDelivery | None) -> Outcome:
+    """A repeat's answer: an inline endpoint's stored answer (``seen``), else a plain 200."""
     answer = None
-    if seen.answer:
+    if seen is not None and seen.answer:
         answer = WebhookAnswer(int(seen.answer.get("status", 200)), str(seen.answer.get("body", "")),
                                str(seen.answer.get("content_type", "text/plain; charset=utf-8")))
-    return Outcome(200, "duplicate", seen.id, duplicate=True, answer=answer)
+    return Outcome(200, "duplicate", seen.id if seen is not None else None, duplicate=True, answer=answer)
 
 
 # --- running handlers ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 from core.models import Company, Contact, Notification, Task, User
 from core.plugins.facades import default_phone_region
 from core.services.clients import companies, contacts, phones, timeline
-from core.services.platform import audit, maintenance, notifications
+from core.services.platform import audit, events, maintenance, notifications
 from core.services.users import access
 from core.services.users.context import SYSTEM, Actor
 from core.services.work import inbox, tasks
@@ -26,6 +26,7 @@ __all__ = [
     "admin_ids",
     "can",
     "create_task",
+    "emit",
     "failed_jobs_since",
     "filter_query",
     "find_client",
@@ -131,6 +132,12 @@ def parse_phone(raw: str, region: str | None = None) -> Any:
     """A phone number as typed, understood: ``.e164`` (``None`` when it is not a number), ``.valid``, ``.raw``;
     ``region`` defaults to :func:`default_phone_region`."""
     return phones.parse(raw, region or default_phone_region())
+
+
+def emit(event: Any) -> Any:
+    """Add ``event`` (an instance of an :class:`Event` class in the catalogue: the core's, or the plugin's own from
+    ``register_events``) to the outbox in the caller's unit of work; handlers get it after the commit."""
+    return events.emit(event)
 
 
 def admin_ids() -> list[int]:

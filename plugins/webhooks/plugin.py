@@ -26,9 +26,8 @@ from flask.cli import with_appcontext
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from core.db import db
-from core.jobs import enqueue
-from core.plugins import (
+from mayak import (
+    ORIGIN_KINDS,
     Event,
     EventHandler,
     FetchFailed,
@@ -37,12 +36,13 @@ from core.plugins import (
     JobSpec,
     Origin,
     check_url,
+    db,
+    emit,
+    enqueue,
     fetch,
     hookimpl,
+    secret_field,
 )
-from core.plugins.events import ORIGIN_KINDS
-from core.plugins.manager import secret_field
-from core.services.platform import events
 from plugins.webhooks.settings_form import WebhooksForm, plugin_settings
 
 TIMEOUT_SECONDS = 10
@@ -181,7 +181,7 @@ def ping_command(message: str) -> None:
     """Send a webhook_ping event to the configured URL (through the outbox, like any event)."""
     if not settings().url:
         raise click.ClickException("no url in [plugins.webhooks]: nothing would be sent")
-    row = events.emit(WebhookPing(subject_id=None, origin=Origin("system", detail="cli"), message=message))
+    row = emit(WebhookPing(subject_id=None, origin=Origin("system", detail="cli"), message=message))
     db.session.commit()
     click.echo(f"webhook_ping {row.id} queued")
 

@@ -119,3 +119,37 @@ def test_a_scaffolded_plugin_installed_from_wheels_passes_its_tests(plugin_venv)
     output = _run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=run, env=env)
     summary = output.strip().splitlines()[-1]
     assert re.search(r"\b\d+ passed\b", summary) and not re.search(r"failed|error", summary), output[-2000:]
+
+
+@pytest.mark.parametrize("kind", ["telephony", "sms", "mail", "import"])
+def test_every_kind_scaffolds_a_plugin_whose_tests_pass(kind, tmp_path):
+    """Each kind's package, straight from the scaffold (before it is installed: its conftest enables it by module
+    path), passes its tests against this checkout (on SQLite here; the wheel test above runs PostgreSQL too)."""
+    from click.testing import CliRunner
+
+    from core.cli import cli
+
+    result = CliRunner().invoke(cli, ["plugins", "new", f"kit_{kind}", "--kind", kind, "--directory", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    package = tmp_path / f"mayak-kit-{kind}"
+    assert {"pyproject.toml", "README.md"} <= {p.name for p in package.iterdir()}
+    assert (package / f"mayak_kit_{kind}" / "translations" / "ru" / "LC_MESSAGES" / "messages.mo").is_file()
+    assert (package / f"mayak_kit_{kind}" / "migrations" / "versions").is_dir()
+    assert f'kit_{kind} = "mayak_kit_{kind}.plugin"' in (package / "pyproject.toml").read_text()
+    env = _clean_env(PYTHONPATH=os.pathsep.join([str(package), str(PROJECT_ROOT)]))
+    output = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not postgres", "tests"],
+                  cwd=package, env=env)
+    assert re.search(r"\b\d+ passed\b", output.strip().splitlines()[-1]), output[-2000:]
+
+
+def test_the_scaffold_refuses_a_bad_name_and_an_existing_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from core.cli import cli
+
+    bad = CliRunner().invoke(cli, ["plugins", "new", "Bad-Name", "--kind", "sms", "--directory", str(tmp_path)])
+    assert bad.exit_code == 2 and "lower-case" in bad.output
+    twice = ["plugins", "new", "twice", "--kind", "sms", "--directory", str(tmp_path)]
+    assert CliRunner().invoke(cli, twice).exit_code == 0
+    again = CliRunner().invoke(cli, twice)
+    assert again.exit_code == 1 and "exists" in again.output

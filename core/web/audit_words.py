@@ -94,15 +94,18 @@ ACTIONS = {
     "view.deleted": _l("List view deleted"),
     "work.reassigned": _l("Work handed over to a colleague"),
     "work.reassign_undone": _l("Handover undone"),
+    "webhook.replayed": _l("Webhook delivery replayed"),
 }
 
 TARGETS = {"contact": _l("Contact"), "company": _l("Company"), "deal": _l("Deal"), "task": _l("Task"),
            "user": _l("User"), "team": _l("Team"), "role": _l("Role"), "pipeline": _l("Pipeline"),
            "import_batch": _l("Import"), "custom_field": _l("Custom field"), "saved_view": _l("List view"),
            "job": _l("Background job"), "inbox": _l("Incoming request"), "inbox_settings": _l("Inbox settings"),
-           "api_token": _l("API token"), "email": _l("Email"), "plugin": _l("Plugin")}
+           "api_token": _l("API token"), "email": _l("Email"), "plugin": _l("Plugin"),
+           "webhook_delivery": _l("Webhook delivery")}
 LINKS = {"contact": ("contacts.card", "contact_id"), "company": ("companies.card", "company_id"),
-         "deal": ("deals.card", "deal_id"), "task": ("tasks.show", "task_id"), "user": ("admin.user_edit", "user_id")}
+         "deal": ("deals.card", "deal_id"), "task": ("tasks.show", "task_id"), "user": ("admin.user_edit", "user_id"),
+         "webhook_delivery": ("webhooks_admin.detail", "delivery_id")}
 
 FIELDS = {
     "first_name": _l("First name"), "last_name": _l("Last name"), "middle_name": _l("Middle name"),

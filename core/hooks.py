@@ -12,8 +12,9 @@ from flask_babel import lazy_pgettext as _lp
 
 from core.jobs import JobContext
 from core.models import User
-from core.plugins import CountryRules, JobSpec, NavItem, PermissionSpec, ScheduleSpec, hookimpl
+from core.plugins import hookimpl
 from core.plugins.providers import ChannelSpec, IncomingCall, RouteAnswer, TimelineKindSpec
+from core.plugins.types import CountryRules, JobSpec, NavItem, PermissionSpec, ScheduleSpec
 from core.services.users.access import can
 
 CLIENT_ACTIONS = ("view", "create", "edit", "delete", "export", "import", "assign")

@@ -1,62 +1,14 @@
-"""The public plugin API: the hook marker, the dataclasses hooks return, and the facades.
+"""The plugin platform inside the core: hook specifications, the manager, the dataclasses hooks return, events,
+provider kinds, webhooks, settings and the facades the core calls plugins through.
 
-A plugin imports only from here (and documented service functions)::
-
-    from core.plugins import hookimpl, NavItem
+Plugins do not import this package: they import ``mayak``, the one public plugin API, which re-exports what they
+may use (import-linter enforces it). The core's own hook implementations (:mod:`core.hooks`) use the marker here.
 """
 
 import pluggy
 
-from core.net import AllowList, FetchError, FetchFailed, FetchRefused, Response, check_url, fetch
-from core.plugins.events import Event, EventHandler, Origin
 from core.plugins.hookspecs import PROJECT
-from core.plugins.manager import secret_field
-from core.plugins.types import (
-    TABLE_MAX_COLUMNS,
-    CardAction,
-    CardPanel,
-    CountryRules,
-    HealthStatus,
-    ImportFileError,
-    ImportFormat,
-    JobSpec,
-    LocaleSpec,
-    NavItem,
-    PermissionSpec,
-    PluginInfo,
-    ScheduleSpec,
-    TableSource,
-    table_row,
-)
 
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-__all__ = [
-    "TABLE_MAX_COLUMNS",
-    "AllowList",
-    "CardAction",
-    "CardPanel",
-    "CountryRules",
-    "Event",
-    "EventHandler",
-    "FetchError",
-    "FetchFailed",
-    "FetchRefused",
-    "HealthStatus",
-    "ImportFileError",
-    "ImportFormat",
-    "JobSpec",
-    "LocaleSpec",
-    "NavItem",
-    "Origin",
-    "PermissionSpec",
-    "PluginInfo",
-    "Response",
-    "ScheduleSpec",
-    "TableSource",
-    "check_url",
-    "fetch",
-    "hookimpl",
-    "secret_field",
-    "table_row",
-]
+__all__ = ["hookimpl"]

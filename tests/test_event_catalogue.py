@@ -378,3 +378,20 @@ def test_merged_companies_and_contacts_name_what_was_merged(app, admin):
     (merged, merged_payload), (unmerged, unmerged_payload) = _outbox(app)[-2:]
     assert (merged, unmerged) == ("contact_merged", "contact_unmerged")
     assert merged_payload["data"]["merged_ids"] == unmerged_payload["data"]["restored_ids"] != []
+
+
+def test_a_company_given_to_someone_else_and_a_task_comment_emit_too(app, admin, make_user):
+    colleague = make_user("colleague2@example.com", is_admin=True)
+    with app.app_context():
+        actor = _actor(admin.id)
+        firm = companies.save(actor, None, {"name": "ООО Василёк"})
+        task = tasks.save(actor, None, {"title": "Позвонить"})
+        db.session.commit()
+        _clear_outbox(app)
+        companies.save(actor, firm, {"owner_id": colleague.id}, partial=True)
+        tasks.comment(actor, task, "Не дозвонился")
+        db.session.commit()
+    emitted = _outbox(app)
+    assert [name for name, _p in emitted] == ["company_updated", "company_reassigned", "task_updated"]
+    assert emitted[1][1]["data"] == {"from_owner_id": admin.id, "to_owner_id": colleague.id}
+    assert emitted[2][1]["data"]["changed"] == ["comments"]

@@ -98,6 +98,10 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
         audit.record(actor, "company.updated", ENTITY, target.id, changes)
         events.emit(CompanyUpdated(subject_id=target.id, origin=actor.origin, changed=tuple(sorted(changes)),
                                    owner_id=target.owner_id))
+        if "owner_id" in changes:  # owner history and company_reassigned, as for contacts
+            from core.services.work import reassign
+
+            reassign.record(actor, ENTITY, target.id, before["owner_id"], target.owner_id, "")
     db.session.commit()
     return target
 

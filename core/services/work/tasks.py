@@ -262,6 +262,8 @@ def comment(actor: Actor, task: Task, body: str) -> TaskComment:
     entry = TaskComment(task_id=task.id, author_id=actor.user_id, body=text[:10000])
     db.session.add(entry)
     task.updated_at = utcnow()
+    events.emit(TaskUpdated(subject_id=task.id, origin=actor.origin, changed=("comments",), owner_id=task.owner_id,
+                            status=task.status))
     db.session.commit()
     return entry
 

@@ -153,3 +153,24 @@ def test_the_scaffold_refuses_a_bad_name_and_an_existing_folder(tmp_path):
     assert CliRunner().invoke(cli, twice).exit_code == 0
     again = CliRunner().invoke(cli, twice)
     assert again.exit_code == 1 and "exists" in again.output
+
+
+@pytest.mark.parametrize(("broken", "caught_by"), [
+    ("    return signature_matches(", "    return True or signature_matches("),
+    ('(entry.data or {}).get("status_at", "") < at', "True"),
+], ids=["no signature check", "last delivery wins"])
+def test_the_conformance_kit_catches_a_broken_provider(broken, caught_by, tmp_path):
+    """The kit bites: an SMS plugin that accepts any signature fails the signature test; one that lets the last
+    delivery win instead of the latest event fails the out-of-order test."""
+    from core.scaffold import scaffold
+
+    package = scaffold("broken", "sms", tmp_path)
+    plugin = package / "mayak_broken" / "plugin.py"
+    assert broken in plugin.read_text()
+    plugin.write_text(plugin.read_text().replace(broken, caught_by))
+    env = _clean_env(PYTHONPATH=os.pathsep.join([str(package), str(PROJECT_ROOT)]))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not postgres",
+                             "tests"], cwd=package, env=env, capture_output=True, text=True, timeout=600, check=False)
+    expected = "wrong_or_missing_signature" if "signature" in broken else "out_of_order"
+    failed = set(re.findall(r"FAILED tests/test_plugin.py::TestGateway::test_(\w+?)\[", result.stdout))
+    assert {name for name in failed if expected in name} and result.returncode == 1, result.stdout[-2000:]

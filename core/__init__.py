@@ -131,9 +131,10 @@ def create_app(
         init_web(app)
         init_api(app)
         from core.commands import CORE_COMMANDS
+        from core.db import command_unit_of_work
 
         for command in [*CORE_COMMANDS, *manager.collect("register_commands")]:
-            app.cli.add_command(command)
+            app.cli.add_command(command_unit_of_work(command))  # one unit of work per command
     return app
 
 

@@ -1,10 +1,94 @@
-"""The Flask-SQLAlchemy handle. Kept apart from the other extensions so services can use it without
-importing anything web-specific."""
+"""The Flask-SQLAlchemy handle and the unit-of-work rule. Kept apart from the other extensions so services can use
+it without importing anything web-specific.
+
+One unit of work per request, job and command: services add, change and flush, but never commit; the outermost
+caller commits once when its work succeeded and rolls back when it failed. The web and API layers do it for every
+request (:mod:`core.web.transactions`), the job runner after each job function, CLI commands and scripts with
+:func:`unit_of_work`. A write that must survive a failure of the rest (a duplicate delivery, one bad import row)
+goes in a SAVEPOINT (:func:`savepoint`), never in a commit or a rollback of its own.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from flask.cli import ScriptInfo
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core.models.base import Base
 
 db = SQLAlchemy(model_class=Base)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """The outermost caller's transaction (a CLI command, a script, a test): commit when the block ends normally,
+    roll back when it raises. The commit ends the unit: what it loaded keeps its values (not expired), so the
+    caller can still print or return them after the block."""
+    session = db.session()
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    keep, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
+
+
+def command_unit_of_work(command: click.Command) -> click.Command:
+    """Make ``command`` (and each subcommand of a group) one unit of work: what it wrote is committed when it
+    returns and rolled back when it fails (an error, a ``ClickException``). Core and plugin commands are wrapped
+    when the app registers them, so a command never commits by itself."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            command_unit_of_work(sub)
+    inner = command.callback
+    if inner is None or getattr(inner, "_mayak_unit_of_work", False):
+        return command
+
+    @functools.wraps(inner)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        info = click.get_current_context().find_object(ScriptInfo)
+        if info is None:  # not run through the mayak command (a bare click test): no app to work in
+            return inner(*args, **kwargs)
+        with info.load_app().app_context(), unit_of_work():
+            return inner(*args, **kwargs)
+
+    run._mayak_unit_of_work = True  # type: ignore[attr-defined]
+    command.callback = run
+    return command
+
+
+@contextmanager
+def savepoint() -> Iterator[SessionTransaction]:
+    """A SAVEPOINT inside the caller's transaction: an exception raised in the block (an ``IntegrityError`` on a
+    unique key, a refused row) undoes only the block's writes and propagates; the caller's earlier writes stay."""
+    with db.session.begin_nested() as nested:
+        yield nested
+
+
+@event.listens_for(Engine, "savepoint")
+def _sqlite_savepoint_writes(conn: Connection, _name: str) -> None:
+    """On SQLite, a SAVEPOINT opened outside a transaction starts one with ``BEGIN IMMEDIATE``.
+
+    The sqlite3 driver begins its transaction just before the first INSERT/UPDATE, so the reads before it see
+    the newest data and the write lock is waited for (``busy_timeout``). A bare SAVEPOINT would begin a deferred
+    transaction instead: the reads after it hold a snapshot, and when another connection commits meanwhile, the
+    first write fails at once with "database is locked" (SQLite cannot upgrade a stale snapshot). A unit of work
+    that opens a savepoint is about to write: it takes the write lock first, waiting for it as any writer does.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    raw = conn.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

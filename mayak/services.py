@@ -23,6 +23,9 @@ __all__ = [
     "SYSTEM",
     "AccessDenied",
     "Actor",
+    "IncomingItem",
+    "KeyReused",
+    "ReceiveResult",
     "admin_ids",
     "can",
     "create_task",
@@ -82,21 +85,46 @@ def find_client(*, phone: str = "", email: str = "") -> Contact | None:
 
 
 def record_timeline_entry(*, kind: str, contact_id: int | None = None, company_id: int | None = None,
-                          **fields: Any) -> Any:
+                          actor: Actor | None = None, **fields: Any) -> Any:
     """Add an entry to a contact's or company's timeline (see :func:`core.services.clients.timeline.record` for
     ``title``, ``body``, ``data``, ``occurred_at``, ``source``, ``external_id``); an entry with the same
-    ``(source, external_id)`` is returned instead of a second one."""
-    return timeline.record(kind=kind, contact_id=contact_id, company_id=company_id, **fields)
+    ``(source, external_id)`` is returned instead of a second one. A new entry is audited (``timeline.recorded``)
+    as ``actor``, by default the plugin named by ``source``."""
+    source, external_id = fields.get("source", "core"), fields.get("external_id")
+    known = timeline.find_entry(source, external_id) if external_id is not None else None
+    entry = timeline.record(kind=kind, contact_id=contact_id, company_id=company_id, **fields)
+    if known is None:
+        target, target_id = ("contact", contact_id) if contact_id is not None else ("company", company_id)
+        audit.record(actor or _plugin_actor(source), "timeline.recorded", target, target_id,
+                     {"activity": entry.id, "kind": kind, "source": source, "external_id": external_id})
+    return entry
 
 
-def update_timeline_entry(*, source: str, external_id: str, **changes: Any) -> Any:
+def update_timeline_entry(*, source: str, external_id: str, actor: Actor | None = None, **changes: Any) -> Any:
     """Change an entry recorded before with ``(source, external_id)`` — a message's delivery status, a call's
     duration once it ended (``title``, ``body``, ``occurred_at`` replace; ``data`` is merged). ``None`` when no
-    such entry exists yet."""
-    return timeline.update(source, external_id, **changes)
+    such entry exists yet. The change is audited (``timeline.updated``) as ``actor``, by default the plugin."""
+    entry = timeline.update(source, external_id, **changes)
+    if entry is not None:
+        target, target_id = ("contact", entry.contact_id) if entry.contact_id is not None \
+            else ("company", entry.company_id)
+        audit.record(actor or _plugin_actor(source), "timeline.updated", target, target_id,
+                     {"activity": entry.id, "source": source, "external_id": external_id,
+                      "changed": sorted(changes)})
+    return entry
 
 
-def receive_inbox_item(item: inbox.IncomingItem) -> inbox.ReceiveResult:
+def _plugin_actor(source: str) -> Actor:
+    """Who the audit log names for a plugin's own write: the provider (plugin) that sent it, no user."""
+    return Actor(user=None, via="provider", detail=source[:60])
+
+
+IncomingItem = inbox.IncomingItem
+ReceiveResult = inbox.ReceiveResult
+KeyReused = inbox.KeyReused
+
+
+def receive_inbox_item(item: IncomingItem) -> ReceiveResult:
     """Store an incoming call, message, mail or form post in the inbox and sort it (matched to a client, a deal
     proposed), in the caller's unit of work; returns ``(item, created, updated)``. A repeat of the same
     ``(source, external_id)`` is not stored twice; a later event about it (``state``, ``occurred_at``) updates the

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from core.config import PROJECT_ROOT
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import AuditEntry, JobRecord
 from tests.plugins import sample
 
@@ -27,13 +27,13 @@ def plugins_file_with_sample(tmp_path: Path) -> Path:
 
 
 def marks(app: Flask, key: str) -> int:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return db.session.scalar(select(func.count(AuditEntry.id)).where(
             AuditEntry.action == "sample.mark", AuditEntry.target_id == key)) or 0
 
 
 def job(app: Flask, record_id: int) -> JobRecord:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         record = db.session.get(JobRecord, record_id)
         assert record is not None
         db.session.expunge(record)

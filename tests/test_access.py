@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Team, User
 from core.services.users.access import AccessDenied, can, filter_query, require, scope_for
 
@@ -19,12 +19,12 @@ class Record:
 
 @pytest.fixture
 def people(app, make_user):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         red, blue = Team(name="Red"), Team(name="Blue")
         db.session.add_all([red, blue])
         db.session.commit()
         red_id, blue_id = red.id, blue.id
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         red, blue = db.session.get(Team, red_id), db.session.get(Team, blue_id)
         ids = {
             "own": make_user("own@example.com", grants={("thing", "view"): "own"}, teams=[red]).id,
@@ -44,7 +44,7 @@ def _visible(user: User) -> set[str]:
 
 
 def test_scopes_on_single_records_and_lists(app, people):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         get = lambda key: db.session.get(User, people[key])  # noqa: E731
         own, team, everyone = get("own"), get("team"), get("all")
         mate, stranger = Record(people["mate"]), Record(people["stranger"])
@@ -64,7 +64,7 @@ def test_scopes_on_single_records_and_lists(app, people):
 
 
 def test_disabled_user_may_do_nothing(app, people):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         admin = db.session.get(User, people["admin"])
         admin.is_active = False
         assert scope_for(admin, "view", "thing") is None
@@ -73,7 +73,7 @@ def test_disabled_user_may_do_nothing(app, people):
 def test_widest_grant_of_several_roles_wins(app, make_user):
     from core.models import Role, RoleGrant
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         user = db.session.get(User, make_user("two@example.com", grants={("thing", "view"): "own"}).id)
         user.roles.append(Role(name="wide", grants=[RoleGrant(entity="thing", action="view", scope="all")]))
         db.session.commit()
@@ -84,7 +84,7 @@ def test_notification_links_must_be_safe(app, make_user):
     from core.services.platform import notifications
 
     reader = make_user("r@example.com")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         for bad in ("javascript:alert(1)", "//evil.example/x", "data:text/html,x"):
             with pytest.raises(ValueError):
                 notifications.notify([reader.id], "x", link=bad)
@@ -95,7 +95,7 @@ def test_notification_links_must_be_safe(app, make_user):
 def test_phone_region_setting_overrides_country_rules(app, make_app):
     from core.plugins import facades
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert facades.default_phone_region() == "RU"
     with make_app(MAYAK_PHONE_REGION="kz").app_context():
         assert facades.default_phone_region() == "KZ"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import User
 from core.services.users import tokens
 from core.services.users.context import Actor
 
 
 def _token(app, user) -> dict[str, str]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         token = tokens.create(Actor(None, via="test"), db.session.get(User, user.id), "test")
     return {"Authorization": f"Bearer {token}"}
 

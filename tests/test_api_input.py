@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 
 from core.api.openapi import document
 from core.api.schemas import ERROR, SCHEMAS
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Contact, CustomField, InboxItem, LeadForm, Tag, Team, User
 from core.services.clients import custom_fields
 from core.services.platform.errors import InvalidInput
@@ -179,7 +179,7 @@ def _fields(schema: str) -> list[str]:
 def test_every_field_of_the_wrong_shape_is_422_naming_it(app, client, api, schema, url):
     """Each writable field, each value of a wrong shape (string for a list, list of numbers, objects, null,
     2**70, 1e400, NUL, a lone surrogate): never a 500; a refusal names the field."""
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         deals.ensure_default_pipeline()
         pipeline_id = deals.pipelines()[0].id
     base = {"Contact": {"first_name": "Анна"}, "Company": {"name": "Ромашка"},
@@ -224,7 +224,7 @@ def test_huge_ids_in_bodies_and_queries_are_422(app, client, api, field, value):
 
 
 def test_read_only_fields_are_ignored_and_unknown_fields_refused(app, client, api, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         team = Team(name="Чужая команда")
         db.session.add(team)
         db.session.commit()
@@ -246,13 +246,13 @@ def test_read_only_fields_are_ignored_and_unknown_fields_refused(app, client, ap
     unknown = client.post("/api/v1/contacts", headers=api, json={"first_name": "A", "is_admin": True,
                                                                  "role": "admin"})
     assert set(assert_error(unknown, 422)["fields"]) == {"is_admin", "role"}
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count()).select_from(Contact)) == 2, "nothing of the refused one"
 
 
 @pytest.fixture
 def number_field(app, admin) -> str:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         user = db.session.get(User, admin.id)
         field = custom_fields.save_definition(Actor(user=user, via="test"), None, entity="contact", label="Бюджет",
                                               type_="number", choices=[], required=False)
@@ -265,7 +265,7 @@ NON_FINITE = ["NaN", "nan", "-NaN", "sNaN", "Infinity", "-Infinity", "inf", "1e4
 
 @pytest.mark.parametrize("value", NON_FINITE)
 def test_custom_numbers_refuse_nan_infinity_and_huge_values_everywhere(app, number_field, value):
-    with app.test_request_context(), pytest.raises(InvalidInput) as refused:
+    with app.test_request_context(), unit_of_work(), pytest.raises(InvalidInput) as refused:
         custom_fields.clean_values("contact", {number_field: value})
     assert f"custom.{number_field}" in refused.value.errors
 
@@ -283,7 +283,7 @@ def test_custom_numbers_through_the_api_and_the_web_form(app, client, api, admin
     for value in ("NaN", "-Infinity", "sNaN", "1e400"):
         page = post_form(web, "/contacts/new", {"first_name": "Анна", f"custom.{number_field}": value})
         assert page.status_code == 422, value
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count()).select_from(Contact)) == 0
     for typed, stored in (("1 250,5", 1250.5), (3_000_000_000, 3_000_000_000), (123456789012.5, 123456789012.5),
                           (-999_999_999_999_999, -999_999_999_999_999)):
@@ -296,7 +296,7 @@ def test_custom_numbers_through_the_api_and_the_web_form(app, client, api, admin
                        st.integers(min_value=-(10**30), max_value=10**30), st.text(max_size=30)))
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 def test_whatever_is_typed_a_stored_custom_number_is_finite_json(migrated_app, value):
-    with migrated_app.test_request_context():
+    with migrated_app.test_request_context(), unit_of_work():
         field = CustomField(entity="contact", key="n", label="n", type="number", choices=[], required=False)
         try:
             stored = custom_fields.clean_value(field, value)
@@ -308,7 +308,7 @@ def test_whatever_is_typed_a_stored_custom_number_is_finite_json(migrated_app, v
 
 def test_the_api_never_answers_nan_even_for_old_rows(app, client, api, number_field):
     created = client.post("/api/v1/contacts", headers=api, json={"first_name": "Старый"}).get_json()["data"]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         if db.engine.dialect.name == "postgresql":
             pytest.skip("PostgreSQL's json type cannot hold NaN at all")
         db.session.execute(update(Contact).where(Contact.id == created["id"]).values(
@@ -345,7 +345,7 @@ def test_concurrent_requests_creating_the_same_new_tags(app, api):
         bodies = [{"first_name": f"К{round_}-{i}", "tags": [*names, f"свой-{round_}-{i}"]} for i in range(12)]
         results = _at_once(app, api, bodies)
         assert results == [201] * len(bodies), results
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             for name in names:
                 assert db.session.scalar(select(func.count()).select_from(Tag).where(Tag.key == name.lower())) == 1
             tagged = db.session.scalars(select(Contact).where(Contact.first_name.like(f"К{round_}-%"))).all()
@@ -361,12 +361,12 @@ def test_the_public_lead_form_refuses_json_it_cannot_take(app, admin_client, raw
         "rate_limit_per_hour": "30", "source": "site", "field_name": ["name", "phone"],
         "field_label": ["Имя", "Телефон"], "field_kind": ["text", "phone"], "field_required": ["1"]})
     assert made.status_code == 302, made.get_data(as_text=True)[:300]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         key = db.session.scalar(select(LeadForm.key))
     response = app.test_client().post(f"/f/{key}", data=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.get_data(as_text=True)[:200]
     assert response.mimetype == "application/json"
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count()).select_from(InboxItem)) == 0
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import ApiToken, AuditEntry, User, utcnow
 from core.services.users import tokens
 from core.services.users.context import Actor
@@ -20,7 +20,7 @@ _SHOWN = re.compile(r'id="new-token"|value="(mk_[\w-]+)"')
 
 
 def _issue(app, user, *, scopes=("read", "write"), expires_at=None, name="test") -> tuple[int, str]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         row, token = tokens.issue(Actor(None, via="test"), db.session.get(User, user.id), name, scopes=scopes,
                                   expires_at=expires_at)
         return row.id, token
@@ -31,7 +31,7 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def _audits(app, action: str) -> list[AuditEntry]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)
                                        .order_by(AuditEntry.id)))
 
@@ -54,7 +54,7 @@ def test_profile_creates_a_token_shown_once_and_stores_only_its_hash(app, admin,
     assert client.get("/api/v1/contacts", headers=_bearer(secret)).status_code == 200
     page = client.get("/profile/tokens").get_data(as_text=True)
     assert secret not in page and secret[:10] in page and "1C exchange" in page
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         row = db.session.scalar(select(ApiToken))
         assert row.scopes == ["contacts:read", "deals:write"]
         assert timedelta(days=29) < row.expires_at - utcnow() <= timedelta(days=30)
@@ -75,7 +75,7 @@ def test_profile_refuses_a_bad_token_form_with_a_message(app, admin, client, for
     response = post_form(client, "/profile/tokens", form)
     assert response.status_code in (400, 422)
     assert "invalid-feedback" in response.get_data(as_text=True)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count(ApiToken.id))) == 0
 
 
@@ -136,7 +136,7 @@ def test_scopes_open_exactly_what_they_name_on_every_api_route(app, admin, clien
 
 
 def test_unknown_scope_is_refused_when_created(app, admin):
-    with app.app_context(), pytest.raises(tokens.ValidationError):
+    with app.app_context(), unit_of_work(), pytest.raises(tokens.ValidationError):
         tokens.issue(Actor(None, via="test"), db.session.get(User, admin.id), "x", scopes=["contacts:admin"])
 
 
@@ -146,12 +146,12 @@ def test_unknown_scope_is_refused_when_created(app, admin):
 def test_expired_token_is_refused(app, admin, client):
     _id, token = _issue(app, admin, expires_at=utcnow() + timedelta(seconds=60))
     assert client.get("/api/v1/contacts", headers=_bearer(token)).status_code == 200
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         db.session.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
     assert client.get("/api/v1/contacts", headers=_bearer(token)).status_code == 401
     assert _audits(app, "api.unauthorized")[-1].changes["reason"] == "expired"
-    with app.app_context(), pytest.raises(tokens.ValidationError):
+    with app.app_context(), unit_of_work(), pytest.raises(tokens.ValidationError):
         tokens.issue(Actor(None, via="test"), db.session.get(User, admin.id), "x",
                      expires_at=utcnow() - timedelta(days=1))
 
@@ -165,7 +165,7 @@ def test_own_password_change_ends_tokens(app, make_user, client):
                                               "pw-confirm": "another long password", "pw-submit": "1"})
     assert response.status_code == 302
     assert client.get("/api/v1/contacts", headers=_bearer(token)).status_code == 401
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(ApiToken.revoked_reason)) == "password_changed"
 
 
@@ -186,7 +186,7 @@ def test_disabling_ends_tokens_for_good(app, admin, make_user, client):
     assert client.get("/api/v1/contacts", headers=_bearer(token)).status_code == 401
     assert post_form(client, f"/admin/users/{seller.id}/active", {"active": "1"}).status_code == 302
     assert client.get("/api/v1/contacts", headers=_bearer(token)).status_code == 401, "enabling again revives none"
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(ApiToken.revoked_reason)) == "user_disabled"
 
 
@@ -194,7 +194,7 @@ def test_last_use_is_noted_at_most_once_a_minute(app, admin, client):
     token_id, token = _issue(app, admin)
 
     def last_used():  # type: ignore[no-untyped-def]
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             return db.session.get(ApiToken, token_id).last_used_at
 
     assert last_used() is None
@@ -203,7 +203,7 @@ def test_last_use_is_noted_at_most_once_a_minute(app, admin, client):
     assert first is not None
     client.get("/api/v1/pipelines", headers=_bearer(token))
     assert last_used() == first
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         db.session.execute(update(ApiToken).values(last_used_at=utcnow() - timedelta(minutes=2)))
         db.session.commit()
     client.get("/api/v1/pipelines", headers=_bearer(token))
@@ -291,7 +291,7 @@ def test_tokens_made_before_scopes_keep_every_right_after_the_upgrade(database_u
            else create_postgres_database("mayak_tokens_upgrade"))
     try:
         app = create_app(TEST_CONFIG, environ=app_environ(url, tmp_path / "instance"))
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             command.upgrade(migrate.alembic_config(migrate.find_unit("core")), "core_0011")
             with db.engine.begin() as conn:
                 conn.execute(text("INSERT INTO user_account (id, email, full_name, password_hash, is_active, "

@@ -3,14 +3,14 @@ field, idempotent lead submission."""
 
 from __future__ import annotations
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import User
 from core.services.users import tokens
 from core.services.users.context import Actor
 
 
 def _auth(app, user) -> dict[str, str]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         token = tokens.create(Actor(None, via="test"), db.session.get(User, user.id), "test")
     return {"Authorization": f"Bearer {token}"}
 
@@ -19,7 +19,7 @@ def test_deal_lifecycle_through_the_api(app, client, admin):
     api = _auth(app, admin)
     pipelines = client.get("/api/v1/pipelines", headers=api).json["data"]
     if not pipelines:
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             from core.services.work import deals
 
             deals.ensure_default_pipeline()

@@ -10,7 +10,7 @@ from html import unescape
 from pathlib import Path
 
 from core.config import PROJECT_ROOT
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Stage, User
 from core.services.clients import companies, contacts
 from core.services.users.context import Actor
@@ -62,7 +62,7 @@ def _rows(html: str) -> list[str]:
 
 def test_the_log_says_what_happened_in_words(app, admin, admin_client, make_user):
     seller = make_user("seller@example.com", full_name="Мария Продавцова")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         contact = contacts.save(actor, None, {"first_name": "Ольга", "last_name": "Егорова", "city": "Тверь"})
         contacts.save(actor, contact, {"city": "Казань", "owner_id": seller.id}, partial=True)
@@ -80,7 +80,7 @@ def test_the_log_says_what_happened_in_words(app, admin, admin_client, make_user
                 ("ru", ("Сделка переведена на другой этап", "Контакт изменён",
                         "Компании переданы другому ответственному")))
     for locale, words in expected:
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             db.session.execute(db.update(User).where(User.id == admin.id).values(locale=locale))
             db.session.commit()
         html = admin_client.get("/admin/audit").get_data(as_text=True)
@@ -101,7 +101,7 @@ def test_a_page_of_the_log_stays_within_the_query_budget(app, admin, admin_clien
     from tests.test_query_budget import BUDGET, counted
 
     seller = make_user("seller@example.com", full_name="Мария Продавцова")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         pipeline = deals.ensure_default_pipeline()
         stage = db.session.scalars(db.select(Stage).where(Stage.pipeline_id == pipeline.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Company, User
 from core.services.clients import companies, custom_fields
 from core.services.users.context import Actor
@@ -20,7 +20,7 @@ def _ids(html: str) -> list[int]:
 
 def test_companies_filter_like_contacts(app, admin, admin_client, make_user):
     seller = make_user("seller@example.com", full_name="Мария Продавцова")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         custom_fields.save_definition(actor, None, entity="company", label="Сегмент", type_="choice",
                                       choices=["Опт", "Розница"], required=False)
@@ -45,7 +45,7 @@ def test_companies_filter_like_contacts(app, admin, admin_client, make_user):
 
 def test_company_bulk_actions_with_undo(app, admin, admin_client, make_user):
     seller = make_user("seller@example.com", full_name="Мария Продавцова")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         ids = [companies.save(actor, None, {"name": f"Ока {n}"}).id for n in range(4)]
 
@@ -55,7 +55,7 @@ def test_company_bulk_actions_with_undo(app, admin, admin_client, make_user):
 
     assert bulk("reassign", ids[:2], owner_id=str(seller.id)).status_code in (302, 303)
     assert bulk("tag", ids[1:3], tags="vip, опт").status_code in (302, 303)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rows = {c.id: c for c in db.session.scalars(db.select(Company).where(Company.id.in_(ids)))}
         assert [rows[i].owner_id for i in ids[:2]] == [seller.id, seller.id] and rows[ids[2]].owner_id == admin.id
         assert {t.name for t in rows[ids[1]].tags} == {"vip", "опт"} and not rows[ids[3]].tags

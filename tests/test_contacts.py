@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Activity, Contact, Phone
 from core.services.clients import companies, contacts, custom_fields, listing, timeline
 from core.services.platform.errors import InvalidInput
@@ -21,7 +21,7 @@ def _actor(app, user_id):
 
 @pytest.fixture
 def ivan(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         acme = companies.save(_actor(app, admin.id), None, {"name": "ООО «Ромашка»", "city": "Москва"})
         contact = contacts.save(_actor(app, admin.id), None, {
             "first_name": "Иван", "last_name": "Петров", "middle_name": "Сергеевич", "city": "Москва",
@@ -33,7 +33,7 @@ def ivan(app, admin):
 
 
 def test_phone_is_stored_raw_and_e164_and_email_normalised(app, ivan):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         contact = db.session.get(Contact, ivan)
         phone = contact.phones[0]
         assert (phone.raw, phone.e164, phone.valid) == ("8 916 123-45-67", "+79161234567", True)
@@ -46,7 +46,7 @@ def test_phone_is_stored_raw_and_e164_and_email_normalised(app, ivan):
 @pytest.mark.parametrize("typed", ["8 916 123-45-67", "+7(916)1234567", "9161234567", "4567", "1234567",
                                    "петр", "иван пет", "ромашка", "ivan.petrov@", "IVAN.PETROV@EXAMPLE.COM"])
 def test_search_finds_the_contact_however_it_is_typed(app, admin, ivan, typed):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.models import User
 
         me = db.session.get(User, admin.id)
@@ -55,7 +55,7 @@ def test_search_finds_the_contact_however_it_is_typed(app, admin, ivan, typed):
 
 
 def test_unparseable_phone_is_an_error_unless_kept_flagged(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(app, admin.id)
         with pytest.raises(InvalidInput) as info:
             contacts.save(actor, None, {"first_name": "Anna", "phones": [{"raw": "12"}]})
@@ -68,7 +68,7 @@ def test_unparseable_phone_is_an_error_unless_kept_flagged(app, admin):
 
 
 def test_bad_values_name_each_field(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         custom_fields.save_definition(_actor(app, admin.id), None, entity="contact", label="Марка авто",
                                       type_="choice", choices=["BMW", "Lada"], required=False)
         custom_fields.save_definition(_actor(app, admin.id), None, entity="contact", label="Дети",
@@ -81,7 +81,7 @@ def test_bad_values_name_each_field(app, admin):
 
 
 def test_custom_fields_are_validated_and_stored(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(app, admin.id)
         for label, type_, choices in [("Car", "choice", ["BMW", "Lada"]), ("Kids", "number", []),
                                       ("Since", "date", []), ("Hobbies", "multichoice", ["golf", "fishing"]),
@@ -99,7 +99,7 @@ def test_custom_fields_are_validated_and_stored(app, admin):
 
 
 def test_list_pages_by_keyset_and_filters(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.models import User
 
         actor = _actor(app, admin.id)
@@ -122,7 +122,7 @@ def test_list_pages_by_keyset_and_filters(app, admin):
 def test_reassign_keeps_history_and_needs_assign(app, admin, make_user):
     other = make_user("other@example.com")
     seller = make_user("seller@example.com", grants={("contact", "view"): "own", ("contact", "edit"): "own"})
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         saved = contacts.save(_actor(app, admin.id), None, {"first_name": "Client", "owner_id": seller.id})
         assert saved.owner_id == seller.id
         with pytest.raises(contacts.AccessDenied):
@@ -134,7 +134,7 @@ def test_reassign_keeps_history_and_needs_assign(app, admin, make_user):
 
 
 def test_soft_delete_and_undo(app, admin, ivan):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(app, admin.id)
         assert contacts.delete(actor, [ivan]) == [ivan]
         with pytest.raises(LookupError):
@@ -170,13 +170,13 @@ def test_inline_edit(admin_client, ivan, app):
     assert response.status_code == 200 and "Казань" in response.data.decode()
     bad = post_form(admin_client, f"/contacts/{ivan}/field/birthday", {"value": "завтра"})
     assert bad.status_code == 422 and 'value="завтра"' in bad.data.decode()
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.get(Contact, ivan).city == "Казань"
 
 
 def test_html_in_names_and_notes_is_text(admin_client, app, admin):
     payload = '<img src=x onerror=alert(1)><script>alert(2)</script>'
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         saved = contacts.save(_actor(app, admin.id), None, {"first_name": payload, "notes": payload})
         contact_id = saved.id
     post_form(admin_client, f"/contacts/{contact_id}/notes", {"body": payload})
@@ -188,7 +188,7 @@ def test_html_in_names_and_notes_is_text(admin_client, app, admin):
 def test_demo_data_fills_a_fresh_installation(app, admin):
     result = app.test_cli_runner().invoke(args=["demo-data", "--size", "20"])
     assert result.exit_code == 0, result.output
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(db.func.count(Contact.id))) == 20
         assert db.session.scalar(select(db.func.count(Activity.id))) > 0
         from core.models import Deal, Task
@@ -200,7 +200,7 @@ def test_demo_data_fills_a_fresh_installation(app, admin):
 
 
 def test_duplicates_warned_listed_merged_and_undone(app, admin, admin_client):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(app, admin.id)
         first = contacts.save(actor, None, {"first_name": "Пётр", "last_name": "Орлов", "city": "Тверь",
                                             "phones": [{"raw": "+7 916 555-44-33"}], "tags": ["опт"]})
@@ -211,7 +211,7 @@ def test_duplicates_warned_listed_merged_and_undone(app, admin, admin_client):
         "email_address": "petya@example.com", "email_kind": "work"}, follow_redirects=True)
     assert "Возможно, это дубль" in response.get_data(as_text=True) or "may be a duplicate" in response.get_data(
         as_text=True)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         second_id = db.session.scalar(select(Contact.id).where(Contact.first_name == "Петя"))
         timeline.record(kind="call", contact_id=second_id, title="call", source="test", external_id="c1")
     groups = admin_client.get("/contacts/duplicates").get_data(as_text=True)
@@ -221,7 +221,7 @@ def test_duplicates_warned_listed_merged_and_undone(app, admin, admin_client):
     merged = post_form(admin_client, "/contacts/merge", {"ids": [first_id, second_id], "keep": first_id,
                                                          "field-first_name": second_id})
     assert merged.status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         kept = db.session.get(Contact, first_id)
         assert kept.first_name == "Петя" and kept.city == "Тверь"
         assert {e.address for e in kept.emails} == {"petya@example.com"} and len(kept.phones) == 1
@@ -232,7 +232,7 @@ def test_duplicates_warned_listed_merged_and_undone(app, admin, admin_client):
     assert "Undo merge" in admin_client.get(f"/contacts/{first_id}").get_data(as_text=True)
     undone = post_form(admin_client, f"/contacts/merge/{merge_id}/undo")
     assert undone.status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         kept = db.session.get(Contact, first_id)
         other = db.session.get(Contact, second_id)
         assert kept.first_name == "Пётр" and kept.emails == [] and other.deleted_at is None
@@ -249,7 +249,7 @@ def test_export_neutralises_formulas(app, admin, admin_client):
 
     from openpyxl import load_workbook
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         contacts.save(_actor(app, admin.id), None, {"first_name": "=HYPERLINK(\"http://evil\")", "last_name": "+1",
                                                     "city": "@SUM(A1)", "source": "-2+3"})
     text = admin_client.get("/export/contacts.csv").get_data().decode("utf-8-sig")
@@ -276,7 +276,7 @@ def test_saved_views_private_and_shared(app, admin, admin_client, make_user, log
     page = client.get("/contacts/").get_data(as_text=True)
     assert "Тверь, VIP" in page and "Мой личный" not in page
     post_form(client, "/views/contact", {"name": "Попытка", "shared": "1"})
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.models import SavedView
 
         mine = db.session.scalar(select(SavedView).where(SavedView.name == "Попытка"))
@@ -286,7 +286,7 @@ def test_saved_views_private_and_shared(app, admin, admin_client, make_user, log
 
 
 def test_company_fields_edit_in_place(admin_client, app, ivan):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.models import Company
 
         company_id = db.session.scalar(select(Company.id))
@@ -299,7 +299,7 @@ def test_company_fields_edit_in_place(admin_client, app, ivan):
 
 
 def test_companies_merge_moves_people_and_undo_restores(app, admin, admin_client):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(app, admin.id)
         first = companies.save(actor, None, {"name": "ООО «Вектор»", "phones": [{"raw": "+7 495 100-20-30"}]})
         second = companies.save(actor, None, {"name": "Вектор", "industry": "Логистика",
@@ -314,7 +314,7 @@ def test_companies_merge_moves_people_and_undo_restores(app, admin, admin_client
     response = post_form(admin_client, "/companies/merge", {"ids": [first_id, second_id], "keep": first_id,
                                                             "field-industry": second_id})
     assert response.status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.models import Company, ContactCompany
 
         kept = db.session.get(Company, first_id)
@@ -324,7 +324,7 @@ def test_companies_merge_moves_people_and_undo_restores(app, admin, admin_client
         assert db.session.scalar(select(Activity.company_id).where(Activity.external_id == "cn")) == first_id
         merge_id = db.session.scalar(select(Activity.id).where(Activity.kind == "merge"))
     assert post_form(admin_client, f"/companies/merge/{merge_id}/undo").status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         kept = db.session.get(Company, first_id)
         assert kept.industry == "" and kept.emails == []
         links = db.session.scalars(select(ContactCompany).where(ContactCompany.contact_id == person_id)).all()
@@ -334,7 +334,7 @@ def test_companies_merge_moves_people_and_undo_restores(app, admin, admin_client
 
 
 def test_count_loads_after_the_page(admin_client, app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(app, admin.id)
         for n in range(3):
             contacts.save(actor, None, {"first_name": f"C{n}", "city": "Омск" if n else "Тула"})
@@ -348,7 +348,7 @@ def test_count_loads_after_the_page(admin_client, app, admin):
 
 def test_notes_keep_lines_and_lose_control_characters(app, admin):
     """A NUL in notes (from the API, an import or a plugin) is dropped: PostgreSQL cannot store it."""
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(app, admin.id)
         for raw in ("\x00=1+1", "первая строка\nвторая\x00\x07", "\ttab\x1b[31m"):
             contact = contacts.save(actor, None, {"first_name": "Нора", "notes": raw})

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Activity, Deal, Pipeline, Stage, StageChange, User
 from core.services.clients import contacts
 from core.services.platform.errors import InvalidInput
@@ -21,7 +21,7 @@ def _actor(user_id: int) -> Actor:
 
 
 def test_default_pipeline_is_created_once(app):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         first = deals.ensure_default_pipeline("RUB")
         again = deals.ensure_default_pipeline("RUB")
         assert first.id == again.id and db.session.scalar(select(db.func.count(Pipeline.id))) == 1
@@ -29,7 +29,7 @@ def test_default_pipeline_is_created_once(app):
 
 
 def test_deal_validation_names_each_field(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         pipeline = deals.ensure_default_pipeline()
         other = Pipeline(name="Другая", stages=[Stage(name="Новая")])
         db.session.add(other)
@@ -44,7 +44,7 @@ def test_deal_validation_names_each_field(app, admin):
 
 
 def test_create_and_move_with_history_and_timeline(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         pipeline = deals.ensure_default_pipeline()
         client = contacts.save(actor, None, {"first_name": "Покупатель"})
@@ -67,7 +67,7 @@ def test_create_and_move_with_history_and_timeline(app, admin):
 
 
 def test_stage_of_another_pipeline_is_refused_on_move(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         pipeline = deals.ensure_default_pipeline()
         other = Pipeline(name="Сервис", stages=[Stage(name="Заявка")])
@@ -82,7 +82,7 @@ def test_stage_of_another_pipeline_is_refused_on_move(app, admin):
 def test_own_scope_on_deals(app, admin, make_user):
     seller = make_user("seller@example.com", grants={("deal", "view"): "own", ("deal", "edit"): "own",
                                                       ("deal", "create"): "own"})
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         pipeline = deals.ensure_default_pipeline()
         theirs = deals.save(_actor(admin.id), None, {"title": "Чужая", "pipeline_id": pipeline.id})
         mine = deals.save(_actor(seller.id), None, {"title": "Своя", "pipeline_id": pipeline.id,
@@ -97,7 +97,7 @@ def test_own_scope_on_deals(app, admin, make_user):
 def test_board_and_moves_from_the_web(app, admin, admin_client):
     from core.testing.fixtures import post_form
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         pipeline = deals.ensure_default_pipeline()
         deal = deals.save(_actor(admin.id), None, {"title": "Доска", "pipeline_id": pipeline.id,
                                                    "amount": "1500"})
@@ -121,7 +121,7 @@ def test_board_and_moves_from_the_web(app, admin, admin_client):
     plain = post_form(admin_client, f"/deals/{deal_id}/move", {"stage_id": stages[5],
                                                                "lost_reason": "Too expensive"})
     assert plain.status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.models import Deal
 
         assert db.session.get(Deal, deal_id).lost_reason == "Too expensive"
@@ -130,7 +130,7 @@ def test_board_and_moves_from_the_web(app, admin, admin_client):
 def test_deal_form_creates_and_keeps_typed_values(app, admin, admin_client):
     from core.testing.fixtures import post_form
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         pipeline_id = deals.ensure_default_pipeline().id
     assert admin_client.get(f"/deals/new?pipeline_id={pipeline_id}").status_code == 200
     bad = post_form(admin_client, "/deals/new", {"title": "", "pipeline_id": pipeline_id, "amount": "abc",
@@ -139,7 +139,7 @@ def test_deal_form_creates_and_keeps_typed_values(app, admin, admin_client):
     ok = post_form(admin_client, "/deals/new", {"title": "Новая сделка", "pipeline_id": pipeline_id,
                                                 "amount": "99 000", "currency": "RUB", "channel": "web_form"})
     assert ok.status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.models import Deal
 
         deal = db.session.scalar(select(Deal).where(Deal.title == "Новая сделка"))
@@ -150,7 +150,7 @@ def test_deal_form_creates_and_keeps_typed_values(app, admin, admin_client):
 
 
 def test_client_card_lists_deals_as_purchase_history(app, admin, admin_client):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         pipeline = deals.ensure_default_pipeline()
         client = contacts.save(actor, None, {"first_name": "Постоянный"})
@@ -165,7 +165,7 @@ def test_client_card_lists_deals_as_purchase_history(app, admin, admin_client):
 def test_deal_card_items_payments_and_purchase_history(app, admin, admin_client):
     from core.testing.fixtures import post_form
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         pipeline = deals.ensure_default_pipeline()
         client = contacts.save(actor, None, {"first_name": "Покупатель"})
@@ -181,7 +181,7 @@ def test_deal_card_items_payments_and_purchase_history(app, admin, admin_client)
                                                                   "note": "аванс"}).status_code == 302
     page = admin_client.get(f"/deals/{deal_id}")
     assert page.status_code == 200 and "Фасады" in page.text and "аванс" in page.text
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.models import Deal, Payment
 
         assert db.session.get(Deal, deal_id).amount == Decimal("135001.00")
@@ -195,7 +195,7 @@ def test_deal_list_filters_sorts_pages_and_saved_views(app, admin, admin_client,
     from core.testing.fixtures import post_form
 
     seller = make_user("seller@example.com", grants={("deal", "view"): "own"})
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         pipeline = deals.ensure_default_pipeline()
         client = contacts.save(actor, None, {"first_name": "Ольга", "last_name": "Клиентова",
@@ -226,7 +226,7 @@ def test_deal_list_filters_sorts_pages_and_saved_views(app, admin, admin_client,
     saved = post_form(admin_client, "/views/deal", {"name": "Выигранные", "status": "won"})
     assert saved.status_code == 302 and "status=won" in saved.headers["Location"]
     assert "Выигранные" in admin_client.get("/deals/list").text
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.testing.fixtures import sign_in
 
         seller_client = app.test_client()
@@ -239,7 +239,7 @@ def test_client_pickers_find_by_name_and_phone_and_the_form_shows_the_choice(app
     from core.services.clients import companies
     from core.testing.fixtures import post_form
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         pipeline_id = deals.ensure_default_pipeline().id
         anna = contacts.save(actor, None, {"first_name": "Анна", "last_name": "Сидорова",
@@ -270,7 +270,7 @@ def test_deal_form_owner_offers_only_whom_the_actor_may_assign_to(app, admin, ma
     from core.models import Team
     from core.testing.fixtures import post_form, sign_in
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         team = Team(name="Север")
         db.session.add(team)
         db.session.commit()
@@ -281,7 +281,7 @@ def test_deal_form_owner_offers_only_whom_the_actor_may_assign_to(app, admin, ma
     lead = make_user("lead@example.com", full_name="Лида Ведущая", grants=grants, teams=[team])
     mate = make_user("mate@example.com", full_name="Матвей Сосед", teams=[team])
     stranger = make_user("stranger@example.com", full_name="Степан Чужой")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         pipeline_id = deals.ensure_default_pipeline().id
     sign_in(client, lead.email)
     form = client.get("/deals/new").text
@@ -291,7 +291,7 @@ def test_deal_form_owner_offers_only_whom_the_actor_may_assign_to(app, admin, ma
     refused = post_form(client, "/deals/new", {"title": "Чужому", "pipeline_id": pipeline_id,
                                                "owner_id": stranger.id})
     assert refused.status_code == 422 and "choose one from the list" in refused.text
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(Deal.owner_id).where(Deal.title == "Соседу")) == mate.id
         assert db.session.scalar(select(Deal.id).where(Deal.title == "Чужому")) is None
 
@@ -301,7 +301,7 @@ def test_running_stage_totals_match_a_recount_after_every_kind_of_change(app, ad
     from core.services.work import deal_totals, inbox, reassign
 
     other = make_user("other@example.com")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         pipeline = deals.ensure_default_pipeline()
         stages = pipeline.stages
@@ -313,7 +313,7 @@ def test_running_stage_totals_match_a_recount_after_every_kind_of_change(app, ad
         deals.add_item(actor, first, {"name": "Окно", "price": "700", "quantity": "3"})  # amount becomes 2100
         deals.move(actor, second, stages[5].id, lost_reason="Too expensive")
         reassign.reassign(actor, from_user_id=admin.id, to_user_id=other.id)
-        item, _ = inbox.receive(channel="phone", name="Новый", phone="+7 916 000 99 88")
+        item = inbox.receive(inbox.IncomingItem(channel="phone", name="Новый", phone="+7 916 000 99 88")).item
         inbox.accept(actor, item)
         gone = deals.save(actor, None, {"title": "Удалённая", "pipeline_id": pipeline.id, "amount": "5"})
         gone.deleted_at = gone.created_at
@@ -338,7 +338,7 @@ def test_running_stage_totals_match_a_recount_after_every_kind_of_change(app, ad
 def _board_deals(app, admin_id: int, n: int, *, owner_id: int | None = None) -> tuple[int, list[int]]:
     from core.services.clients import companies
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin_id)
         pipeline = deals.ensure_default_pipeline()
         firm = companies.save(actor, None, {"name": "ООО «Ромашка»"})
@@ -361,7 +361,7 @@ def test_board_cards_name_the_client_and_company_in_the_same_statements_whatever
     pipeline_id, made = _board_deals(app, admin.id, 3)
     from core.services.work import tasks
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         overdue = tasks.save(_actor(admin.id), None, {"title": "Позвонить", "deal_id": made[0]})
         overdue.due_at = overdue.created_at.replace(year=2020)
         db.session.commit()
@@ -413,7 +413,7 @@ def test_board_move_keeps_filters_and_undo_takes_it_back_with_history(app, admin
     from core.testing.fixtures import post_form
 
     pipeline_id, (deal_id, _) = _board_deals(app, admin.id, 2)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         stages = [s.id for s in db.session.get(Pipeline, pipeline_id).stages]
     moved = post_form(admin_client, f"/deals/{deal_id}/move", {"stage_id": stages[1], "mine": "1", "q": "окна 0"},
                       headers={"HX-Request": "true"})
@@ -423,7 +423,7 @@ def test_board_move_keeps_filters_and_undo_takes_it_back_with_history(app, admin
     assert moved.get_data(as_text=True).count('class="kanban-card ') == 1  # the redrawn board keeps the search
     undone = post_form(admin_client, toast["undo"]["url"], toast["undo"]["values"], headers={"HX-Request": "true"})
     assert undone.status_code == 200 and "success" in undone.headers["HX-Trigger"]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         deal = db.session.get(Deal, deal_id)
         assert deal.stage_id == stages[0]
         history = [(h.from_stage_id, h.to_stage_id) for h in deals.history(deal)]
@@ -442,7 +442,7 @@ def test_lost_on_the_board_takes_a_listed_reason_and_a_comment(app, admin, admin
     from core.testing.fixtures import post_form
 
     pipeline_id, (deal_id, _) = _board_deals(app, admin.id, 2)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         pipeline = db.session.get(Pipeline, pipeline_id)
         lost = next(s.id for s in pipeline.stages if s.kind == "lost")
         reason = pipeline.lost_reasons[2]
@@ -453,7 +453,7 @@ def test_lost_on_the_board_takes_a_listed_reason_and_a_comment(app, admin, admin
                                                                "lost_comment": "бюджет урезали"},
                       headers={"HX-Request": "true"})
     assert json.loads(moved.headers["HX-Trigger"])["mayak:toast"]["level"] == "success"
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.get(Deal, deal_id).lost_reason == reason
         entry = db.session.scalars(select(Activity).where(Activity.kind == "stage")).one()
         assert entry.data["reason"] == reason and entry.data["comment"] == "бюджет урезали"

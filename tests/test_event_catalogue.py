@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from core import create_app
-from core.db import db
+from core.db import db, unit_of_work
 from core.errors import StartupError
 from core.jobs.dispatch import dispatch_pending
 from core.models import Contact, EventDelivery, OutboxEvent, User
@@ -37,7 +37,7 @@ DOCS = PROJECT_ROOT / "docs" / "events.md"
 
 
 def _outbox(app: Any, name: str | None = None) -> list[tuple[str, dict[str, Any]]]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         query = select(OutboxEvent).order_by(OutboxEvent.id)
         if name is not None:
             query = query.where(OutboxEvent.name == name)
@@ -45,7 +45,7 @@ def _outbox(app: Any, name: str | None = None) -> list[tuple[str, dict[str, Any]
 
 
 def _clear_outbox(app: Any) -> None:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         db.session.execute(EventDelivery.__table__.delete())
         db.session.execute(OutboxEvent.__table__.delete())
         db.session.commit()
@@ -64,7 +64,7 @@ def _bundled_catalogue(tmp_path: Path) -> dict[str, type[Event]]:
     plugins_file.write_text((PROJECT_ROOT / "plugins.toml").read_text(encoding="utf-8"), encoding="utf-8")
     built = create_app({"TESTING": True}, environ=app_environ(f"sqlite:///{tmp_path / 'c.db'}", tmp_path / "i",
                                                              MAYAK_PLUGINS_FILE=str(plugins_file)))
-    with built.app_context():
+    with built.app_context(), unit_of_work():
         return dict(facades.event_catalogue())
 
 
@@ -132,7 +132,7 @@ def test_a_contact_made_on_the_web_and_through_the_api_says_so(app, admin, admin
     response = post_form(admin_client, "/contacts/new", {"first_name": "Мария", "phone_raw": "+7 916 000-00-01",
                                                          "phone_kind": "mobile"})
     assert response.status_code in (200, 302, 303), response.data[:300]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         token = tokens.create(_actor(admin.id), db.session.get(User, admin.id), "events")
         db.session.commit()
         token_id = tokens.authenticate(token).token.id
@@ -147,7 +147,7 @@ def test_a_contact_made_on_the_web_and_through_the_api_says_so(app, admin, admin
 
 def test_each_change_to_client_data_emits_its_event(app, admin, make_user):
     colleague = make_user("colleague@example.com", is_admin=True)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         pipeline = deals.ensure_default_pipeline()
         firm = companies.save(actor, None, {"name": "ООО Ромашка"})
@@ -205,7 +205,7 @@ def test_each_change_to_client_data_emits_its_event(app, admin, make_user):
 
 
 def test_an_unchanged_save_emits_nothing(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         anna = contacts.save(actor, None, {"first_name": "Анна", "city": "Тула"})
         db.session.commit()
@@ -218,7 +218,7 @@ def test_an_unchanged_save_emits_nothing(app, admin):
 def test_demo_data_is_marked_demo(app, admin):
     from core.services.transfer import demo
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         demo.fill(8)
         db.session.commit()
     emitted = _outbox(app)
@@ -237,7 +237,7 @@ def test_an_import_is_one_event(app, admin, tmp_path):
     finished = emitted[0][1]
     assert finished["origin"]["kind"] == "import" and finished["origin"]["detail"] == f"batch:{finished['subject_id']}"
     assert finished["data"]["created"] == summary["created"] == 6 and finished["data"]["rows"] == summary["rows"]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(db.func.count(Contact.id))) == 6
     undone = app.test_cli_runner().invoke(args=["import", "undo", str(finished["subject_id"]), "--json"])
     assert undone.exit_code == 0, undone.output
@@ -278,7 +278,7 @@ def _webhook_app(make_app: Any, url: str, extra: str = "") -> Any:
 
 
 def _send_one_of_each_origin(hooked: Any, user_id: int) -> None:
-    with hooked.app_context():
+    with hooked.app_context(), unit_of_work():
         for kind in ("user", "demo", "import", "api"):
             events.emit(ContactCreated(subject_id=user_id, origin=Origin(kind, user_id=user_id)))
         db.session.commit()
@@ -298,7 +298,7 @@ def test_the_webhook_plugin_skips_demo_and_what_it_is_told(app, admin, make_app,
     body = _Receiver.bodies[0]
     assert body["event"] == "contact_created" and body["version"] == 1
     assert body["subject"] == {"type": "contact", "id": admin.id}
-    with hooked.app_context():  # the skipped ones are done, not pending: nobody wants them
+    with hooked.app_context(), unit_of_work():  # the skipped ones are done, not pending: nobody wants them
         assert db.session.scalar(select(db.func.count(OutboxEvent.id)).where(OutboxEvent.dispatched_at.is_(None))) == 0
 
 
@@ -310,11 +310,11 @@ def test_webhook_settings_name_real_events_and_origins(make_app):
 
 
 def test_dispatch_is_once_per_event_and_handler_key(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         events.emit(UserCreated(subject_id=admin.id, origin=Origin("system"), email="x@example.com"))
         db.session.commit()
     wait_for_jobs(app)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert dispatch_pending() == 0
         keys = list(db.session.scalars(select(EventDelivery.handler)))
         assert sorted(keys) == sorted(set(keys)) and "ops.user_created" in keys
@@ -323,7 +323,7 @@ def test_dispatch_is_once_per_event_and_handler_key(app, admin):
 def test_an_event_not_in_the_catalogue_is_refused(app):
     from tests.plugins.sample import SamplePinged
 
-    with app.app_context(), pytest.raises(ValueError, match="unknown event"):
+    with app.app_context(), unit_of_work(), pytest.raises(ValueError, match="unknown event"):
         events.emit(SamplePinged(subject_id=None, origin=Origin("system")))
     assert "sample_pinged" not in EVENTS
 
@@ -333,13 +333,13 @@ def test_a_plugin_event_is_emitted_and_delivered(app, make_app):
     from tests.plugins.sample import SamplePinged
 
     with_sample = make_app(extra_plugins=[("sample", sample)])
-    with with_sample.app_context():
+    with with_sample.app_context(), unit_of_work():
         row = events.emit(SamplePinged(subject_id=None, origin=Origin("provider", detail="sample"),
                                        words=("a", "b")))
         db.session.commit()
         event_id = row.id
     wait_for_jobs(with_sample)
-    with with_sample.app_context():
+    with with_sample.app_context(), unit_of_work():
         assert db.session.get(OutboxEvent, event_id).dispatched_at is not None
         assert "webhooks.forward" in set(db.session.scalars(select(EventDelivery.handler)))
 
@@ -364,7 +364,7 @@ def test_the_catalogue_page_lists_events_fields_and_handlers(app, admin_client, 
 
 
 def test_merged_companies_and_contacts_name_what_was_merged(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         a = contacts.save(actor, None, {"first_name": "Анна", "phones": [{"raw": "+7 916 111-11-11"}]})
         b = contacts.save(actor, None, {"first_name": "Анна", "phones": [{"raw": "+7 916 111-11-11"}]})

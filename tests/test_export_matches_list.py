@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from openpyxl import load_workbook
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import User, utcnow
 from core.services.clients import companies, contacts, listing
 from core.services.users.context import Actor
@@ -34,7 +34,7 @@ CASES = {
 
 @pytest.fixture
 def seeded(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         pipeline = deals.ensure_default_pipeline()
         for n in range(ROWS):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from werkzeug.http import parse_options_header
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Attachment, User
 from core.services.clients import contacts
 from core.services.platform import files
@@ -25,7 +25,7 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
 
 
 def _contact(app, owner_id):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return contacts.save(Actor(db.session.get(User, owner_id)), None, {"first_name": "Файлов"}).id
 
 
@@ -37,7 +37,7 @@ def _upload(client, contact_id, data, name):
 def test_upload_download_and_preview(app, admin, admin_client):
     contact_id = _contact(app, admin.id)
     assert _upload(admin_client, contact_id, PNG, "photo.png").status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         attachment = db.session.scalar(select(Attachment))
         assert (attachment.filename, attachment.content_type, attachment.size) == ("photo.png", "image/png", len(PNG))
         attachment_id = attachment.id
@@ -54,7 +54,7 @@ def test_hostile_uploads_are_defused(app, admin, admin_client):
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     assert _upload(admin_client, contact_id, svg, "../../etc/<img src=x onerror=alert(1)>.svg").status_code == 302
     assert _upload(admin_client, contact_id, b"", "empty.txt").status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rows = db.session.scalars(select(Attachment)).all()
         assert len(rows) == 1, "the empty file was refused"
         attachment = rows[0]
@@ -70,7 +70,7 @@ def test_hostile_uploads_are_defused(app, admin, admin_client):
 def test_other_owners_cannot_reach_the_file(app, admin, admin_client, make_user, login, client):
     contact_id = _contact(app, admin.id)
     _upload(admin_client, contact_id, b"%PDF-1.4 secret", "contract.pdf")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         attachment_id = db.session.scalar(select(Attachment.id))
     seller = make_user("seller@example.com", grants={("contact", "view"): "own", ("contact", "edit"): "own"})
     login(seller)
@@ -106,7 +106,7 @@ def test_any_uploaded_name_is_kept_clean_and_downloads(app, admin, admin_client,
     that is plain ASCII and gives the exact name back in ``filename*`` (a CR/LF in the name was a 500)."""
     contact_id = _contact(app, admin.id)
     assert _raw_upload(admin_client, contact_id, PNG, name).status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         attachment = db.session.scalars(select(Attachment).order_by(Attachment.id.desc())).first()
         stored, attachment_id = attachment.filename, attachment.id
     assert stored == files.safe_name(name) and 0 < len(stored) <= 255
@@ -129,7 +129,7 @@ def test_names_stored_before_the_rule_still_download(app, admin, admin_client):
     """Attachments saved while names kept CR/LF (or anything else) are served under a clean name, not a 500."""
     contact_id = _contact(app, admin.id)
     assert _upload(admin_client, contact_id, PNG, "photo.png").status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         attachment = db.session.scalar(select(Attachment).order_by(Attachment.id.desc()))
         attachment.filename = 'old\r\nSet-Cookie: x=1\r\n"name".png'
         db.session.commit()

@@ -21,7 +21,7 @@ from jinja2_fragments.flask import template_block_rendered
 from werkzeug.datastructures import MultiDict
 
 from core.config import PROJECT_ROOT
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import JobRecord, User
 from core.services.clients import companies, contacts, custom_fields, listing
 from core.services.platform import notifications
@@ -40,7 +40,7 @@ def _seed(app, admin_id: int, rows: int) -> dict[str, int]:
     """``rows`` contacts, companies, deals, tasks, jobs and notifications (each with 'а' in its name), custom fields of
     every type on contacts and companies, and one record of every kind a route names."""
     targets = seed_targets(app, admin_id)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin_id))
         for entity in ("contact", "company"):
             for kind in ("text", "number", "date", "choice", "multichoice", "boolean", "link"):

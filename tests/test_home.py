@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Team, User, utcnow
 from core.services.clients import contacts, timeline
 from core.services.users.context import Actor
@@ -25,11 +25,11 @@ MANAGER = {**{(e, a): "team" for e in ("contact", "company", "deal", "task") for
 
 def _book(app, owner_id: int, tag: str, *, amount: str = "150000") -> dict[str, int]:
     """A contact with a note, a deal, an overdue task, a task due later today and one due next week."""
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, owner_id))
         person = contacts.save(actor, None, {"first_name": f"Клиент{tag}", "last_name": "Тестов", "owner_id": owner_id,
                                              "phones": [{"raw": "+7 916 555-00-11"}]})
-        timeline.record(kind="note", contact_id=person.id, author_id=owner_id, body=f"Заметка {tag}", commit=True)
+        timeline.record(kind="note", contact_id=person.id, author_id=owner_id, body=f"Заметка {tag}")
         pipeline = deals.ensure_default_pipeline()
         deal = deals.save(actor, None, {"title": f"Сделка {tag}", "pipeline_id": pipeline.id, "amount": amount,
                                         "contact_id": person.id, "owner_id": owner_id})
@@ -59,8 +59,8 @@ def test_a_salesperson_sees_their_day_and_nothing_of_a_colleague(app, admin):
     boris = create_user(app, "boris@example.com", grants=SALES, full_name="Борис")
     mine = _book(app, anna.id, "А")
     theirs = _book(app, boris.id, "Б", amount="777000")
-    with app.app_context():
-        inbox.receive(channel="phone", name="Звонящий Новый", phone="+7 903 111-22-33")
+    with app.app_context(), unit_of_work():
+        inbox.receive(inbox.IncomingItem(channel="phone", name="Звонящий Новый", phone="+7 903 111-22-33"))
     html = _client(app, anna).get("/").get_data(as_text=True)
     assert f'id="task-{mine["overdue"]}"' in html and "task-overdue" in html
     assert f'id="task-{mine["today"]}"' in html
@@ -88,7 +88,7 @@ def test_ticking_a_task_off_on_the_home_page_swaps_its_row(app, admin):
 
 
 def test_a_manager_sees_the_team_figures_of_their_team_only(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         team = Team(name="Продажи Москва")
         db.session.add(team)
         db.session.commit()
@@ -116,8 +116,8 @@ def test_a_manager_sees_the_team_figures_of_their_team_only(app, admin):
 
 def test_a_contact_centre_sees_only_what_it_submitted(app, admin):
     centre = create_user(app, "centre@example.com", grants={("lead", "submit"): "own", ("lead", "view"): "own"})
-    with app.app_context():
-        inbox.receive(channel="phone", name="Чужой звонок", phone="+7 903 111-22-33")
+    with app.app_context(), unit_of_work():
+        inbox.receive(inbox.IncomingItem(channel="phone", name="Чужой звонок", phone="+7 903 111-22-33"))
     html = _client(app, centre).get("/").get_data(as_text=True)
     assert "Leads you submitted" in html and "Чужой звонок" not in html
     assert "My open deals" not in html and "My tasks for today" not in html and "My team today" not in html
@@ -136,14 +136,14 @@ def test_an_operator_without_a_team_sees_no_team_block(app, admin):
     operator = create_user(app, "op@example.com", grants={("contact", "view"): "all", ("deal", "view"): "all",
                                                           ("task", "view"): "own", ("task", "assign"): "all",
                                                           ("inbox", "view"): "all"})
-    with app.app_context():
-        inbox.receive(channel="phone", name="Звонок оператору", phone="+7 903 111-22-33")
+    with app.app_context(), unit_of_work():
+        inbox.receive(inbox.IncomingItem(channel="phone", name="Звонок оператору", phone="+7 903 111-22-33"))
     html = _client(app, operator).get("/").get_data(as_text=True)
     assert "My team today" not in html and "Звонок оператору" in html
 
 
 def test_the_home_page_stays_within_the_query_budget(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         team = Team(name="Бюджет")
         db.session.add(team)
         db.session.commit()
@@ -154,9 +154,9 @@ def test_the_home_page_stays_within_the_query_budget(app, admin):
     for person in [boss, *people]:
         for n in range(8):
             _book(app, person.id, f"{person.id}-{n}")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         for n in range(10):
-            inbox.receive(channel="phone", name=f"Звонок {n}", phone=f"+7 903 000-{n:04d}")
+            inbox.receive(inbox.IncomingItem(channel="phone", name=f"Звонок {n}", phone=f"+7 903 000-{n:04d}"))
     for user in (boss, people[0], admin):
         client = _client(app, user)
         client.get("/")
@@ -166,7 +166,7 @@ def test_the_home_page_stays_within_the_query_budget(app, admin):
 
 
 def test_the_home_page_in_russian(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         team = Team(name="Команда")
         db.session.add(team)
         db.session.commit()
@@ -188,7 +188,7 @@ def test_a_record_given_to_someone_else_is_no_longer_named(app, admin):
     anna = create_user(app, "anna@example.com", grants=SALES)
     boris = create_user(app, "boris@example.com", grants=SALES)
     mine = _book(app, anna.id, "А")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         db.session.get(Contact, mine["contact"]).owner_id = boris.id
         db.session.get(Deal, mine["deal"]).owner_id = boris.id
         db.session.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core import create_app, i18n_tools
+from core.db import unit_of_work
 from core.plugins import facades
 from core.testing.fixtures import TEST_CONFIG, app_environ, post_form, sign_in
 
@@ -54,7 +55,7 @@ def test_notifications_are_translated_for_each_reader(app, make_user, client):
     from core.services.platform import notifications
 
     reader = make_user("reader@example.com", locale="ru")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         notifications.notify([reader.id], "A new user was added: %(email)s", params={"email": "a@b.c"})
         db.session.commit()
     sign_in(client, reader.email)
@@ -62,14 +63,14 @@ def test_notifications_are_translated_for_each_reader(app, make_user, client):
 
 
 def test_country_rules_come_from_l10n_ru(app, tmp_path, database_url):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rules = facades.country_rules()
         assert (rules.country, rules.phone_region, rules.currency) == ("RU", "RU", "RUB")
     only_ops = tmp_path / "plugins.toml"
     only_ops.write_text("[plugins.ops]\n")
     plain = create_app(TEST_CONFIG, environ=app_environ(database_url, tmp_path / "i",
                                                         MAYAK_PLUGINS_FILE=str(only_ops)))
-    with plain.app_context():
+    with plain.app_context(), unit_of_work():
         assert facades.country_rules().currency == "USD"
         assert "ru" not in facades.registry().locales
 
@@ -129,7 +130,7 @@ def test_seeded_role_names_follow_the_reader(app, admin, admin_client):
     post_form(admin_client, "/language", {"locale": "ru", "next": "/"})
     page = admin_client.get("/admin/roles").data.decode()
     assert "Руководитель" in page and ">Manager<" not in page
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         role = db.session.query(Role).filter_by(key="sales").one()
         role.name = "Sales floor"  # renamed by an admin: company data, shown as typed
         db.session.commit()
@@ -160,7 +161,7 @@ def test_the_time_zone_answer_takes_only_real_zones(app, make_user, client):
     refused()
     response = post_form(client, "/profile/timezone", {"timezone": "Asia/Vladivostok"}, headers={"HX-Request": "true"})
     assert response.status_code == 200
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.get(User, user.id).timezone == "Asia/Vladivostok"
 
 
@@ -198,7 +199,7 @@ def test_demo_data_speaks_the_installations_language(app, tmp_path, database_url
     russian = _installation(database_url, tmp_path / "ru", MAYAK_LOCALE="", MAYAK_TIMEZONE="")
     result = russian.test_cli_runner().invoke(args=["demo-data", "--size", "12"])
     assert result.exit_code == 0, result.output
-    with russian.app_context():
+    with russian.app_context(), unit_of_work():
         assert set(db.session.scalars(select(User.full_name))) >= set(TEXTS["ru"].users)
         assert set(db.session.scalars(select(Team.name))) == {TEXTS["ru"].team}
         assert set(db.session.scalars(select(Deal.title))) <= set(TEXTS["ru"].deals)
@@ -232,7 +233,7 @@ def test_pages_show_seeded_stage_names_in_the_readers_language(app, admin, admin
     from core.services.users.context import Actor
     from core.services.work import deals
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         pipeline = deals.ensure_default_pipeline()  # seeded in English: this installation's language is en
         client = contacts.save(actor, None, {"first_name": "Ольга", "owner_id": admin.id})

@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 from openpyxl import Workbook
 
+from core.db import unit_of_work
 from core.plugins.types import ImportFileError
 from core.services.transfer.import_files import open_table
 
@@ -26,7 +27,7 @@ def _csv(tmp_path, text: str, encoding: str, name: str = "base.csv"):
 def test_csv_encodings_and_delimiters_are_found(app, tmp_path, encoding, delimiter):
     text = "\r\n".join(delimiter.join(row) for row in PEOPLE) + "\r\n"
     path = _csv(tmp_path, text, encoding, name="export.txt")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         fmt, source = open_table(path, "export.txt")
         with source:
             assert fmt.key == "csv"
@@ -36,7 +37,7 @@ def test_csv_encodings_and_delimiters_are_found(app, tmp_path, encoding, delimit
 def test_csv_quoted_newlines_keep_the_row_numbers_of_the_file(app, tmp_path):
     text = 'Имя;Заметка\r\n"Иван";"первая строка\r\nвторая строка"\r\n"Анна";"коротко"\r\n'
     path = _csv(tmp_path, text, "cp1251")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         _fmt, source = open_table(path, "1c.csv")
         rows = list(source.rows())
     assert rows == [(1, ["Имя", "Заметка"]), (2, ["Иван", "первая строка\r\nвторая строка"]), (4, ["Анна", "коротко"])]
@@ -53,7 +54,7 @@ def test_xlsx_sheets_dates_and_streaming(app, tmp_path):
     sheet.append(["Иван", 79161234567, datetime(1990, 5, 17), 1250.5])
     path = tmp_path / "book.xlsx"
     book.save(path)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         fmt, source = open_table(path, "клиенты.xlsx")
         with source:
             assert fmt.key == "xlsx" and source.sheets() == ["Обложка", "Клиенты"]
@@ -74,7 +75,7 @@ def test_unreadable_files_are_refused_with_the_reason(app, tmp_path):
         archive.writestr("xl/worksheets/sheet1.xml", b"\x00" * (50 * 1024 * 1024))
     binary = tmp_path / "photo.csv"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00\x01" * 1000)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         for path, expected in ((empty, "empty"), (encrypted, "password-protected"), (broken, "damaged"),
                                (bomb, "unreasonable size"), (binary, "not a text file")):
             with pytest.raises(ImportFileError) as info:
@@ -109,7 +110,7 @@ END:VCARD
 def test_vcard_cards_become_rows_under_a_fixed_header(app, tmp_path):
     path = tmp_path / "contacts.vcf"
     path.write_text(VCARDS, encoding="utf-8")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         fmt, source = open_table(path, "export")  # found by its content, whatever the name
         with source:
             rows = list(source.rows())

@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from core.db import unit_of_work
 from core.testing.fixtures import csrf_token
 
 LAUGHS = b"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -82,7 +83,7 @@ def test_entries_that_climb_out_of_the_archive_are_never_written(app, admin_clie
     from pathlib import Path
 
     assert not Path("/tmp/mayak-escaped.txt").exists() and not Path("/etc/mayak-escaped").exists()
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.services.transfer import imports
 
         stored = list(imports.storage_root().iterdir())
@@ -134,7 +135,7 @@ def test_hostile_tables_are_refused_quickly(app, admin_client, name, build, reas
     accepted, the nested vCard was a 500)."""
     from core.services.transfer import imports
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         kept = set(imports.storage_root().iterdir())
     # the request body is built before the clock starts: the bar is the server's time, not the test client's
     boundary, body = encode_multipart({"csrf_token": csrf_token(admin_client),
@@ -145,7 +146,7 @@ def test_hostile_tables_are_refused_quickly(app, admin_client, name, build, reas
     text = response.get_data(as_text=True)
     assert response.status_code == 422 and reason in text, text[-2000:]
     assert elapsed < 2.0, f"{name} took {elapsed:.1f} s"
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert set(imports.storage_root().iterdir()) == kept, "nothing of a refused file is kept"
 
 
@@ -185,7 +186,7 @@ def test_a_hostile_row_deep_in_the_file_stops_the_run_with_its_position(app, adm
     started = time.monotonic()
     result = app.test_cli_runner().invoke(args=["import", "contacts", str(path), "--json"])
     assert result.exit_code != 0 and time.monotonic() - started < 10
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()))
         assert batch.status == "failed" and reason in batch.error, batch.error
         assert batch.position == 61, "rows 2-61 were imported; the import stopped at the hostile row"

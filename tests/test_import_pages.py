@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Contact, ImportBatch, ImportProfile
 from core.services.transfer import export
 from core.testing.fixtures import csrf_token, post_form, wait_for_jobs
@@ -74,7 +74,7 @@ def test_upload_preview_run_report_and_undo(app, admin_client, tmp_path):
     wait_for_jobs(app)
     preview = admin_client.get(f"/imports/{batch_id}").get_data(as_text=True)
     assert "8 (916) 123-45-67 → +79161234567" in preview and "31.02.1990" in preview
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count()).select_from(Contact)) == 0  # a dry run writes nothing
         assert db.session.scalar(select(ImportProfile.fields)) ["фио"] == "full_name"
 
@@ -84,7 +84,7 @@ def test_upload_preview_run_report_and_undo(app, admin_client, tmp_path):
     wait_for_jobs(app)
     result = admin_client.get(f"/imports/{batch_id}").get_data(as_text=True)
     assert "Undo the import" in result and "The row has no name, phone or email" in result
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         batch = db.session.get(ImportBatch, batch_id)
         assert (batch.status, batch.created, batch.failed) == ("finished", 6, 1)
 
@@ -96,7 +96,7 @@ def test_upload_preview_run_report_and_undo(app, admin_client, tmp_path):
     assert rows[2][1] == "Сидоров Пётр" and "12345" in rows[2][-1] and rows[3][-2] == "not imported"
 
     assert post_form(admin_client, f"/imports/{batch_id}/undo").status_code == 303
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count()).select_from(Contact).where(Contact.deleted_at.is_(None))) == 0
 
 
@@ -109,7 +109,7 @@ def test_a_saved_mapping_is_offered_for_the_next_file(app, admin_client, tmp_pat
     post_form(admin_client, f"/imports/{batch_id}", fields)
     wait_for_jobs(app)
     second = _batch_id(_upload(admin_client, path, "export-2.csv"))
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         profile_id = db.session.scalar(select(ImportProfile.id))
     page = admin_client.get(f"/imports/{second}?profile={profile_id}&part=mapping").get_data(as_text=True)
     assert re.search(r'name="map_1">.*?<option value="phone" selected>', page, re.S)
@@ -133,7 +133,7 @@ def test_a_file_over_the_upload_limit_is_refused_with_the_way_around(app, admin_
     response = _upload(admin_client, path)
     text = response.get_data(as_text=True)
     assert response.status_code == 413 and "mayak import contacts FILE" in text and "limited to 1 MB" in text
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 0
 
 
@@ -183,7 +183,7 @@ def test_the_export_command_writes_every_format(app, admin, tmp_path):
 
 def test_the_progress_bar_polls_until_the_import_is_done(app, admin_client, tmp_path):
     batch_id = _batch_id(_upload(admin_client, write(tmp_path / "messy.csv")))
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         batch = db.session.get(ImportBatch, batch_id)
         batch.status, batch.estimated_rows = "running", 12
         db.session.commit()
@@ -191,7 +191,7 @@ def test_the_progress_bar_polls_until_the_import_is_done(app, admin_client, tmp_
     assert f'hx-get="/imports/{batch_id}/status"' in page
     polled = admin_client.get(f"/imports/{batch_id}/status", headers={"HX-Request": "true"})
     assert polled.status_code == 200 and "rows of about 12" in polled.get_data(as_text=True)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         db.session.get(ImportBatch, batch_id).status = "finished"
         db.session.commit()
     done = admin_client.get(f"/imports/{batch_id}/status", headers={"HX-Request": "true"})

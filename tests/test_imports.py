@@ -9,7 +9,7 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Company, Contact, ImportBatch, ImportRow, Phone, User
 from core.plugins.types import ImportFileError
 from core.services.clients import contacts
@@ -57,7 +57,7 @@ def test_a_messy_file_is_imported_row_by_row_with_reasons(app, admin, tmp_path, 
     # row numbers are the file's own: title row 1, blank row 2, header row 3
     assert problems == [(5, "birthday"), (8, "phone"), (8, "email"), (8, "birthday"), (10, "name")]
     assert "31.02.1990" in summary["errors"][0]["message"]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         people = {(c.last_name, c.first_name, c.middle_name): c for c in _live()}
         petrov = people[("Петров", "Иван", "Сергеевич")]
         assert [p.e164 for p in petrov.phones] == ["+79161234567"]  # row 7 merged into row 4, not a second Петров
@@ -77,7 +77,7 @@ def test_skip_invalid_refuses_rows_with_bad_values_and_reports_them(app, admin, 
     path = write(tmp_path / "base.csv")
     summary = _cli(app, "contacts", str(path), "--skip-invalid", "--json")
     assert (summary["created"], summary["failed"], summary["flagged"]) == (4, 3, 0)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert not _live("Сидоров")
         failed = db.session.scalars(select(ImportRow.number).where(ImportRow.action == "error")
                                     .order_by(ImportRow.number)).all()
@@ -86,7 +86,7 @@ def test_skip_invalid_refuses_rows_with_bad_values_and_reports_them(app, admin, 
 
 @pytest.fixture
 def existing(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         contact = contacts.save(_actor(admin.id), None, {
             "first_name": "Иван", "last_name": "Петров", "city": "Тверь",
             "phones": [{"raw": "+7 916 123 45 67"}], "emails": [{"address": "old@example.ru"}]})
@@ -100,7 +100,7 @@ def test_duplicates_policy_and_undo(app, admin, existing, tmp_path, policy):
                     "Петров;Иван;Сергеевич;8 916 123-45-67;Москва;new@example.ru\r\n"
                     "Орлова;Ольга;;+7 925 000 11 22;Казань;\r\n", encoding="utf-8")
     summary = _cli(app, "contacts", str(path), "--on-duplicate", policy, "--json")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         ivan = db.session.get(Contact, existing)
         if policy == "skip":
             assert (summary["skipped_duplicates"], summary["updated"]) == (1, 0)
@@ -112,7 +112,7 @@ def test_duplicates_policy_and_undo(app, admin, existing, tmp_path, policy):
             assert [e.address for e in ivan.emails] == ["old@example.ru", "new@example.ru"]
         assert summary["created"] == 1
     _cli(app, "undo", str(summary["batch"]))
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         ivan = db.session.get(Contact, existing)
         assert (ivan.middle_name, ivan.city, [e.address for e in ivan.emails]) == ("", "Тверь", ["old@example.ru"])
         assert ivan.deleted_at is None
@@ -129,7 +129,7 @@ def test_external_ids_match_before_phones(app, admin, tmp_path):
                     encoding="utf-8-sig")
     summary = _cli(app, "contacts", str(path), "--on-duplicate", "update", "--json")
     assert (summary["created"], summary["updated"]) == (0, 1)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         (nina,) = _live("Лебедева")
         assert nina.external_id == "901" and nina.middle_name == "Петровна"
         assert [p.e164 for p in nina.phones] == ["+79110000001", "+79110000002"]
@@ -141,7 +141,7 @@ def test_a_dry_run_writes_no_contact_but_says_what_would_happen(app, admin, exis
     assert summary["dry_run"] is True
     # rows 4 and 7 are both the existing Петров: each would update him
     assert (summary["created"], summary["updated"], summary["merged"], summary["failed"]) == (5, 2, 0, 1)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert len(_live()) == 1
         preview = {r.number: r for r in imports.outcomes(db.session.get(ImportBatch, summary["batch"]))}
         assert [(preview[n].action, preview[n].record_id) for n in (4, 7)] == [("update", existing)] * 2
@@ -153,7 +153,7 @@ def test_a_dry_run_merges_rows_of_the_same_person_across_chunks(app, admin, tmp_
     monkeypatch.setattr(imports, "CHUNK", 2)
     summary = _cli(app, "contacts", str(write(tmp_path / "messy.csv")), "--dry-run", "--json")
     assert (summary["created"], summary["merged"]) == (6, 1)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert not _live()
         preview = {r.number: r for r in imports.outcomes(db.session.get(ImportBatch, summary["batch"]))}
         assert preview[7].action == "merge" and preview[7].summary["merged_into_row"] == 4
@@ -161,7 +161,7 @@ def test_a_dry_run_merges_rows_of_the_same_person_across_chunks(app, admin, tmp_
 
 def test_an_interrupted_import_goes_on_from_where_it_stopped(app, admin, tmp_path, monkeypatch):
     monkeypatch.setattr(imports, "CHUNK", 3)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         batch = _uploaded(actor, write(tmp_path / "messy.csv"))
         batch_id = batch.id
@@ -183,7 +183,7 @@ def test_an_interrupted_import_goes_on_from_where_it_stopped(app, admin, tmp_pat
         assert len(_live()) == 4
     summary = _cli(app, "resume", str(batch_id), "--json")  # as after a killed `mayak import contacts`
     assert summary["status"] == "finished"
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         finished = db.session.get(ImportBatch, batch_id)
         assert finished.counts() == {"rows": 8, "created": 6, "updated": 0, "merged": 1, "skipped_duplicates": 0,
                                      "failed": 1, "flagged": 2}
@@ -195,7 +195,7 @@ def test_an_interrupted_import_goes_on_from_where_it_stopped(app, admin, tmp_pat
 
 def test_undo_of_a_stopped_import_removes_what_it_wrote(app, admin, tmp_path, monkeypatch):
     monkeypatch.setattr(imports, "CHUNK", 3)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         batch = _uploaded(actor, write(tmp_path / "messy.csv"))
 
@@ -219,11 +219,11 @@ def test_undo_of_a_stopped_import_removes_what_it_wrote(app, admin, tmp_path, mo
 def test_files_that_cannot_be_imported_are_refused_and_nothing_is_kept(app, admin, tmp_path, content, message):
     path = tmp_path / "file.csv"
     path.write_bytes(content)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         kept_before = set(imports.storage_root().iterdir())
     result = app.test_cli_runner().invoke(args=["import", "contacts", str(path), "--json"])
     assert result.exit_code == 1 and message in result.output
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 0
         assert set(imports.storage_root().iterdir()) == kept_before
 
@@ -231,7 +231,7 @@ def test_files_that_cannot_be_imported_are_refused_and_nothing_is_kept(app, admi
 def test_a_user_without_the_import_right_cannot_import(app, make_user, tmp_path):
     user = make_user("sales@example.com", grants={("contact", "create"): "own"})
     path = write(tmp_path / "messy.csv")
-    with app.app_context(), pytest.raises(AccessDenied, match="import contact"), path.open("rb") as fh:
+    with app.app_context(), unit_of_work(), pytest.raises(AccessDenied, match="import contact"), path.open("rb") as fh:
         imports.upload(_actor(user.id), fh, path.name)
 
 
@@ -268,7 +268,7 @@ def test_phones_keep_their_region_and_doubtful_numbers_are_flagged(app, admin, t
     path.write_text("Имя;Телефон\r\nОля;+7 000 123 45 67\r\nКатя;29 123 45 67\r\n", encoding="utf-8")
     summary = _cli(app, "contacts", str(path), "--region", "BY", "--json")
     assert [(e["row"], e["severity"]) for e in summary["errors"]] == [(2, "warning")]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         katya = db.session.scalar(select(Phone).join(Contact).where(Contact.first_name == "Катя"))
         assert katya.e164 == "+375291234567"
 
@@ -276,7 +276,7 @@ def test_phones_keep_their_region_and_doubtful_numbers_are_flagged(app, admin, t
 def test_unreadable_files_raise_a_translated_reason(app, admin, tmp_path):
     path = tmp_path / "photo.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
-    with app.app_context(), pytest.raises(ImportFileError), path.open("rb") as fh:
+    with app.app_context(), unit_of_work(), pytest.raises(ImportFileError), path.open("rb") as fh:
         imports.upload(_actor(admin.id), fh, path.name)
 
 
@@ -299,7 +299,7 @@ def test_a_file_that_breaks_off_midway_stops_the_import_with_its_position(app, a
     path.write_bytes(f"Имя;Телефон\r\n{good}Анна;\"+7916".encode() + b"1234569\r\n" + b'"' + b"a" * 1_200_000)
     result = app.test_cli_runner().invoke(args=["import", "contacts", str(path), "--json"])
     assert result.exit_code != 0
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         batch = db.session.scalar(select(ImportBatch))
         # rows 2–41 were committed two by two; the import stopped at the broken cell and can be undone
         assert batch.status == "failed" and batch.position == 41 and "breaks off" in batch.error
@@ -311,7 +311,7 @@ def test_uploaded_files_are_deleted_some_days_after_their_import(app, admin, tmp
 
     from core.models import utcnow
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         done = _uploaded(actor, write(tmp_path / "done.csv"))
         imports.run_now(actor, done, dry_run=False)

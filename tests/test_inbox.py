@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Activity, AssignmentRule, Deal, InboxItem, Notification, OutboxEvent, Task, Team, User
 from core.services.clients import contacts
 from core.services.platform.errors import InvalidInput
@@ -21,11 +21,13 @@ def _actor(user_id: int) -> Actor:
 
 
 def test_same_delivery_twice_is_one_item(app):
-    with app.app_context():
-        first, created = inbox.receive(channel="phone", source="telephony", idempotency_key="call-1",
-                                       phone="8 (916) 123-45-67", name="Звонящий")
-        again, created_again = inbox.receive(channel="phone", source="telephony", idempotency_key="call-1",
-                                             phone="8 (916) 123-45-67", name="Звонящий")
+    with app.app_context(), unit_of_work():
+        first, created, _updated = inbox.receive(inbox.IncomingItem(channel="phone", source="telephony",
+                                                                    external_id="call-1",
+                                       phone="8 (916) 123-45-67", name="Звонящий"))
+        again, created_again, _updated = inbox.receive(inbox.IncomingItem(channel="phone", source="telephony",
+                                                                          external_id="call-1",
+                                             phone="8 (916) 123-45-67", name="Звонящий"))
         assert created and not created_again and first.id == again.id
         assert first.phone_e164 == "+79161234567" and first.proposal == "new_lead"
         assert db.session.scalar(select(func.count(InboxItem.id))) == 1
@@ -35,13 +37,14 @@ def test_same_delivery_twice_is_one_item(app):
 
 def test_known_client_with_open_deal_gets_the_item_on_the_deal(app, admin, make_user):
     manager = make_user("manager@example.com")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         client = contacts.save(actor, None, {"first_name": "Ольга", "owner_id": manager.id,
                                              "phones": [{"raw": "+7 916 123 45 67"}]})
         deal = deals.save(actor, None, {"title": "Окна", "pipeline_id": deals.ensure_default_pipeline().id,
                                         "contact_id": client.id, "owner_id": manager.id})
-        item, _ = inbox.receive(channel="phone", source="telephony", idempotency_key="c2", phone="89161234567")
+        item = inbox.receive(inbox.IncomingItem(channel="phone", source="telephony", external_id="c2",
+                                                phone="89161234567")).item
         assert (item.status, item.proposal, item.deal_id, item.owner_id) == ("attached", "attach", deal.id,
                                                                               manager.id)
         entry = db.session.scalar(select(Activity).where(Activity.external_id == f"inbox:{item.id}"))
@@ -51,12 +54,13 @@ def test_known_client_with_open_deal_gets_the_item_on_the_deal(app, admin, make_
 
 def test_known_client_without_open_deal_gets_a_deal_proposed_for_its_owner(app, admin, make_user):
     manager = make_user("manager@example.com")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         client = contacts.save(actor, None, {"first_name": "Пётр", "owner_id": manager.id,
                                              "emails": [{"address": "Petr@Example.com"}]})
-        item, _ = inbox.receive(channel="email", source="mail", idempotency_key="m1", email="petr@example.COM",
-                                subject="Нужна консультация", body="Добрый день")
+        item = inbox.receive(inbox.IncomingItem(channel="email", source="mail", external_id="m1",
+                                                email="petr@example.COM",
+                                subject="Нужна консультация", body="Добрый день")).item
         assert (item.status, item.proposal, item.contact_id, item.owner_id) == ("new", "new_deal", client.id,
                                                                                  manager.id)
         inbox.accept(actor, item)
@@ -73,7 +77,7 @@ def test_new_lead_goes_round_robin_within_working_hours(app, admin, make_user):
     first = make_user("first@example.com")
     second = make_user("second@example.com")
     fixed = make_user("night@example.com")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         team = Team(name="Отдел продаж")
         team.members = [db.session.get(User, first.id), db.session.get(User, second.id)]
@@ -91,8 +95,8 @@ def test_new_lead_goes_round_robin_within_working_hours(app, admin, make_user):
                                            "position": "2"})
         owners = []
         for n in range(3):
-            item, _ = inbox.receive(channel="web_form", source="form:1", idempotency_key=f"f{n}",
-                                    name=f"Лид {n}", phone=f"+7 916 000 00 0{n}")
+            item = inbox.receive(inbox.IncomingItem(channel="web_form", source="form:1", external_id=f"f{n}",
+                                    name=f"Лид {n}", phone=f"+7 916 000 00 0{n}")).item
             inbox.accept(actor, item)
             owners.append(item.owner_id)
         assert owners == [first.id, second.id, first.id]
@@ -103,7 +107,8 @@ def test_new_lead_goes_round_robin_within_working_hours(app, admin, make_user):
         day.work_days = []
         day.work_start, day.work_end = "00:00", "00:01"  # outside the hours now: the next rule decides
         db.session.commit()
-        item, _ = inbox.receive(channel="web_form", source="form:1", idempotency_key="late", name="Поздний")
+        item = inbox.receive(inbox.IncomingItem(channel="web_form", source="form:1", external_id="late",
+                                                name="Поздний")).item
         inbox.accept(actor, item)
         assert item.owner_id == fixed.id
 
@@ -111,7 +116,7 @@ def test_new_lead_goes_round_robin_within_working_hours(app, admin, make_user):
 def test_least_loaded_picks_the_person_with_least_open_work(app, admin, make_user):
     busy = make_user("busy@example.com")
     free = make_user("free@example.com")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         team = Team(name="Смена")
         team.members = [db.session.get(User, busy.id), db.session.get(User, free.id)]
@@ -126,36 +131,38 @@ def test_least_loaded_picks_the_person_with_least_open_work(app, admin, make_use
 
 
 def test_reject_keeps_the_item_with_a_reason_and_auto_accept_skips_the_inbox(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
-        item, _ = inbox.receive(channel="messenger", source="tg", idempotency_key="s1", body="Купите наших слонов")
+        item = inbox.receive(inbox.IncomingItem(channel="messenger", source="tg", external_id="s1",
+                                                body="Купите наших слонов")).item
         with pytest.raises(InvalidInput):
             inbox.reject(actor, item, " ")
         inbox.reject(actor, item, "спам")
         assert db.session.get(InboxItem, item.id).reject_reason == "спам"
         inbox.set_auto_accept(actor, "visit", True)
-        walked_in, _ = inbox.receive(channel="visit", name="Гость", phone="+7 903 111 22 33")
+        walked_in = inbox.receive(inbox.IncomingItem(channel="visit", name="Гость", phone="+7 903 111 22 33")).item
         assert walked_in.status == "accepted" and walked_in.deal_id is not None
 
 
 def test_attach_to_another_deal_merges_the_request_there(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         client = contacts.save(actor, None, {"first_name": "Анна"})
         deal = deals.save(actor, None, {"title": "Кухня", "pipeline_id": deals.ensure_default_pipeline().id,
                                         "contact_id": client.id})
-        item, _ = inbox.receive(channel="phone", phone="+7 999 000 11 22", name="Анна с другого номера")
+        item = inbox.receive(inbox.IncomingItem(channel="phone", phone="+7 999 000 11 22",
+                                                name="Анна с другого номера")).item
         inbox.accept(actor, item, deal_id=deal.id)
         assert (item.status, item.deal_id) == ("attached", deal.id)
         with pytest.raises(InvalidInput):
-            other, _ = inbox.receive(channel="phone", phone="+7 999 000 11 23")
+            other = inbox.receive(inbox.IncomingItem(channel="phone", phone="+7 999 000 11 23")).item
             inbox.accept(actor, other, deal_id=999999)
 
 
 def test_rules_page_edits_switches_and_deletes_a_rule(app, admin, admin_client):
     from core.testing.fixtures import post_form
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         team = Team(name="Смена")
         db.session.add(team)
         db.session.commit()
@@ -168,7 +175,7 @@ def test_rules_page_edits_switches_and_deletes_a_rule(app, admin, admin_client):
     added = post_form(admin_client, "/admin/intake/rules", {"name": "Сайт", "strategy": "round_robin",
                                                             "team_id": team_id, "channel": "web_form"})
     assert added.status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rule = db.session.scalar(select(AssignmentRule))
         rule_id = rule.id
     post_form(admin_client, f"/admin/intake/rules/{rule_id}/toggle")
@@ -177,11 +184,11 @@ def test_rules_page_edits_switches_and_deletes_a_rule(app, admin, admin_client):
     assert post_form(admin_client, "/admin/intake/rules", {"rule_id": rule_id, "name": "Сайт и почта",
                                                            "strategy": "round_robin", "team_id": team_id,
                                                            "channel": ""}).status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rule = db.session.get(AssignmentRule, rule_id)
         assert (rule.name, rule.channel, rule.active) == ("Сайт и почта", None, False)  # still off
     post_form(admin_client, f"/admin/intake/rules/{rule_id}/delete")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.get(AssignmentRule, rule_id) is None
 
 
@@ -190,10 +197,10 @@ def test_an_idempotency_key_that_would_be_cut_or_is_not_text_is_refused(app, adm
     """A key is never cut (two deliveries sharing 200 characters would merge): the API and the service refuse it."""
     from core.services.users import tokens
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         token = tokens.create(Actor(None, via="test"), db.session.get(User, admin.id))
         with pytest.raises(InvalidInput) as info:
-            inbox.receive(channel="phone", phone="+79161234567", idempotency_key=key)
+            inbox.receive(inbox.IncomingItem(channel="phone", phone="+79161234567", external_id=key))
         assert "Idempotency-Key" in str(info.value.errors["idempotency_key"])
     api = {"Authorization": f"Bearer {token}"}
     in_body = client.post("/api/v1/inbox", json={"phone": "+79161234567", "idempotency_key": key}, headers=api)
@@ -202,14 +209,16 @@ def test_an_idempotency_key_that_would_be_cut_or_is_not_text_is_refused(app, adm
         in_header = client.post("/api/v1/inbox", json={"phone": "+79161234567"},
                                 headers={**api, "Idempotency-Key": key})
         assert 400 <= in_header.status_code < 500 and in_header.is_json
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count(InboxItem.id))) == 0
 
 
 def test_keys_sharing_their_first_200_characters_stay_apart(app):
-    with app.app_context():
-        first, _ = inbox.receive(channel="phone", phone="+79161234567", idempotency_key="k" * 199 + "a")
-        second, created = inbox.receive(channel="phone", phone="+79161234568", idempotency_key="k" * 199 + "b")
+    with app.app_context(), unit_of_work():
+        first = inbox.receive(inbox.IncomingItem(channel="phone", phone="+79161234567",
+                                                 external_id="k" * 199 + "a")).item
+        second, created, _updated = inbox.receive(inbox.IncomingItem(channel="phone", phone="+79161234568",
+                                                                     external_id="k" * 199 + "b"))
         assert created and first.id != second.id
 
 
@@ -221,5 +230,5 @@ def test_the_submit_page_refuses_a_tampered_key_with_a_fresh_form(app, admin_cli
                                                          "idempotency_key": key})
     assert response.status_code == 422 and "Idempotency-Key" in response.get_data(as_text=True)
     assert key not in response.get_data(as_text=True)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count(InboxItem.id))) == 0

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core import jobs
-from core.db import db
+from core.db import db, unit_of_work
 from core.jobs import scheduler
 from core.jobs.dispatch import dispatch_pending
 from core.models import AuditEntry, EventDelivery, Notification, OutboxEvent, ScheduleState
@@ -26,7 +26,7 @@ def sample_app(app, make_app):
 
 
 def _enqueue(app, name, **kwargs):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         record = jobs.enqueue(name, **kwargs)
         db.session.commit()
         return record.id
@@ -41,7 +41,7 @@ def test_job_runs_after_commit_with_result(sample_app):
 
 
 def test_rolled_back_job_never_runs(sample_app):
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         jobs.enqueue("sample.mark", key="never")
         db.session.rollback()
     wait_for_jobs(sample_app)
@@ -58,7 +58,7 @@ def test_unique_key_gives_one_job(sample_app):
 def test_unknown_job_name_is_refused(sample_app):
     from core.errors import ProviderNotFound
 
-    with sample_app.app_context(), pytest.raises(ProviderNotFound):
+    with sample_app.app_context(), unit_of_work(), pytest.raises(ProviderNotFound):
         jobs.enqueue("sample.nope")
 
 
@@ -68,13 +68,13 @@ def test_failing_job_is_retried_then_fails_and_admins_hear(sample_app):
     wait_for_jobs(sample_app)
     first = job(sample_app, record_id)
     assert (first.status, first.attempts) == ("queued", 1)  # waiting for the sweep to retry it
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         assert scheduler.sweep()["resubmitted"] == 1
     wait_for_jobs(sample_app)
     failed = job(sample_app, record_id)
     assert failed.status == "failed" and failed.attempts == 2 and "sample failure f" in failed.error
     wait_for_jobs(sample_app)
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         note = db.session.scalar(select(Notification).where(Notification.source == "ops"))
         assert note is not None and note.params["name"] == "sample.fail" and note.level == "danger"
 
@@ -82,7 +82,7 @@ def test_failing_job_is_retried_then_fails_and_admins_hear(sample_app):
 def test_flaky_job_succeeds_on_second_attempt(sample_app):
     record_id = _enqueue(sample_app, "sample.flaky", key="fl")
     wait_for_jobs(sample_app)
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         scheduler.sweep()
     wait_for_jobs(sample_app)
     assert job(sample_app, record_id).status == "finished"
@@ -95,7 +95,7 @@ def test_progress_partial_polls_until_done(sample_app):
     from core.testing.fixtures import sign_in
 
     sign_in(client, owner.email)
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         record = jobs.enqueue("sample.slow_mark", key="p", seconds=1.0, created_by_id=owner.id)
         db.session.commit()
         record_id = record.id
@@ -109,7 +109,7 @@ def test_progress_partial_polls_until_done(sample_app):
 
 def test_scheduler_fires_each_slot_once(sample_app):
     t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         assert scheduler.tick(t0) == []  # first sight: schedules its first slot
         state = db.session.get(ScheduleState, "sample.every_minute")
         assert state.next_run_at == t0 + timedelta(seconds=60)
@@ -124,11 +124,11 @@ def test_scheduler_fires_each_slot_once(sample_app):
 def test_two_schedulers_racing_fire_once(sample_app):
     """Two scheduler processes that both read the same due slot: the conditional update lets one win."""
     t0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         scheduler.tick(t0)
         db.session.commit()
     other = sample_app.app_context()
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         mine = scheduler.tick(t0 + timedelta(seconds=61))
     with other:
         theirs = scheduler.tick(t0 + timedelta(seconds=61))
@@ -142,11 +142,11 @@ def test_cron_schedule():
 
 
 def test_outbox_delivers_once_per_handler(sample_app):
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         events.emit(UserCreated(subject_id=99, origin=Origin("system"), email="x@example.com"))
         db.session.commit()
     wait_for_jobs(sample_app)
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         dispatch_pending()  # a second dispatcher finds nothing left to do
         event = db.session.scalar(select(OutboxEvent))
         assert event.dispatched_at is not None
@@ -158,7 +158,7 @@ def test_outbox_delivers_once_per_handler(sample_app):
 
 
 def test_rolled_back_event_is_never_delivered(sample_app):
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         events.emit(UserCreated(subject_id=1, origin=Origin("system"), email="y@example.com"))
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
@@ -170,9 +170,9 @@ def test_unknown_event_is_refused(app):
         name = "contact_teleported"
         subject_type = "contact"
 
-    with app.app_context(), pytest.raises(ValueError, match="unknown event"):
+    with app.app_context(), unit_of_work(), pytest.raises(ValueError, match="unknown event"):
         events.emit(Teleported(subject_id=1, origin=Origin("system")))
-    with app.app_context(), pytest.raises(TypeError, match="Event instance"):
+    with app.app_context(), unit_of_work(), pytest.raises(TypeError, match="Event instance"):
         events.emit("contact_created")  # type: ignore[arg-type]
 
 
@@ -180,11 +180,11 @@ def test_failing_handler_leaves_event_pending_and_others_delivered(app, make_app
     from tests.plugins import failing_handler
 
     broken_app = make_app(extra_plugins=[("failing", failing_handler)])
-    with broken_app.app_context():
+    with broken_app.app_context(), unit_of_work():
         events.emit(UserCreated(subject_id=5, origin=Origin("system"), email="z@example.com"))
         db.session.commit()
     wait_for_jobs(broken_app)
-    with broken_app.app_context():
+    with broken_app.app_context(), unit_of_work():
         event = db.session.scalar(select(OutboxEvent))
         assert event.dispatched_at is None and event.attempts == 1 and "handler down" in event.last_error
         assert set(db.session.scalars(select(EventDelivery.handler))) == {"ops.user_created", "webhooks.forward"}
@@ -204,7 +204,7 @@ def test_two_running_schedulers_fire_on_time_and_never_twice(sample_app):
         stop.set()
     time.sleep(1.2)
     wait_for_jobs(sample_app)
-    with sample_app.app_context():
+    with sample_app.app_context(), unit_of_work():
         slots = db.session.scalars(select(JobRecord.unique_key).where(
             JobRecord.unique_key.like("schedule:sample.every_second:%"))).all()
         states = db.session.get(ScheduleState, "sample.every_second")

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from core import jobs
-from core.db import db
+from core.db import db, unit_of_work
 from core.testing import services
 from tests.jobs_support import job, marks, rq_app, run_burst_worker, worker_env
 
@@ -22,7 +22,7 @@ def queue() -> str:
 def test_job_runs_on_an_rq_worker(app, make_app, tmp_path, queue):
     url = services.redis_url()
     rq = rq_app(make_app, url, queue)
-    with rq.app_context():
+    with rq.app_context(), unit_of_work():
         record = jobs.enqueue("sample.mark", key="rq")
         db.session.commit()
         record_id = record.id
@@ -39,14 +39,14 @@ def test_failed_attempt_goes_back_through_the_sweep(app, make_app, tmp_path, que
 
     url = services.redis_url()
     rq = rq_app(make_app, url, queue)
-    with rq.app_context():
+    with rq.app_context(), unit_of_work():
         record = jobs.enqueue("sample.flaky", key="rqf")
         db.session.commit()
         record_id = record.id
     env = worker_env(rq, tmp_path, url, queue)
     run_burst_worker(env)
     assert job(rq, record_id).status == "queued"
-    with rq.app_context():
+    with rq.app_context(), unit_of_work():
         assert scheduler.sweep()["resubmitted"] == 1
     run_burst_worker(env)
     assert job(rq, record_id).status == "finished" and marks(rq, "rqf") == 1

@@ -7,7 +7,7 @@ import time
 
 from sqlalchemy import func, select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Deal, InboxItem, LeadForm, Task, Team, User
 from core.services.users.context import Actor
 from core.services.work import assignment, inbox
@@ -28,7 +28,7 @@ def _make_form(admin_client, **extra):
 
 
 def _form(app) -> tuple[int, str]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         form = db.session.scalar(select(LeadForm))
         return form.id, form.key
 
@@ -48,7 +48,7 @@ def test_json_post_lands_in_the_inbox_once_and_is_assigned(app, admin, admin_cli
     form_id, key = _form(app)
     page = admin_client.get(f"/admin/intake/forms/{form_id}")
     assert f"/f/{key}" in page.text and "&lt;iframe" in page.text
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         team = Team(name="Продажи")
         team.members = [db.session.get(User, seller.id)]
         db.session.add(team)
@@ -61,7 +61,7 @@ def test_json_post_lands_in_the_inbox_once_and_is_assigned(app, admin, admin_cli
     assert first.status_code == 201 and first.headers["Access-Control-Allow-Origin"] == SITE
     again = client.post(f"/f/{key}", json=body, headers=headers)
     assert again.status_code == 200 and again.json["id"] == first.json["id"]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         item = db.session.get(InboxItem, first.json["id"])
         assert (item.status, item.phone_e164, item.utm["utm_campaign"]) == ("new", "+79161234567", "autumn")
         assert db.session.scalar(select(func.count(InboxItem.id))) == 1
@@ -81,7 +81,7 @@ def test_json_errors_name_the_field_and_a_wrong_key(app, admin_client, client):
     assert wrong.status_code == 404 and "key" in wrong.json["fields"]
     foreign = client.post(f"/f/{key}", json={"phone": "+79161234567"}, headers={"Origin": "https://evil.example"})
     assert foreign.status_code == 403
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count(InboxItem.id))) == 0
 
 
@@ -101,7 +101,7 @@ def test_spam_is_kept_with_its_reason(app, admin_client, client):
     client.post(f"/f/{key}", json={"phone": "+79161112235", "name": "тест"})
     limited = client.post(f"/f/{key}", json={"phone": "+79161112236"})
     assert limited.status_code == 429  # three posts from this address already this hour: nothing is stored
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         reasons = list(db.session.scalars(select(InboxItem.reject_reason).order_by(InboxItem.id)))
         assert reasons[0] == "honeypot field filled" and reasons[1].startswith("stop phrase")
         assert reasons[2].startswith("banned name") and len(reasons) == 3
@@ -128,7 +128,7 @@ def test_embedded_page_minimum_fill_time_and_framing(app, admin_client, client):
     time.sleep(2.1)
     slow = client.post(f"/f/{key}", data={**fresh, "name": "Человек", "phone": "+79160000003"})
     assert slow.status_code == 200
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rows = {i.name: (i.status, i.reject_reason) for i in db.session.scalars(select(InboxItem))}
     assert rows["Быстрый"][0] == "rejected" and "minimum 2 s" in rows["Быстрый"][1]
     assert rows["Без токена"] == ("rejected", "posted without the form's start token")
@@ -136,15 +136,15 @@ def test_embedded_page_minimum_fill_time_and_framing(app, admin_client, client):
 
 
 def test_inbox_page_accept_and_reject(app, admin, admin_client):
-    with app.app_context():
-        first, _ = inbox.receive(channel="phone", name="Звонок <script>", phone="+79031234567")
-        second, _ = inbox.receive(channel="messenger", name="Спамер", body="реклама")
+    with app.app_context(), unit_of_work():
+        first = inbox.receive(inbox.IncomingItem(channel="phone", name="Звонок <script>", phone="+79031234567")).item
+        second = inbox.receive(inbox.IncomingItem(channel="messenger", name="Спамер", body="реклама")).item
         first_id, second_id = first.id, second.id
     page = admin_client.get("/inbox/")
     assert page.status_code == 200 and "Звонок &lt;script&gt;" in page.text and "new lead" in page.text
     assert post_form(admin_client, f"/inbox/{first_id}/accept").status_code == 302
     assert post_form(admin_client, f"/inbox/{second_id}/reject", {"reason": "спам"}).status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.get(InboxItem, first_id).status == "accepted"
         assert db.session.get(InboxItem, second_id).reject_reason == "спам"
     assert "спам" in admin_client.get("/inbox/?status=rejected").text
@@ -152,14 +152,14 @@ def test_inbox_page_accept_and_reject(app, admin, admin_client):
 
 def test_contact_centre_submits_and_sees_only_its_own(app, make_user, client, login):
     centre = make_user("centre@example.com", grants={("lead", "submit"): "own", ("lead", "view"): "own"})
-    with app.app_context():
-        inbox.receive(channel="phone", name="Чужой лид", phone="+79030000000")
+    with app.app_context(), unit_of_work():
+        inbox.receive(inbox.IncomingItem(channel="phone", name="Чужой лид", phone="+79030000000"))
     login(centre)
     assert post_form(client, "/inbox/submit", {"name": "Мой лид", "phone": ""}).status_code == 422
     assert post_form(client, "/inbox/submit", {"name": "Мой лид", "phone": "+79035554433"}).status_code == 302
     page = client.get("/inbox/")
     assert "Мой лид" in page.text and "Чужой лид" not in page.text and "/accept" not in page.text
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         other = db.session.scalar(select(InboxItem).where(InboxItem.name == "Чужой лид"))
         mine = db.session.scalar(select(InboxItem).where(InboxItem.name == "Мой лид"))
         other_id, mine_id = other.id, mine.id

@@ -5,16 +5,16 @@ from __future__ import annotations
 from sqlalchemy import inspect
 
 from core import migrate
-from core.db import db
+from core.db import db, unit_of_work
 
 
 def test_models_and_migrations_agree(app):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert migrate.pending_differences() == []
 
 
 def test_each_unit_has_its_own_version_table(app):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         tables = set(inspect(db.engine).get_table_names())
         assert {"alembic_version", "alembic_version_ops", "ops_purge_run", "user_account"} <= tables
         from alembic.script import ScriptDirectory
@@ -24,7 +24,7 @@ def test_each_unit_has_its_own_version_table(app):
 
 
 def test_upgrade_is_idempotent(app):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert migrate.upgrade() == ["core", "ops"]  # card_basics has no tables
         assert migrate.pending_differences() == []
 
@@ -48,7 +48,7 @@ def test_upgrading_keeps_existing_data(database_url, tmp_path):
            else create_postgres_database("mayak_upgrade"))
     try:
         app = create_app(TEST_CONFIG, environ=app_environ(url, tmp_path / "instance"))
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             command.upgrade(migrate.alembic_config(migrate.find_unit("core")), "core_0001")
             with db.engine.begin() as conn:
                 conn.execute(text("INSERT INTO role (id, name, description) VALUES (1, 'Old role', '')"))

@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import User
 from core.services.users.context import Actor
 from core.services.work import deals, tasks
@@ -74,7 +74,7 @@ def test_deal_won_reaches_the_webhook_signed(app, admin, make_app, tmp_path, rec
     hooked = make_app(MAYAK_FETCH_ALLOW="127.0.0.1", MAYAK_TEST_WEBHOOK_SECRET=SECRET, MAYAK_PLUGINS_FILE=_plugins_file(
         tmp_path, f'[plugins.webhooks]\nurl = "{url}"\nsecret = {{ env = "MAYAK_TEST_WEBHOOK_SECRET" }}\n'
                   'events = ["deal_won"]\n'))
-    with hooked.app_context():
+    with hooked.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         pipeline = deals.ensure_default_pipeline()
         deal = deals.save(actor, None, {"title": "Крупный заказ", "pipeline_id": pipeline.id, "amount": "150000"})
@@ -165,7 +165,7 @@ def test_a_webhook_is_not_redirected_into_the_network(app, admin, make_app, tmp_
         hooked = make_app(MAYAK_FETCH_ALLOW="127.0.0.1", MAYAK_TEST_WEBHOOK_SECRET=SECRET,
                           MAYAK_PLUGINS_FILE=_plugins_file(tmp_path, _hook_settings(
                               f"http://127.0.0.1:{outer.server_address[1]}/hook")))
-        with hooked.app_context():
+        with hooked.app_context(), unit_of_work():
             actor = Actor(db.session.get(User, admin.id))
             pipeline = deals.ensure_default_pipeline()
             deals.save(actor, None, {"title": "Перенаправленный", "pipeline_id": pipeline.id})
@@ -174,7 +174,7 @@ def test_a_webhook_is_not_redirected_into_the_network(app, admin, make_app, tmp_
         error = None
         while error is None and time.monotonic() < deadline:
             wait_for_jobs(hooked)
-            with hooked.app_context():
+            with hooked.app_context(), unit_of_work():
                 error = db.session.scalar(select(JobRecord.error).where(JobRecord.name == "webhooks.deliver",
                                                                         JobRecord.error.is_not(None)))
             time.sleep(0.1)
@@ -209,7 +209,7 @@ def test_reminder_by_email_in_the_owners_language(app, make_app, make_user, tmp_
         mailing = make_app(MAYAK_PLUGINS_FILE=_plugins_file(tmp_path, (
             f'[plugins.mail_notify]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
             'sender = "crm@example.com"\nbase_url = "https://crm.example.com"\n')))
-        with mailing.app_context():
+        with mailing.app_context(), unit_of_work():
             actor = Actor(db.session.get(User, owner.id))
             due = datetime.now(UTC) + timedelta(minutes=20)
             task = tasks.save(actor, None, {"title": "Перезвонить Ольге", "due_at": due, "remind_minutes": "20",

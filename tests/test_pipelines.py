@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Pipeline, User
 from core.services.platform.errors import InvalidInput
 from core.services.users.context import Actor
@@ -23,7 +23,7 @@ def _stages(*rows):
 
 
 def test_pipeline_validation(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         deals.ensure_default_pipeline()
         with pytest.raises(InvalidInput) as info:
@@ -37,7 +37,7 @@ def test_pipeline_validation(app, admin):
 
 
 def test_reorder_rename_and_keep_stages_with_deals(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         made = pipelines.save(actor, None, {"name": "Повторные заказы", "currency": "usd",
                                             "lost_reasons": "Дорого\nУшли к конкурентам\nДорого",
@@ -80,7 +80,7 @@ def test_admin_pages(app, admin_client, make_user, client, login):
         "stage_id": ["", "", ""], "stage_name": ["Победа", "Подача", "Проигрыш"],
         "stage_kind": ["won", "open", "lost"], "stage_probability": ["100", "20", "0"], "stage_order": ["2", "1", "3"]})
     assert saved.status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         tender = db.session.scalar(select(Pipeline).where(Pipeline.name == "Тендеры"))
         assert [s.name for s in tender.stages] == ["Подача", "Победа", "Проигрыш"]
     assert "Тендеры" in admin_client.get("/admin/pipelines/").text

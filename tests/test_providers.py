@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from flask_babel import force_locale
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.errors import ProviderError, ProviderNotFound, StartupError
 from core.models import Activity, Team, User
 from core.plugins import hookimpl
@@ -39,7 +39,7 @@ def telecom_app(app, make_app):
 
 
 def test_without_a_provider_plugin_the_facades_fail_loudly(app):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         for facade in (telephony, messaging, mail):
             with pytest.raises(ProviderNotFound):
                 facade()
@@ -49,7 +49,7 @@ def test_without_a_provider_plugin_the_facades_fail_loudly(app):
 
 def test_facades_find_providers_and_follow_the_default_and_the_team_choice(telecom_app):
     admin = create_user(telecom_app, "admin@example.com", is_admin=True)
-    with telecom_app.test_request_context():
+    with telecom_app.test_request_context(), unit_of_work():
         actor = Actor(user=db.session.get(User, admin.id))
         assert [s.key for s in providers(MESSAGING, "sms")] == ["fakesms", "othersms"]
         assert messaging().key == "fakesms", "no choice yet: the first registered one"
@@ -95,7 +95,7 @@ def test_facades_find_providers_and_follow_the_default_and_the_team_choice(telec
 
 
 def test_a_provider_refusal_reads_in_the_user_language(telecom_app):
-    with telecom_app.test_request_context():
+    with telecom_app.test_request_context(), unit_of_work():
         with pytest.raises(ProviderError) as caught:
             messaging().send(OutgoingMessage(to="+79001234567", text="no money"))
         error = caught.value
@@ -119,7 +119,7 @@ def test_the_admin_chooses_providers_on_the_providers_page(telecom_app):
     assert saved.status_code == 302
     refused = post_form(client, "/admin/providers", {"scope": "telephony", "provider": "othersms"})
     assert refused.status_code == 302
-    with telecom_app.app_context():
+    with telecom_app.app_context(), unit_of_work():
         assert messaging().key == "othersms" and telephony().key == "fakepbx"
     sales = create_user(telecom_app, "sales@example.com")
     other = telecom_app.test_client()
@@ -129,7 +129,7 @@ def test_the_admin_chooses_providers_on_the_providers_page(telecom_app):
 
 def test_a_plugin_channel_and_timeline_kind_appear_with_their_label_and_template(telecom_app):
     admin = create_user(telecom_app, "admin@example.com", is_admin=True)
-    with telecom_app.test_request_context():
+    with telecom_app.test_request_context(), unit_of_work():
         actor = Actor(user=db.session.get(User, admin.id))
         assert "sms" in channel_keys()
         contact = contacts.save(actor, None, {"first_name": "Анна", "phones": [{"raw": "+7 916 765-43-21"}]})
@@ -148,7 +148,7 @@ def test_a_plugin_channel_and_timeline_kind_appear_with_their_label_and_template
     filtered = client.get(f"/contacts/{contact_id}?kind=sms_out")
     assert "telecom-sms" in filtered.text
 
-    with telecom_app.test_request_context():
+    with telecom_app.test_request_context(), unit_of_work():
         changed = timeline.update("telecom", "fakesms-1", data={"status": "delivered", "provider": None})
         assert changed is not None and timeline.update("telecom", "missing") is None
         db.session.commit()
@@ -156,7 +156,7 @@ def test_a_plugin_channel_and_timeline_kind_appear_with_their_label_and_template
         assert entry.data == {"status": "delivered"} and entry.title == "Ваш заказ готов"
     assert '<span class="telecom-status">delivered</span>' in client.get(f"/contacts/{contact_id}").text
 
-    with telecom_app.test_request_context():
+    with telecom_app.test_request_context(), unit_of_work():
         from core.services.work import inbox
 
         db.session.get(User, admin.id).locale = "ru"
@@ -187,7 +187,7 @@ def test_wrong_registrations_stop_start_up_with_one_line(app, make_app):
 
 def test_core_routes_a_known_caller_to_the_manager_who_owns_them(app, make_user):
     manager = make_user("manager@example.com")
-    with app.test_request_context():
+    with app.test_request_context(), unit_of_work():
         owner = db.session.get(User, manager.id)
         admin = Actor(user=db.session.get(User, create_user(app, "boss@example.com", is_admin=True).id))
         contacts.save(admin, None, {"first_name": "Анна", "phones": [{"raw": "+7 916 765-43-21"}],

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Company, User
 from core.services.clients import companies, contacts, timeline
 from core.services.users.context import Actor
@@ -19,7 +19,7 @@ BUDGET = 10
 @contextmanager
 def counted(app):
     statements: list[str] = []
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         engine = db.engine
 
     # only this thread's statements: the test client runs the request here, while the in-process job thread may be
@@ -38,7 +38,7 @@ def counted(app):
 
 
 def _seed(app, admin_id: int, n: int) -> int:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin_id))
         company = companies.save(actor, None, {"name": "Бюджет"})
         first = None
@@ -47,7 +47,7 @@ def _seed(app, admin_id: int, n: int) -> int:
                                                 "emails": [{"address": f"p{i}@example.com"}], "tags": ["a", "b"],
                                                 "companies": [{"company_id": company.id}]})
             first = first or saved.id
-            timeline.record(kind="note", contact_id=saved.id, body="x", commit=True)
+            timeline.record(kind="note", contact_id=saved.id, body="x")
         return first or 0
 
 
@@ -65,7 +65,7 @@ def test_deal_task_inbox_pages_and_the_company_card_stay_within_the_budget(app, 
     from core.services.work import deals, inbox, tasks
 
     first = _seed(app, admin.id, 30)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         pipeline = deals.ensure_default_pipeline()
         company_id = db.session.scalar(db.select(db.func.min(Company.id)))
@@ -74,7 +74,7 @@ def test_deal_task_inbox_pages_and_the_company_card_stay_within_the_budget(app, 
                                             "contact_id": first + n % 30, "company_id": company_id})
             tasks.save(actor, None, {"title": f"Задача {n}", "contact_id": first + n % 30, "deal_id": deal.id,
                                      "due_at": f"2099-01-{n % 28 + 1:02d} 10:00"})
-            inbox.receive(channel="phone", name=f"Звонок {n}", phone=f"+7 903 000-{n:04d}")
+            inbox.receive(inbox.IncomingItem(channel="phone", name=f"Звонок {n}", phone=f"+7 903 000-{n:04d}"))
         deal_id, pipeline_id = deal.id, pipeline.id
     wait_for_jobs(app)  # the event dispatcher's statements are not the pages'
     for url in ("/deals/list", "/deals/list?status=open&sort=amount&dir=desc", f"/deals/board/{pipeline_id}",
@@ -90,7 +90,7 @@ def test_global_search_stays_within_the_budget(app, admin, admin_client):
     from core.services.work import deals
 
     first = _seed(app, admin.id, 60)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         pipeline = deals.ensure_default_pipeline()
         for n in range(30):
@@ -110,7 +110,7 @@ def test_the_home_page_stays_within_the_budget(app, admin, admin_client):
     from core.services.work import deals, inbox, tasks
 
     first = _seed(app, admin.id, 30)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         pipeline = deals.ensure_default_pipeline()
         for n in range(40):
@@ -118,7 +118,7 @@ def test_the_home_page_stays_within_the_budget(app, admin, admin_client):
                                             "contact_id": first + n % 30})
             tasks.save(actor, None, {"title": f"Задача {n}", "contact_id": first + n % 30, "deal_id": deal.id,
                                      "due_at": f"2099-01-{n % 28 + 1:02d} 10:00"})
-            inbox.receive(channel="phone", name=f"Звонок {n}", phone=f"+7 903 000-{n:04d}")
+            inbox.receive(inbox.IncomingItem(channel="phone", name=f"Звонок {n}", phone=f"+7 903 000-{n:04d}"))
         db.session.execute(db.update(tasks.Task).values(due_at=db.func.current_timestamp()))
         db.session.commit()
     wait_for_jobs(app)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask_babel import force_locale
 
+from core.db import unit_of_work
 from core.services.platform.errors import InvalidInput
 from core.services.work import recurrence, repeat_rules
 
@@ -36,7 +37,7 @@ EXAMPLES = [
 
 @pytest.mark.parametrize(("choices", "rule", "russian", "english"), EXAMPLES)
 def test_examples_build_and_read_back(app, choices, rule, russian, english):
-    with app.test_request_context():
+    with app.test_request_context(), unit_of_work():
         assert repeat_rules.build(choices) == rule
         with force_locale("ru"):
             assert repeat_rules.describe(rule) == russian
@@ -60,7 +61,7 @@ def _every_form_choice():
 def test_every_rule_the_form_builds_runs_and_reads_in_words_in_both_languages(app):
     start = datetime(2029, 1, 10, 9, 0, tzinfo=UTC)
     seen = 0
-    with app.test_request_context():
+    with app.test_request_context(), unit_of_work():
         for choices in _every_form_choice():
             rule = repeat_rules.build(choices)
             try:
@@ -93,6 +94,6 @@ def test_every_rule_the_form_builds_runs_and_reads_in_words_in_both_languages(ap
     ({"repeat": "daily", "ends": "until", "until": ""}, "until"),
 ])
 def test_bad_choices_name_the_field_to_fix(app, choices, field):
-    with app.test_request_context(), pytest.raises(InvalidInput) as info:
+    with app.test_request_context(), unit_of_work(), pytest.raises(InvalidInput) as info:
         repeat_rules.build(choices)
     assert field in info.value.errors

@@ -39,20 +39,20 @@ def test_a_finished_import_is_said_in_the_masculine(app):
 
 
 def test_the_inbox_names_the_owner_not_a_boss(app, admin, admin_client, make_user):
-    from core.db import db
+    from core.db import db, unit_of_work
     from core.models import User
     from core.services.clients import contacts
     from core.services.users.context import Actor
     from core.services.work import deals, inbox
 
     seller = make_user("seller@example.com", full_name="Пётр Продавцов")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         client = contacts.save(actor, None, {"first_name": "Ольга", "owner_id": seller.id,
                                              "phones": [{"raw": "+7 916 123 45 67"}]})
         deals.save(actor, None, {"title": "Окна", "pipeline_id": deals.ensure_default_pipeline().id,
                                  "contact_id": client.id, "owner_id": seller.id})
-        inbox.receive(channel="phone", source="telephony", idempotency_key="c1", phone="89161234567")
+        inbox.receive(inbox.IncomingItem(channel="phone", source="telephony", external_id="c1", phone="89161234567"))
         db.session.commit()
     _russian(admin_client)
     page = admin_client.get("/inbox/?status=attached").data.decode()

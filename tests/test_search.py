@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import User
 from core.services.clients import companies, contacts, search
 from core.services.users.context import Actor
@@ -21,7 +21,7 @@ PHONE = "9161234567"  # +7 916 123-45-67
 
 def _seed(app, owner_id: int, *, suffix: str = "") -> dict[str, int]:
     """A person in a company with a deal, owned by ``owner_id``."""
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, owner_id))
         company = companies.save(actor, None, {"name": f"ООО «Ромашка{suffix}»", "owner_id": owner_id,
                                                "phones": [{"raw": "+7 495 765-43-21"}],
@@ -39,7 +39,7 @@ def _seed(app, owner_id: int, *, suffix: str = "") -> dict[str, int]:
 
 
 def _found(app, user_id: int, q: str) -> dict[str, list[int]]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         results = search.find(db.session.get(User, user_id), q)
         return {kind: [hit.id for hit in hits] for kind, hits in results.groups.items()}
 
@@ -114,7 +114,7 @@ def test_a_visible_deal_does_not_name_a_client_the_reader_may_not_see(app, admin
     reader = make_user("reader@example.com", grants=grants)
     other = make_user("other@example.com", grants=SALES)
     _seed(app, other.id, suffix="Скрыт")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         results = search.find(db.session.get(User, reader.id), "Поставка")
         lines = [" ".join([h.title, *h.details]) for h in results.groups["deal"]]
     assert lines and all("ИвановСкрыт" not in line and "РомашкаСкрыт" not in line for line in lines), lines
@@ -155,7 +155,7 @@ def test_enter_without_the_list_opens_the_best_match(app, admin, admin_client, q
 
 def test_typing_a_company_finds_the_company_and_not_only_its_people(app, admin):
     seeded = _seed(app, admin.id)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         results = search.find(db.session.get(User, admin.id), "ромашка")
         assert [h.id for h in results.groups["company"]] == [seeded["company"]]
         assert results.best is not None and (results.best.kind, results.best.id) == ("company", seeded["company"])
@@ -193,7 +193,7 @@ PAYLOADS = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "java
 
 
 def test_names_found_are_shown_as_text(app, admin, admin_client):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         pipeline = deals.ensure_default_pipeline()
         for n, payload in enumerate(PAYLOADS):

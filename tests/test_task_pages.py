@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Task, TaskRecurrence, User
 from core.services.users.context import Actor
 from core.services.work import reassign, tasks
@@ -25,7 +25,7 @@ def test_my_day_form_done_and_comment(app, admin, admin_client):
                                                   "due_time": "10:00", "priority": "high",
                                                   "remind_minutes": "15", "remind_via": "app"})
     assert made.status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         task = db.session.scalar(select(Task))
         task_id = task.id
         assert task.remind_at == task.due_at - timedelta(minutes=15)
@@ -52,7 +52,7 @@ def test_one_task_form_sets_a_repeating_task_with_client_deal_assignee_and_remin
     from core.services.work import deals
 
     helper = make_user("helper@example.com", full_name="Гена Помощник")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         client = contacts.save(actor, None, {"first_name": "Ольга", "last_name": "Клиентова"})
         deal = deals.save(actor, None, {"title": "Годовой договор", "pipeline_id": deals.ensure_default_pipeline().id,
@@ -71,7 +71,7 @@ def test_one_task_form_sets_a_repeating_task_with_client_deal_assignee_and_remin
     assert endless.status_code == 422 and 'name="count"' in endless.text
     saved = post_form(admin_client, "/tasks/new", fields, headers={"Accept-Language": "ru"})
     assert saved.status_code == 302 and saved.headers["Location"].endswith("/tasks/recurring")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rule = db.session.scalar(select(TaskRecurrence))
         assert rule.rrule == "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=5;COUNT=8" and rule.owner_id == helper.id
         assert rule.template["contact_id"] == client_id and rule.template["deal_id"] == deal_id
@@ -105,7 +105,7 @@ def test_team_view_and_handover_shows_what_moves_then_moves_exactly_that_then_un
 
     leaving = make_user("leaving@example.com", full_name="Уходящий")
     taking = make_user("taking@example.com", full_name="Принимающий")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         pipeline_id = deals.ensure_default_pipeline().id
         for i in range(3):
@@ -118,7 +118,7 @@ def test_team_view_and_handover_shows_what_moves_then_moves_exactly_that_then_un
     assert "Open tasks: 3" in preview and "Open deals: 1" in preview and "Contacts: 1" in preview
     for name in ("Дело 0", "Дело 2", "Сделка Уходящего", "Клиент Уходящего"):
         assert name in preview, name  # every record that will move, by name
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         task_ids = list(db.session.scalars(select(Task.id).order_by(Task.id)))
         deal_id, contact_id = db.session.scalar(select(Deal.id)), db.session.scalar(select(Contact.id))
         late = tasks.save(Actor(db.session.get(User, admin.id)), None, {"title": "Позже", "owner_id": leaving.id})
@@ -127,7 +127,7 @@ def test_team_view_and_handover_shows_what_moves_then_moves_exactly_that_then_un
         "from_user_id": leaving.id, "to_user_id": taking.id, "entities": ["task", "deal"], "reason": "Увольнение",
         "ids.task": task_ids, "ids.deal": [deal_id], "ids.contact": [contact_id]})
     assert moved.status_code == 302 and "handed=" in moved.headers["Location"]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         owners = dict(db.session.execute(select(Task.id, Task.owner_id)).all())
         assert all(owners[i] == taking.id for i in task_ids)
         assert owners[late_id] == leaving.id  # not in the list shown: it stays
@@ -137,7 +137,7 @@ def test_team_view_and_handover_shows_what_moves_then_moves_exactly_that_then_un
     handed = re.search(r'name="handed" value="(\d+)"', done_page).group(1)
     undone = post_form(admin_client, "/tasks/handover/undo", {"handed": handed, "from_user_id": leaving.id})
     assert undone.status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert set(db.session.scalars(select(Task.owner_id))) == {leaving.id}
         assert db.session.scalar(select(Deal.owner_id)) == leaving.id
         history = reassign.history("task", task_ids[0])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Notification, OutboxEvent, OwnerChange, Task, Team, User
 from core.services.clients import contacts
 from core.services.platform.errors import InvalidInput
@@ -21,7 +21,7 @@ def _actor(user_id: int) -> Actor:
 
 
 def test_task_validation_names_each_field(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         with pytest.raises(InvalidInput) as info:
             tasks.save(actor, None, {"title": "", "due_at": "01.01.2020 10:00", "priority": "urgent!!",
@@ -36,7 +36,7 @@ def test_task_validation_names_each_field(app, admin):
 def test_my_day_groups_by_the_owners_day(app, make_user):
     user = make_user("sales@example.com", grants={("task", "view"): "own", ("task", "create"): "own",
                                                   ("task", "edit"): "own"})
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         owner = db.session.get(User, user.id)
         owner.timezone = "Asia/Vladivostok"  # UTC+10: "today" there is not today in UTC
         db.session.commit()
@@ -59,7 +59,7 @@ def test_my_day_groups_by_the_owners_day(app, make_user):
 
 
 def test_reminder_is_sent_once_and_overdue_event_once(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         due = datetime.now(UTC) + timedelta(minutes=30)
         task = tasks.save(actor, None, {"title": "Отправить КП", "due_at": due, "remind_minutes": "30",
@@ -86,7 +86,7 @@ def test_reminder_is_sent_once_and_overdue_event_once(app, admin):
     ("FREQ=DAILY;UNTIL=20200101T000000", "no date after"),
 ])
 def test_bad_rules_are_refused_with_the_reason(app, admin, rule, message_fragment):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         with pytest.raises(InvalidInput) as info:
             recurrence.create(_actor(admin.id), {"title": "Отчёт", "rrule": rule,
                                                  "starts_at": "2027-01-10 10:00"})
@@ -94,7 +94,7 @@ def test_bad_rules_are_refused_with_the_reason(app, admin, rule, message_fragmen
 
 
 def test_quarterly_rule_creates_each_occurrence_once(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         rule = recurrence.create(actor, {"title": "Квартальный отчёт", "lead_days": "5",
                                          "rrule": "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=5;COUNT=4",
@@ -110,7 +110,7 @@ def test_quarterly_rule_creates_each_occurrence_once(app, admin):
 
 
 def test_duplicate_occurrence_is_refused_by_the_database(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rule = recurrence.create(_actor(admin.id), {"title": "Планёрка", "rrule": "FREQ=DAILY;COUNT=2",
                                                     "starts_at": datetime.now(UTC) + timedelta(hours=1)})
         recurrence.generate()
@@ -126,7 +126,7 @@ def test_duplicate_occurrence_is_refused_by_the_database(app, admin):
 def test_reassign_all_open_work_with_history(app, admin, make_user):
     leaving = make_user("leaving@example.com")
     taking = make_user("taking@example.com")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         team = Team(name="Продажи")
         db.session.add(team)
@@ -162,7 +162,7 @@ def test_reassign_all_open_work_with_history(app, admin, make_user):
 def test_team_load_counts_each_person_up_to_the_cap(app, admin, make_user, monkeypatch):
     busy = make_user("busy@example.com", full_name="Занятой")
     gone = make_user("gone@example.com", full_name="Уволенный")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = _actor(admin.id)
         soon = datetime.now(UTC) + timedelta(minutes=10)
         for n in range(4):

@@ -13,7 +13,7 @@ from html import unescape
 
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import ACTIVITY_KINDS, Activity, User
 from core.services.clients import contacts, merge, timeline
 from core.services.platform import files
@@ -69,7 +69,8 @@ def _produce_every_kind(actor: Actor, other: User) -> tuple[int, dict[str, list[
                   "messenger": ("sms", "Получено сообщение (мессенджер)"), "visit": ("meeting", "Встреча"),
                   "web_form": ("note", "Заявка (форма на сайте)")}
     for channel, (kind, words) in by_channel.items():
-        inbox.receive(channel=channel, name="Ирина", phone="+7 916 555 44 33", subject=f"Запрос {channel}")
+        inbox.receive(inbox.IncomingItem(channel=channel, name="Ирина", phone="+7 916 555 44 33",
+                                         subject=f"Запрос {channel}"))
         expected.setdefault(kind, []).append(words)
     db.session.commit()
     # kinds that only plugins and the demo write, through the public timeline.record
@@ -91,7 +92,7 @@ def _produce_every_kind(actor: Actor, other: User) -> tuple[int, dict[str, list[
 def test_every_kind_of_entry_says_what_happened_in_russian(app, client):
     boss = create_user(app, "boss@example.com", is_admin=True, full_name="Анна Босс", locale="ru")
     other = create_user(app, "oleg@example.com", is_admin=True, full_name="Олег Петров", locale="ru")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         contact_id, expected = _produce_every_kind(Actor(db.session.get(User, boss.id)),
                                                    db.session.get(User, other.id))
         rows = db.session.execute(select(Activity.id, Activity.kind, Activity.title)
@@ -122,7 +123,7 @@ def test_entries_read_in_the_readers_language_not_the_writers(app, client):
     """The same stored entry reads in English for an English reader: no sentence is stored."""
     boss = create_user(app, "boss@example.com", is_admin=True, full_name="Anna Boss", locale="ru")
     create_user(app, "en@example.com", is_admin=True, locale="en")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, boss.id))
         pipeline = deals.ensure_default_pipeline()
         person = contacts.save(actor, None, {"first_name": "Ирина"})

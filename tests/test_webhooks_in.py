@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import AuditEntry, WebhookDelivery, utcnow
 from core.testing.fixtures import create_user, post_form, sign_in, wait_for_jobs
 from tests.jobs_support import wait_until
@@ -44,7 +44,7 @@ def deliver(client, path="events", payload=None, *, delivery="d-1", signature=No
 
 
 def effects(app, key=None) -> int:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         stmt = select(func.count(AuditEntry.id)).where(AuditEntry.action == "hooktest.effect")
         if key is not None:
             stmt = stmt.where(AuditEntry.target_id == key)
@@ -52,7 +52,7 @@ def effects(app, key=None) -> int:
 
 
 def deliveries(app, **where) -> list[WebhookDelivery]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rows = list(db.session.scalars(select(WebhookDelivery).filter_by(**where).order_by(WebhookDelivery.id)))
         for row in rows:
             db.session.expunge(row)
@@ -183,7 +183,7 @@ def test_failing_handler_marks_the_delivery_and_replay_from_the_admin_page(hook_
     [replayed] = deliveries(hook_app, external_id="boom")
     assert replayed.status == "processed" and replayed.error is None and replayed.attempts == 2
     assert effects(hook_app, "boom") == 1
-    with hook_app.app_context():
+    with hook_app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count(AuditEntry.id)).where(
             AuditEntry.action == "webhook.replayed")) == 1
 
@@ -310,7 +310,7 @@ def test_old_deliveries_are_purged_by_the_scheduled_job(hook_app):
     deliver(client, delivery="old")
     deliver(client, delivery="new")
     wait_for_jobs(hook_app)
-    with hook_app.app_context():
+    with hook_app.app_context(), unit_of_work():
         old = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.external_id == "old"))
         old.received_at = utcnow() - timedelta(days=31)
         db.session.commit()

@@ -17,6 +17,17 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.openapi"}
 
 
+def _refuse(actor: Actor, action: str, target_type: str | None, details: dict[str, object]) -> None:
+    """Audit a refusal: nothing of the refused call is kept (rolled back first, which also hands the connection
+    back before the throttle counter takes one), its audit line is (committed here, as the 4xx answer would roll
+    it back)."""
+    from core.db import db
+
+    db.session.rollback()
+    tokens.record_refusal(actor, action, target_type, details)
+    db.session.commit()
+
+
 def error(status: int, code: str, message: str, fields: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     from core.api.errors import json_error
 
@@ -34,7 +45,7 @@ def authenticate():  # type: ignore[no-untyped-def]
     if check.token is None:
         anonymous = Actor(user=None, ip=request.remote_addr, via="api")
         if check.reason != "missing":  # a client that sent nothing is not an attack
-            tokens.record_refusal(anonymous, "api.unauthorized", "api_token", {
+            _refuse(anonymous, "api.unauthorized", "api_token", {
                 "reason": check.reason, "path": request.path[:200],
                 "prefix": presented[:10] if presented.startswith(tokens.PREFIX) else ""})
         return error(401, "unauthorized", _("Send a valid API token: Authorization: Bearer <token>."))
@@ -42,7 +53,7 @@ def authenticate():  # type: ignore[no-untyped-def]
     entity = request.path.removeprefix(bp.url_prefix or "").strip("/").split("/")[0]
     write = request.method not in ("GET", "HEAD", "OPTIONS")
     if request.url_rule is not None and not tokens.allows(check.token.scopes, entity, write):
-        tokens.record_refusal(g.api_actor, "api.scope_denied", entity[:60],
+        _refuse(g.api_actor, "api.scope_denied", entity[:60],
                               {"token_id": check.token.id, "needs": f"{entity}:{'write' if write else 'read'}",
                                "path": request.path[:200]})
         return error(403, "insufficient_scope",
@@ -65,10 +76,7 @@ def actor() -> Actor:
 
 @bp.errorhandler(AccessDenied)
 def denied(exc: AccessDenied):  # type: ignore[no-untyped-def]
-    from core.db import db
-
-    db.session.rollback()  # nothing of a refused call is kept; its refusal is
-    tokens.record_refusal(g.get("api_actor") or Actor(user=None, ip=request.remote_addr, via="api"),
+    _refuse(g.get("api_actor") or Actor(user=None, ip=request.remote_addr, via="api"),
                           "access.denied", exc.entity, {"action": exc.action, "path": request.path[:200]})
     return error(403, "forbidden", _("Your role does not allow this."))
 
@@ -82,4 +90,3 @@ def invalid(exc: InvalidInput):  # type: ignore[no-untyped-def]
 @bp.errorhandler(LookupError)
 def not_found(exc: LookupError):  # type: ignore[no-untyped-def]
     return error(404, "not_found", _("Page not found"))
-

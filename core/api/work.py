@@ -194,11 +194,11 @@ def submit_inbox():  # type: ignore[no-untyped-def]
     if not ((body.get("phone") or "").strip() or (body.get("email") or "").strip()):
         raise InvalidInput({"phone": _l("Give a phone or an email so the manager can reach the client.")})
     try:
-        item, created = inbox.receive(
+        item, created, _updated = inbox.receive(inbox.IncomingItem(
             channel=body.get("channel") or "phone", source=f"api:{actor().user_id}", name=body.get("name") or "",
             phone=body.get("phone") or "", email=body.get("email") or "", subject=body.get("subject") or "",
             body=body.get("body") or "", utm=body.get("utm") or {}, submitted_by_id=actor().user_id,
-            idempotency_key=key)
+            external_id=key))
     except inbox.KeyReused as exc:
         raise ApiError(409, "idempotency_key_reused", str(exc.message)) from None
     response = jsonify({"data": serialize_item(inbox.present(actor(), item))})

@@ -54,6 +54,10 @@ class InboxItem(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the provider's state of the thing (ringing, answered, ended, recording, delivered...) and when the newest
+    # fact about it happened: later events for the same (source, idempotency_key) update this item
+    state: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ChannelSetting(Base):

@@ -34,6 +34,7 @@ from core.web.converters import init_converters
 from core.web.htmx import init_htmx, is_htmx
 from core.web.htmx import redirect as htmx_redirect
 from core.web.security import init_security
+from core.web.transactions import init_transactions
 from core.web.vocabulary import init_vocabulary
 
 
@@ -93,6 +94,7 @@ def _date_input(value: object) -> str:
 
 
 def init_web(app: Flask) -> None:
+    init_transactions(app)  # first, so that it runs after every other after_request hook
     settings = app.extensions["mayak.settings"]
     if app.config.get("MAYAK_BEHIND_PROXY", settings.behind_tls):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
@@ -207,4 +209,3 @@ def _datetime(value: datetime | str, fmt: str, zone: str, locale: str) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return babel_dates.format_datetime(value, fmt, tzinfo=babel_dates.get_timezone(zone), locale=locale)
-

@@ -100,11 +100,11 @@ def submit():  # type: ignore[no-untyped-def]
             errors["phone"] = _("Give a phone or an email so the manager can reach the client.")
         if not errors:
             try:
-                inbox.receive(channel=values.get("channel") if values.get("channel") in ("phone", "messenger")
-                              else "phone", source=f"manual:{actor().user_id}", name=name, phone=phone,
-                              email=email, subject=values.get("subject", ""), body=values.get("body", ""),
-                              submitted_by_id=actor().user_id,
-                              idempotency_key=values.get("idempotency_key") or None)
+                channel = values.get("channel") if values.get("channel") in ("phone", "messenger") else "phone"
+                inbox.receive(inbox.IncomingItem(
+                    channel=channel, source=f"manual:{actor().user_id}", name=name, phone=phone, email=email,
+                    subject=values.get("subject", ""), body=values.get("body", ""), submitted_by_id=actor().user_id,
+                    external_id=values.get("idempotency_key") or None))
             except InvalidInput as exc:
                 errors = {k: str(v) for k, v in exc.errors.items()}
                 values.pop("idempotency_key", None)  # the page makes a new one

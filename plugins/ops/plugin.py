@@ -104,8 +104,7 @@ def ops_cli() -> None:
 @with_appcontext
 def purge_command() -> None:
     """Delete old finished jobs, delivered events and read notifications now."""
-    counts = purge_job(None)
-    db.session.commit()
+    counts = purge_job(None)  # the command is one unit of work: the app commits it when it returns
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 

@@ -21,13 +21,13 @@ EMAIL = "manager@example.com"
 
 def seed_russian_book(app: Any, owner_id: int) -> dict[str, int]:
     """Clients with long Russian names, companies, deals in several stages, tasks and inbox items."""
-    from core.db import db
+    from core.db import db, unit_of_work
     from core.models import User, utcnow
     from core.services.clients import companies, contacts, timeline
     from core.services.users.context import Actor
     from core.services.work import deals, inbox, tasks
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, owner_id))
         pipeline = deals.ensure_default_pipeline()
         firm = companies.save(actor, None, {"name": "ООО «Ромашка — Северо-Западная Строительная Компания»",
@@ -44,7 +44,7 @@ def seed_russian_book(app: Any, owner_id: int) -> dict[str, int]:
                 "companies": [{"company_id": firm.id, "job_title": "Заместитель генерального директора"}],
                 "tags": ["постоянный клиент", "опт"]})
             timeline.record(kind="note", contact_id=person.id, author_id=owner_id,
-                            body="Обсудили поставку, клиент просит перезвонить в четверг после обеда", commit=True)
+                            body="Обсудили поставку, клиент просит перезвонить в четверг после обеда")
             stage = pipeline.stages[n % 3]
             deal = deals.save(actor, None, {"title": f"Поставка металлоконструкций для склада №{n + 1}",
                                             "pipeline_id": pipeline.id, "stage_id": stage.id,
@@ -56,8 +56,9 @@ def seed_russian_book(app: Any, owner_id: int) -> dict[str, int]:
             if n == 0:
                 task.due_at = utcnow() - timedelta(days=1)
                 ids.update(contact=person.id, deal=deal.id)
-            inbox.receive(channel="web_form", name=f"Посетитель сайта {n}", phone=f"+7 903 000-00-{n:02d}",
-                          subject="Заявка на расчёт стоимости металлоконструкций")
+            inbox.receive(inbox.IncomingItem(channel="web_form", name=f"Посетитель сайта {n}",
+                                             phone=f"+7 903 000-00-{n:02d}",
+                          subject="Заявка на расчёт стоимости металлоконструкций"))
         db.session.commit()
         return ids
 

@@ -10,6 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from core import create_app
+from core.db import unit_of_work
 from core.testing.fixtures import TEST_CONFIG, app_environ, create_user, migrate_app
 from tests.e2e.test_browser import _sign_in
 
@@ -22,7 +23,7 @@ def board_server(tmp_path_factory) -> Iterator[tuple[str, object, int]]:
     app = create_app(TEST_CONFIG, environ=app_environ(f"sqlite:///{tmp / 'board.db'}", tmp / "instance"))
     migrate_app(app)
     boss = create_user(app, "boss@example.com", is_admin=True, full_name="Анна Босс", locale="ru")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.db import db
         from core.models import User
         from core.services.clients import companies, contacts
@@ -44,7 +45,7 @@ def board_server(tmp_path_factory) -> Iterator[tuple[str, object, int]]:
 
 
 def _stage_of(app, deal_id: int) -> tuple[str, str, str]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.db import db
         from core.models import Deal
 

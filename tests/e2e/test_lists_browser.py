@@ -14,6 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from core import create_app
+from core.db import unit_of_work
 from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
 
 pytestmark = pytest.mark.browser
@@ -25,7 +26,7 @@ def list_server(tmp_path_factory) -> Iterator[str]:
     app = create_app(TEST_CONFIG, environ=app_environ(f"sqlite:///{tmp / 'e2e.db'}", tmp / "instance"))
     migrate_app(app)
     boss = create_user(app, "boss@example.com", is_admin=True, full_name="Анна Босс")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.db import db
         from core.models import User
         from core.services.clients import companies, contacts

@@ -13,6 +13,7 @@ import requests
 from werkzeug.serving import make_server
 
 from core import create_app
+from core.db import unit_of_work
 from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
 
 pytestmark = pytest.mark.browser
@@ -29,7 +30,8 @@ def server(tmp_path_factory) -> Iterator[str]:
                 grants={("contact", "view"): "own", ("deal", "view"): "own"})
     keeper = create_user(app, "stock@crm.local", full_name="Ирина Кладовщица", locale="ru",
                          grants={("contact", "view"): "own"})
-    with app.app_context():  # someone else's token, so the administrator's page has one whatever test runs first
+    # someone else's token, so the administrator's page has one whatever test runs first
+    with app.app_context(), unit_of_work():
         from core.db import db
         from core.models import User
         from core.services.users import tokens

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.import_files import HEADER, rows
-from core.db import db
+from core.db import db, unit_of_work
 from core.jobs import scheduler
 from core.models import Contact, ImportBatch, Phone, User
 from core.services.transfer import imports
@@ -34,7 +34,7 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _batch(app, batch_id: int) -> ImportBatch:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         batch = db.session.get(ImportBatch, batch_id)
         db.session.expunge(batch)
         return batch
@@ -50,7 +50,7 @@ def test_an_import_killed_halfway_ends_with_exactly_the_files_rows(app, make_app
         fh.write(";".join(HEADER) + "\r\n")
         fh.writelines(";".join(str(v) for v in row) + "\r\n" for row in rows(ROWS))
     boss = create_user(rq, "importer@example.com", is_admin=True)
-    with rq.app_context():
+    with rq.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, boss.id), via="test")
         with path.open("rb") as fh:
             batch = imports.upload(actor, fh, path.name)
@@ -69,7 +69,7 @@ def test_an_import_killed_halfway_ends_with_exactly_the_files_rows(app, make_app
     assert stopped.status == "running" and 0 < stopped.rows < ROWS
 
     def swept() -> bool:
-        with rq.app_context():
+        with rq.app_context(), unit_of_work():
             return scheduler.sweep()["requeued"] == 1
 
     wait_until(swept, timeout=15, every=0.5)
@@ -77,7 +77,7 @@ def test_an_import_killed_halfway_ends_with_exactly_the_files_rows(app, make_app
     done = _batch(rq, batch_id)
     assert done.status == "finished" and done.rows == ROWS
     assert done.created + done.merged == ROWS and done.failed == 0
-    with rq.app_context():
+    with rq.app_context(), unit_of_work():
         live = Contact.deleted_at.is_(None)
         assert db.session.scalar(select(func.count()).select_from(Contact).where(live)) == done.created
         repeated = db.session.execute(select(Phone.e164).join(Contact).where(live).group_by(Phone.e164)

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from core import jobs
-from core.db import db
+from core.db import db, unit_of_work
 from core.jobs import scheduler
 from core.testing import services
 from tests.jobs_support import job, marks, rq_app, run_burst_worker, start_worker, wait_until, worker_env
@@ -27,7 +27,7 @@ def test_killed_worker_job_is_retried_once(app, make_app, tmp_path):
     queue = f"mayak-kill-{uuid.uuid4().hex[:8]}"
     rq = rq_app(make_app, url, queue)
     env = worker_env(rq, tmp_path, url, queue)
-    with rq.app_context():
+    with rq.app_context(), unit_of_work():
         record = jobs.enqueue("sample.slow_mark", key="killed", seconds=3.0)
         db.session.commit()
         record_id = record.id
@@ -45,7 +45,7 @@ def test_killed_worker_job_is_retried_once(app, make_app, tmp_path):
 
     # the heartbeat stops; after JOB_STALE_SECONDS the sweep requeues the job and submits it again
     def swept() -> bool:
-        with rq.app_context():
+        with rq.app_context(), unit_of_work():
             return scheduler.sweep() == {"requeued": 1, "resubmitted": 1, "events_pending": 0}
 
     wait_until(swept, timeout=15, every=0.5)

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.jobs import scheduler
 from core.models import JobRecord, Notification, OutboxEvent
 from core.testing.fixtures import create_user, post_form, sign_in
@@ -69,7 +69,7 @@ def test_redis_outage_loses_nothing(app, make_app, tmp_path, redis_server):
     web = rq_app(make_app, redis_server.url, queue)
     create_user(web, "second-admin@example.com", is_admin=True)
     admin = create_user(web, "admin@example.com", is_admin=True)
-    with web.app_context():
+    with web.app_context(), unit_of_work():
         failed = JobRecord(name="sample.mark", kwargs={"key": "retried"}, status="failed", attempts=3)
         db.session.add(failed)
         db.session.commit()
@@ -87,17 +87,17 @@ def test_redis_outage_loses_nothing(app, make_app, tmp_path, redis_server):
     assert post_form(client, f"/admin/jobs/{failed_id}/retry").status_code == 302
     health = client.get("/healthz")
     assert health.status_code == 503 and health.get_json()["redis"]["ok"] is False
-    with web.app_context():
+    with web.app_context(), unit_of_work():
         record = db.session.get(JobRecord, failed_id)
         assert record.status == "queued" and record.submitted_at is None
         assert db.session.scalar(select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))) is not None
         assert scheduler.sweep()["resubmitted"] == 0  # still down: nothing lost, nothing raised
 
     redis_server.start()
-    with web.app_context():
+    with web.app_context(), unit_of_work():
         assert scheduler.sweep()["resubmitted"] == 1
     run_burst_worker(worker_env(web, tmp_path, redis_server.url, queue))
-    with web.app_context():
+    with web.app_context(), unit_of_work():
         assert db.session.get(JobRecord, failed_id).status == "finished"
         assert db.session.scalar(select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))) is None
         told = db.session.scalars(select(Notification).where(Notification.source == "ops")).all()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import (
     Activity,
     ApiToken,
@@ -61,7 +61,7 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
     from core.services.clients.company_merge import FIELDS as COMPANY_FIELDS
     from core.services.clients.merge import FIELDS as CONTACT_FIELDS
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         team = Team(name="Target team")
         role = Role(name="Target role")
         job = JobRecord(name="ops.purge", kwargs={}, created_by_id=owner_id, status="failed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import AuditEntry, User
 from core.services.users import tokens
 from core.services.users.context import Actor
@@ -37,7 +37,7 @@ def test_user_without_rights_is_refused_everywhere_else(app, admin, make_user, l
     outsider = make_user("outsider@example.com")
     login(outsider)
     targets = seed_targets(app, admin.id)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         api_token = tokens.create(Actor(None, via="test"), db.session.get(User, outsider.id))
     checked = 0
     for route in all_routes(app, targets):
@@ -55,7 +55,7 @@ def test_user_without_rights_is_refused_everywhere_else(app, admin, make_user, l
     assert checked >= 40
     # another user's job progress is not shown either
     assert client.get(f"/jobs/{targets['record_id']}/progress").status_code == 404
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         denials = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "access.denied")).all()
         assert denials and all(d.actor_label == "outsider@example.com" and d.ip for d in denials)
 
@@ -78,7 +78,7 @@ def test_mass_assignment_of_is_admin_is_ignored(app, make_user, login, client):
     assert response.status_code == 302
     response = post_form(client, f"/admin/users/{editor.id}", {"email": editor.email, "is_admin": "y"})
     assert response.status_code == 302
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         created = db.session.scalar(select(User).where(User.email == "new@example.com"))
         me = db.session.get(User, editor.id)
         assert created is not None and created.is_admin is False

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import User
 from core.services.platform import emails
 from core.services.platform.errors import ValidationError
@@ -26,7 +26,7 @@ NOT_ADDRESSES = ["admin@", "@crm.local", "two words@crm.local", "a@crm..local", 
 def test_admin_creates_intranet_accounts_that_sign_in(app, admin, admin_client, address):
     response = post_form(admin_client, "/admin/users/new", {"email": address, "password": TEST_PASSWORD})
     assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         stored = db.session.scalar(select(User.email).where(User.id != admin.id))
     assert stored == accounts.normalise_email(address) == stored.lower()
     sign_in(app.test_client(), address.upper() if address.isascii() else address)
@@ -37,7 +37,7 @@ def test_non_addresses_are_still_refused_with_a_message(app, admin, admin_client
     response = post_form(admin_client, "/admin/users/new", {"email": address, "password": TEST_PASSWORD})
     assert response.status_code == 400
     assert "invalid-feedback" in response.get_data(as_text=True)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(User.id).where(User.id != admin.id)) is None
 
 
@@ -79,5 +79,5 @@ def test_ensure_admin_says_what_is_wrong_with_a_bad_address(app, monkeypatch):
 def test_users_create_command_takes_an_intranet_address(app):
     result = app.test_cli_runner().invoke(args=["users", "create", "buh@corp.lan", "--password", TEST_PASSWORD])
     assert result.exit_code == 0, result.output
-    with app.app_context(), pytest.raises(ValidationError):
+    with app.app_context(), unit_of_work(), pytest.raises(ValidationError):
         accounts.normalise_email("buh@")

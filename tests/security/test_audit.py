@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import AuditEntry, Role
 from core.testing.fixtures import post_form
 
 
 def _entries(app, action):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)).all()
 
 
@@ -43,7 +43,7 @@ def test_user_changes_are_audited_without_secrets(app, admin, admin_client):
                                                                   "password": "another-s3cret-2"})
     updated, = _entries(app, "user.updated")
     assert updated.changes["full_name"] == ["New Bie", "Renamed"]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         for entry in db.session.scalars(select(AuditEntry)):
             assert "s3cret" not in str(entry.changes)
 
@@ -53,7 +53,7 @@ def test_role_changes_are_audited(app, admin, admin_client):
                                                   "grant-user-view": "all"})
     created, = _entries(app, "role.created")
     assert created.changes["audit.view"] == [None, "all"]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         role = db.session.scalar(select(Role).where(Role.name == "Auditors"))
         assert {(g.entity, g.action, g.scope) for g in role.grants} == {("audit", "view", "all"),
                                                                         ("user", "view", "all")}
@@ -71,7 +71,7 @@ def test_audit_log_pages_by_keyset(app, admin, admin_client):
     from core.services.platform import audit as audit_service
     from core.services.users.context import SYSTEM
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         for n in range(60):
             audit_service.record(SYSTEM, "test.bulk", "thing", n)
         db.session.commit()

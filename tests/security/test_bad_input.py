@@ -11,7 +11,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import User
 from core.services.users import tokens
 from core.services.users.context import Actor
@@ -43,7 +43,7 @@ VALUES = st.one_of(st.sampled_from(NASTY), st.text(max_size=30), st.integers().m
 def _custom_fields(app) -> None:
     from core.models import CustomField
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         if db.session.query(CustomField).filter_by(entity="contact", key="size").first() is not None:
             return
         db.session.add_all([CustomField(entity="contact", key="size", label="Size", type="number"),
@@ -97,7 +97,7 @@ def test_ids_beyond_what_a_column_holds_are_not_found_on_every_route(app, admin)
     targets = seed_targets(app, admin.id)
     client = app.test_client()
     sign_in(client, admin.email)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         api_token = tokens.create(Actor(None, via="test"), db.session.get(User, admin.id))
     checked = 0
     for huge in (2**31, 2**63, 2**64, 10**40, "٣", "１"):
@@ -105,7 +105,7 @@ def test_ids_beyond_what_a_column_holds_are_not_found_on_every_route(app, admin)
             ints = [a for a, conv in rule._converters.items() if type(conv).__name__ == "IdConverter"]
             for arg in ints:
                 marker = "987654321987"
-                with app.test_request_context():
+                with app.test_request_context(), unit_of_work():
                     from flask import url_for
 
                     url = url_for(rule.endpoint, **{**{a: targets.get(a, 1) for a in rule.arguments},
@@ -153,7 +153,7 @@ def test_every_list_parameter_with_each_kind_of_bad_value(app, admin, admin_clie
                                          "٣_٣", "²_1", "1_²", "_", "1_", "_1", "1.5_-3"]),
                         st.text(max_size=20), st.builds(lambda a, b: f"{a}_{b}", st.floats(), st.integers())))
 def test_timeline_cursors_forged_or_garbled_never_500(app, admin, admin_client, cursor):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         from core.models import Company, Contact
 
         contact_id = db.session.query(Contact.id).scalar()

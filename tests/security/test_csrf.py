@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models.base import Base
 from core.testing.fixtures import csrf_token
 from tests.security.routes import CROSS_SITE, all_routes, seed_targets
 
 
 def _row_counts(app) -> dict[str, int]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
 
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import User
 from core.services.clients import contacts, custom_fields
 from core.services.transfer import export
@@ -88,7 +88,7 @@ def test_phones_are_written_without_a_visible_mark():
 def test_exports_from_the_pages_carry_no_formula(app, admin, admin_client, values):
     """From the database through the export routes: names, city, source, notes and a custom field hold formula
     look-alikes; the phone is written as it is shown."""
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         if not custom_fields.definitions("contact"):
             custom_fields.save_definition(actor, None, entity="contact", label="Комментарий", type_="text",

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.test import TestResponse
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import User
 from core.services.users import tokens
 from core.services.users.context import Actor
@@ -124,7 +124,7 @@ def test_every_parameter_of_every_route_as_admin(app, admin, guard_log):
     targets = seed_targets(app, admin.id)
     client = app.test_client()
     sign_in(client, admin.email)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         api_token = tokens.create(Actor(None, via="test"), db.session.get(User, admin.id))
     names = parameter_names()
     web = Walker(client, token=csrf_token(client))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import InboxItem, LeadForm, ThrottleCounter
 from core.services.work import lead_forms
 
@@ -24,7 +24,7 @@ KINDS = ("json", "urlencoded", "multipart")
 
 
 def _form(app, *, min_fill: int = 0, limit: int = 1000, origins: tuple[str, ...] = (SITE,)) -> tuple[int, str]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         form = LeadForm(name="Заявка", key=f"k{time.monotonic_ns()}", active=True, allowed_origins=list(origins),
                         min_fill_seconds=min_fill, rate_limit_per_hour=limit,
                         fields=[{"name": "name", "label": "Имя", "kind": "text", "required": False},
@@ -44,7 +44,7 @@ def _post(client, key: str, kind: str, data: dict, headers: dict | None = None):
 
 
 def _count(app) -> int:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return db.session.scalar(select(func.count(InboxItem.id)))
 
 
@@ -104,7 +104,7 @@ def test_the_start_token_is_good_once_for_its_form_and_not_for_long(app, client,
     form_id, key = _form(app, min_fill=1)
     _, other_key = _form(app, min_fill=1)
     good, foreign = _token(client, key), _token(client, other_key)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         past = URLSafeTimedSerializer(app.secret_key, salt="mayak.lead-form.started",
                                       signer=_PastSigner).dumps({"form": form_id, "nonce": "old"})
     time.sleep(1.1)
@@ -112,7 +112,7 @@ def test_the_start_token_is_good_once_for_its_form_and_not_for_long(app, client,
     for name, token in posts.items():
         assert _post(client, key, kind, {"name": name, "phone": "+79161234567",
                                          lead_forms.STARTED: token}).status_code in (200, 201)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rows = {i.name: (i.status, i.reject_reason) for i in db.session.scalars(select(InboxItem))}
     assert rows["first"] == ("new", "")
     assert rows["replay"] == ("rejected", "start token used before")
@@ -134,7 +134,7 @@ def test_every_kind_of_post_waits_the_minimum_fill_time(app, client, kind):
     slow = _token(client, key)
     time.sleep(2.1)
     _post(client, key, kind, {"name": "slow", "phone": "+79161234569", lead_forms.STARTED: slow})
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rows = {i.name: (i.status, i.reject_reason) for i in db.session.scalars(select(InboxItem))}
     assert rows["fast"][0] == "rejected" and "minimum 2 s" in rows["fast"][1]
     assert rows["none"] == ("rejected", "posted without the form's start token")
@@ -173,7 +173,7 @@ def test_different_keys_are_different_posts(app, client, prefix, tails):
         again = client.post(f"/f/{key}", json={"phone": "+79161234567"}, headers={"Idempotency-Key": prefix + tail})
         assert again.status_code == 200 and again.json["id"] == answer.json["id"]
     assert len(ids) == len(tails)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         db.session.execute(delete(InboxItem))
         db.session.execute(delete(LeadForm))
         db.session.execute(delete(ThrottleCounter))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Contact, Deal, Task, User
 from core.services.clients import companies, contacts
 from core.services.users.context import Actor
@@ -27,7 +27,7 @@ def world(app, admin, make_user, login):
     """Another owner's client, company and deal, all named with SECRET; a seller with the own scope and records of
     their own to edit."""
     seller = make_user("seller@example.com", grants=OWN)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         boss = Actor(db.session.get(User, admin.id))
         company = companies.save(boss, None, {"name": f"{SECRET} холдинг"})
         contact = contacts.save(boss, None, {"first_name": SECRET, "last_name": "Клиентов"})
@@ -88,14 +88,14 @@ FORMS = [  # (url, the fields a valid post needs besides the links)
 def test_a_post_naming_a_hidden_record_is_refused_without_its_name(app, client, world, url, base, link, language,
                                                                     error):
     url = url.format(**world["mine"])
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         before = (db.session.scalar(select(func.count(Deal.id))), db.session.scalar(select(func.count(Task.id))))
     data = {**base, "pipeline_id": str(world["mine"]["pipeline_id"]), link: str(world["secret"][link])}
     response = post_form(client, url, data, headers={"Accept-Language": language})
     body = response.get_data(as_text=True)
     assert response.status_code == 422, (url, link, response.status_code)
     assert SECRET not in body and error in body, (url, link)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         after = (db.session.scalar(select(func.count(Deal.id))), db.session.scalar(select(func.count(Task.id))))
         assert before == after
         mine = db.session.get(Deal, world["mine"]["deal_id"])
@@ -112,7 +112,7 @@ def test_a_contact_form_naming_a_hidden_company_is_refused_without_its_name(app,
     assert SECRET not in body, url
     if url.startswith("/contacts"):
         assert response.status_code == 422 and "Choose a company from the list." in body
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             assert db.session.scalar(select(func.count(Contact.id)).where(Contact.first_name == "Новый")) == 0
 
 
@@ -128,8 +128,8 @@ def test_adding_a_request_to_a_hidden_deal_is_refused_without_its_name(app, clie
     from core.models import InboxItem
     from core.services.work import inbox
 
-    with app.app_context():
-        item, _ = inbox.receive(channel="phone", name="Звонок", phone="+7 903 111-22-33")
+    with app.app_context(), unit_of_work():
+        item = inbox.receive(inbox.IncomingItem(channel="phone", name="Звонок", phone="+7 903 111-22-33")).item
         item.owner_id = world["seller"].id  # proposed to the seller, who may sort it
         db.session.commit()
         item_id = item.id
@@ -137,5 +137,5 @@ def test_adding_a_request_to_a_hidden_deal_is_refused_without_its_name(app, clie
                          follow_redirects=True)
     body = response.get_data(as_text=True)
     assert SECRET not in body and "Choose a deal you can see." in body
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.get(InboxItem, item_id).status == "new"

@@ -12,6 +12,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from core.db import unit_of_work
 from core.services.users import authentication
 from core.testing.fixtures import TEST_PASSWORD, post_form
 
@@ -76,7 +77,7 @@ def test_disabled_user_cannot_sign_in(app, make_user, client):
     from core.models import User
 
     user = make_user("gone@example.com")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         db.session.get(User, user.id).is_active = False
         db.session.commit()
     assert _attempt(client, "gone@example.com", password="correct horse battery").status_code == 401
@@ -149,7 +150,7 @@ def _checked(app) -> int:
     from core.db import db
     from core.models import AuditEntry
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return db.session.scalar(select(func.count(AuditEntry.id))
                                  .where(AuditEntry.action.in_(("auth.failed", "auth.login")))) or 0
 
@@ -218,7 +219,7 @@ def test_with_redis_the_counter_is_one_redis_transaction(app, make_app, make_use
         assert responses[-1].status_code == 429 and "Retry-After" in responses[-1].headers
         assert _checked(app) <= authentication.MAX_FAILURES_PER_EMAIL
         assert int(redis.get(key)) == CONCURRENT + 1 and 0 < redis.ttl(key) <= 15 * 60
-        with web.app_context():
+        with web.app_context(), unit_of_work():
             from core.db import db
 
             assert db.session.scalar(select(func.count()).select_from(ThrottleCounter)) == 0

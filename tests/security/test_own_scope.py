@@ -3,7 +3,7 @@ sees another owner's contact or company."""
 
 from __future__ import annotations
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import User
 from core.services.clients import companies, contacts
 from core.services.users import tokens
@@ -19,7 +19,7 @@ OWN = {(entity, action): "own" for entity in ("contact", "company", "deal", "tas
 
 def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, login, client):
     seller = make_user("seller@example.com", grants=OWN)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         boss = Actor(db.session.get(User, admin.id))
         company = companies.save(boss, None, {"name": f"{SECRET} холдинг", "phones": [{"raw": "+7 495 111-22-33"}]})
         secret = contacts.save(boss, None, {"first_name": SECRET, "last_name": "Агент",
@@ -30,7 +30,8 @@ def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, logi
         deal = deals.save(boss, None, {"title": f"{SECRET} сделка", "pipeline_id": pipeline.id,
                                        "contact_id": secret.id})
         task = tasks.save(boss, None, {"title": f"{SECRET} задача", "contact_id": secret.id, "deal_id": deal.id})
-        item, _ = inbox.receive(channel="phone", name=f"{SECRET} звонок", phone="+7 916 999-88-77")
+        item = inbox.receive(inbox.IncomingItem(channel="phone", name=f"{SECRET} звонок",
+                                                phone="+7 916 999-88-77")).item
         rule = recurrence.create(boss, {"title": f"{SECRET} отчёт", "rrule": "FREQ=DAILY;COUNT=3",
                                         "starts_at": "2030-01-01 10:00"})
         mine = contacts.save(Actor(db.session.get(User, seller.id)), None, {"first_name": "Мой клиент"})

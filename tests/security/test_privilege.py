@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import AuditEntry, Role, RoleGrant, Team, User
 from core.models.users import SCOPES
 from core.services.platform.errors import ValidationError
@@ -53,7 +53,7 @@ def world(app, make_user) -> World:
     editor = make_user("editor@example.com", grants=EDITOR_GRANTS)
     peer = make_user("peer@example.com", grants={("contact", "view"): "own"})
     senior = make_user("senior@example.com", grants={("audit", "view"): "all"})
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         small = Role(name="Small", grants=[RoleGrant(entity="contact", action="view", scope="own")])
         big = Role(name="Auditors", grants=[RoleGrant(entity="audit", action="view", scope="all")])
         team, admin_team = Team(name="Elsewhere"), Team(name="Board")
@@ -65,7 +65,7 @@ def world(app, make_user) -> World:
 
 
 def _state(app, user_id: int) -> dict[str, object]:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         user = db.session.get(User, user_id)
         return {"email": user.email, "full_name": user.full_name, "is_admin": user.is_admin,
                 "is_active": user.is_active, "password_hash": user.password_hash,
@@ -108,7 +108,7 @@ def test_editor_cannot_change_an_account_with_more_rights(app, world, client, ta
         response = post_form(client, f"/admin/users/{victim.id}", _form(app, victim.id, **FIELD_CHANGES[field]))
     assert response.status_code == 403
     assert _state(app, victim.id) == before
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         denial = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "access.denied")).all()
         assert denial and denial[-1].actor_label == world.editor.email
     # and the list offers neither the edit link nor the disable button for that account
@@ -141,7 +141,7 @@ def test_editor_changes_peers_and_self_within_their_rights(app, world, client, t
     if field == "email":
         assert after["email"] == "mine@example.com"
     if field == "password":
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             assert check_password_hash(db.session.get(User, subject.id).password_hash, NEW_PASSWORD)
 
 
@@ -187,14 +187,14 @@ def test_editor_cannot_create_administrators_or_bigger_roles(app, world, client)
     response = post_form(client, "/admin/users/new", {"email": "puppet@example.com", "password": "a long password",
                                                       "roles": [world.big_role]})
     assert response.status_code == 400
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(User).where(User.email == "puppet@example.com")) is None
 
 
 def test_editor_cannot_edit_roles_beyond_their_rights(app, world, client):
     sign_in(client, world.editor.email)
     # widen a role they hold (their own private role) with a right they lack
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         own = db.session.get(User, world.editor.id).roles[0]
         own_id, own_name = own.id, own.name
         own_fields = {f"grant-{g.entity}-{g.action}": g.scope for g in own.grants}
@@ -213,7 +213,7 @@ def test_editor_cannot_edit_roles_beyond_their_rights(app, world, client):
     response = post_form(client, f"/admin/roles/{world.big_role}", {"name": "Auditors", "grant-audit-view": "own"})
     assert response.status_code == 403
     assert post_form(client, f"/admin/roles/{world.big_role}/delete").status_code == 403
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(Role.id).where(Role.name == "Escalate")) is None
         assert [(g.scope) for g in db.session.get(Role, world.big_role).grants] == ["all"]
         assert {(g.entity, g.action): g.scope for g in db.session.get(Role, own_id).grants} == EDITOR_GRANTS
@@ -276,7 +276,7 @@ SERVICE_CALLS = {
 
 
 def test_a_role_beyond_ones_rights_is_refused_with_what_goes_beyond(app, world):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         editor = Actor(db.session.get(User, world.editor.id), ip="10.0.0.1")
         with pytest.raises(ValidationError) as refused:
             accounts.save_role(editor, None, name="More", description="",
@@ -290,14 +290,14 @@ def test_a_role_beyond_ones_rights_is_refused_with_what_goes_beyond(app, world):
 
 @pytest.mark.parametrize("call", list(SERVICE_CALLS))
 def test_services_refuse_before_changing_anything(app, world, call):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         editor = Actor(db.session.get(User, world.editor.id), ip="10.0.0.1")
         with pytest.raises(AccessDenied):
             SERVICE_CALLS[call](world, editor, lambda user: db.session.get(User, user.id))
         assert not db.session.dirty and not db.session.new
         db.session.rollback()
     assert _state(app, world.admin.id)["password_hash"] != ""
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert check_password_hash(db.session.get(User, world.admin.id).password_hash, TEST_PASSWORD)
 
 
@@ -320,7 +320,7 @@ def _covers(mine: dict[tuple[str, str], str], theirs: dict[tuple[str, str], str]
 def test_account_changes_never_raise_anyone(app, actor_rights, target_rights, given_rights, target_is_admin,
                                             make_admin):
     tag = uuid.uuid4().hex[:8]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         def role(name: str, rights: dict[tuple[str, str], str]) -> Role:
             made = Role(name=f"{name} {tag}", grants=[RoleGrant(entity=e, action=a, scope=s)
                                                      for (e, a), s in rights.items()])

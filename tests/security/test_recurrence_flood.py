@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import Task, TaskRecurrence
 from core.services.platform.errors import InvalidInput
 from core.services.work import recurrence
@@ -67,7 +67,7 @@ def rules(draw: st.DrawFn) -> str:
 @example(text="FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=3", zone="UTC")
 def test_every_accepted_rule_gives_at_most_one_task_a_day(app, text, zone):
     started = time.monotonic()
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         try:
             rule = recurrence.parse_rule(text, START, ZoneInfo(zone))
         except InvalidInput as exc:
@@ -92,7 +92,7 @@ def test_rules_more_often_than_daily_are_refused_in_words_on_the_form(app, admin
             headers={"Accept-Language": language})
         assert response.status_code == 422, text
         assert any(word in response.get_data(as_text=True) for word in words), (text, language)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count(TaskRecurrence.id))) == 0
 
 
@@ -106,7 +106,7 @@ def _store(owner_id: int, text: str, starts_at: datetime, lead_days: int = 3) ->
 
 
 def test_a_flood_rule_stored_earlier_creates_nothing_and_stops(app, admin):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rule_id = _store(admin.id, "FREQ=DAILY;BYHOUR=" + ",".join(map(str, range(24))) +
                          ";BYMINUTE=0,10,20,30,40,50;COUNT=1000", datetime.now(UTC) - timedelta(days=30))
         assert recurrence.generate() == 0
@@ -115,7 +115,7 @@ def test_a_flood_rule_stored_earlier_creates_nothing_and_stops(app, admin):
 
 def test_one_run_creates_at_most_the_cap_and_later_runs_catch_up_exactly(app, admin):
     total = recurrence.MAX_PER_RULE_RUN * 2 + 17
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         rule_id = _store(admin.id, f"FREQ=DAILY;COUNT={total}", datetime.now(UTC) - timedelta(days=total + 30))
         runs = []
         while (made := recurrence.generate()) and len(runs) < 10:
@@ -129,7 +129,7 @@ def test_one_run_creates_at_most_the_cap_and_later_runs_catch_up_exactly(app, ad
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=rules(), lead_days=st.integers(0, 60), days_back=st.integers(0, 800))
 def test_the_generator_never_makes_more_than_the_cap(app, admin, text, lead_days, days_back):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         starts_at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=days_back)
         rule_id = _store(admin.id, text, starts_at, lead_days)
         try:
@@ -146,7 +146,7 @@ def test_the_generator_never_makes_more_than_the_cap(app, admin, text, lead_days
 
 def test_one_run_creates_at_most_the_overall_cap_over_all_rules(app, admin):
     rules_needed = recurrence.MAX_PER_RUN // recurrence.MAX_PER_RULE_RUN + 1
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         ids = [_store(admin.id, f"FREQ=DAILY;COUNT={recurrence.MAX_PER_RULE_RUN}",
                       datetime.now(UTC) - timedelta(days=recurrence.MAX_PER_RULE_RUN + 10))
                for _ in range(rules_needed)]

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import InboxItem, LeadForm
 from core.net import AllowList, FetchFailed, FetchRefused, check_url, fetch
 from core.services.platform.errors import InvalidInput
@@ -157,7 +157,7 @@ SITE = "https://shop.example.com"
     {"Referer": "https://shop.example.com@evil.example/"},
 ])
 def test_look_alike_sites_cannot_post_to_a_lead_form(app, client, headers):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         form = LeadForm(name="Заявка", key="reprobe-key", active=True, allowed_origins=[SITE], min_fill_seconds=0,
                         rate_limit_per_hour=1000,
                         fields=[{"name": "phone", "label": "Телефон", "kind": "phone", "required": True}])
@@ -165,7 +165,7 @@ def test_look_alike_sites_cannot_post_to_a_lead_form(app, client, headers):
         db.session.commit()
     answer = client.post("/f/reprobe-key", data={"phone": "+79161234567"}, headers=headers)
     assert answer.status_code == 403
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count(InboxItem.id))) == 0
 
 
@@ -217,7 +217,7 @@ def test_a_typed_rule_with_a_bad_interval_is_a_422_on_the_page(app, admin, admin
                                                           "due_time": "10:00"})
     assert answer.status_code == 422
     assert "Repeat every 1 to 99 periods." in answer.text
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count(TaskRecurrence.id))) == 0
 
 
@@ -257,7 +257,7 @@ LIST_PAGES = ("/contacts/", "/contacts/count", "/companies/", "/companies/count"
 def test_every_list_page_with_every_url_for_keyword_in_its_query_string(app, admin, admin_client):
     from core.models import Company, Contact
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         for n in range(3):
             db.session.add(Contact(first_name=f"Probe{n}", city="Moscow"))
             db.session.add(Company(name=f"Probe {n}", city="Moscow"))
@@ -324,7 +324,7 @@ OTHER_LEADS = [{**LEAD, "name": "Пётр"}, {**LEAD, "phone": "+79161234568"}, 
 
 
 def _items(app) -> int:
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         return db.session.scalar(select(func.count(InboxItem.id)))
 
 
@@ -366,7 +366,7 @@ FORM_POST = {"name": "Иван", "phone": "+79161234567", "email": "ivan@example
 @pytest.mark.parametrize("as_json", [True, False])
 @pytest.mark.parametrize("change", ["name", "phone", "email", "message"])
 def test_a_lead_form_key_reused_for_another_lead_is_a_409(app, client, as_json, change):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         db.session.add(LeadForm(name="Заявка", key="idem-form", active=True, allowed_origins=[SITE],
                                 min_fill_seconds=0, rate_limit_per_hour=1000, fields=FORM_FIELDS))
         db.session.commit()
@@ -419,7 +419,7 @@ def _bodies(padding: int) -> dict[str, tuple[bytes, str]]:
 def test_chunked_lead_form_bodies_over_64_kb_are_a_413_for_every_content_type(app):
     from werkzeug.serving import make_server
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         db.session.add(LeadForm(name="Заявка", key="chunked-form", active=True, allowed_origins=[],
                                 min_fill_seconds=0, rate_limit_per_hour=1000, fields=FORM_FIELDS))
         db.session.commit()

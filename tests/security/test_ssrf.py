@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import net
+from core.db import unit_of_work
 from core.net import AllowList, FetchFailed, FetchRefused, Target, check_addresses, check_url, fetch, send
 
 NOTHING = AllowList()
@@ -190,10 +191,10 @@ def test_the_allow_list_lets_through_what_it_names_and_nothing_else():
 def test_the_allow_list_is_an_installation_setting(make_app, app):
     from core.errors import StartupError
 
-    with app.app_context(), pytest.raises(FetchRefused):
+    with app.app_context(), unit_of_work(), pytest.raises(FetchRefused):
         check_url("http://10.20.3.4/")
     allowing = make_app(MAYAK_FETCH_ALLOW="10.20.0.0/16,hooks.corp.example")
-    with allowing.app_context():
+    with allowing.app_context(), unit_of_work():
         assert check_url("http://10.20.3.4/").addresses == (ipaddress.ip_address("10.20.3.4"),)
         with pytest.raises(FetchRefused):
             check_url("http://10.21.3.4/")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import InboxItem, Role, User
 from core.models.inbox import INBOX_STATUSES
 from core.services.clients import contacts
@@ -31,7 +31,7 @@ def world(app, admin, make_user):
     seller = make_user("seller@example.com", full_name="Петров-менеджер",
                        grants={(e, a): "own" for e in ("contact", "deal", "inbox") for a in ("view", "edit")})
     centre = make_user("centre@example.com", full_name="Колл-центр")
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         user = db.session.get(User, centre.id)
         user.roles = [db.session.scalar(select(Role).where(Role.key == "contact_centre"))]
         db.session.commit()
@@ -43,7 +43,7 @@ def world(app, admin, make_user):
         pipeline = deals.ensure_default_pipeline()
         deals.save(boss, None, {"title": "Тайная сделка", "pipeline_id": pipeline.id, "owner_id": seller.id,
                                 "contact_id": client_contact.id})
-        inbox.receive(channel="phone", name="Чужой лид", phone="+7 903 000-00-00")
+        inbox.receive(inbox.IncomingItem(channel="phone", name="Чужой лид", phone="+7 903 000-00-00"))
         token = tokens.create(Actor(None, via="test"), db.session.get(User, centre.id))
     return {"centre": centre, "seller": seller, "admin": admin, "token": token}
 
@@ -61,7 +61,7 @@ def _submit_all(app, client, login, world):
     again = client.post("/api/v1/inbox", json={"name": "Лид через API", "phone": CLIENT_PHONE},
                         headers={**api, "Idempotency-Key": "cc-1"})
     assert again.status_code == 200 and set(again.json["data"]) <= SUBMITTED_KEYS
-    with app.app_context():  # the sales side sorts them: accepted, rejected with a reason, attached
+    with app.app_context(), unit_of_work():  # the sales side sorts them: accepted, rejected with a reason, attached
         boss = Actor(db.session.get(User, world["admin"].id))
         items = {i.name: i for i in db.session.scalars(select(InboxItem))}
         assert items["Лид по клиенту"].status == "attached" and items["Лид через API"].status == "attached"
@@ -117,7 +117,7 @@ def test_contact_centre_api_returns_only_what_was_submitted(app, client, login, 
 def test_contact_centre_learns_nothing_on_any_route(app, client, login, world):
     """Every GET route of the URL map, pages and partials and API, with ids of the leads it sent."""
     ids = _submit_all(app, client, login, world)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         attached = db.session.get(InboxItem, ids["Лид по клиенту"])
         targets = {"user_id": world["seller"].id, "team_id": 1, "role_id": 1, "record_id": 1,
                    "contact_id": attached.contact_id, "company_id": 1, "name": "city", "entity": "contacts",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from core.db import db
+from core.db import db, unit_of_work
 from core.models import User
 from core.services.clients import companies, contacts, custom_fields, timeline
 from core.services.users.context import Actor
@@ -42,7 +42,7 @@ class Inspector(HTMLParser):
 
 
 def test_payloads_stay_text_everywhere(app, admin, admin_client):
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         actor = Actor(db.session.get(User, admin.id))
         custom_fields.save_definition(actor, None, entity="contact", label="Заметка X", type_="text", choices=[],
                                       required=False)

@@ -38,7 +38,7 @@ def give_to(actor: Actor, model: Any, entity: str, ids: Sequence[int], owner_id:
     if done:
         audit.record(actor, f"{entity}.reassigned", entity, ",".join(map(str, done[:50])),
                      {"ids": done, "owner_id": new_owner})
-    db.session.commit()
+    db.session.flush()
     return done
 
 
@@ -58,5 +58,5 @@ def add_tags(actor: Actor, model: Any, entity: str, ids: Sequence[int], names: S
     if done:
         audit.record(actor, f"{entity}.tagged", entity, ",".join(map(str, done[:50])),
                      {"ids": done, "tags": [t.name for t in tags]})
-    db.session.commit()
+    db.session.flush()
     return done

@@ -156,7 +156,7 @@ def set_deleted(actor: Actor, model: Any, entity: str, ids: Sequence[int], delet
     if done:
         audit.record(actor, f"{entity}.{'deleted' if deleted else 'restored'}", entity,
                      ",".join(map(str, done[:50])), {"ids": done})
-    db.session.commit()
+    db.session.flush()
     return done
 
 

@@ -64,6 +64,7 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
         require(actor.user, "create", ENTITY)
     else:
         require(actor.user, "edit", ENTITY, company)
+    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
     errors: dict[str, Any] = {}
     target = company or Company()
     before = snapshot(company) if company is not None else {}
@@ -81,7 +82,7 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
     if not target.name:
         errors["name"] = _l("Give the company a name.")
     if errors:
-        db.session.rollback()
+        attempt.rollback()
         raise InvalidInput(errors)
     target.search_name = company_key(target.name)
     if company is None:
@@ -92,7 +93,7 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
     else:
         changes = audit.diff(before, snapshot(target))
         if not changes:
-            db.session.rollback()
+            attempt.rollback()
             return target
         target.updated_at = utcnow()
         audit.record(actor, "company.updated", ENTITY, target.id, changes)
@@ -102,7 +103,7 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
             from core.services.work import reassign
 
             reassign.record(actor, ENTITY, target.id, before["owner_id"], target.owner_id, "")
-    db.session.commit()
+    attempt.commit()
     return target
 
 

@@ -83,7 +83,7 @@ def merge(actor: Actor, keep_id: int, other_ids: Sequence[int], chosen: dict[str
     audit.record(actor, "company.merged", "company", keep.id,
                  {"merged": other_list, "moved_entries": len(moved), "moved_people": len(moved_people)})
     events.emit(CompanyMerged(subject_id=keep.id, origin=actor.origin, merged_ids=tuple(other_list)))
-    db.session.commit()
+    db.session.flush()
     return record
 
 
@@ -107,5 +107,5 @@ def undo(actor: Actor, merge_id: int) -> Company:
     record.data = {**data, "undone": True}
     audit.record(actor, "company.merge_undone", "company", keep.id, {"merged": data["merged"]})
     events.emit(CompanyUnmerged(subject_id=keep.id, origin=actor.origin, restored_ids=tuple(data["merged"])))
-    db.session.commit()
+    db.session.flush()
     return keep

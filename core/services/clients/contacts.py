@@ -96,6 +96,7 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
         require(actor.user, "create", ENTITY)
     else:
         require(actor.user, "edit", ENTITY, contact)
+    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
     errors: dict[str, Any] = {}
     target = contact or Contact()
     before = snapshot(contact) if contact is not None else {}
@@ -129,7 +130,7 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
         else:
             errors["first_name"] = _l("Give at least a name, a phone or an email.")
     if errors:
-        db.session.rollback()
+        attempt.rollback()
         raise InvalidInput(errors)
 
     refresh_search_keys(target)
@@ -143,7 +144,7 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
         after = snapshot(target)
         changes = audit.diff(before, after)
         if not changes:
-            db.session.rollback()
+            attempt.rollback()
             return target
         target.updated_at = utcnow()
         audit.record(actor, "contact.updated", ENTITY, target.id, changes)
@@ -151,7 +152,7 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
                                    owner_id=target.owner_id))
         if "owner_id" in changes:
             _owner_history(actor, target, before["owner_id"], after["owner_id"])
-    db.session.commit()
+    attempt.commit()
     return target
 
 

@@ -77,14 +77,14 @@ def save_definition(actor: Actor, field: CustomField | None, *, entity: str, lab
     db.session.flush()
     audit.record(actor, "custom_field.created" if created else "custom_field.updated", "custom_field", field.id,
                  field.as_dict())
-    db.session.commit()
+    db.session.flush()
     return field
 
 
 def set_active(actor: Actor, field: CustomField, active: bool) -> None:
     field.active = active
     audit.record(actor, "custom_field.enabled" if active else "custom_field.disabled", "custom_field", field.id)
-    db.session.commit()
+    db.session.flush()
 
 
 MAX_NUMBER = Decimal(10) ** 15  # 15 digits: stored as a JSON number, exact in a double and in every client

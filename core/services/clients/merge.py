@@ -147,7 +147,7 @@ def merge(actor: Actor, keep_id: int, other_ids: Sequence[int], chosen: dict[str
     db.session.flush()
     audit.record(actor, "contact.merged", "contact", keep.id, {"merged": other_list, "moved_entries": len(moved)})
     events.emit(ContactMerged(subject_id=keep.id, origin=actor.origin, merged_ids=tuple(other_list)))
-    db.session.commit()
+    db.session.flush()
     return record
 
 
@@ -174,6 +174,6 @@ def undo(actor: Actor, merge_id: int) -> Contact:
     record.data = {**data, "undone": True}
     audit.record(actor, "contact.merge_undone", "contact", keep.id, {"merged": data["merged"]})
     events.emit(ContactUnmerged(subject_id=keep.id, origin=actor.origin, restored_ids=tuple(data["merged"])))
-    db.session.commit()
+    db.session.flush()
     return keep
 

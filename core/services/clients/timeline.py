@@ -1,7 +1,7 @@
 """The activity timeline of a contact or company: newest first, filterable by kind, paged by keyset.
 
 ``record`` is the one way anything (core, plugins, imports) writes an entry; it is idempotent by
-``(source, external_id)``.
+``(source, external_id)`` and, as every service, leaves the commit to the outermost caller.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.exc import IntegrityError
 
-from core.db import db
+from core.db import db, savepoint
 from core.models import Activity, Contact, ContactCompany, utcnow
 from core.plugins import provider_facades
 from core.plugins.events import NoteAdded
@@ -56,36 +56,41 @@ class Cursor:
 
 def record(*, kind: str, contact_id: int | None = None, company_id: int | None = None,
            author_id: int | None = None, title: str = "", body: str = "", data: dict[str, Any] | None = None,
-           occurred_at: datetime | None = None, source: str = "core", external_id: str | None = None,
-           commit: bool = True) -> Activity:
-    """Add a timeline entry (the existing one when ``(source, external_id)`` was recorded before)."""
+           occurred_at: datetime | None = None, source: str = "core", external_id: str | None = None) -> Activity:
+    """Add a timeline entry to the caller's unit of work (it never commits).
+
+    Idempotent by ``(source, external_id)``: an entry recorded before is returned as it is. Two deliveries of the
+    same event racing each other meet at the unique key; the insert runs in a SAVEPOINT, so the one that loses
+    gets the winner's entry and keeps everything else its unit of work wrote."""
     if kind not in provider_facades.timeline_kind_keys():
         raise ValueError(f"unknown activity kind {kind!r}; register it with register_timeline_kinds")
     if contact_id is None and company_id is None:
         raise ValueError("a timeline entry belongs to a contact or a company")
     if external_id is not None:
-        existing = db.session.scalar(select(Activity).where(Activity.source == source,
-                                                            Activity.external_id == external_id))
+        existing = find_entry(source, external_id)
         if existing is not None:
             return existing
     entry = Activity(kind=kind, contact_id=contact_id, company_id=company_id, author_id=author_id,
                      title=title[:300], body=body, data=data or {}, occurred_at=occurred_at or utcnow(),
                      source=source, external_id=external_id)
-    db.session.add(entry)
     try:
-        db.session.flush()
+        with savepoint():
+            db.session.add(entry)
     except IntegrityError:
-        db.session.rollback()
-        existing = db.session.scalar(select(Activity).where(Activity.source == source,
-                                                            Activity.external_id == external_id))
+        if external_id is None:
+            raise
+        existing = find_entry(source, external_id)
         assert existing is not None
         return existing
     if contact_id is not None:
         db.session.execute(Contact.__table__.update().where(Contact.id == contact_id)
                            .values(last_activity_at=entry.occurred_at))
-    if commit:
-        db.session.commit()
     return entry
+
+
+def find_entry(source: str, external_id: str) -> Activity | None:
+    """The entry recorded with ``(source, external_id)``, if any."""
+    return db.session.scalar(select(Activity).where(Activity.source == source, Activity.external_id == external_id))
 
 
 def update(source: str, external_id: str, *, title: str | None = None, body: str | None = None,
@@ -121,11 +126,11 @@ def add_note(actor: Actor, *, contact: Contact | None = None, company: Any = Non
     entity = "contact" if contact is not None else "company"
     require(actor.user, "edit", entity, target)
     entry = record(kind="note", contact_id=contact.id if contact else None,
-                   company_id=company.id if company else None, author_id=actor.user_id, body=body, commit=False)
+                   company_id=company.id if company else None, author_id=actor.user_id, body=body)
     audit.record(actor, "note.created", entity, target.id, {"activity": entry.id})
     events.emit(NoteAdded(subject_id=entry.id, origin=actor.origin, contact_id=entry.contact_id,
                           company_id=entry.company_id))
-    db.session.commit()
+    db.session.flush()
     return entry
 
 

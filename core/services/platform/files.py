@@ -97,13 +97,12 @@ def store(actor: Actor, *, stream: IO[bytes], filename: str, contact: Any = None
     os.replace(tmp.name, final)
     name = safe_name(filename)
     entry = timeline.record(kind="file", contact_id=contact.id if contact else None,
-                            company_id=company.id if company else None, author_id=actor.user_id, title=name,
-                            commit=False)
+                            company_id=company.id if company else None, author_id=actor.user_id, title=name)
     attachment = Attachment(activity_id=entry.id, filename=name, content_type=sniff(head), size=size, sha256=sha)
     db.session.add(attachment)
     db.session.flush()
     audit.record(actor, "file.uploaded", entity, target.id, {"file": name, "size": size, "sha256": sha})
-    db.session.commit()
+    db.session.flush()
     return attachment
 
 

@@ -73,5 +73,5 @@ def retry_job(actor: Actor, record_id: int) -> JobRecord:
     record.submitted_at = None
     audit.record(actor, "job.retried", "job", record.id, {"name": record.name})
     db.session.info.setdefault(PENDING_KEY, []).append((record.id, job_spec(record.name).timeout))
-    db.session.commit()
+    db.session.flush()
     return record

@@ -77,5 +77,5 @@ def mark_read(user: User, notification_id: int | None = None) -> int:
     if notification_id is not None:
         stmt = stmt.where(Notification.id == notification_id)
     count = db.session.execute(stmt.values(read_at=utcnow())).rowcount
-    db.session.commit()
+    db.session.flush()
     return count

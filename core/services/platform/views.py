@@ -41,7 +41,7 @@ def save(actor: Actor, entity: str, name: str, params: dict[str, Any], shared: b
     db.session.add(view)
     db.session.flush()
     audit.record(actor, "view.saved", "saved_view", view.id, {"name": name, "shared": shared})
-    db.session.commit()
+    db.session.flush()
     return view
 
 
@@ -51,4 +51,4 @@ def delete(actor: Actor, view_id: int) -> None:
         raise LookupError(view_id)
     audit.record(actor, "view.deleted", "saved_view", view.id, {"name": view.name})
     db.session.delete(view)
-    db.session.commit()
+    db.session.flush()

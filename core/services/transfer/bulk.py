@@ -74,7 +74,9 @@ def among(column: Any, values: Collection[Any]) -> Any:
 
 def refresh_statistics(tables: Sequence[str]) -> None:
     """Let the planner see how big ``tables`` have grown (commits). A bulk import grows tables faster than
-    autovacuum re-analyses them, and a planner that still believes them empty scans them for every lookup."""
+    autovacuum re-analyses them, and a planner that still believes them empty scans them for every lookup.
+    Called only by the import run between its committed chunks (:func:`core.services.transfer.imports.run`, a job
+    owning its transactions): the commit ends the ANALYZE's own short transaction before the next chunk."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}")

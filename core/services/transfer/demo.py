@@ -28,7 +28,7 @@ def _user(email: str, name: str, role_key: str, team: Team) -> User:
     user = User(email=email, full_name=name, password_hash=accounts.hash_password(DEMO_PASSWORD),
                 roles=[role] if role else [], teams=[team])
     db.session.add(user)
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -42,7 +42,7 @@ def fill(size: int = 120, seed: int = 7) -> dict[str, int]:
     lang = sample_data.texts(locale)
     team = db.session.scalar(select(Team).where(Team.name == lang.team)) or Team(name=lang.team)
     db.session.add(team)
-    db.session.commit()
+    db.session.flush()
     manager, seller, another = lang.users
     people = [
         _user("manager@demo.example", manager, "manager", team),
@@ -80,8 +80,8 @@ def fill(size: int = 120, seed: int = 7) -> dict[str, int]:
                      "meeting": rng.choice(lang.meetings), "purchase": lang.purchase.format(amount=amount)}[kind]
             body = rng.choice(lang.notes) if kind in ("note", "meeting") else ""
             timeline.record(kind=kind, contact_id=contact.id, author_id=owner.id, title=title, body=body,
-                            occurred_at=when, source="demo", commit=False)
-        db.session.commit()
+                            occurred_at=when, source="demo")
+        db.session.flush()
     counts = _deals_and_tasks(rng, acting, people, size, lang)
     return {"users": len(people), "companies": len(company_ids), "contacts": size, **counts}
 
@@ -113,6 +113,6 @@ def _deals_and_tasks(rng: random.Random, acting: Actor, people: list[User], size
                                              "priority": rng.choice(["normal", "normal", "high", "low"])})
             if due < utcnow():  # an overdue task, as if it had been set days ago
                 task.due_at = due
-                db.session.commit()
+                db.session.flush()
             made_tasks += 1
     return {"deals": made_deals, "tasks": made_tasks}

@@ -364,7 +364,7 @@ def start_job(entity: str, fmt: str, actor: Actor, query: listing.ListQuery, enc
     require(actor.user, "export" if entity != "tasks" else "view", ENTITIES[entity])
     record = jobs.enqueue("core.export", created_by_id=actor.user_id, entity=entity, fmt=fmt, encoding=encoding,
                           args=query.as_args())
-    db.session.commit()
+    db.session.flush()
     return record
 
 

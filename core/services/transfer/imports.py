@@ -98,7 +98,7 @@ def purge_files(now: Any = None) -> int:
         file_of(batch).unlink(missing_ok=True)
         batch.stored_name = ""
         purged += 1
-    db.session.commit()
+    db.session.flush()
     return purged
 
 
@@ -157,7 +157,7 @@ def upload(actor: Actor, stream: IO[bytes], filename: str) -> ImportBatch:
     db.session.add(batch)
     db.session.flush()
     audit.record(actor, "import.uploaded", "import_batch", batch.id, {"file": batch.filename, "format": fmt.key})
-    db.session.commit()
+    db.session.flush()
     return batch
 
 
@@ -228,7 +228,7 @@ def configure(actor: Actor, batch: ImportBatch, values: dict[str, Any]) -> Impor
     batch.on_duplicate, batch.region = policy, region
     if "keep_invalid" in values:
         batch.keep_invalid = bool(values["keep_invalid"])
-    db.session.commit()
+    db.session.flush()
     return batch
 
 
@@ -254,7 +254,7 @@ def save_profile(actor: Actor, batch: ImportBatch, name: str) -> ImportProfile:
     profile.fields = {title_key(t): f for t, f in zip(batch.columns, batch.mapping, strict=False) if title_key(t)}
     db.session.add(profile)
     audit.record(actor, "import.profile_saved", "import_profile", name)
-    db.session.commit()
+    db.session.flush()
     return profile
 
 
@@ -270,7 +270,7 @@ def start(actor: Actor, batch: ImportBatch, *, dry_run: bool) -> JobRecord:
     batch.status = "queued"
     record = jobs.enqueue(JOB, batch_id=batch.id, created_by_id=actor.user_id)
     batch.job_id = record.id
-    db.session.commit()
+    db.session.flush()
     return record
 
 
@@ -284,7 +284,8 @@ def _reset(batch: ImportBatch, dry_run: bool) -> None:
 
 
 def run_now(actor: Actor, batch: ImportBatch, *, dry_run: bool, progress: Progress | None = None) -> ImportBatch:
-    """Run in this process (the command line): the same engine as the job."""
+    """Run in this process (the command line): the same engine as the job. Like :func:`run` it owns its
+    transactions: the reset of a draft is committed first, so a run that stops resumes from a clean batch."""
     require(actor.user, "import", ENTITY)
     if batch.status in ("draft", "previewed"):
         _reset(batch, dry_run)
@@ -293,7 +294,13 @@ def run_now(actor: Actor, batch: ImportBatch, *, dry_run: bool, progress: Progre
 
 
 def run(batch_id: int, progress: Progress | None = None) -> ImportBatch:
-    """Run (or go on with) a batch: chunks of rows, each committed with its outcomes and the new position."""
+    """Run (or go on with) a batch: chunks of rows, each committed with its outcomes and the new position.
+
+    The one service that commits, on purpose: it is a job over up to millions of rows and owns its transactions.
+    Committing each chunk with ``batch.position`` makes the run resumable (a killed worker's retry starts after
+    the last committed chunk, never doubling a row), keeps each transaction and its locks small, and lets the
+    progress bar and the undo see what is done. ``status = "running"`` is committed first so that a second start
+    is refused; a failure is committed as ``failed`` with its reason after the rollback of the broken chunk."""
     from core.models import User
 
     batch = db.session.get(ImportBatch, batch_id)
@@ -379,7 +386,7 @@ def undo(actor: Actor, batch: ImportBatch) -> dict[str, int]:
     result = {"deleted": removed, "restored": restored, "deleted_companies": removed_companies}
     audit.record(actor, "import.undone", "import_batch", batch.id, result)
     events.emit(ImportUndone(subject_id=batch.id, origin=actor.origin, **result))
-    db.session.commit()
+    db.session.flush()
     return result
 
 

@@ -48,6 +48,38 @@ def scope_for(user: User | None, action: str, entity: str) -> str | None:
     return best
 
 
+REACH: dict[str, tuple[str, ...]] = {"own": ("self",), "team": ("self", "teammates"), "all": ("everyone",)}
+"""The one definition of what a scope reaches: whose records (by their owner) a grant of that scope covers. Both
+:func:`can` (one loaded record) and :func:`filter_query` (a list, as SQL) read it; each only says what the three
+words mean for it (:func:`_owner_reached` and :func:`_owner_clause`). A record without an owner is reached by
+``all`` only."""
+
+
+def _owner_reached(user: User, scope: str, owner_id: Any) -> bool:
+    """Does ``scope`` reach a record owned by ``owner_id`` (a loaded record)?"""
+    reach = REACH[scope]
+    if "everyone" in reach:
+        return True
+    if owner_id is None:
+        return False
+    if "self" in reach and owner_id == user.id:
+        return True
+    return "teammates" in reach and any(owner_id == m.id for team in user.teams for m in team.members)
+
+
+def _owner_clause(user: User, scope: str, owner_column: InstrumentedAttribute[Any]) -> Any:
+    """The same reach as a WHERE clause on ``owner_column`` (``None``: every row)."""
+    reach = REACH[scope]
+    if "everyone" in reach:
+        return None
+    terms = []
+    if "self" in reach:
+        terms.append(owner_column == user.id)
+    if "teammates" in reach and user.team_ids:
+        terms.append(owner_column.in_(_teammate_ids(user)))
+    return or_(*terms) if len(terms) > 1 else terms[0]
+
+
 def _teammate_ids(user: User) -> Select[tuple[int]]:
     return select(team_members.c.user_id).where(team_members.c.team_id.in_(user.team_ids))
 
@@ -57,15 +89,10 @@ def can(user: User | None, action: str, entity: str, obj: Owned | None = None) -
     scope = scope_for(user, action, entity)
     if scope is None:
         return False
-    if obj is None or scope == "all":
+    if obj is None:
         return True
     assert user is not None
-    owner_id = getattr(obj, "owner_id", None)
-    if owner_id == user.id:
-        return True
-    if scope == "team" and owner_id is not None:
-        return any(owner_id in {m.id for m in team.members} for team in user.teams)
-    return False
+    return _owner_reached(user, scope, getattr(obj, "owner_id", None))
 
 
 def require(user: User | None, action: str, entity: str, obj: Owned | None = None) -> None:
@@ -129,12 +156,9 @@ def filter_query(
     scope = scope_for(user, action, entity)
     if scope is None:
         return stmt.where(false())
-    if scope == "all":
-        return stmt
     assert user is not None
-    if scope == "team" and user.team_ids:
-        return stmt.where(or_(owner_column == user.id, owner_column.in_(_teammate_ids(user))))
-    return stmt.where(owner_column == user.id)
+    clause = _owner_clause(user, scope, owner_column)
+    return stmt if clause is None else stmt.where(clause)
 
 
 class Submitted(Protocol):

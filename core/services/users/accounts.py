@@ -117,7 +117,7 @@ def create_user(
     audit.record(actor, "user.created", "user", user.id,
                  {"email": email, "is_admin": is_admin, "roles": [r.key or r.name for r in user.roles]})
     events.emit(UserCreated(subject_id=user.id, origin=actor.origin, email=email))
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -161,7 +161,7 @@ def update_user(
     audit.record(actor, "user.updated", "user", user.id, audit.diff(before, _snapshot(user)))
     if password:
         _change_password(actor, user, password)
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -171,7 +171,7 @@ def update_preferences(actor: Actor, user: User, *, locale: str | None, timezone
     user.locale, user.timezone, user.full_name = locale or None, timezone or None, full_name.strip()
     after = {"locale": user.locale, "timezone": user.timezone, "full_name": user.full_name}
     audit.record(actor, "user.preferences", "user", user.id, audit.diff(before, after))
-    db.session.commit()
+    db.session.flush()
 
 
 def set_password(actor: Actor, user: User, password: str) -> None:
@@ -179,7 +179,7 @@ def set_password(actor: Actor, user: User, password: str) -> None:
     _require_change(actor, user)
     check_password(password)
     _change_password(actor, user, password)
-    db.session.commit()
+    db.session.flush()
 
 
 def _change_password(actor: Actor, user: User, password: str) -> None:
@@ -192,7 +192,7 @@ def _change_password(actor: Actor, user: User, password: str) -> None:
 def end_sessions(actor: Actor, user: User, reason: str = "logout") -> None:
     user.session_token = new_session_token()
     audit.record(actor, f"auth.{reason}", "user", user.id)
-    db.session.commit()
+    db.session.flush()
 
 
 def set_active(actor: Actor, user: User, active: bool) -> None:
@@ -208,13 +208,13 @@ def set_active(actor: Actor, user: User, active: bool) -> None:
         tokens.revoke_all(actor, user, "user_disabled")
         events.emit(UserDeactivated(subject_id=user.id, origin=actor.origin, email=user.email))
     audit.record(actor, "user.enabled" if active else "user.disabled", "user", user.id)
-    db.session.commit()
+    db.session.flush()
 
 
 def record_login(actor: Actor, user: User) -> None:
     user.last_login_at = utcnow()
     audit.record(actor, "auth.login", "user", user.id)
-    db.session.commit()
+    db.session.flush()
 
 
 def _active_admin_count() -> int:
@@ -269,7 +269,7 @@ def save_team(actor: Actor, team: Team | None, *, name: str, members: Iterable[U
     db.session.flush()
     after = {"name": team.name, "members": sorted(u.email for u in team.members)}
     audit.record(actor, "team.created" if created else "team.updated", "team", team.id, audit.diff(before, after))
-    db.session.commit()
+    db.session.flush()
     return team
 
 
@@ -284,7 +284,7 @@ def delete_team(actor: Actor, team: Team) -> None:
         _require_change(actor, member)
     audit.record(actor, "team.deleted", "team", team.id, {"name": team.name})
     db.session.delete(team)
-    db.session.commit()
+    db.session.flush()
 
 
 # --- roles -----------------------------------------------------------------------------------------------
@@ -333,7 +333,7 @@ def save_role(
     changes = audit.diff(before, after)
     changes.update({k: [v, None] for k, v in before.items() if k not in after})
     audit.record(actor, "role.created" if created else "role.updated", "role", role.id, changes)
-    db.session.commit()
+    db.session.flush()
     return role
 
 
@@ -342,7 +342,7 @@ def delete_role(actor: Actor, role: Role) -> None:
         raise access.AccessDenied("edit", "role")
     audit.record(actor, "role.deleted", "role", role.id, {"name": role.name})
     db.session.delete(role)
-    db.session.commit()
+    db.session.flush()
 
 
 # --- installation defaults -------------------------------------------------------------------------------
@@ -366,7 +366,7 @@ def ensure_default_roles(permissions: Iterable[PermissionSpec] = ()) -> None:
                     role.grants.append(RoleGrant(entity=spec.entity, action=action, scope=scope))
             seeded.append(spec.entity)
         role.seeded_entities = seeded
-    db.session.commit()
+    db.session.flush()
 
 
 def ensure_admin(email: str | None, password: str | None) -> tuple[User | None, str | None]:

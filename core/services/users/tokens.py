@@ -98,7 +98,7 @@ def issue(actor: Actor, user: User, name: str = "", *, scopes: Iterable[str] = L
     audit.record(actor, "api_token.created", "user", user.id,
                  {"token_id": row.id, "name": name, "prefix": row.prefix, "scopes": chosen,
                   "expires_at": expires_at.isoformat() if expires_at else None})
-    db.session.commit()
+    db.session.flush()
     return row, token
 
 
@@ -139,7 +139,7 @@ def authenticate(token: str) -> Check:
     if row.last_used_at is None or row.last_used_at <= now - LAST_USED_EVERY:
         db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
                            .execution_options(synchronize_session=False))
-        db.session.commit()
+        db.session.flush()
     return Check(token=row)
 
 
@@ -170,7 +170,7 @@ def revoke(actor: Actor, token: ApiToken, reason: str = "revoked") -> None:
     token.revoked_reason = reason
     audit.record(actor, "api_token.revoked", "api_token", token.id,
                  {"user_id": token.user_id, "name": token.name, "prefix": token.prefix, "reason": reason})
-    db.session.commit()
+    db.session.flush()
 
 
 def revoke_all(actor: Actor, user: User, reason: str) -> int:
@@ -191,10 +191,8 @@ def record_refusal(actor: Actor, action: str, target_type: str | None, details: 
     """Audit an API refusal (bad, forged, expired or revoked token, missing scope, access denied).
 
     A client hammering with bad tokens would fill the log: each address gets ``AUDITED_REFUSALS_PER_MINUTE``
-    lines a minute, then one ``api.refusals_suppressed`` line; the rest are only counted. Nothing else of a refused
-    call is kept: the session is rolled back first (which also hands its connection back before the counter
-    takes one)."""
-    db.session.rollback()
+    lines a minute, then one ``api.refusals_suppressed`` line; the rest are only counted. The caller (the API
+    layer) rolls the refused call back first and commits the audit line after, on its own."""
     hit = throttle.hit(f"api-refusal:{actor.ip or '-'}", timedelta(minutes=1))
     if hit.count <= AUDITED_REFUSALS_PER_MINUTE:
         audit.record(actor, action, target_type, None, details)
@@ -203,4 +201,4 @@ def record_refusal(actor: Actor, action: str, target_type: str | None, details: 
                      {"limit_per_minute": AUDITED_REFUSALS_PER_MINUTE, "seconds_left": hit.retry_after})
     else:
         return
-    db.session.commit()
+    db.session.flush()

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from core.db import db
 from core.models import AssignmentRule, Deal, Stage, Task, Team, User, utcnow
-from core.models.deals import CHANNELS
 from core.models.inbox import ASSIGNMENT_STRATEGIES
 from core.plugins import provider_facades
 from core.services.platform import audit
@@ -97,6 +96,7 @@ def pick(rule: AssignmentRule) -> int | None:
 
 def save_rule(actor: Actor, rule: AssignmentRule | None, values: dict[str, Any]) -> AssignmentRule:
     require(actor.user, "edit", "inbox_settings")
+    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
     errors: dict[str, Any] = {}
     target = rule or AssignmentRule()
     target.name = clean(str(values.get("name") or ""), 120)
@@ -138,13 +138,13 @@ def save_rule(actor: Actor, rule: AssignmentRule | None, values: dict[str, Any])
     target.active = flag(values.get("active"))
     target.position = optional_int(values.get("position")) or 0
     if errors:
-        db.session.rollback()
+        attempt.rollback()
         raise InvalidInput(errors)
     if rule is None:
         db.session.add(target)
     db.session.flush()
     audit.record(actor, "assignment_rule.saved", "inbox_settings", target.id, {"name": target.name})
-    db.session.commit()
+    attempt.commit()
     return target
 
 
@@ -152,14 +152,14 @@ def set_active(actor: Actor, rule: AssignmentRule, active: bool) -> None:
     require(actor.user, "edit", "inbox_settings")
     rule.active = active
     audit.record(actor, "assignment_rule.switched", "inbox_settings", rule.id, {"active": active})
-    db.session.commit()
+    db.session.flush()
 
 
 def delete_rule(actor: Actor, rule: AssignmentRule) -> None:
     require(actor.user, "edit", "inbox_settings")
     audit.record(actor, "assignment_rule.deleted", "inbox_settings", rule.id, {"name": rule.name})
     db.session.delete(rule)
-    db.session.commit()
+    db.session.flush()
 
 
 def _hhmm(text: str) -> bool:

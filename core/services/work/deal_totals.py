@@ -29,13 +29,25 @@ def _now(deal: Deal) -> tuple[Key, Decimal] | None:
     return (deal.stage_id, deal.owner_id or 0), Decimal(deal.amount or 0)
 
 
-def _before(deal: Deal) -> tuple[Key, Decimal] | None:
-    """The deal as the database holds it now (before this flush)."""
+TRACKED = ("stage_id", "owner_id", "amount", "deleted_at")
+
+
+def _before(deal: Deal, session: Session) -> tuple[Key, Decimal] | None:
+    """The deal as the database holds it now (before this flush). A value set without the old one loaded (an
+    attribute never read since the insert or since it expired) has no history: that row is read back."""
     state = inspect(deal)
+    histories = {name: state.attrs[name].history for name in TRACKED}
+    stored: dict[str, Any] = {}
+    if any(h.added and not h.deleted for h in histories.values()):
+        row = session.connection().execute(select(*(getattr(Deal, n) for n in TRACKED))
+                                           .where(Deal.id == deal.id)).one()
+        stored = dict(zip(TRACKED, row, strict=True))
 
     def old(name: str) -> Any:
-        history = state.attrs[name].history
-        return history.deleted[0] if history.deleted else getattr(deal, name)
+        history = histories[name]
+        if history.deleted:
+            return history.deleted[0]
+        return stored[name] if name in stored else getattr(deal, name)
 
     if old("deleted_at") is not None or old("stage_id") is None:
         return None
@@ -56,11 +68,11 @@ def _collect(session: Session, _context: Any, _instances: Any) -> None:
             add(_now(deal), +1)
     for deal in session.dirty:
         if isinstance(deal, Deal) and session.is_modified(deal, include_collections=False):
-            add(_before(deal), -1)
+            add(_before(deal, session), -1)
             add(_now(deal), +1)
     for deal in session.deleted:
         if isinstance(deal, Deal):
-            add(_before(deal), -1)
+            add(_before(deal, session), -1)
     pending = {key: value for key, value in changes.items() if value[0] or value[1]}
     if pending:
         _apply(session, pending)
@@ -92,5 +104,5 @@ def recount() -> int:
         db.session.execute(StageTotal.__table__.insert(), [
             {"stage_id": stage_id, "owner_id": owner_id, "count": count, "amount": amount}
             for stage_id, owner_id, count, amount in rows])
-    db.session.commit()
+    db.session.flush()
     return len(rows)

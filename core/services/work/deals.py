@@ -59,7 +59,7 @@ def ensure_default_pipeline(currency: str = "RUB") -> Pipeline:
     pipeline.stages = [Stage(name=installation_text(name), kind=kind, probability=probability, position=n)
                        for n, (name, kind, probability) in enumerate(DEFAULT_STAGES)]
     db.session.add(pipeline)
-    db.session.commit()
+    db.session.flush()
     return pipeline
 
 
@@ -114,6 +114,7 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
         require(actor.user, "create", ENTITY)
     else:
         require(actor.user, "edit", ENTITY, deal)
+    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
     errors: dict[str, Any] = {}
     target = deal or Deal()
     before = events.column_values(deal) if deal is not None else {}
@@ -176,7 +177,7 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
             errors["owner_id"] = _l("You may not give deals to this user; choose one from the list.")
         target.team_id = client_fields.team_of(target.owner_id)
     if errors:
-        db.session.rollback()
+        attempt.rollback()
         raise InvalidInput(errors)
     target.updated_at = utcnow()
     if deal is None:
@@ -191,7 +192,7 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
         if changed:
             events.emit(DealUpdated(subject_id=target.id, origin=actor.origin, changed=changed,
                                     owner_id=target.owner_id))
-    db.session.commit()
+    attempt.commit()
     return target
 
 
@@ -206,7 +207,7 @@ def record_created(actor: Actor, deal: Deal) -> None:
         timeline.record(kind="deal", contact_id=deal.contact_id, company_id=deal.company_id,
                         author_id=actor.user_id, title=deal.title,
                         data={"deal_id": deal.id, "title": deal.title, "amount": str(deal.amount or 0),
-                              "currency": deal.currency, "stage": stage.name if stage else ""}, commit=False)
+                              "currency": deal.currency, "stage": stage.name if stage else ""})
     audit.record(actor, "deal.created", ENTITY, deal.id, {"title": deal.title})
     events.emit(DealCreated(subject_id=deal.id, origin=actor.origin, pipeline_id=deal.pipeline_id,
                             stage_id=deal.stage_id, owner_id=deal.owner_id, contact_id=deal.contact_id,
@@ -234,7 +235,7 @@ def move(actor: Actor, deal: Deal, stage_id: int, *, lost_reason: str = "", comm
     if stage.id == deal.stage_id:
         return deal
     _change_stage(actor, deal, stage, reason=reason, comment=clean(comment, 500))
-    db.session.commit()
+    db.session.flush()
     return deal
 
 
@@ -242,7 +243,7 @@ def _change_stage(actor: Actor, deal: Deal, stage: Stage, *, reason: str = "", c
                   undo_of: int | None = None) -> StageChange:
     """Put ``deal`` in ``stage`` with its history row, timeline entry, audit row and events (no commit)."""
     previous = db.session.get(Stage, deal.stage_id)
-    deal.stage_id = stage.id
+    deal.stage_id, deal.stage = stage.id, stage  # the relationship too: nothing expires it before the commit
     deal.closed_at = utcnow() if stage.kind in ("won", "lost") else None
     if stage.kind == "lost":
         deal.lost_reason = reason or deal.lost_reason  # kept when the deal leaves: an Undo brings it back
@@ -262,7 +263,7 @@ def _change_stage(actor: Actor, deal: Deal, stage: Stage, *, reason: str = "", c
         if undo_of is not None:
             data["undo"] = True
         timeline.record(kind="stage", contact_id=deal.contact_id, company_id=deal.company_id,
-                        author_id=actor.user_id, title=deal.title, data=data, commit=False)
+                        author_id=actor.user_id, title=deal.title, data=data)
     details: dict[str, Any] = {"stage": [change.from_stage_id, stage.id]}
     if undo_of is not None:
         details["undo_of"] = undo_of
@@ -298,7 +299,7 @@ def undo_move(actor: Actor, deal: Deal, change_id: int) -> Deal:
     if back is None or back.pipeline_id != deal.pipeline_id:
         raise InvalidInput({"change_id": _l("The stage the deal came from no longer exists.")})
     _change_stage(actor, deal, back, undo_of=change.id)
-    db.session.commit()
+    db.session.flush()
     return deal
 
 
@@ -422,7 +423,7 @@ def add_item(actor: Actor, deal: Deal, values: dict[str, Any]) -> DealItem:
     audit.record(actor, "deal.item_added", ENTITY, deal.id, {"name": name, "price": str(price)})
     events.emit(DealUpdated(subject_id=deal.id, origin=actor.origin, changed=("amount", "items"),
                             owner_id=deal.owner_id))
-    db.session.commit()
+    db.session.flush()
     return item
 
 
@@ -436,7 +437,7 @@ def remove_item(actor: Actor, deal: Deal, item_id: int) -> None:
     audit.record(actor, "deal.item_removed", ENTITY, deal.id, {"name": item.name})
     events.emit(DealUpdated(subject_id=deal.id, origin=actor.origin, changed=("amount", "items"),
                             owner_id=deal.owner_id))
-    db.session.commit()
+    db.session.flush()
 
 
 def _total(deal: Deal) -> None:
@@ -469,12 +470,11 @@ def add_payment(actor: Actor, deal: Deal, values: dict[str, Any]) -> Payment:
         timeline.record(kind="payment", contact_id=deal.contact_id, company_id=deal.company_id,
                         author_id=actor.user_id, title=deal.title, occurred_at=paid_at,
                         data={"deal_id": deal.id, "payment_id": payment.id, "amount": str(amount),
-                              "currency": deal.currency, "title": deal.title, "note": payment.note},
-                        commit=False)
+                              "currency": deal.currency, "title": deal.title, "note": payment.note})
     audit.record(actor, "deal.payment_added", ENTITY, deal.id, {"amount": str(amount)})
     events.emit(DealUpdated(subject_id=deal.id, origin=actor.origin, changed=("payments",),
                             owner_id=deal.owner_id))
-    db.session.commit()
+    db.session.flush()
     return payment
 
 

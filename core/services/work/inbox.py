@@ -9,15 +9,16 @@ Channels set to auto-accept skip the waiting.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core.db import db
+from core.db import db, savepoint
 from core.models import ChannelSetting, Contact, Deal, Email, InboxItem, Phone, Pipeline, Stage, User, utcnow
 from core.plugins import provider_facades
 from core.plugins.events import (
@@ -42,7 +43,7 @@ from core.services.users.access import (
     require,
     scope_for,
 )
-from core.services.users.context import SYSTEM, Actor
+from core.services.users.context import Actor
 from core.services.work import assignment, deals
 
 ENTITY = "inbox"
@@ -97,50 +98,166 @@ def present(actor: Actor, item: InboxItem) -> InboxItem | SubmittedItem:
     return as_submitted(item) if as_submitter(actor.user, ENTITY, SUBMITTER, item) else item
 
 
-def receive(*, channel: str, source: str = "core", idempotency_key: str | None = None, name: str = "",
-            phone: str = "", email: str = "", subject: str = "", body: str = "",
-            utm: dict[str, Any] | None = None, fields: dict[str, Any] | None = None, pipeline_id: int | None = None,
-            form_id: int | None = None, ip: str | None = None, submitted_by_id: int | None = None,
-            rejected_reason: str = "") -> tuple[InboxItem, bool]:
-    """Store an incoming call/email/form post/message and sort it; returns ``(item, created)``.
+@dataclass(frozen=True, kw_only=True)
+class IncomingItem:
+    """One incoming call, message, mail or form post, as a provider or a form hands it to :func:`receive`.
 
-    A second delivery with the same ``(source, idempotency_key)`` returns the first item and ``created=False``.
-    ``rejected_reason`` keeps a refused submission (spam) visible with its reason instead of dropping it.
-    Call it at the start of a unit of work: a duplicate delivery racing this one rolls the session back.
+    ``external_id`` is the sender's id of the thing (a call id, a message id) or an ``Idempotency-Key``: unique per
+    ``source``. ``state`` (the provider's word: ``ringing``, ``answered``, ``ended``, ``recording``, ``delivered``...)
+    and ``occurred_at`` (when that happened, by the provider's clock) make it an *event* about the thing: later
+    events with the same ``(source, external_id)`` update the same item instead of being refused as repeats.
     """
-    if channel not in provider_facades.channel_keys():
-        raise ValueError(f"unknown channel {channel!r}; use one of {', '.join(provider_facades.channel_keys())}")
-    key = idempotency_key_of(idempotency_key)
-    submitted = submitted_content(name=name, phone=phone, email=email, subject=subject, body=body, fields=fields)
+
+    channel: str
+    source: str = "core"
+    external_id: str | None = None
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    subject: str = ""
+    body: str = ""
+    utm: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    pipeline_id: int | None = None
+    form_id: int | None = None
+    ip: str | None = None
+    submitted_by_id: int | None = None
+    rejected_reason: str = ""
+    state: str = ""
+    occurred_at: datetime | None = None
+
+    @property
+    def is_event(self) -> bool:
+        return bool(self.state) or self.occurred_at is not None
+
+
+class ReceiveResult(NamedTuple):
+    """What :func:`receive` did: the item, whether this delivery stored it, whether it changed a stored one."""
+
+    item: InboxItem
+    created: bool
+    updated: bool = False
+
+
+def receive(incoming: IncomingItem) -> ReceiveResult:
+    """Store an incoming call/email/form post/message and sort it, in the caller's unit of work.
+
+    Once per ``(source, external_id)``:
+
+    * a first delivery stores the item and sorts it (``created``); ``rejected_reason`` keeps a refused submission
+      (spam) visible with its reason instead of dropping it;
+    * a repeat of a plain submission (no ``state``, no ``occurred_at``) returns the stored item unchanged, and
+      :class:`KeyReused` when the same key came with something else;
+    * a later *event* updates the stored item (``updated``), in whatever order the events arrive. The rules: the
+      item's ``state`` is the state of the newest fact by ``occurred_at`` (a late "ringing" never overwrites
+      "ended"; at the same moment the later arrival wins); name, phone, email, subject and body only fill in
+      what is still blank; a ``fields`` or ``utm`` key fills in when missing and is replaced only by a newer
+      fact; the item's ``occurred_at`` is the newest fact's. An item still waiting to be sorted is matched again
+      when an event brings the phone or email it lacked. Each update is audited.
+
+    A delivery racing another one with the same key meets it at the unique key inside a SAVEPOINT: the loser
+    merges into the winner's item and nothing else of the caller's unit of work is undone.
+    """
+    if incoming.channel not in provider_facades.channel_keys():
+        raise ValueError(f"unknown channel {incoming.channel!r}; "
+                         f"use one of {', '.join(provider_facades.channel_keys())}")
+    key = idempotency_key_of(incoming.external_id)
+    source = incoming.source[:60]
+    submitted = submitted_content(name=incoming.name, phone=incoming.phone, email=incoming.email,
+                                  subject=incoming.subject, body=incoming.body, fields=dict(incoming.fields))
     if key is not None:
-        earlier = repeat_of(source, key, submitted)
-        if earlier is not None:
-            return earlier, False
-    parsed_phone = phones.parse(phone, default_phone_region()) if phone.strip() else None
-    item = InboxItem(channel=channel, source=source[:60], idempotency_key=key, **submitted,
-                     phone_e164=parsed_phone.e164 if parsed_phone else None, utm=dict(utm or {}),
-                     pipeline_id=pipeline_id or _default_pipeline_id(), form_id=form_id,
-                     ip=ip, submitted_by_id=submitted_by_id)
+        stored = existing(source, key)
+        if stored is not None:
+            return _again(stored, incoming, submitted)
+    parsed_phone = phones.parse(incoming.phone, default_phone_region()) if incoming.phone.strip() else None
+    item = InboxItem(channel=incoming.channel, source=source, idempotency_key=key, **submitted,
+                     phone_e164=parsed_phone.e164 if parsed_phone else None, utm=dict(incoming.utm),
+                     pipeline_id=incoming.pipeline_id or _default_pipeline_id(), form_id=incoming.form_id,
+                     ip=incoming.ip, submitted_by_id=incoming.submitted_by_id, state=clean(incoming.state, 40),
+                     occurred_at=_aware(incoming.occurred_at) or (utcnow() if incoming.is_event else None))
     try:
-        db.session.add(item)
-        db.session.flush()
+        with savepoint():
+            db.session.add(item)
     except IntegrityError:  # the same delivery was stored by another worker a moment ago
-        db.session.rollback()
-        earlier = repeat_of(source, key, submitted) if key is not None else None
-        if earlier is None:
+        stored = existing(source, key) if key is not None else None
+        if stored is None:
             raise
-        return earlier, False
-    if rejected_reason:
-        item.status, item.reject_reason, item.decided_at = "rejected", clean(rejected_reason, 200), utcnow()
+        return _again(stored, incoming, submitted)
+    source, submitted_by_id = incoming.source, incoming.submitted_by_id
+    if incoming.rejected_reason:
+        item.status, item.reject_reason = "rejected", clean(incoming.rejected_reason, 200)
+        item.decided_at = utcnow()
     else:
-        _match(item)
+        _match(item, sorter(incoming))
     events.emit(InboxItemReceived(subject_id=item.id, origin=origin_of(source, submitted_by_id),
                                   channel=item.channel, source=item.source, status=item.status,
                                   proposal=item.proposal or "", contact_id=item.contact_id, deal_id=item.deal_id))
     if item.status == "new" and auto_accepts(item.channel):
-        _accept(SYSTEM, item, None)
-    db.session.commit()
-    return item, True
+        actor = sorter(incoming)
+        _accept(actor, item, None)
+        audit.record(actor, "inbox.accepted", ENTITY, item.id,
+                     {"deal_id": item.deal_id, "status": item.status, "automatic": True, "source": item.source})
+        events.emit(InboxItemAccepted(subject_id=item.id, origin=actor.origin, status=item.status,
+                                      contact_id=item.contact_id, deal_id=item.deal_id))
+    db.session.flush()
+    return ReceiveResult(item, True, False)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """A provider's time without a zone is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def sorter(incoming: IncomingItem) -> Actor:
+    """Who sorts an item automatically (matching, attaching, auto-accepting): the provider or form that sent it,
+    as the audit log names it."""
+    return Actor(user=None, ip=incoming.ip, via="provider", detail=incoming.source[:60])
+
+
+def _again(item: InboxItem, incoming: IncomingItem, submitted: dict[str, Any]) -> ReceiveResult:
+    """A delivery for an item stored before: a plain repeat, or an event that updates it (see :func:`receive`)."""
+    if not incoming.is_event:
+        stored = {name: getattr(item, name) for name in submitted}
+        stored["fields"] = dict(stored["fields"] or {})
+        if stored != submitted:
+            raise KeyReused
+        return ReceiveResult(item, False, False)
+    return ReceiveResult(item, False, _merge(item, incoming, submitted))
+
+
+def _merge(item: InboxItem, incoming: IncomingItem, submitted: dict[str, Any]) -> bool:
+    occurred = _aware(incoming.occurred_at) or utcnow()
+    newer = item.occurred_at is None or occurred >= item.occurred_at
+    changes: dict[str, Any] = {}
+    for name in ("name", "phone", "email", "subject", "body"):
+        if submitted[name] and not getattr(item, name):
+            changes[name] = [getattr(item, name), submitted[name]]
+            setattr(item, name, submitted[name])
+    for name, incoming_map in (("fields", submitted["fields"]), ("utm", dict(incoming.utm))):
+        merged = dict(getattr(item, name) or {})
+        for key_, value in incoming_map.items():
+            if key_ not in merged or (newer and merged[key_] != value):
+                merged[key_] = value
+        if merged != (getattr(item, name) or {}):
+            changes[name] = True
+            setattr(item, name, merged)
+    state = clean(incoming.state, 40)
+    if state and newer and state != item.state:
+        changes["state"] = [item.state, state]
+        item.state = state
+    if newer and occurred != item.occurred_at:
+        item.occurred_at = occurred
+    if "phone" in changes:
+        parsed = phones.parse(item.phone, default_phone_region())
+        item.phone_e164 = parsed.e164 if parsed else None
+    if not changes:
+        return False
+    actor = sorter(incoming)
+    if item.status == "new" and item.contact_id is None and ("phone" in changes or "email" in changes):
+        _match(item, actor)
+    audit.record(actor, "inbox.updated", ENTITY, item.id, {"source": item.source, **changes})
+    db.session.flush()
+    return True
 
 
 def origin_of(source: str, submitted_by_id: int | None) -> Origin:
@@ -232,7 +349,7 @@ def open_deal_of(contact: Contact) -> Deal | None:
                              .order_by(Deal.updated_at.desc(), Deal.id.desc()).limit(1))
 
 
-def _match(item: InboxItem) -> None:
+def _match(item: InboxItem, actor: Actor) -> None:
     contact = find_client(item.phone_e164, item.email)
     if contact is None:
         item.proposal = "new_lead"
@@ -243,7 +360,9 @@ def _match(item: InboxItem) -> None:
         item.proposal, item.owner_id = "new_deal", contact.owner_id
         return
     item.proposal = "attach"
-    _attach(SYSTEM, item, deal)
+    _attach(actor, item, deal)
+    audit.record(actor, "inbox.attached", ENTITY, item.id,
+                 {"deal_id": deal.id, "contact_id": item.contact_id, "automatic": True, "source": item.source})
 
 
 def _attach(actor: Actor, item: InboxItem, deal: Deal) -> None:
@@ -254,7 +373,7 @@ def _attach(actor: Actor, item: InboxItem, deal: Deal) -> None:
         timeline.record(kind=timeline_kind_of(item.channel), contact_id=deal.contact_id,
                         company_id=deal.company_id, title=item.subject or item.name,
                         body=item.body, data={"inbox_item_id": item.id, "deal_id": deal.id, "channel": item.channel},
-                        source="inbox", external_id=f"inbox:{item.id}", commit=False)
+                        source="inbox", external_id=f"inbox:{item.id}")
     if deal.owner_id:
         notifications.notify([deal.owner_id], N_("New request from your client on the deal %(title)s"),
                              params={"title": deal.title}, link=f"/deals/{deal.id}")
@@ -273,7 +392,7 @@ def set_auto_accept(actor: Actor, channel: str, value: bool) -> None:
     setting.auto_accept = value
     db.session.add(setting)
     audit.record(actor, "inbox.auto_accept", "inbox_settings", channel, {"auto_accept": value})
-    db.session.commit()
+    db.session.flush()
 
 
 def may_view(actor: Actor) -> bool:
@@ -358,7 +477,7 @@ def accept(actor: Actor, item: InboxItem, *, deal_id: int | None = None) -> Inbo
     audit.record(actor, "inbox.accepted", ENTITY, item.id, {"deal_id": item.deal_id, "status": item.status})
     events.emit(InboxItemAccepted(subject_id=item.id, origin=actor.origin, status=item.status,
                                   contact_id=item.contact_id, deal_id=item.deal_id))
-    db.session.commit()
+    db.session.flush()
     return item
 
 
@@ -382,6 +501,9 @@ def _accept(actor: Actor, item: InboxItem, target: Deal | None) -> None:
     if contact is None:
         contact = _new_contact(item, owner_id)
         events.emit(ContactCreated(subject_id=contact.id, origin=actor.origin, owner_id=owner_id))
+        audit.record(actor, "contact.created", "contact", contact.id,
+                     {"first_name": contact.first_name, "last_name": contact.last_name, "owner_id": owner_id,
+                      "inbox_item": item.id})
     deal = _new_deal(item, contact, owner_id, actor)
     item.status, item.deal_id, item.contact_id, item.owner_id = "accepted", deal.id, contact.id, owner_id
     item.decided_by_id, item.decided_at = actor.user_id, utcnow()
@@ -389,7 +511,7 @@ def _accept(actor: Actor, item: InboxItem, target: Deal | None) -> None:
         timeline.record(kind=timeline_kind_of(item.channel), contact_id=contact.id,
                         title=item.subject or item.name, body=item.body,
                         data={"inbox_item_id": item.id, "deal_id": deal.id, "channel": item.channel},
-                        source="inbox", external_id=f"inbox:{item.id}", commit=False)
+                        source="inbox", external_id=f"inbox:{item.id}")
     task_id = None
     minutes = rule.follow_up_minutes if rule is not None else DEFAULT_FOLLOW_UP_MINUTES
     if owner_id is not None and minutes:
@@ -455,5 +577,5 @@ def reject(actor: Actor, item: InboxItem, reason: str) -> InboxItem:
     item.decided_by_id, item.decided_at = actor.user_id, utcnow()
     audit.record(actor, "inbox.rejected", ENTITY, item.id, {"reason": why})
     events.emit(InboxItemRejected(subject_id=item.id, origin=actor.origin, reason=why))
-    db.session.commit()
+    db.session.flush()
     return item

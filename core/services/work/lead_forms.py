@@ -102,6 +102,7 @@ def _fields(value: Any, errors: dict[str, Any]) -> list[dict[str, Any]]:
 
 def save(actor: Actor, form: LeadForm | None, values: dict[str, Any]) -> LeadForm:
     require(actor.user, "edit", "inbox_settings")
+    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
     errors: dict[str, Any] = {}
     target = form or LeadForm(key=secrets.token_urlsafe(18))
     target.name = clean(str(values.get("name") or ""), 120)
@@ -133,13 +134,13 @@ def save(actor: Actor, form: LeadForm | None, values: dict[str, Any]) -> LeadFor
     target.success_message = clean(str(values.get("success_message") or ""), 300)
     target.active = flag(values.get("active"))
     if errors:
-        db.session.rollback()
+        attempt.rollback()
         raise InvalidInput(errors)
     if form is None:
         db.session.add(target)
     db.session.flush()
     audit.record(actor, "lead_form.saved", "inbox_settings", target.id, {"name": target.name})
-    db.session.commit()
+    attempt.commit()
     return target
 
 
@@ -214,11 +215,11 @@ def submit(form: LeadForm, data: dict[str, Any], *, ip: str | None, idempotency_
     if form.source and "utm_source" not in utm:
         utm["utm_source"] = form.source
     subject = f"{form.name}: {name}" if name else form.name  # the deal's title: which form, who
-    item, created = inbox.receive(channel="web_form", source=f"form:{form.id}", idempotency_key=key,
-                                  name=name, phone=phone, email=email, subject=subject, body=message, utm=utm,
-                                  fields=values, pipeline_id=form.pipeline_id, form_id=form.id, ip=ip,
-                                  rejected_reason=reason)
-    return Outcome(item, created)
+    result = inbox.receive(inbox.IncomingItem(
+        channel="web_form", source=f"form:{form.id}", external_id=key, name=name, phone=phone, email=email,
+        subject=subject, body=message, utm=utm, fields=values, pipeline_id=form.pipeline_id, form_id=form.id, ip=ip,
+        rejected_reason=reason))
+    return Outcome(result.item, result.created)
 
 
 def _spam_reason(form: LeadForm, data: dict[str, Any], values: dict[str, str]) -> str:

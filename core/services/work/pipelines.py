@@ -67,6 +67,7 @@ def save(actor: Actor, pipeline: Pipeline | None, values: dict[str, Any]) -> Pip
     """Create or change a pipeline: ``name``, ``currency``, ``lost_reasons`` (list or lines), ``archived``,
     ``stages`` (ordered rows of ``id``, ``name``, ``kind``, ``probability``)."""
     require(actor.user, "edit", ENTITY)
+    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
     errors: dict[str, Any] = {}
     target = pipeline or Pipeline(position=(db.session.scalar(select(func.max(Pipeline.position))) or 0) + 1)
     with db.session.no_autoflush:
@@ -86,12 +87,12 @@ def save(actor: Actor, pipeline: Pipeline | None, values: dict[str, Any]) -> Pip
         target.archived = flag(values.get("archived"), default=False)
         target.stages = _stages(target, list(values.get("stages") or []), errors)
     if errors:
-        db.session.rollback()
+        attempt.rollback()
         raise InvalidInput(errors)
     if pipeline is None:
         db.session.add(target)
     db.session.flush()
     audit.record(actor, "pipeline.saved", ENTITY, target.id,
                  {"name": target.name, "stages": [s.name for s in target.stages]})
-    db.session.commit()
+    attempt.commit()
     return target

@@ -138,7 +138,7 @@ def hand_over(actor: Actor, *, from_user_id: int, to_user_id: Any, reason: str =
                              entities=entities, ids=ids)
     db.session.flush()
     audit_id = entry.id if entry is not None else None
-    db.session.commit()
+    db.session.flush()
     return moved, audit_id
 
 
@@ -174,7 +174,7 @@ def undo_handover(actor: Actor, audit_id: int) -> dict[str, int]:
                                            "already.")})
     audit.record(actor, "work.reassign_undone", "user", back_to, {"undo_of": audit_id, "from": taken_by,
                                                                    **returned})
-    db.session.commit()
+    db.session.flush()
     return returned
 
 
@@ -187,7 +187,7 @@ def reassign(actor: Actor, *, from_user_id: int, to_user_id: Any, reason: str = 
     """
     moved, _entry = _reassign(actor, from_user_id=from_user_id, to_user_id=to_user_id, reason=reason,
                               entities=entities, ids=ids)
-    db.session.commit()
+    db.session.flush()
     return moved
 
 

@@ -182,7 +182,7 @@ def create(actor: Actor, values: dict[str, Any]) -> TaskRecurrence:
     db.session.add(recurrence)
     db.session.flush()
     audit.record(actor, "task.recurrence_created", "task", recurrence.id, {"rrule": recurrence.rrule})
-    db.session.commit()
+    db.session.flush()
     return recurrence
 
 
@@ -190,7 +190,7 @@ def stop(actor: Actor, recurrence: TaskRecurrence) -> None:
     require(actor.user, "edit", "task", recurrence)
     recurrence.active = False
     audit.record(actor, "task.recurrence_stopped", "task", recurrence.id, {})
-    db.session.commit()
+    db.session.flush()
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> datetime:
@@ -248,6 +248,6 @@ def generate(now: datetime | None = None, *, only: int | None = None) -> int:
         recurrence.generated_until = reached
         if reached == horizon and rule.after(_local(horizon, zone)) is None:
             recurrence.active = False  # every occurrence is created: the rule is finished
-    db.session.commit()
+    db.session.flush()
     return created
 

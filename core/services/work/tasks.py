@@ -68,6 +68,7 @@ def save(actor: Actor, task: Task | None, values: dict[str, Any], *, partial: bo
         require(actor.user, "create", ENTITY)
     else:
         require(actor.user, "edit", ENTITY, task)
+    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
     errors: dict[str, Any] = {}
     target = task or Task(remind_via=["app"])
     before = events.column_values(task) if task is not None else {}
@@ -116,7 +117,7 @@ def save(actor: Actor, task: Task | None, values: dict[str, Any], *, partial: bo
                                                       previous_owner, errors)
         target.team_id = client_fields.team_of(target.owner_id)
     if errors:
-        db.session.rollback()
+        attempt.rollback()
         raise InvalidInput(errors)
     target.updated_at = now
     if task is None:
@@ -134,7 +135,7 @@ def save(actor: Actor, task: Task | None, values: dict[str, Any], *, partial: bo
         if changed:
             events.emit(TaskUpdated(subject_id=target.id, origin=actor.origin, changed=changed,
                                     owner_id=target.owner_id, status=target.status))
-    db.session.commit()
+    attempt.commit()
     return target
 
 
@@ -189,7 +190,7 @@ def _created(actor: Actor, task: Task) -> None:
                         author_id=actor.user_id, title=task.title,
                         data={"task_id": task.id, "status": "open", "title": task.title,
                               "due_at": task.due_at.isoformat() if task.due_at else None,
-                              "owner": _name_of(task.owner_id)}, commit=False)
+                              "owner": _name_of(task.owner_id)})
     audit.record(actor, "task.created", ENTITY, task.id, {"title": task.title, "owner_id": task.owner_id})
     events.emit(TaskCreated(subject_id=task.id, origin=actor.origin, owner_id=task.owner_id, due_at=task.due_at,
                             deal_id=task.deal_id, contact_id=task.contact_id, company_id=task.company_id))
@@ -245,12 +246,12 @@ def set_status(actor: Actor, task: Task, status: str) -> Task:
         if task.contact_id or task.company_id:
             timeline.record(kind="task", contact_id=task.contact_id, company_id=task.company_id,
                             author_id=actor.user_id, title=task.title,
-                            data={"task_id": task.id, "status": "done", "title": task.title}, commit=False)
+                            data={"task_id": task.id, "status": "done", "title": task.title})
     else:  # reopened or cancelled
         events.emit(TaskUpdated(subject_id=task.id, origin=actor.origin, changed=("status",),
                                 owner_id=task.owner_id, status=status))
     audit.record(actor, f"task.{status}", ENTITY, task.id, {})
-    db.session.commit()
+    db.session.flush()
     return task
 
 
@@ -262,9 +263,10 @@ def comment(actor: Actor, task: Task, body: str) -> TaskComment:
     entry = TaskComment(task_id=task.id, author_id=actor.user_id, body=text[:10000])
     db.session.add(entry)
     task.updated_at = utcnow()
+    db.session.flush()
+    audit.record(actor, "task.commented", ENTITY, task.id, {"comment": entry.id})
     events.emit(TaskUpdated(subject_id=task.id, origin=actor.origin, changed=("comments",), owner_id=task.owner_id,
                             status=task.status))
-    db.session.commit()
     return entry
 
 
@@ -273,7 +275,7 @@ def delete(actor: Actor, task: Task) -> None:
     task.deleted_at = utcnow()
     audit.record(actor, "task.deleted", ENTITY, task.id, {"title": task.title})
     events.emit(TaskDeleted(subject_id=task.id, origin=actor.origin, owner_id=task.owner_id))
-    db.session.commit()
+    db.session.flush()
 
 
 # --- views -----------------------------------------------------------------------------------------------
@@ -379,7 +381,8 @@ def _claim(stamp: Any, *conditions: Any, now: datetime, batch: int) -> list[Any]
 def send_reminders(now: datetime | None = None, batch: int = 500) -> int:
     """Remind owners of tasks whose reminder time has come: in the app, and by email/SMS through the plugins
     that deliver those channels. The claim and the in-app notifications commit together before anything is sent
-    out, so each task is reminded once."""
+    out, so each task is reminded once: this scheduled job owns its transaction on purpose (an email or SMS
+    cannot be rolled back, so the claim must be durable before the first one leaves)."""
     from core.plugins.facades import deliver_notification
     from core.services.platform import notifications
 
@@ -408,5 +411,5 @@ def flag_overdue(now: datetime | None = None, batch: int = 1000) -> int:
     rows = _claim(Task.overdue_at, Task.due_at < now, now=now, batch=batch)
     for row in rows:
         events.emit(TaskOverdue(subject_id=row.id, origin=SYSTEM_ORIGIN, owner_id=row.owner_id, due_at=row.due_at))
-    db.session.commit()
+    db.session.flush()
     return len(rows)

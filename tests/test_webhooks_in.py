@@ -322,3 +322,43 @@ def test_old_deliveries_are_purged_by_the_scheduled_job(hook_app):
         db.session.commit()
     wait_for_jobs(hook_app)
     assert [r.external_id for r in deliveries(hook_app)] == ["new"]
+
+
+def test_admin_pages_stay_within_the_query_budget(hook_app):
+    from tests.test_query_budget import BUDGET, counted
+
+    client = hook_app.test_client()
+    for n in range(60):
+        deliver(client, delivery=f"b-{n}", payload={"event": "x", "pad": "p" * 1000})
+    deliver(client, signature="sha256=bad", delivery="b-bad")
+    wait_for_jobs(hook_app)
+    admin = create_user(hook_app, "hooks-admin@example.com", is_admin=True)
+    browser = hook_app.test_client()
+    sign_in(browser, admin.email)
+    row = deliveries(hook_app)[0]
+    for url in ("/admin/webhooks", "/admin/webhooks?status=failed", f"/admin/webhooks/{row.id}"):
+        browser.get(url)
+        with counted(hook_app) as statements:
+            page = browser.get(url)
+            assert page.status_code == 200
+        assert len(statements) <= BUDGET, f"{url}: {len(statements)} statements"
+    page = browser.get("/admin/webhooks").get_data(as_text=True)
+    assert "ppppp" not in page  # bodies stay on the delivery's own page
+
+
+def test_provider_health_counts_the_last_hour(hook_app):
+    from core.services.platform import webhooks
+
+    client = hook_app.test_client()
+    deliver(client, delivery="h-1")
+    deliver(client, signature="sha256=bad", delivery="h-2")
+    wait_for_jobs(hook_app)
+    with hook_app.app_context():
+        old = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.external_id == "h-1"))
+        old.received_at = utcnow() - timedelta(hours=2)
+        db.session.commit()
+        [health] = webhooks.health()
+    assert (health.plugin, health.received_last_hour, health.failures_last_hour) == ("hooktest", 1, 1)
+    assert health.endpoints == ["calls/route", "events", "office", "plain"]
+    assert health.last_event is not None and health.last_event.tzinfo is not None
+    assert utcnow() - health.last_event < timedelta(minutes=5)

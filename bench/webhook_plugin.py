@@ -3,10 +3,16 @@ writes one row, as a small provider plugin would. Enabled by module path in the 
 
 from __future__ import annotations
 
-from core.plugins import hookimpl
-from core.plugins.webhooks import InboundDelivery, WebhookEndpoint, WebhookRequest, hmac_hex, signature_matches
-from core.services.platform import audit
-from core.services.users.context import SYSTEM
+from mayak import (
+    SYSTEM,
+    InboundDelivery,
+    WebhookEndpoint,
+    WebhookRequest,
+    hmac_hex,
+    hookimpl,
+    record_audit,
+    signature_matches,
+)
 
 SECRET = "bench-webhook-secret"
 
@@ -24,7 +30,7 @@ def delivery_id(request: WebhookRequest) -> str | None:
 
 
 def handle(delivery: InboundDelivery) -> None:
-    audit.record(SYSTEM, "bench.webhook", "bench", delivery.external_id, {"event": delivery.request.json()["event"]})
+    record_audit(SYSTEM, "bench.webhook", "bench", delivery.external_id, {"event": delivery.request.json()["event"]})
 
 
 @hookimpl

@@ -12,7 +12,7 @@ import contextlib
 import json
 from typing import Any
 
-from flask import Blueprint, Response, flash, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, flash, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_babel import pgettext
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -91,6 +91,8 @@ def receive(plugin: str, path: str) -> Response:
     except (MalformedBody, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         # the plugin could not read the body: the sender learns that much, never a stack trace
         db.session.rollback()
+        current_app.logger.warning("webhook %s/%s from %s: malformed body (%s: %s)", plugin, path, client_ip(),
+                                   type(exc).__name__, exc)
         message = exc.message if isinstance(exc, MalformedBody) else "malformed body"
         return _error(400, "malformed_body", message)
     db.session.commit()

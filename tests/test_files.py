@@ -15,8 +15,7 @@ from werkzeug.http import parse_options_header
 
 from core.db import db, unit_of_work
 from core.models import Attachment, User
-from core.services.clients import contacts
-from core.services.platform import files
+from core.services.clients import contacts, files
 from core.services.users.context import Actor
 from core.testing.fixtures import csrf_token
 

@@ -9,8 +9,7 @@ from urllib.parse import quote
 from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 
-from core.services.clients import companies, contacts
-from core.services.platform import files
+from core.services.clients import companies, contacts, files
 from core.services.platform.errors import InvalidInput
 from core.web.context import actor
 from core.web.forms import EmptyForm

@@ -362,3 +362,23 @@ def test_provider_health_counts_the_last_hour(hook_app):
     assert health.endpoints == ["calls/route", "events", "office", "plain"]
     assert health.last_event is not None and health.last_event.tzinfo is not None
     assert utcnow() - health.last_event < timedelta(minutes=5)
+
+
+def test_a_flood_of_forgeries_is_not_all_stored(hook_app):
+    from core.services.platform.webhooks import REFUSED_KEPT_PER_MINUTE
+
+    client = hook_app.test_client()
+    with hook_app.app_context():
+        for n in range(REFUSED_KEPT_PER_MINUTE):
+            db.session.add(WebhookDelivery(plugin="hooktest", endpoint="events", method="POST", status="refused",
+                                           external_id=f"f-{n}", received_at=utcnow() - timedelta(seconds=30)))
+        db.session.commit()
+    assert deliver(client, signature="sha256=bad", delivery="one-more").status_code == 403
+    assert len(deliveries(hook_app, status="refused")) == REFUSED_KEPT_PER_MINUTE
+    assert deliver(client, delivery="real").status_code == 202  # the real provider still gets through
+    with hook_app.app_context():  # a minute later refusals are kept again
+        for row in db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.status == "refused")):
+            row.received_at = utcnow() - timedelta(minutes=2)
+        db.session.commit()
+    assert deliver(client, signature="sha256=bad", delivery="later").status_code == 403
+    assert len(deliveries(hook_app, status="refused")) == REFUSED_KEPT_PER_MINUTE + 1

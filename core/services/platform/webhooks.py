@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 JOB_NAME = "core.webhook"
 REFUSED_BODY_KEPT = 4096  # a refused delivery is evidence, not work: its body is kept only this far
+REFUSED_KEPT_PER_MINUTE = 60  # per plugin; refusals beyond it are answered and logged, not stored
 MAX_HEADER_VALUE = 2000
 _inline_pool = ThreadPoolExecutor(max_workers=int(os.environ.get("MAYAK_WEBHOOK_INLINE_THREADS", "8")),
                                   thread_name_prefix="webhook-inline")
@@ -127,14 +128,28 @@ def _insert_once(values: dict[str, Any]) -> int | None:
 
 
 def _refuse(endpoint: WebhookEndpoint, request: WebhookRequest, reason: str, external_id: str | None) -> Outcome:
-    """Keep the refused delivery (committed on its own: the caller's answer is an error) and log it."""
+    """Keep the refused delivery (committed on its own: the caller's answer is an error) and log it — up to
+    :data:`REFUSED_KEPT_PER_MINUTE` a minute per plugin, so that a flood of forgeries cannot fill the database."""
     log.warning("webhook %s/%s from %s refused: %s", endpoint.plugin, endpoint.path, request.remote_addr, reason)
     db.session.rollback()
+    if _refusals_flooding(endpoint.plugin):
+        return Outcome(403, "forbidden")
     row = WebhookDelivery(**_values(endpoint, request, "refused", external_id, keep_body=REFUSED_BODY_KEPT))
     row.error, row.finished_at = reason, utcnow()
     db.session.add(row)
     db.session.commit()
     return Outcome(403, "forbidden", row.id)
+
+
+def _refusals_flooding(plugin: str) -> bool:
+    """Whether the plugin's last :data:`REFUSED_KEPT_PER_MINUTE` refused deliveries all came within a minute (one
+    look down the (status, id) index)."""
+    oldest_kept = db.session.scalar(
+        select(WebhookDelivery.received_at)
+        .where(WebhookDelivery.status == "refused", WebhookDelivery.plugin == plugin)
+        .order_by(WebhookDelivery.id.desc()).offset(REFUSED_KEPT_PER_MINUTE - 1).limit(1))
+    db.session.rollback()
+    return oldest_kept is not None and oldest_kept > utcnow() - timedelta(minutes=1)
 
 
 def _external_id(endpoint: WebhookEndpoint, request: WebhookRequest) -> str | None:

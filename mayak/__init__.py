@@ -67,7 +67,8 @@ from core.plugins.events import (
 )
 from core.plugins.facades import country_rules, default_phone_region, import_formats, plugin_health, plugin_info
 from core.plugins.manager import secret_field
-from core.plugins.provider_facades import mail, messaging, telephony
+from core.plugins.provider_facades import channels, mail, messaging, providers, telephony, timeline_kinds
+from core.plugins.provider_facades import route_call as route_incoming_call  # the hook is route_call
 from core.plugins.providers import (
     BAD_CREDENTIALS,
     BAD_NUMBER,
@@ -299,6 +300,7 @@ __all__ = [
     "WebhookRequest",
     "admin_ids",
     "can",
+    "channels",
     "check_url",
     "country_rules",
     "create_task",
@@ -328,6 +330,7 @@ __all__ = [
     "plugin_health",
     "plugin_info",
     "plugin_settings",
+    "providers",
     "purge_history",
     "receive_inbox_item",
     "recent_jobs",
@@ -335,10 +338,12 @@ __all__ = [
     "record_timeline_entry",
     "require",
     "retry_job",
+    "route_incoming_call",
     "secret_field",
     "signature_matches",
     "table_row",
     "telephony",
+    "timeline_kinds",
     "update_timeline_entry",
     "user_settings",
     "utcnow",

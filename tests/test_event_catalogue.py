@@ -395,3 +395,28 @@ def test_a_company_given_to_someone_else_and_a_task_comment_emit_too(app, admin,
     assert [name for name, _p in emitted] == ["company_updated", "company_reassigned", "task_updated"]
     assert emitted[1][1]["data"] == {"from_owner_id": admin.id, "to_owner_id": colleague.id}
     assert emitted[2][1]["data"]["changed"] == ["comments"]
+
+
+def test_events_chosen_in_the_admin_form_are_sent_without_a_restart(app, admin, make_app, receiver):
+    from core.services.platform import plugin_settings as saved_settings
+
+    hooked = _webhook_app(make_app, receiver, 'events = ["deal_won"]\n')
+
+    def send_contact_created() -> None:
+        with hooked.app_context(), unit_of_work():
+            events.emit(ContactCreated(subject_id=admin.id, origin=Origin("user", user_id=admin.id)))
+            db.session.commit()
+        for _ in range(30):
+            wait_for_jobs(hooked)
+            if _Receiver.bodies:
+                break
+            time.sleep(0.1)
+
+    send_contact_created()
+    assert _Receiver.bodies == []  # not chosen: not sent
+    with hooked.app_context(), unit_of_work():
+        saved_settings.save_plugin(Actor(db.session.get(User, admin.id)), "webhooks",
+                                   {"events": ["deal_won", "contact_created"]}, {})
+        db.session.commit()
+    send_contact_created()
+    assert [body["event"] for body in _Receiver.bodies] == ["contact_created"]

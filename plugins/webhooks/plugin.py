@@ -163,10 +163,9 @@ def _subscribed(conf: Settings, name: str) -> bool:
 
 @hookimpl
 def register_event_handlers() -> list[EventHandler]:
-    conf = settings()
-    names = (*conf.events, WebhookPing.name) if conf.events else ("*",)
-    return [EventHandler("webhooks.forward", names, forward,
-                         origins=tuple(kind for kind in ORIGIN_KINDS if kind not in conf.skip_origins))]
+    """One handler for every event: which events and origins are sent is read from the settings at each event, so
+    a change saved in *Administration → Plugins → webhooks* applies at once, without a restart."""
+    return [EventHandler("webhooks.forward", ("*",), forward)]
 
 
 @click.group("webhooks")

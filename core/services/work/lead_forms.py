@@ -203,7 +203,8 @@ def submit(form: LeadForm, data: dict[str, Any], *, ip: str | None, idempotency_
             return Outcome(earlier, False)
     form_id, limit, min_fill = form.id, form.rate_limit_per_hour, form.min_fill_seconds
     # Nothing is written yet: end the read-only transaction so that the counters below, each on a connection of
-    # its own, never make a request hold two (40 concurrent posts would starve the pool).
+    # its own, never make a request hold two (40 concurrent posts would starve the pool). The one rollback left in
+    # a service: submit() opens the lead form's unit of work (its views call nothing before it that writes).
     db.session.rollback()
     if ip and throttle.hit(f"lead-form:{form_id}:{ip}", timedelta(hours=1)).count > limit:
         return Outcome(None, False, rate_limited=True)

@@ -103,9 +103,13 @@ def record_timeline_entry(*, kind: str, contact_id: int | None = None, company_i
 def update_timeline_entry(*, source: str, external_id: str, actor: Actor | None = None, **changes: Any) -> Any:
     """Change an entry recorded before with ``(source, external_id)`` — a message's delivery status, a call's
     duration once it ended (``title``, ``body``, ``occurred_at`` replace; ``data`` is merged). ``None`` when no
-    such entry exists yet. The change is audited (``timeline.updated``) as ``actor``, by default the plugin."""
+    such entry exists yet. A change is audited (``timeline.updated``) as ``actor``, by default the plugin."""
+    def seen(entry: Any) -> Any:
+        return None if entry is None else (entry.title, entry.body, dict(entry.data or {}), entry.occurred_at)
+
+    before = seen(timeline.find_entry(source, external_id))
     entry = timeline.update(source, external_id, **changes)
-    if entry is not None:
+    if entry is not None and seen(entry) != before:  # a repeated status changes nothing and is not audited
         target, target_id = ("contact", entry.contact_id) if entry.contact_id is not None \
             else ("company", entry.company_id)
         audit.record(actor or _plugin_actor(source), "timeline.updated", target, target_id,

@@ -194,3 +194,22 @@ def test_automatic_sorting_is_audited_as_the_provider(app, admin):
         assert lines[("inbox.accepted", str(accepted_id))].changes["automatic"] is True
         made = [e for (action, _id), e in lines.items() if action == "contact.created" and e.actor_id is None]
         assert made and made[0].changes["inbox_item"] == accepted_id
+
+
+def test_a_plugins_timeline_writes_are_audited_as_the_plugin(app, admin):
+    """What a plugin writes through the public entry points is audited under its name; a repeat is not."""
+    from mayak import record_timeline_entry, update_timeline_entry
+
+    contact_id = _client(app, admin.id)
+    with app.app_context(), unit_of_work():
+        record_timeline_entry(kind="call", contact_id=contact_id, source="pbx", external_id="c-5", title="Звонок")
+        record_timeline_entry(kind="call", contact_id=contact_id, source="pbx", external_id="c-5", title="Звонок")
+        update_timeline_entry(source="pbx", external_id="c-5", data={"duration": 42})
+        update_timeline_entry(source="pbx", external_id="c-5", data={"duration": 42})
+    with app.app_context():
+        lines = list(db.session.scalars(select(AuditEntry).where(AuditEntry.action.like("timeline.%"))
+                                        .order_by(AuditEntry.id)))
+        assert [(e.action, e.actor_id, e.actor_label, e.target_id) for e in lines] == [
+            ("timeline.recorded", None, "provider", str(contact_id)),
+            ("timeline.updated", None, "provider", str(contact_id))]
+        assert lines[0].changes["source"] == "pbx" and lines[1].changes["changed"] == ["data"]

@@ -18,6 +18,7 @@ from core.models.contacts import EMAIL_KINDS, PHONE_KINDS
 from core.plugins.facades import default_phone_region
 from core.services.clients import phones
 from core.services.platform import emails
+from core.services.platform.inserts import insert_ignoring_duplicates
 from core.services.platform.text import clean, search_key, text_block
 from core.services.users.access import can
 from core.services.users.context import Actor
@@ -80,18 +81,10 @@ def tags_named(names: Sequence[str]) -> list[Tag]:
     if missing:
         # another request may be creating the same tag right now: insert what is missing, let a row that
         # appeared meanwhile win (no UNIQUE violation, no rolled-back transaction), then read all of them back
-        db.session.execute(_insert_ignoring_duplicates(Tag, [{"key": key, "name": wanted[key]} for key in missing],
+        db.session.execute(insert_ignoring_duplicates(Tag, [{"key": key, "name": wanted[key]} for key in missing],
                                                        Tag.key))
         found.update({t.key: t for t in db.session.scalars(select(Tag).where(Tag.key.in_(missing)))})
     return [found[key] for key in wanted]
-
-
-def _insert_ignoring_duplicates(model: Any, rows: list[dict[str, Any]], unique: Any) -> Any:
-    """``INSERT … ON CONFLICT (unique) DO NOTHING`` on PostgreSQL and SQLite alike."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).values(rows).on_conflict_do_nothing(index_elements=[unique])
 
 
 def resolve_owner(actor: Actor, entity: str, requested: Any, current: int | None,

@@ -18,10 +18,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.db import db
-from core.models import PluginSetting, User, UserPluginSetting
+from core.models import PluginSetting, User, UserPluginSetting, utcnow
 from core.plugins import settings as plugin_settings
 from core.services.platform import audit
 from core.services.platform.errors import ValidationError
+from core.services.platform.inserts import insert_ignoring_duplicates
 from core.services.users.context import Actor
 
 MASKED = "***"  # what the audit log says of a secret that changed
@@ -44,6 +45,15 @@ def same(a: Any, b: Any) -> bool:
     """Whether two field values are the same setting (empty text, ``None`` and an empty list are all "nothing")."""
     a, b = jsonable(a), jsonable(b)
     return (a if a not in ("", []) else None) == (b if b not in ("", []) else None)
+
+
+def _claim(model: Any, **key: Any) -> Any:
+    """The row of ``key``, inserted empty if missing. Two administrators saving a new key at the same moment meet
+    on the unique constraint: the second waits for the first and then changes the same row (the last save wins)
+    instead of failing its whole save."""
+    db.session.execute(insert_ignoring_duplicates(model, [{**key, "value": None, "secret": False,
+                                                           "updated_at": utcnow()}], *key))
+    return db.session.scalars(select(model).filter_by(**key)).one()
 
 
 def _apply(rows: dict[str, Any], make_row: Any, values: Mapping[str, Any], baseline: Mapping[str, Any],
@@ -103,8 +113,7 @@ def save_plugin(actor: Actor, plugin: str, values: Mapping[str, Any], typed_secr
     rows = {row.key: row for row in db.session.scalars(select(PluginSetting).where(PluginSetting.plugin == plugin))}
 
     def make_row(key: str) -> PluginSetting:
-        row = PluginSetting(plugin=plugin, key=key, secret=False)
-        db.session.add(row)
+        row = _claim(PluginSetting, plugin=plugin, key=key)
         rows[key] = row
         return row
 
@@ -129,8 +138,7 @@ def save_user(actor: Actor, plugin: str, user: User, values: Mapping[str, Any], 
         select(UserPluginSetting).where(UserPluginSetting.plugin == plugin, UserPluginSetting.user_id == user.id))}
 
     def make_row(key: str) -> UserPluginSetting:
-        row = UserPluginSetting(user_id=user.id, plugin=plugin, key=key, secret=False)
-        db.session.add(row)
+        row = _claim(UserPluginSetting, user_id=user.id, plugin=plugin, key=key)
         rows[key] = row
         return row
 

@@ -65,7 +65,14 @@ from core.plugins.events import (
     UserCreated,
     UserDeactivated,
 )
-from core.plugins.facades import country_rules, default_phone_region, import_formats, plugin_health, plugin_info
+from core.plugins.facades import (
+    country_rules,
+    default_phone_region,
+    event_catalogue,
+    import_formats,
+    plugin_health,
+    plugin_info,
+)
 from core.plugins.manager import secret_field
 from core.plugins.provider_facades import channels, mail, messaging, providers, telephony, timeline_kinds
 from core.plugins.provider_facades import route_call as route_incoming_call  # the hook is route_call
@@ -309,6 +316,7 @@ __all__ = [
     "default_phone_region",
     "emit",
     "enqueue",
+    "event_catalogue",
     "failed_jobs_since",
     "fetch",
     "filter_query",

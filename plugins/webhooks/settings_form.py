@@ -10,7 +10,7 @@ from typing import Any
 from wtforms import Form, SelectMultipleField, StringField, ValidationError
 from wtforms.validators import URL, Length, Optional
 
-from mayak import EVENTS, ORIGIN_KINDS, SecretField, plugin_settings
+from mayak import ORIGIN_KINDS, SecretField, event_catalogue, plugin_settings
 from mayak import lazy_gettext as _l
 
 __all__ = ["WebhooksForm", "plugin_settings"]
@@ -29,7 +29,7 @@ class WebhooksForm(Form):
         super().__init__(*args, **kwargs)
         # the core's catalogue, and whatever is chosen now (events of other plugins named in plugins.toml)
         chosen = list(getattr(plugin_settings("webhooks"), "events", None) or [])
-        self.events.choices = [(name, name) for name in sorted({*EVENTS, *chosen})]
+        self.events.choices = [(name, name) for name in sorted({*event_catalogue(), *chosen})]
         self.skip_origins.choices = [(kind, kind) for kind in ORIGIN_KINDS]
 
     def validate_secret(self, field: SecretField) -> None:  # no Optional(): it would skip this check when empty

@@ -130,10 +130,37 @@ def test_every_hook_is_exercised_by_a_bundled_plugin(tmp_path):
     app = build(tmp_path, (PROJECT_ROOT / "plugins.toml").read_text())
     manager = app.extensions["mayak.plugins"]
     used = {hook for info in manager.enabled if info.bundled for hook in manager.hooks_of(info.name)}
-    # core's own implementations count (inbox channels, timeline kinds, routing a call to the client's manager);
-    # no bundled plugin is a provider yet: tests/plugins/telecom (test_providers.py) exercises register_providers
-    used |= {*manager.hooks_of("core"), "register_providers"}
+    # core's own implementations count (inbox channels, timeline kinds, routing a call to the client's manager),
+    # and so do the test plugins the suite loads (no bundled plugin is a provider or receives webhooks yet:
+    # tests/plugins/telecom and tests/plugins/hooktest do)
+    used |= set(manager.hooks_of("core")) | _hooks_of_test_plugins()
     assert set(HOOK_NAMES) - used == set()
+
+
+def _hooks_of_test_plugins() -> set[str]:
+    import importlib
+    import inspect
+
+    found: set[str] = set()
+    for path in (PROJECT_ROOT / "tests" / "plugins").iterdir():
+        if path.name.startswith("_") or not (path.suffix == ".py" or (path / "__init__.py").exists()):
+            continue
+        try:
+            package = importlib.import_module(f"tests.plugins.{path.stem}")
+        except ImportError:
+            continue  # broken_import.py: a plugin that fails to import, on purpose
+        modules = [package]
+        if path.is_dir():
+            modules += [importlib.import_module(f"tests.plugins.{path.stem}.{sub.stem}")
+                        for sub in path.glob("*.py") if sub.stem != "__init__"]
+        for module in modules:
+            for name, value in vars(module).items():
+                if not inspect.isfunction(value):
+                    continue
+                marker = getattr(value, "mayak_impl", None)
+                if marker is not None:
+                    found.add(marker.get("specname") or name)
+    return found
 
 
 def test_every_hook_is_documented():

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.db import db, unit_of_work
-from core.models import Activity, AuditEntry, Company, Contact, InboxItem, User
+from core.models import Activity, AuditEntry, Company, Contact, InboxItem, OutboxEvent, User
 from core.services.clients import companies, contacts, timeline
 from core.services.platform.errors import InvalidInput
 from core.services.users.context import Actor
@@ -160,6 +160,9 @@ def test_an_older_event_fills_in_but_never_overwrites(app):
         same = inbox.receive(inbox.IncomingItem(channel="phone", source="pbx", external_id="c-1", state="ringing",
                                                 occurred_at=T0, fields={"duration": 0, "line": "2"}))
         assert not same.created and not same.updated
+        updated = list(db.session.scalars(select(OutboxEvent).where(OutboxEvent.name == "inbox_item_updated")))
+        assert len(updated) == 1  # the repeat changed nothing and emitted nothing
+        assert updated[0].payload["data"]["state"] == "ended" and "phone" in updated[0].payload["data"]["changed"]
 
 
 def test_a_plain_repeat_is_still_one_item_and_a_changed_one_is_refused(app):

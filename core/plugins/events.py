@@ -499,6 +499,18 @@ class InboxItemAccepted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class InboxItemUpdated(Event):
+    name = "inbox_item_updated"
+    subject_type = "inbox_item"
+    description = _l("A later event about an inbox item changed it (a call answered, ended, recorded).")
+    state: str = ""
+    changed: tuple[str, ...] = ()
+    status: str = ""
+    contact_id: int | None = None
+    deal_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class InboxItemRejected(Event):
     name = "inbox_item_rejected"
     subject_type = "inbox_item"
@@ -551,7 +563,7 @@ CORE_EVENTS: tuple[type[Event], ...] = (
     NoteAdded,
     DealCreated, DealUpdated, DealReassigned, DealStageChanged, DealWon, DealLost,
     TaskCreated, TaskUpdated, TaskReassigned, TaskCompleted, TaskDeleted, TaskOverdue,
-    InboxItemReceived, InboxItemAccepted, InboxItemRejected, LeadAssigned,
+    InboxItemReceived, InboxItemUpdated, InboxItemAccepted, InboxItemRejected, LeadAssigned,
     ImportFinished, ImportUndone,
 )
 
@@ -610,6 +622,7 @@ __all__ = [
     "InboxItemAccepted",
     "InboxItemReceived",
     "InboxItemRejected",
+    "InboxItemUpdated",
     "JobFailed",
     "LeadAssigned",
     "NoteAdded",

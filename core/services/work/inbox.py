@@ -26,6 +26,7 @@ from core.plugins.events import (
     InboxItemAccepted,
     InboxItemReceived,
     InboxItemRejected,
+    InboxItemUpdated,
     LeadAssigned,
     Origin,
 )
@@ -256,6 +257,9 @@ def _merge(item: InboxItem, incoming: IncomingItem, submitted: dict[str, Any]) -
     if item.status == "new" and item.contact_id is None and ("phone" in changes or "email" in changes):
         _match(item, actor)
     audit.record(actor, "inbox.updated", ENTITY, item.id, {"source": item.source, **changes})
+    events.emit(InboxItemUpdated(subject_id=item.id, origin=origin_of(incoming.source, incoming.submitted_by_id),
+                                 state=item.state, changed=tuple(sorted(changes)), status=item.status,
+                                 contact_id=item.contact_id, deal_id=item.deal_id))
     db.session.flush()
     return True
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 EXTENSION_KEY = "mayak.plugins"
 REGISTRY_KEY = "mayak.registry"
+CATALOGUE_KEY = "mayak.event_catalogue"
 WEBHOOKS_KEY = "mayak.webhooks"
 
 
@@ -52,8 +53,11 @@ class Registry:
         self.locales: dict[str, LocaleSpec] = locales
         self.import_formats: list[ImportFormat] = sorted(manager.collect("register_import_formats"),
                                                          key=lambda f: (f.order, f.key))
+        self.providers = ProviderRegistry(manager)  # providers, inbox channels, timeline kinds
         try:
             self.events: dict[str, type[Event]] = build_catalogue(manager.collect("register_events"))
+            if has_app_context():  # handlers registered next may check names against it (event_catalogue())
+                current_app.extensions[CATALOGUE_KEY] = self.events
         except ValueError as exc:
             raise StartupError(f"register_events: {exc}") from exc
         self.event_handlers: dict[str, EventHandler] = {}
@@ -65,7 +69,6 @@ class Registry:
                 raise StartupError(f"event handler {handler.key!r} subscribes to unknown events "
                                    f"{', '.join(unknown)}; choose from {', '.join(sorted(self.events))}")
             self.event_handlers[handler.key] = handler
-        self.providers = ProviderRegistry(manager)  # providers, inbox channels, timeline kinds
 
 
 def registry() -> Registry:
@@ -154,8 +157,9 @@ def plugin_health() -> dict[str, HealthStatus]:
 
 
 def event_catalogue() -> dict[str, type[Event]]:
-    """Every event the installation knows, name → class: core's and the enabled plugins'."""
-    return registry().events
+    """Every event the installation knows, name → class: core's and the enabled plugins'. Available from
+    ``register_event_handlers`` on (the catalogue is built before the handlers are collected)."""
+    return current_app.extensions[CATALOGUE_KEY]  # type: ignore[no-any-return]
 
 
 def event_class(name: str) -> type[Event]:

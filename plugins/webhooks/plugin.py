@@ -39,6 +39,7 @@ from mayak import (
     db,
     emit,
     enqueue,
+    event_catalogue,
     fetch,
     hookimpl,
     secret_field,
@@ -165,6 +166,10 @@ def _subscribed(conf: Settings, name: str) -> bool:
 def register_event_handlers() -> list[EventHandler]:
     """One handler for every event: which events and origins are sent is read from the settings at each event, so
     a change saved in *Administration → Plugins → webhooks* applies at once, without a restart."""
+    unknown = sorted(set(settings().events) - set(event_catalogue()))
+    if unknown:  # a misspelt name in plugins.toml stops start-up instead of silently sending nothing
+        raise ValueError(f"unknown events {', '.join(unknown)} in [plugins.webhooks] events; choose from "
+                         f"{', '.join(sorted(event_catalogue()))}")
     return [EventHandler("webhooks.forward", ("*",), forward)]
 
 

@@ -61,8 +61,13 @@ def command_unit_of_work(command: click.Command) -> click.Command:
         info = click.get_current_context().find_object(ScriptInfo)
         if info is None:  # not run through the mayak command (a bare click test): no app to work in
             return inner(*args, **kwargs)
-        with info.load_app().app_context(), unit_of_work():
-            return inner(*args, **kwargs)
+        with info.load_app().app_context(), unit_of_work() as session:
+            try:
+                return inner(*args, **kwargs)
+            except (SystemExit, click.exceptions.Exit) as stop:  # an exit with status 0 is a success
+                if getattr(stop, "exit_code", getattr(stop, "code", 1)) in (0, None):
+                    session.commit()
+                raise
 
     run._mayak_unit_of_work = True  # type: ignore[attr-defined]
     command.callback = run

@@ -89,7 +89,11 @@ def _amount(value: Any, errors: dict[str, Any]) -> Decimal:
 
 
 def _stage(pipeline_id: int | None, stage_id: Any, errors: dict[str, Any]) -> tuple[Pipeline | None, Stage | None]:
-    pipeline = db.session.get(Pipeline, pipeline_id) if pipeline_id else None
+    try:  # a posted id that is no number (or no integer column holds) is no pipeline, not a failed query
+        pipeline = db.session.get(Pipeline, int(pipeline_id)) if pipeline_id and 0 < int(pipeline_id) < 2**31 \
+            else None
+    except (TypeError, ValueError):
+        pipeline = None
     if pipeline is None or pipeline.archived:
         errors["pipeline_id"] = _l("Choose a pipeline.")
         return None, None

@@ -46,7 +46,8 @@ def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, logi
                    "company_id": company.id, "name": "city", "entity": "contacts", "format": "csv",
                    "collection": "contacts", "merge_id": 1, "attachment_id": 1, "view_id": 1, "kind": "contact",
                    "pipeline_id": pipeline.id, "deal_id": deal.id, "task_id": task.id, "item_id": item.id,
-                   "form_id": 1, "key": "none", "rule_id": rule.id, "batch_id": batch.id, "token_id": 1}
+                   "form_id": 1, "key": "none", "rule_id": rule.id, "batch_id": batch.id, "token_id": 1,
+                   "plugin": "webhooks", "path": "events", "delivery_id": 1}
         mine_id = mine.id
     login(seller)
     api = {"Authorization": f"Bearer {token}"}

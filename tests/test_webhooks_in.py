@@ -75,6 +75,19 @@ def test_signed_delivery_runs_its_handler_once(hook_app):
     assert effects(hook_app, "d-1") == 1 and len(deliveries(hook_app)) == 1
 
 
+def test_a_provider_that_signs_the_address_it_called_sees_it(hook_app):
+    """Twilio signs the whole URL it called: the request a plugin verifies carries it, query included."""
+    client = hook_app.test_client()
+    raw = b'{"event": "call_ended"}'
+    url = "http://localhost/webhooks/hooktest/signed-url?AccountSid=AC1"
+    signed = deliver(client, "signed-url?AccountSid=AC1", body=raw, delivery="u-1",
+                     signature=hooktest.sign(url.encode() + raw))
+    assert signed.status_code == 202, signed.get_data(as_text=True)
+    elsewhere = deliver(client, "signed-url?AccountSid=AC2", body=raw, delivery="u-2",
+                        signature=hooktest.sign(url.encode() + raw))
+    assert elsewhere.status_code == 403  # the same signature for another address
+
+
 @pytest.mark.parametrize("signature", ["", "sha256=" + "0" * 64, "sha256=nothex", None])
 def test_wrong_or_missing_signature_is_refused_and_kept(hook_app, signature):
     client = hook_app.test_client()

@@ -331,7 +331,9 @@ def check_connection(plugin: str) -> list[tuple[str, HealthStatus]]:
         for spec in registered.value or []:
             label = str(getattr(spec, "label", "") or getattr(spec, "key", ""))
             try:
-                result = spec.factory(plugin_settings(plugin)).check_connection()
+                provider = spec.factory(plugin_settings(plugin))
+                provider.key = spec.key  # as the facades build it: a check may name its provider
+                result = provider.check_connection()
             except ProviderError as exc:  # written for the user: what went wrong, and the provider's own words
                 result = HealthStatus(False, str(exc))
             except Exception as exc:

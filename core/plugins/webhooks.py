@@ -43,7 +43,9 @@ class WebhookRequest:
     """An HTTP request as a provider sent it, without Flask: what ``verify`` and ``delivery_id`` read, and what a
     handler gets back (from storage, so without the secret headers) in :attr:`InboundDelivery.request`.
 
-    ``headers`` have lower-case names; ``query`` keeps repeated parameters as lists."""
+    ``headers`` have lower-case names; ``query`` keeps repeated parameters as lists. ``url`` is the whole address
+    as the provider called it (scheme, host, path and query; behind nginx set ``MAYAK_BEHIND_PROXY`` so it is the
+    public one), for providers that sign it (Twilio); it is empty in a stored delivery."""
 
     method: str
     path: str
@@ -52,6 +54,7 @@ class WebhookRequest:
     body: bytes
     remote_addr: str = ""
     content_type: str = ""
+    url: str = ""
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)

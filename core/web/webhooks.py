@@ -85,7 +85,7 @@ def receive(plugin: str, path: str) -> Response:
     body = request.get_data(cache=True) if request.method != "GET" else b""
     incoming = WebhookRequest(method=request.method, path=request.path, headers=_headers(),
                               query=request.args.to_dict(flat=False), body=body, remote_addr=client_ip(),
-                              content_type=request.content_type or "")
+                              content_type=request.content_type or "", url=request.url)
     try:
         outcome = webhooks.receive(endpoint, incoming)
     except (MalformedBody, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:

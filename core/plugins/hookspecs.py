@@ -90,6 +90,13 @@ def register_locales() -> list[LocaleSpec]:
 
 
 @hookspec
+def register_webhooks() -> list[WebhookEndpoint]:
+    """Endpoints providers post to, mounted at ``/webhooks/<plugin>/<path>`` (see ``docs/webhooks.md``): the core
+    checks size, method, content type, the endpoint's signature and allow-list, de-duplicates by the provider's
+    delivery id, keeps the delivery and runs ``handle`` as a job (or inline, with a deadline)."""
+
+
+@hookspec
 def register_providers() -> list[ProviderSpec]:
     """Telephony, messaging and mail providers the plugin offers (:mod:`core.plugins.providers`): each spec names
     its kind, a global key, a label and a factory that builds the provider from the plugin's settings."""
@@ -105,13 +112,6 @@ def register_channels() -> list[ChannelSpec]:
 def register_timeline_kinds() -> list[TimelineKindSpec]:
     """Kinds of timeline entries the plugin writes, with a label, an icon and optionally a template that renders
     one entry (``<plugin>/timeline/<kind>.html``)."""
-
-
-@hookspec
-def register_webhooks() -> list[WebhookEndpoint]:
-    """Endpoints providers post to, mounted at ``/webhooks/<plugin>/<path>`` (see ``docs/webhooks.md``): the core
-    checks size, method, content type, the endpoint's signature and allow-list, de-duplicates by the provider's
-    delivery id, keeps the delivery and runs ``handle`` as a job (or inline, with a deadline)."""
 
 
 # --- answers (firstresult) -------------------------------------------------------------------------------

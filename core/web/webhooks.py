@@ -130,7 +130,7 @@ def index():  # type: ignore[no-untyped-def]
     providers = webhooks.health()
     return render("admin/webhooks.html", "rows", rows=rows, providers=providers, plugin=plugin, state=status,
                   statuses=webhooks.DELIVERY_STATUSES, status_label=_status_label,
-                  more=rows[-1].id if len(rows) == PAGE else None)
+                  describe_error=webhooks.describe_error, more=rows[-1].id if len(rows) == PAGE else None)
 
 
 def _shown_body(row: WebhookDelivery) -> tuple[str, bool]:
@@ -149,7 +149,7 @@ def detail(delivery_id: int):  # type: ignore[no-untyped-def]
     row = db.get_or_404(WebhookDelivery, delivery_id)
     body, cut = _shown_body(row)
     return render("admin/webhook_delivery.html", row=row, body=body, cut=cut, form=EmptyForm(),
-                  status_label=_status_label)
+                  status_label=_status_label, describe_error=webhooks.describe_error)
 
 
 @admin_bp.post("/<int:delivery_id>/replay")

@@ -34,6 +34,6 @@ class SmtpForm(Form):
 
 class UserMailForm(Form):
     title = _l("Email reminders")
-    off = BooleanField(_l("Do not email me reminders"))
+    off = BooleanField(_l("Do not send reminders by email"))
     address = StringField(_l("Send them to"), validators=[Optional(), Email(), Length(max=254)],
-                          description=_l("Empty: the address I sign in with."))
+                          description=_l("Empty: the address used to sign in."))

@@ -15,22 +15,35 @@ from mayak import lazy_gettext as _l
 
 __all__ = ["WebhooksForm", "plugin_settings"]
 
+# where an event came from, in the reader's words (the values stay the names plugins.toml uses)
+ORIGIN_LABELS = {
+    "user": _l("Users' actions"),
+    "api": _l("API tokens"),
+    "import": _l("Imports"),
+    "demo": _l("Demo data"),
+    "automation": _l("Automations"),
+    "provider": _l("Providers (telephony, SMS, mail)"),
+    "system": _l("Mayak itself (scheduled jobs)"),
+}
+
 
 class WebhooksForm(Form):
     url = StringField(_l("Receiver URL"), validators=[Optional(), URL(require_tld=False), Length(max=2000)],
                       description=_l("Every event is POSTed here as signed JSON; empty: nothing is sent."))
     secret = SecretField(_l("Signing secret"), validators=[Length(max=500)],
                          description=_l("The receiver checks the X-Mayak-Signature header with it."))
-    events = SelectMultipleField(_l("Events"), choices=[], description=_l("None chosen: every event."))
+    events = SelectMultipleField(_l("Events"), choices=[], description=_l("None chosen: every event."),
+                                 render_kw={"size": 10})
     skip_origins = SelectMultipleField(_l("Leave out events from"), choices=[], default=["demo"],
-                                       description=_l("Demo data, imports, the API..."))
+                                       description=_l("Events from the chosen sources are not sent."),
+                                       render_kw={"size": len(ORIGIN_KINDS)})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # the core's catalogue, and whatever is chosen now (events of other plugins named in plugins.toml)
         chosen = list(getattr(plugin_settings("webhooks"), "events", None) or [])
         self.events.choices = [(name, name) for name in sorted({*event_catalogue(), *chosen})]
-        self.skip_origins.choices = [(kind, kind) for kind in ORIGIN_KINDS]
+        self.skip_origins.choices = [(kind, ORIGIN_LABELS.get(kind, kind)) for kind in ORIGIN_KINDS]
 
     def validate_secret(self, field: SecretField) -> None:  # no Optional(): it would skip this check when empty
         if self.url.data and not field.data:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import traceback
 from collections.abc import Mapping
@@ -169,7 +170,7 @@ def receive(endpoint: WebhookEndpoint, request: WebhookRequest) -> Outcome:
     kept and committed; otherwise the new delivery and its job are added to the session for the caller to
     commit (inline endpoints commit here: their handler runs in another thread and must see the row)."""
     if not endpoint.verify(request):
-        return _refuse(endpoint, request, "signature check failed", _safe_external_id(endpoint, request))
+        return _refuse(endpoint, request, _SIGNATURE_REFUSED, _safe_external_id(endpoint, request))
     if not declared.address_allowed(request.remote_addr, allowed_networks(endpoint)):
         return _refuse(endpoint, request, f"address {request.remote_addr} is not allowed",
                        _safe_external_id(endpoint, request))
@@ -233,7 +234,35 @@ def _delivery_of(row: WebhookDelivery, replay: bool) -> InboundDelivery:
 
 
 def _reason(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
+    """``ClassName: message`` (the class without its module: an administrator reads it, not a debugger)."""
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    qualified = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    if text.startswith(qualified):
+        text = type(exc).__qualname__ + text[len(qualified):]
+    return text[:2000]
+
+
+# the reasons the core itself stores (in English, as logs are); shown in the reader's language
+_SIGNATURE_REFUSED = "signature check failed"
+_ADDRESS_REFUSED = re.compile(r"address (?P<address>\S+) is not allowed")
+_ENDPOINT_GONE = re.compile(r"the plugin '(?P<plugin>[^']*)' no longer declares this endpoint")
+_LATE_ANSWER = "answered after the deadline: the provider got the fallback answer"
+
+
+def describe_error(error: str | None) -> str:
+    """A delivery's stored error for the admin pages: the core's own reasons translated, a handler's exception
+    (the provider's or plugin's words) as it is."""
+    if not error:
+        return ""
+    if error == _SIGNATURE_REFUSED:
+        return str(_l("The signature check failed: the delivery was refused and its handler did not run."))
+    if error == _LATE_ANSWER:
+        return str(_l("The handler answered after the deadline: the provider got the fallback answer."))
+    if match := _ADDRESS_REFUSED.fullmatch(error):
+        return str(_l("Deliveries from %(address)s are not allowed.", address=match["address"]))
+    if match := _ENDPOINT_GONE.fullmatch(error):
+        return str(_l("The plugin %(plugin)s no longer declares this webhook.", plugin=match["plugin"]))
+    return error
 
 
 def process(delivery_id: int, *, replay: bool = False) -> str:
@@ -292,7 +321,7 @@ def _inline_worker(app: Flask, endpoint: WebhookEndpoint, delivery_id: int, dead
                 raise
             row.status, row.answer, row.finished_at = "processed", _answer_json(answer), utcnow()
             if time.monotonic() > deadline:
-                row.error = "answered after the deadline: the provider got the fallback answer"
+                row.error = _LATE_ANSWER
                 row.answer = _answer_json(endpoint.fallback)
             db.session.commit()
             return answer

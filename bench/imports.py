@@ -54,9 +54,9 @@ def one_import(path: str, database_url: str) -> dict[str, float]:
     from core import create_app, migrate
     from core.db import db
     from core.models import User
+    from core.services.platform.context import Actor
     from core.services.transfer import imports
     from core.services.users import accounts
-    from core.services.users.context import Actor
 
     app = create_app()
     with app.app_context():

@@ -125,9 +125,9 @@ def ensure_admin() -> None:
 @with_appcontext
 def users_create(email: str, name: str, admin: bool, password: str) -> None:
     """Create a user."""
+    from core.services.platform.context import Actor
     from core.services.platform.errors import ValidationError
     from core.services.users import accounts
-    from core.services.users.context import Actor
 
     try:
         user = accounts.create_user(Actor(None, via="cli"), email=email, password=password, full_name=name,
@@ -155,9 +155,9 @@ def token_create(email: str, name: str, scopes: tuple[str, ...], expires_days: i
     from datetime import timedelta
 
     from core.models import utcnow
+    from core.services.platform.context import Actor
     from core.services.platform.errors import ValidationError
     from core.services.users import accounts, tokens
-    from core.services.users.context import Actor
 
     user = accounts.find_by_email(email)
     if user is None or not user.is_active:
@@ -203,8 +203,8 @@ def token_list(email: str | None, show_all: bool) -> None:
 @with_appcontext
 def token_revoke(token_id: int) -> None:
     """Revoke the API token TOKEN_ID (see `mayak users token list`); it stops working at once."""
+    from core.services.platform.context import Actor
     from core.services.users import tokens
-    from core.services.users.context import Actor
 
     row = tokens.find(token_id)
     if row is None:

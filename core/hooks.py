@@ -15,7 +15,7 @@ from core.models import User
 from core.plugins import hookimpl
 from core.plugins.providers import ChannelSpec, IncomingCall, RouteAnswer, TimelineKindSpec
 from core.plugins.types import CountryRules, JobSpec, NavItem, PermissionSpec, ScheduleSpec
-from core.services.users.access import can
+from core.services.platform.access import can
 
 CLIENT_ACTIONS = ("view", "create", "edit", "delete", "export", "import", "assign")
 CLIENT_DEFAULTS = {

@@ -16,8 +16,8 @@ def _actor(email: str | None):  # type: ignore[no-untyped-def]
 
     from core.db import db
     from core.models import User
+    from core.services.platform.context import Actor
     from core.services.users import accounts
-    from core.services.users.context import Actor
 
     if email:
         user = accounts.find_by_email(email)
@@ -152,8 +152,8 @@ def import_resume(batch_id: int, email: str | None, as_json: bool) -> None:
 def export_command(entity: str, fmt: str, encoding: str, out: Path, email: str | None) -> None:
     """Export everything the user may see of ENTITY to a file."""
     from core.services.clients import listing
+    from core.services.platform.access import AccessDenied
     from core.services.transfer import export
-    from core.services.users.access import AccessDenied
 
     actor = _actor(email)
     try:

@@ -13,9 +13,8 @@ from typing import Any
 from core.models import Company, Contact, Notification, Task, User
 from core.plugins.facades import default_phone_region
 from core.services.clients import companies, contacts, phones, timeline
-from core.services.platform import audit, events, maintenance, notifications
-from core.services.users import access
-from core.services.users.context import SYSTEM, Actor
+from core.services.platform import access, audit, events, maintenance, notifications
+from core.services.platform.context import SYSTEM, Actor
 from core.services.work import inbox, tasks
 
 __all__ = [

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.services.platform import params as _params
+from core.services.platform.access import AccessDenied, can, require
 from core.services.platform.params import BadParameter
-from core.services.users.access import AccessDenied, can, require
 from core.web.context import actor as current_actor
 from core.web.context import safe_next
 from core.web.context import user as current_user_or_none

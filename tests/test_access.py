@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.db import db, unit_of_work
 from core.models import Team, User
-from core.services.users.access import AccessDenied, can, filter_query, require, scope_for
+from core.services.platform.access import AccessDenied, can, filter_query, require, scope_for
 
 
 @dataclass

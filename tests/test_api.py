@@ -6,8 +6,8 @@ import pytest
 
 from core.db import db, unit_of_work
 from core.models import User
+from core.services.platform.context import Actor
 from core.services.users import tokens
-from core.services.users.context import Actor
 
 
 def _token(app, user) -> dict[str, str]:

@@ -21,8 +21,8 @@ from core.api.schemas import ERROR, SCHEMAS
 from core.db import db, unit_of_work
 from core.models import Contact, CustomField, InboxItem, LeadForm, Tag, Team, User
 from core.services.clients import custom_fields
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
-from core.services.users.context import Actor
 from core.services.work import deals
 from core.testing.fixtures import post_form
 from tests.api_support import seed_one_of_each, token_headers

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 
 from core.db import db, unit_of_work
 from core.models import ApiToken, AuditEntry, User, utcnow
+from core.services.platform.context import Actor
 from core.services.users import tokens
-from core.services.users.context import Actor
 from core.testing.fixtures import TEST_PASSWORD, post_form, sign_in
 from tests.security.routes import all_routes, seed_targets
 

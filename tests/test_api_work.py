@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from core.db import db, unit_of_work
 from core.models import User
+from core.services.platform.context import Actor
 from core.services.users import tokens
-from core.services.users.context import Actor
 
 
 def _auth(app, user) -> dict[str, str]:

@@ -13,7 +13,7 @@ from core.config import PROJECT_ROOT
 from core.db import db, unit_of_work
 from core.models import Stage, User
 from core.services.clients import companies, contacts
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.services.work import deals
 from core.web import audit_words
 

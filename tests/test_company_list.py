@@ -8,7 +8,7 @@ import re
 from core.db import db, unit_of_work
 from core.models import Company, User
 from core.services.clients import companies, custom_fields
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.testing.fixtures import csrf_token
 
 FILTERS = ("owner", "city", "region", "industry", "tag", "created_from", "created_to", "quiet_days")

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from core.db import db, unit_of_work
 from core.models import Activity, Contact, Phone
 from core.services.clients import companies, contacts, custom_fields, listing, timeline
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
-from core.services.users.context import Actor
 from core.testing.fixtures import post_form
 
 

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from core.db import db, unit_of_work
 from core.models import Activity, Deal, Pipeline, Stage, StageChange, User
 from core.services.clients import contacts
+from core.services.platform.access import AccessDenied
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import AccessDenied
-from core.services.users.context import Actor
 from core.services.work import deals
 
 

@@ -27,8 +27,8 @@ from core.plugins import facades
 from core.plugins.events import CORE_EVENTS, EVENTS, ContactCreated, Event, Origin, UserCreated
 from core.services.clients import companies, company_merge, contacts, timeline
 from core.services.platform import events
+from core.services.platform.context import Actor
 from core.services.users import tokens
-from core.services.users.context import Actor
 from core.services.work import deals, inbox, tasks
 from core.testing.fixtures import PROJECT_ROOT, app_environ, post_form, wait_for_jobs
 from tests.import_samples import write

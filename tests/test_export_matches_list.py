@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from core.db import db, unit_of_work
 from core.models import User, utcnow
 from core.services.clients import companies, contacts, listing
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.services.work import deals, tasks
 from tests import htmx_crawler
 

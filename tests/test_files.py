@@ -16,7 +16,7 @@ from werkzeug.http import parse_options_header
 from core.db import db, unit_of_work
 from core.models import Attachment, User
 from core.services.clients import contacts, files
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.testing.fixtures import csrf_token
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"

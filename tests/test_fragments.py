@@ -25,7 +25,7 @@ from core.db import db, unit_of_work
 from core.models import JobRecord, User
 from core.services.clients import companies, contacts, custom_fields, listing
 from core.services.platform import notifications
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.services.work import deals, tasks
 from core.testing.fixtures import wait_for_jobs
 from tests import htmx_crawler

@@ -10,7 +10,7 @@ from datetime import timedelta
 from core.db import db, unit_of_work
 from core.models import Team, User, utcnow
 from core.services.clients import contacts, timeline
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.services.users.zones import day_bounds, local_today, zone_of
 from core.services.work import deals, inbox, tasks
 from core.testing.fixtures import create_user, post_form, sign_in

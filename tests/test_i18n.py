@@ -230,7 +230,7 @@ def test_pages_show_seeded_stage_names_in_the_readers_language(app, admin, admin
     from core.db import db
     from core.models import User
     from core.services.clients import contacts
-    from core.services.users.context import Actor
+    from core.services.platform.context import Actor
     from core.services.work import deals
 
     with app.app_context(), unit_of_work():

@@ -14,11 +14,11 @@ from core.models import Company, Contact, ImportBatch, ImportRow, Phone, User
 from core.plugins.types import ImportFileError
 from core.services.clients import contacts
 from core.services.platform import emails
+from core.services.platform.access import AccessDenied
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.transfer import import_reading, imports
 from core.services.transfer.import_rows import split_full_name
-from core.services.users.access import AccessDenied
-from core.services.users.context import Actor
 from tests.import_samples import write
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from core.db import db, unit_of_work
 from core.models import Deal, InboxItem, LeadForm, Task, Team, User
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.services.work import assignment, inbox
 from core.testing.fixtures import form_fields, post_form
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from core.db import db, unit_of_work
 from core.models import User
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.services.work import deals, tasks
 from core.testing.fixtures import PROJECT_ROOT, wait_for_jobs
 

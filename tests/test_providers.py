@@ -26,8 +26,8 @@ from core.plugins.providers import (
 from core.plugins.webhooks import WebhookRequest
 from core.services.clients import contacts, timeline
 from core.services.platform import providers as provider_choices
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
-from core.services.users.context import Actor
 from core.testing.fixtures import create_user, post_form, sign_in
 from tests.plugins import telecom
 

@@ -10,7 +10,7 @@ from sqlalchemy import event
 from core.db import db, unit_of_work
 from core.models import Company, User
 from core.services.clients import companies, contacts, timeline
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.testing.fixtures import wait_for_jobs
 
 BUDGET = 10

@@ -42,7 +42,7 @@ def test_the_inbox_names_the_owner_not_a_boss(app, admin, admin_client, make_use
     from core.db import db, unit_of_work
     from core.models import User
     from core.services.clients import contacts
-    from core.services.users.context import Actor
+    from core.services.platform.context import Actor
     from core.services.work import deals, inbox
 
     seller = make_user("seller@example.com", full_name="Пётр Продавцов")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from core.db import db, unit_of_work
 from core.models import User
 from core.services.clients import companies, contacts, search
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.services.work import deals
 from core.testing.fixtures import sign_in
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.db import db, unit_of_work
 from core.models import Task, TaskRecurrence, User
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.services.work import reassign, tasks
 from core.testing.fixtures import csrf_token, post_form
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from core.db import db, unit_of_work
 from core.models import Notification, OutboxEvent, OwnerChange, Task, Team, User
 from core.services.clients import contacts
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
-from core.services.users.context import Actor
 from core.services.work import deals, reassign, recurrence, tasks
 
 

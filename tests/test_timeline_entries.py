@@ -16,7 +16,7 @@ from sqlalchemy import select
 from core.db import db, unit_of_work
 from core.models import ACTIVITY_KINDS, Activity, User
 from core.services.clients import contacts, files, merge, timeline
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.services.work import deals, inbox, tasks
 from core.testing.fixtures import create_user, sign_in
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from core.db import db, unit_of_work
 from core.models import Activity, AuditEntry, Company, Contact, InboxItem, OutboxEvent, User
 from core.services.clients import companies, contacts, timeline
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
-from core.services.users.context import Actor
 from core.services.work import deals, inbox
 from core.testing.fixtures import post_form
 

@@ -8,10 +8,10 @@ from typing import Any
 from flask import Blueprint, g, request
 from flask_babel import gettext as _
 
+from core.services.platform.access import AccessDenied
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.users import tokens
-from core.services.users.access import AccessDenied
-from core.services.users.context import Actor
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.openapi"}

@@ -12,8 +12,8 @@ from core.api import actor, bp, json_body
 from core.models import Activity, Company, Contact
 from core.plugins.facades import default_phone_region
 from core.services.clients import companies, contacts, listing, phones, timeline
+from core.services.platform.access import require
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import require
 
 ENTITIES = {"contacts": (listing.CONTACTS, contacts), "companies": (listing.COMPANIES, companies)}
 SCHEMA = {"contacts": "Contact", "companies": "Company"}

@@ -19,8 +19,8 @@ from werkzeug.exceptions import HTTPException
 
 from core.api.validation import ApiError
 from core.db import db
+from core.services.platform.access import AccessDenied
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import AccessDenied
 
 API_PREFIX = "/api/"
 

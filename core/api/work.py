@@ -13,8 +13,8 @@ from core.api import actor, bp, json_body
 from core.api.validation import ApiError, query_args
 from core.db import db
 from core.models import Deal, InboxItem, Task
+from core.services.platform.access import filter_query, require
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import filter_query, require
 from core.services.work import deals, inbox, tasks
 
 PAGE = 50

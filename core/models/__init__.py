@@ -12,8 +12,8 @@ from core.models.imports import ImportBatch, ImportProfile, ImportRow
 from core.models.inbox import AssignmentRule, ChannelSetting, InboxItem, LeadForm
 from core.models.jobs import EventDelivery, JobRecord, OutboxEvent, ScheduleState
 from core.models.notifications import Notification
-from core.models.providers import ProviderChoice
 from core.models.plugin_settings import PluginSetting, UserPluginSetting
+from core.models.providers import ProviderChoice
 from core.models.tasks import OwnerChange, Task, TaskComment, TaskRecurrence
 from core.models.users import Role, RoleGrant, Team, User
 from core.models.views import SavedView
@@ -48,8 +48,8 @@ __all__ = [
     "Payment",
     "Phone",
     "Pipeline",
-    "ProviderChoice",
     "PluginSetting",
+    "ProviderChoice",
     "Role",
     "RoleGrant",
     "SavedView",

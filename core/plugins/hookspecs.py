@@ -53,7 +53,7 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 def register_blueprints() -> list[Blueprint]:
     """Flask blueprints to mount (pages, HTMX partials, webhooks). Give each a ``url_prefix``.
 
-    Every view in them must check permissions through :func:`core.services.users.access.require`; a test walks the
+    Every view in them must check permissions through :func:`core.services.platform.access.require`; a test walks the
     URL map as a user without rights.
     """
 

@@ -26,8 +26,8 @@ from core.models import Role, User, utcnow
 from core.plugins import facades
 from core.services.clients import phones
 from core.services.platform import audit
+from core.services.platform.access import AccessDenied, can
 from core.services.platform.params import BadParameter
-from core.services.users.access import AccessDenied, can
 from core.web.blueprints import core_blueprints
 from core.web.context import actor
 from core.web.converters import init_converters

@@ -12,11 +12,11 @@ from core.models import ApiToken, Role, Team, User
 from core.models.users import SCOPES
 from core.plugins import facades
 from core.plugins import settings as plugin_settings
-from core.services.platform import audit
+from core.services.platform import access, audit
 from core.services.platform import plugin_settings as settings_service
+from core.services.platform.access import require
 from core.services.platform.errors import ValidationError
-from core.services.users import access, accounts, tokens
-from core.services.users.access import require
+from core.services.users import accounts, tokens
 from core.web import audit_words
 from core.web import plugin_settings as settings_page
 from core.web.context import actor, user

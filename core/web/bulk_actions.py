@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from core.services.platform import params
+from core.services.platform.access import require
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import require
 from core.web import clients
 from core.web.context import actor, safe_next, user
 from core.web.forms import EmptyForm

@@ -13,7 +13,7 @@ from core.db import db
 from core.models import User
 from core.services.clients import custom_fields, listing
 from core.services.platform import views
-from core.services.users.access import require
+from core.services.platform.access import require
 from core.web.context import actor, user
 from core.web.forms import EmptyForm
 from core.web.htmx import fragment, is_htmx, render

@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from core.plugins import facades, provider_facades
 from core.services.clients import companies, company_merge, custom_fields, listing, timeline
 from core.services.platform import params
+from core.services.platform.access import require
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import require
 from core.web import bulk_actions, clients
 from core.web.context import actor, user
 from core.web.forms import EmptyForm

@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from core.plugins import facades, provider_facades
 from core.services.clients import contacts, custom_fields, duplicates, labels, listing, merge, timeline
 from core.services.platform import params
+from core.services.platform.access import can, require
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import can, require
 from core.services.work import deals, tasks
 from core.web import bulk_actions, clients
 from core.web.context import actor, user

@@ -6,7 +6,7 @@ from flask import request
 from flask_login import current_user
 
 from core.models import User
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 
 
 def client_ip() -> str:

@@ -15,9 +15,9 @@ from core.plugins import provider_facades
 from core.services.clients import labels, listing
 from core.services.clients import pick as pick_service
 from core.services.platform import params
+from core.services.platform.access import can, require
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import optional_int
-from core.services.users.access import can, require
 from core.services.work import deals, reassign, tasks
 from core.web import clients
 from core.web.context import actor, user

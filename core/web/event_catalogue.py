@@ -9,7 +9,7 @@ from flask import Blueprint
 
 from core.plugins import facades
 from core.plugins.events import type_label
-from core.services.users.access import require
+from core.services.platform.access import require
 from core.web.context import user
 from core.web.htmx import render
 

@@ -11,8 +11,8 @@ from core.db import db
 from core.models import LeadForm, User
 from core.models.inbox import INBOX_STATUSES
 from core.services.clients import labels
+from core.services.platform.access import can, require
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import can, require
 from core.services.work import inbox
 from core.web import clients
 from core.web.context import actor, user

@@ -13,8 +13,8 @@ from core.db import db
 from core.models import AssignmentRule, ChannelSetting, InboxItem, LeadForm, Team
 from core.models.inbox import ASSIGNMENT_STRATEGIES
 from core.plugins import provider_facades
+from core.services.platform.access import require
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import require
 from core.services.work import assignment, deals, inbox, lead_forms
 from core.web import clients
 from core.web.context import actor, user

@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from core.db import db
 from core.models import Pipeline
 from core.models.deals import STAGE_KINDS
+from core.services.platform.access import require
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import require
 from core.services.work import pipelines
 from core.web.context import actor, user
 from core.web.forms import EmptyForm

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from core.db import db
 from core.models import Team
 from core.services.platform import providers
+from core.services.platform.access import require
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import require
 from core.web.context import actor, user
 from core.web.forms import EmptyForm
 from core.web.htmx import render

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, request, url_for
 
 from core.services.clients import search
-from core.services.users.access import AccessDenied
+from core.services.platform.access import AccessDenied
 from core.web.context import user
 from core.web.htmx import fragment, render
 

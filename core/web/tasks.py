@@ -15,9 +15,9 @@ from core.models import TaskRecurrence, User
 from core.models.tasks import PRIORITIES
 from core.services.clients import labels
 from core.services.platform import params
+from core.services.platform.access import can, filter_query, require, scope_for
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import optional_int
-from core.services.users.access import can, filter_query, require, scope_for
 from core.services.work import reassign, recurrence, repeat_rules, tasks
 from core.web import clients
 from core.web.context import actor, safe_next, user

@@ -8,8 +8,8 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from core.services.platform import views
+from core.services.platform.access import require
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import require
 from core.web.context import actor, safe_next, user
 from core.web.forms import EmptyForm
 

@@ -21,8 +21,8 @@ from core.db import db
 from core.models import WebhookDelivery
 from core.plugins.webhooks import DEFAULT_MAX_BYTES, MalformedBody, WebhookRequest
 from core.services.platform import webhooks
+from core.services.platform.access import require
 from core.services.platform.errors import ValidationError
-from core.services.users.access import require
 from core.web.body_limit import body_limit
 from core.web.context import actor, client_ip, user
 from core.web.forms import EmptyForm

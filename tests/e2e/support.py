@@ -24,7 +24,7 @@ def seed_russian_book(app: Any, owner_id: int) -> dict[str, int]:
     from core.db import db, unit_of_work
     from core.models import User, utcnow
     from core.services.clients import companies, contacts, timeline
-    from core.services.users.context import Actor
+    from core.services.platform.context import Actor
     from core.services.work import deals, inbox, tasks
 
     with app.app_context(), unit_of_work():

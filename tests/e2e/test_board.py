@@ -27,7 +27,7 @@ def board_server(tmp_path_factory) -> Iterator[tuple[str, object, int]]:
         from core.db import db
         from core.models import User
         from core.services.clients import companies, contacts
-        from core.services.users.context import Actor
+        from core.services.platform.context import Actor
         from core.services.work import deals
 
         actor = Actor(db.session.get(User, boss.id))

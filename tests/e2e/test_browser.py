@@ -26,7 +26,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     with app.app_context(), unit_of_work():
         from core.db import db
         from core.models import User
-        from core.services.users.context import Actor
+        from core.services.platform.context import Actor
         from core.services.work import deals
 
         pipeline = deals.ensure_default_pipeline()

@@ -30,7 +30,7 @@ def list_server(tmp_path_factory) -> Iterator[str]:
         from core.db import db
         from core.models import User
         from core.services.clients import companies, contacts
-        from core.services.users.context import Actor
+        from core.services.platform.context import Actor
         from core.services.work import deals
 
         actor = Actor(db.session.get(User, boss.id))

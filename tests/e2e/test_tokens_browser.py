@@ -34,8 +34,8 @@ def server(tmp_path_factory) -> Iterator[str]:
     with app.app_context(), unit_of_work():
         from core.db import db
         from core.models import User
+        from core.services.platform.context import Actor
         from core.services.users import tokens
-        from core.services.users.context import Actor
 
         tokens.create(Actor(None, via="test"), db.session.get(User, keeper.id), "Склад 1С")
         db.session.commit()

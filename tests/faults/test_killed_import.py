@@ -14,8 +14,8 @@ from bench.import_files import HEADER, rows
 from core.db import db, unit_of_work
 from core.jobs import scheduler
 from core.models import Contact, ImportBatch, Phone, User
+from core.services.platform.context import Actor
 from core.services.transfer import imports
-from core.services.users.context import Actor
 from core.testing import services
 from core.testing.fixtures import create_user
 from tests.jobs_support import rq_app, run_burst_worker, start_worker, wait_until, worker_env

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from core.db import db, unit_of_work
 from core.models import AuditEntry, User
+from core.services.platform.context import Actor
 from core.services.users import tokens
-from core.services.users.context import Actor
 from core.testing.fixtures import csrf_token, post_form
 from tests.security.routes import PUBLIC, SELF_SERVICE, all_routes, seed_targets
 

@@ -69,7 +69,7 @@ def test_audit_page_lists_entries(app, admin, admin_client):
 
 def test_audit_log_pages_by_keyset(app, admin, admin_client):
     from core.services.platform import audit as audit_service
-    from core.services.users.context import SYSTEM
+    from core.services.platform.context import SYSTEM
 
     with app.app_context(), unit_of_work():
         for n in range(60):

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from core.db import db, unit_of_work
 from core.models import User
+from core.services.platform.context import Actor
 from core.services.users import tokens
-from core.services.users.context import Actor
 from core.testing.fixtures import sign_in
 from tests.security.routes import all_routes, seed_targets
 

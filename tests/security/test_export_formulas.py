@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 from core.db import db, unit_of_work
 from core.models import User
 from core.services.clients import contacts, custom_fields
+from core.services.platform.context import Actor
 from core.services.transfer import export
-from core.services.users.context import Actor
 
 STARTERS = "=+-@＝＋－＠﹦﹢﹣﹫"
 # what a spreadsheet may skip before it reads a cell: every space, control and format character, combining marks

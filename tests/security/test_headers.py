@@ -22,8 +22,8 @@ from werkzeug.test import TestResponse
 
 from core.db import db, unit_of_work
 from core.models import User
+from core.services.platform.context import Actor
 from core.services.users import tokens
-from core.services.users.context import Actor
 from core.testing.fixtures import csrf_token, sign_in
 from tests.plugins import careless as careless_plugin
 from tests.security.routes import Route, all_routes, parameter_names, routes_with_argument, seed_targets

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from core.db import db, unit_of_work
 from core.models import Contact, Deal, Task, User
 from core.services.clients import companies, contacts
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 from core.services.work import deals, tasks
 from core.testing.fixtures import post_form
 from tests.security.routes import all_routes

@@ -6,8 +6,8 @@ from __future__ import annotations
 from core.db import db, unit_of_work
 from core.models import User
 from core.services.clients import companies, contacts
+from core.services.platform.context import Actor
 from core.services.users import tokens
-from core.services.users.context import Actor
 from core.services.work import deals, inbox, recurrence, tasks
 from tests.security.routes import all_routes
 

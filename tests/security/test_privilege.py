@@ -20,10 +20,10 @@ from werkzeug.security import check_password_hash
 from core.db import db, unit_of_work
 from core.models import AuditEntry, Role, RoleGrant, Team, User
 from core.models.users import SCOPES
+from core.services.platform.access import AccessDenied
+from core.services.platform.context import Actor
 from core.services.platform.errors import ValidationError
 from core.services.users import accounts
-from core.services.users.access import AccessDenied
-from core.services.users.context import Actor
 from core.testing.fixtures import TEST_PASSWORD, post_form, sign_in
 
 EDITOR_GRANTS = {("user", "view"): "all", ("user", "create"): "all", ("user", "edit"): "all",

@@ -10,8 +10,8 @@ from core.db import db, unit_of_work
 from core.models import InboxItem, Role, User
 from core.models.inbox import INBOX_STATUSES
 from core.services.clients import contacts
+from core.services.platform.context import Actor
 from core.services.users import tokens
-from core.services.users.context import Actor
 from core.services.work import deals, inbox
 from core.testing.fixtures import post_form
 from tests.security.routes import all_routes

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from core.db import db, unit_of_work
 from core.models import User
 from core.services.clients import companies, contacts, custom_fields, timeline
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 
 PAYLOADS = [
     "<script>alert('x1')</script>",

@@ -13,11 +13,10 @@ from sqlalchemy import select
 from core.db import db
 from core.plugins.events import EVENTS
 from core.services.clients import client_fields
-from core.services.platform import audit, events
+from core.services.platform import audit, events, ownership
+from core.services.platform.access import can, require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import can, require
-from core.services.users.context import Actor
-from core.services.work import reassign
 
 
 def give_to(actor: Actor, model: Any, entity: str, ids: Sequence[int], owner_id: int) -> list[int]:
@@ -32,7 +31,7 @@ def give_to(actor: Actor, model: Any, entity: str, ids: Sequence[int], owner_id:
     for record in db.session.scalars(select(model).where(model.id.in_(list(ids)), model.deleted_at.is_(None))):
         if record.owner_id == new_owner or not can(actor.user, "edit", entity, record):
             continue
-        reassign.record(actor, entity, record.id, record.owner_id, new_owner, "")
+        ownership.record(actor, entity, record.id, record.owner_id, new_owner, "")
         record.owner_id, record.team_id = new_owner, team_id
         done.append(record.id)
     if done:

@@ -18,10 +18,10 @@ from core.models.contacts import EMAIL_KINDS, PHONE_KINDS
 from core.plugins.facades import default_phone_region
 from core.services.clients import phones
 from core.services.platform import emails
+from core.services.platform.access import can
+from core.services.platform.context import Actor
 from core.services.platform.inserts import insert_ignoring_duplicates
 from core.services.platform.text import clean, search_key, text_block
-from core.services.users.access import can
-from core.services.users.context import Actor
 
 TEXT_LIMITS = {"first_name": 120, "middle_name": 120, "last_name": 120, "job_title": 200, "city": 120,
                "region": 120, "source": 120, "industry": 120, "website": 300, "name": 300}

@@ -12,11 +12,11 @@ from core.db import db
 from core.models import Company, Contact, ContactCompany, utcnow
 from core.plugins.events import CompanyCreated, CompanyUpdated
 from core.services.clients import client_fields
-from core.services.platform import audit, events
+from core.services.platform import audit, events, ownership
+from core.services.platform.access import require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import company_key
-from core.services.users.access import require
-from core.services.users.context import Actor
 
 TEXT = ("name", "industry", "website", "city", "region", "source")
 ENTITY = "company"
@@ -100,9 +100,7 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
         events.emit(CompanyUpdated(subject_id=target.id, origin=actor.origin, changed=tuple(sorted(changes)),
                                    owner_id=target.owner_id))
         if "owner_id" in changes:  # owner history and company_reassigned, as for contacts
-            from core.services.work import reassign
-
-            reassign.record(actor, ENTITY, target.id, before["owner_id"], target.owner_id, "")
+            ownership.record(actor, ENTITY, target.id, before["owner_id"], target.owner_id, "")
     attempt.commit()
     return target
 

@@ -22,10 +22,10 @@ from core.services.clients.merge import (
     return_entries,
 )
 from core.services.platform import audit, events
+from core.services.platform.access import filter_query, require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import company_key
-from core.services.users.access import filter_query, require
-from core.services.users.context import Actor
 
 FIELDS = ("name", "industry", "website", "city", "region", "source", "notes", "owner_id")
 

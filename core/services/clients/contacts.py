@@ -14,11 +14,11 @@ from core.db import db
 from core.models import Company, Contact, ContactCompany, utcnow
 from core.plugins.events import ContactCreated, ContactUpdated
 from core.services.clients import client_fields, custom_fields
-from core.services.platform import audit, events, loading
+from core.services.platform import audit, events, loading, ownership
+from core.services.platform.access import AccessDenied, can, require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import search_key
-from core.services.users.access import AccessDenied, can, require
-from core.services.users.context import Actor
 
 TEXT = ("first_name", "middle_name", "last_name", "job_title", "city", "region", "source")
 ENTITY = "contact"
@@ -177,9 +177,7 @@ def _birthday(value: Any, errors: dict[str, Any]) -> Any:
 
 
 def _owner_history(actor: Actor, contact: Contact, old: int | None, new: int | None) -> None:
-    from core.services.work import reassign
-
-    reassign.record(actor, ENTITY, contact.id, old, new, "")
+    ownership.record(actor, ENTITY, contact.id, old, new, "")
 
 
 def delete(actor: Actor, ids: Sequence[int]) -> list[int]:

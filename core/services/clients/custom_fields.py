@@ -14,10 +14,10 @@ from core.db import db
 from core.models import CustomField
 from core.models.custom_fields import FIELD_TYPES
 from core.services.platform import audit
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput, ValidationError
 from core.services.platform.text import clean
 from core.services.platform.text import parse_date as parse_date  # re-exported: imports and fields use it
-from core.services.users.context import Actor
 
 ENTITIES = ("contact", "company")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")

@@ -12,9 +12,9 @@ from core.models import Contact, ContactCompany, Email, Phone
 from core.plugins.facades import default_phone_region
 from core.services.clients import phones
 from core.services.platform import emails
+from core.services.platform.access import filter_query
+from core.services.platform.context import Actor
 from core.services.platform.text import search_key
-from core.services.users.access import filter_query
-from core.services.users.context import Actor
 
 REASONS = {"phone": _l("same phone"), "email": _l("same email"), "name": _l("same name at the same company")}
 

@@ -18,9 +18,9 @@ from core.db import db
 from core.models import Attachment
 from core.services.clients import timeline
 from core.services.platform import audit
+from core.services.platform.access import require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import require
-from core.services.users.context import Actor
 
 MAX_BYTES = 25 * 1024 * 1024
 CHUNK = 64 * 1024

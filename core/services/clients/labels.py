@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core.db import db
 from core.models import Company, Contact, Deal, User
 from core.services.clients import companies
-from core.services.users.access import filter_query
+from core.services.platform.access import filter_query
 
 MODELS = {"contact": Contact, "company": Company, "deal": Deal}
 

@@ -22,8 +22,8 @@ from core.models.contacts import company_tags, contact_tags
 from core.plugins.facades import default_phone_region
 from core.services.clients import custom_fields, phones
 from core.services.platform import loading, params
+from core.services.platform.access import filter_query
 from core.services.platform.text import company_key, search_key
-from core.services.users.access import filter_query
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

@@ -18,9 +18,9 @@ from core.models import Activity, Contact, ContactCompany, Email, Phone, utcnow
 from core.plugins.events import ContactMerged, ContactUnmerged
 from core.services.clients import contacts
 from core.services.platform import audit, events
+from core.services.platform.access import filter_query, require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import filter_query, require
-from core.services.users.context import Actor
 
 FIELDS = ("first_name", "middle_name", "last_name", "job_title", "birthday", "city", "region", "source", "notes",
           "owner_id")

@@ -2,7 +2,7 @@
 
 It reuses the lists' matcher (:func:`core.services.clients.listing.search_condition`: name prefixes in either word
 order, phone in any format, email, company) and their access scope
-(:func:`core.services.clients.listing.apply_filters`, which asks :mod:`core.services.users.access`), so the top bar
+(:func:`core.services.clients.listing.apply_filters`, which asks :mod:`core.services.platform.access`), so the top bar
 finds exactly what the lists would. Each kind costs one statement: its top ``limit`` rows ranked by how well they
 match, with what a result line shows (first phone, email, company, stage, client) read in the same statement. Names
 of linked records the reader may not see are left out.
@@ -21,8 +21,8 @@ from core.models import Company, Contact, ContactCompany, Deal, Email, Phone, St
 from core.plugins.facades import default_phone_region
 from core.services.clients import phones
 from core.services.clients.listing import COMPANIES, CONTACTS, DEALS, EntityList, ListQuery, apply_filters
+from core.services.platform.access import filter_query, scope_for
 from core.services.platform.text import company_key, search_key
-from core.services.users.access import filter_query, scope_for
 
 KINDS = ("contact", "company", "deal")
 SUGGEST_LIMIT = 5  # per kind, as you type

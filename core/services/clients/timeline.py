@@ -20,9 +20,9 @@ from core.models import Activity, Contact, ContactCompany, utcnow
 from core.plugins import provider_facades
 from core.plugins.events import NoteAdded
 from core.services.platform import audit, events, loading
+from core.services.platform.access import require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import require
-from core.services.users.context import Actor
 
 PAGE = 30
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core.db import db
 from core.models import AuditEntry
 from core.services.platform import paging
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
 
 SECRET_KEYS = frozenset({"password", "password_hash", "session_token", "token", "secret"})
 

@@ -16,8 +16,8 @@ from core.models import JobRecord, Notification, OutboxEvent, ThrottleCounter, u
 from core.models.jobs import JOB_STATUSES as JOB_STATUSES  # re-exported: the statuses a job list filters by
 from core.plugins.facades import job_spec
 from core.services.platform import audit, paging
+from core.services.platform.context import Actor
 from core.services.platform.errors import ValidationError
-from core.services.users.context import Actor
 
 
 def purge(job_days: int, event_days: int, notification_days: int) -> dict[str, int]:

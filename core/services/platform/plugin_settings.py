@@ -21,9 +21,9 @@ from core.db import db
 from core.models import PluginSetting, User, UserPluginSetting, utcnow
 from core.plugins import settings as plugin_settings
 from core.services.platform import audit
+from core.services.platform.context import Actor
 from core.services.platform.errors import ValidationError
 from core.services.platform.inserts import insert_ignoring_duplicates
-from core.services.users.context import Actor
 
 MASKED = "***"  # what the audit log says of a secret that changed
 

@@ -14,9 +14,9 @@ from core.models import ProviderChoice, Team
 from core.plugins import provider_facades
 from core.plugins.providers import MAIL, MESSAGING, TELEPHONY, ProviderSpec, choice_scope
 from core.services.platform import audit
+from core.services.platform.access import require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
-from core.services.users.access import require
-from core.services.users.context import Actor
 
 KIND_LABELS = {TELEPHONY: _l("Telephony"), MAIL: _l("Mail")}
 

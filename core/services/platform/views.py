@@ -10,10 +10,10 @@ from sqlalchemy import or_, select
 from core.db import db
 from core.models import SavedView
 from core.services.platform import audit
+from core.services.platform.access import can
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import clean
-from core.services.users.access import can
-from core.services.users.context import Actor
 
 ENTITIES = ("contact", "company", "deal")
 ALLOWED_KEYS = 40

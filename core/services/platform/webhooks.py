@@ -44,8 +44,8 @@ from core.plugins.webhooks import (
     WebhookRequest,
 )
 from core.services.platform import audit, paging
+from core.services.platform.context import Actor
 from core.services.platform.errors import ValidationError
-from core.services.users.context import Actor
 
 log = logging.getLogger(__name__)
 

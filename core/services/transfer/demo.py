@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from core.db import db
 from core.models import Contact, Role, Team, User, utcnow
 from core.services.clients import companies, contacts, timeline
+from core.services.platform.context import Actor
 from core.services.transfer import sample_data
 from core.services.users import accounts
-from core.services.users.context import Actor
 from core.services.work import deals, tasks
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - printed to the admin; demo installs only

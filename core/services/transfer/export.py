@@ -36,10 +36,9 @@ from core.db import db
 from core.models import Company, Contact, Deal, Pipeline, Stage, Task, User
 from core.plugins.facades import default_phone_region
 from core.services.clients import custom_fields, labels, listing, phones
-from core.services.platform import params
-from core.services.users import access
-from core.services.users.access import require
-from core.services.users.context import Actor
+from core.services.platform import access, params
+from core.services.platform.access import require
+from core.services.platform.context import Actor
 
 BATCH = 500
 TITLES = {"contacts": _l("Contacts"), "companies": _l("Companies"), "deals": _l("Deals"), "tasks": _l("Tasks")}

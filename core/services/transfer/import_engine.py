@@ -22,12 +22,12 @@ from core.models import Company, Contact, ContactCompany, Email, ImportBatch, Im
 from core.models.contacts import contact_tags
 from core.services.clients import client_fields
 from core.services.clients.contacts import refresh_search_keys
+from core.services.platform.access import can
+from core.services.platform.context import Actor
 from core.services.platform.text import search_key
 from core.services.transfer import import_mapping
 from core.services.transfer.bulk import among, insert_returning_ids, insert_rows
 from core.services.transfer.import_rows import Draft, kept_in_notes
-from core.services.users.access import can
-from core.services.users.context import Actor
 
 CHUNK = 2000
 Key = tuple[str, str]

@@ -29,6 +29,8 @@ from core.plugins.facades import default_phone_region, import_formats
 from core.plugins.types import ImportFileError, ImportFormat, TableSource
 from core.services.clients import custom_fields
 from core.services.platform import audit, events
+from core.services.platform.access import require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import clean
 from core.services.transfer import import_mapping, import_reading
@@ -37,8 +39,6 @@ from core.services.transfer.import_engine import CHUNK, Engine, Progress, restor
 from core.services.transfer.import_files import open_table
 from core.services.transfer.import_reading import ReadPlan
 from core.services.transfer.import_rows import cell_text, message, title_key
-from core.services.users.access import require
-from core.services.users.context import Actor
 
 ENTITY = "contact"
 PREVIEW_ROWS = 8

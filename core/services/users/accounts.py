@@ -14,11 +14,11 @@ from core.db import db
 from core.models import Role, RoleGrant, Team, User, utcnow
 from core.models.users import SCOPES, new_session_token
 from core.plugins.events import UserCreated, UserDeactivated
-from core.services.platform import audit, emails, events
+from core.services.platform import access, audit, emails, events
+from core.services.platform.context import Actor
 from core.services.platform.errors import ValidationError
 from core.services.platform.text import N_, installation_text
-from core.services.users import access, tokens
-from core.services.users.context import Actor
+from core.services.users import tokens
 
 if TYPE_CHECKING:
     from core.plugins.types import PermissionSpec
@@ -135,7 +135,7 @@ def update_user(
     """Change an account (and its password when one is given) in one transaction.
 
     Only administrators change administrators or make someone one; others change only accounts whose rights they
-    hold, and give only roles whose rights they hold (:mod:`core.services.users.access`). Every check runs before
+    hold, and give only roles whose rights they hold (:mod:`core.services.platform.access`). Every check runs before
     anything is changed."""
     roles, teams = list(roles), list(teams)
     _require_change(actor, user)

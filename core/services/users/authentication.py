@@ -19,9 +19,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.models import User
 from core.services.platform import audit
+from core.services.platform.context import Actor
 from core.services.platform.errors import ValidationError
 from core.services.users import accounts, throttle
-from core.services.users.context import Actor
 
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_EMAIL = 5

@@ -18,10 +18,10 @@ from sqlalchemy import select, update
 
 from core.db import db
 from core.models import ApiToken, User, utcnow
-from core.services.platform import audit
+from core.services.platform import access, audit
+from core.services.platform.context import Actor
 from core.services.platform.errors import ValidationError
-from core.services.users import access, throttle
-from core.services.users.context import Actor
+from core.services.users import throttle
 
 PREFIX = "mk_"
 MAX_LENGTH = 100

@@ -15,10 +15,10 @@ from core.models import AssignmentRule, Deal, Stage, Task, Team, User, utcnow
 from core.models.inbox import ASSIGNMENT_STRATEGIES
 from core.plugins import provider_facades
 from core.services.platform import audit
+from core.services.platform.access import require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import clean, flag, optional_int
-from core.services.users.access import require
-from core.services.users.context import Actor
 
 
 def rules() -> list[AssignmentRule]:

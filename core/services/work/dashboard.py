@@ -2,7 +2,7 @@
 
 Overdue and today's tasks, new inbox items, my open deals by stage with their sums, recent activity on my clients
 and, for someone who sees a team's work, the team's figures per person. Every block asks the access module
-(:func:`core.services.users.access.filter_query`) for its rows and for the names it shows, so a record the reader may
+(:func:`core.services.platform.access.filter_query`) for its rows and for the names it shows, so a record the reader may
 not see is never named; each block is one statement whatever the number of rows (no query per row).
 """
 
@@ -20,8 +20,8 @@ from sqlalchemy.orm import selectinload
 from core.db import db
 from core.models import Activity, Company, Contact, Deal, Pipeline, Stage, StageTotal, Task, User, utcnow
 from core.models.users import team_members
-from core.services.users.access import filter_query, scope_for
-from core.services.users.context import Actor
+from core.services.platform.access import filter_query, scope_for
+from core.services.platform.context import Actor
 from core.services.users.zones import day_bounds, local_today, zone_of
 from core.services.work import inbox
 

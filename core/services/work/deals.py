@@ -29,12 +29,11 @@ from core.models import (
 from core.plugins import provider_facades
 from core.plugins.events import DealCreated, DealLost, DealStageChanged, DealUpdated, DealWon
 from core.services.clients import client_fields, custom_fields, timeline
-from core.services.platform import audit, events
+from core.services.platform import audit, events, ownership
+from core.services.platform.access import filter_query, require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import N_, clean, installation_text, search_key
-from core.services.users.access import filter_query, require
-from core.services.users.context import Actor
-from core.services.work import reassign
 
 ENTITY = "deal"
 # What the first pipeline is seeded with: message ids, written in the installation's language when seeded and shown
@@ -177,7 +176,7 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
         target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"), previous_owner,
                                                       errors)
         if target.owner_id != (previous_owner if deal else actor.user_id) and "owner_id" not in errors \
-                and not reassign.may_assign_to(actor, ENTITY, target.owner_id):
+                and not ownership.may_assign_to(actor, ENTITY, target.owner_id):
             errors["owner_id"] = _l("You may not give deals to this user; choose one from the list.")
         target.team_id = client_fields.team_of(target.owner_id)
     if errors:
@@ -190,7 +189,7 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
         record_created(actor, target)
     else:
         if previous_owner != target.owner_id:
-            reassign.record(actor, ENTITY, target.id, previous_owner, target.owner_id, "")
+            ownership.record(actor, ENTITY, target.id, previous_owner, target.owner_id, "")
         audit.record(actor, "deal.updated", ENTITY, target.id, {k: str(v) for k, v in values.items()})
         changed = events.changed_since(before, target)
         if changed:

@@ -33,9 +33,7 @@ from core.plugins.events import (
 from core.plugins.facades import default_phone_region
 from core.services.clients import client_fields, phones, timeline
 from core.services.platform import audit, emails, events, notifications
-from core.services.platform.errors import InvalidInput
-from core.services.platform.text import N_, clean
-from core.services.users.access import (
+from core.services.platform.access import (
     AccessDenied,
     as_submitter,
     can,
@@ -44,7 +42,9 @@ from core.services.users.access import (
     require,
     scope_for,
 )
-from core.services.users.context import Actor
+from core.services.platform.context import Actor
+from core.services.platform.errors import InvalidInput
+from core.services.platform.text import N_, clean
 from core.services.work import assignment, deals
 
 ENTITY = "inbox"

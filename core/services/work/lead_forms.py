@@ -24,11 +24,11 @@ from sqlalchemy import select
 from core.db import db
 from core.models import InboxItem, LeadForm, Pipeline, utcnow
 from core.services.platform import audit
+from core.services.platform.access import require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import clean, flag, optional_int
 from core.services.users import throttle
-from core.services.users.access import require
-from core.services.users.context import Actor
 from core.services.work import inbox
 
 HONEYPOT = "website"  # a field people never see (hidden by CSS) and bots fill in

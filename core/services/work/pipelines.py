@@ -13,10 +13,10 @@ from core.db import db
 from core.models import Deal, Pipeline, Stage
 from core.models.deals import STAGE_KINDS
 from core.services.platform import audit
+from core.services.platform.access import require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import clean, flag, optional_int
-from core.services.users.access import require
-from core.services.users.context import Actor
 
 ENTITY = "pipeline"
 

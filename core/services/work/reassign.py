@@ -13,52 +13,21 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.db import db
-from core.models import Activity, AuditEntry, Company, Contact, Deal, OwnerChange, Stage, Task, User, utcnow
-from core.plugins.events import CompanyReassigned, ContactReassigned, DealReassigned, Event, TaskReassigned
+from core.models import AuditEntry, Company, Contact, Deal, OwnerChange, Stage, Task, User, utcnow
 from core.services.clients import client_fields
-from core.services.platform import audit, events, notifications
+from core.services.platform import audit, notifications, ownership
+from core.services.platform.access import can, filter_query, require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import N_, clean
-from core.services.users.access import can, filter_query, require
-from core.services.users.context import Actor
 
 ENTITIES = ("task", "deal", "contact", "company")
 MODELS: dict[str, Any] = {"task": Task, "deal": Deal, "contact": Contact, "company": Company}
-REASSIGNED: dict[str, type[Event]] = {"task": TaskReassigned, "deal": DealReassigned, "contact": ContactReassigned,
-                                      "company": CompanyReassigned}
-
-
-def record(actor: Actor, entity: str, record_id: int, old: int | None, new: int | None, reason: str) -> None:
-    """Write one change of owner into the item's history and emit its ``<entity>_reassigned`` event (joins the
-    caller's transaction)."""
-    db.session.add(OwnerChange(entity=entity, record_id=record_id, from_owner_id=old, to_owner_id=new,
-                               actor_id=actor.user_id, reason=reason))
-    events.emit(REASSIGNED[entity](subject_id=record_id, origin=actor.origin,  # type: ignore[call-arg]
-                                   from_owner_id=old, to_owner_id=new))
-    if entity in ("contact", "company"):
-        names = {u.id: u.display_name for u in (db.session.get(User, i) for i in (old, new) if i) if u}
-        db.session.add(Activity(kind="owner", author_id=actor.user_id, source="core",
-                                data={"from": old, "to": new, "reason": reason, "from_name": names.get(old, ""),
-                                      "to_name": names.get(new, "")},
-                                **{f"{entity}_id": record_id}))
-
-
-@dataclass(frozen=True)
-class _OwnedBy:
-    owner_id: int | None
-
-
-def may_assign_to(actor: Actor, entity: str, owner_id: int | None) -> bool:
-    """May ``actor`` make ``owner_id`` the owner of a ``entity``? Always themselves; others as the scope of their
-    assign right says (own: nobody else, team: their teammates, all: anyone)."""
-    if owner_id is not None and owner_id == actor.user_id:
-        return True
-    return can(actor.user, "assign", entity, _OwnedBy(owner_id))
 
 
 def assignable(actor: Actor, entity: str, users: list[User]) -> list[User]:
     """Of ``users``, those the owner pickers offer to ``actor`` for a ``entity``."""
-    return [u for u in users if may_assign_to(actor, entity, u.id)]
+    return [u for u in users if ownership.may_assign_to(actor, entity, u.id)]
 
 
 def history(entity: str, record_id: int) -> list[OwnerChange]:
@@ -163,7 +132,7 @@ def undo_handover(actor: Actor, audit_id: int) -> dict[str, int]:
                                                           model.owner_id == taken_by)):
             if not can(actor.user, "edit", entity, item):
                 continue
-            record(actor, entity, item.id, item.owner_id, back_to, why)
+            ownership.record(actor, entity, item.id, item.owner_id, back_to, why)
             item.owner_id, item.team_id = back_to, team_id
             if hasattr(item, "updated_at"):
                 item.updated_at = utcnow()
@@ -224,7 +193,7 @@ def _reassign(actor: Actor, *, from_user_id: int, to_user_id: Any, reason: str, 
         for item in db.session.scalars(stmt):
             if not can(actor.user, "edit", entity, item):
                 continue
-            record(actor, entity, item.id, item.owner_id, target.id, why)
+            ownership.record(actor, entity, item.id, item.owner_id, target.id, why)
             ids_of_entity.append(item.id)
             item.owner_id, item.team_id = target.id, team_id
             if hasattr(item, "updated_at"):

@@ -22,10 +22,10 @@ from core.models import Company, Contact, Deal, Task, TaskRecurrence, utcnow
 from core.models.tasks import PRIORITIES
 from core.services.clients import client_fields
 from core.services.platform import audit
+from core.services.platform.access import require
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import clean
-from core.services.users.access import require
-from core.services.users.context import Actor
 from core.services.users.zones import zone_of
 from core.services.work.repeat_rules import MAX_INTERVAL
 

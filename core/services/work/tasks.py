@@ -20,11 +20,11 @@ from core.models.tasks import PRIORITIES, REMINDER_CHANNELS
 from core.models.users import team_members
 from core.plugins.events import SYSTEM_ORIGIN, TaskCompleted, TaskCreated, TaskDeleted, TaskOverdue, TaskUpdated
 from core.services.clients import client_fields, custom_fields, timeline
-from core.services.platform import audit, events
+from core.services.platform import audit, events, ownership
+from core.services.platform.access import filter_query, require, scope_for
+from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import N_, clean
-from core.services.users.access import filter_query, require, scope_for
-from core.services.users.context import Actor
 from core.services.users.zones import day_bounds, local_today, zone_of
 
 ENTITY = "task"
@@ -127,9 +127,7 @@ def save(actor: Actor, task: Task | None, values: dict[str, Any], *, partial: bo
         _created(actor, target)
     else:
         if previous_owner != target.owner_id:
-            from core.services.work import reassign
-
-            reassign.record(actor, ENTITY, target.id, previous_owner, target.owner_id, "")
+            ownership.record(actor, ENTITY, target.id, previous_owner, target.owner_id, "")
         audit.record(actor, "task.updated", ENTITY, target.id, {k: str(v)[:200] for k, v in values.items()})
         changed = events.changed_since(before, target)
         if changed:
@@ -215,7 +213,7 @@ def create_system_task(*, title: str, owner_id: int | None, due_at: datetime, co
                        remind_minutes: int | None = 0, remind_via: list[str] | None = None) -> Task:
     """A task the system sets (a follow-up for a new lead, an occurrence of a rule), without permission checks;
     joins the caller's transaction. It reminds ``remind_minutes`` before it is due (``None``: no reminder)."""
-    from core.services.users.context import SYSTEM
+    from core.services.platform.context import SYSTEM
 
     remind_at = due_at - timedelta(minutes=remind_minutes) if remind_minutes is not None else None
     via = [v for v in REMINDER_CHANNELS if v in (remind_via or ["app"])] or ["app"]

@@ -122,7 +122,7 @@ def register_jobs() -> list[JobSpec]:
 def plugin_health() -> HealthStatus | None:
     conf = settings()
     if not conf.url:
-        return HealthStatus(True, gettext("no url set: nothing is sent"))
+        return HealthStatus(True, gettext("no URL set: nothing is sent"))
     try:
         check_url(conf.url)
     except FetchRefused as exc:  # the name resolves to an internal address now: say so on the plugins page

@@ -127,6 +127,16 @@ def test_the_admin_chooses_providers_on_the_providers_page(telecom_app):
     assert other.get("/admin/providers").status_code == 403
 
 
+def test_a_plugins_page_lists_the_providers_it_registered(telecom_app):
+    admin = create_user(telecom_app, "admin@example.com", is_admin=True, locale="ru")
+    client = telecom_app.test_client()
+    sign_in(client, admin.email)
+    page = client.get("/admin/plugins/telecom")
+    assert page.status_code == 200
+    assert "Телефония: Fake PBX" in page.text and "Сообщения: SMS: Fake SMS" in page.text and "othersms" in page.text
+    assert "Fake PBX" not in client.get("/admin/plugins/l10n_ru").text
+
+
 def test_a_plugin_channel_and_timeline_kind_appear_with_their_label_and_template(telecom_app):
     admin = create_user(telecom_app, "admin@example.com", is_admin=True)
     with telecom_app.test_request_context(), unit_of_work():

@@ -14,6 +14,7 @@ from core.plugins import facades
 from core.plugins import settings as plugin_settings
 from core.services.platform import access, audit
 from core.services.platform import plugin_settings as settings_service
+from core.services.platform import providers as providers_service
 from core.services.platform.access import require
 from core.services.platform.errors import ValidationError
 from core.services.users import accounts, tokens
@@ -334,6 +335,8 @@ def _plugin_page(plugin: str, form, effective: dict, *, status: int = 200, answe
     secrets = settings_page.secret_states(form, plugin_settings.stored_secret_keys(plugin), effective) if form else {}
     return render("admin/plugin.html", "check" if answers is not None else None, info=manager.info(plugin),
                   hooks=manager.hooks_of(plugin), health=facades.plugin_health().get(plugin), form=form,
+                  provided=providers_service.of_plugin(plugin),
+                  webhook_paths=sorted(path for owner, path in facades.webhook_endpoints() if owner == plugin),
                   secrets=secrets, may_edit=access.can(user(), "edit", "plugin"), check_form=EmptyForm(),
                   answers=answers, status=status)
 

@@ -52,6 +52,19 @@ def scopes() -> list[Scope]:
     return [Scope(key, label, specs, stored.get(key, {})) for key, (label, specs) in found.items()]
 
 
+def of_plugin(plugin: str) -> list[tuple[Any, ProviderSpec]]:
+    """The providers one plugin registered, each with what it serves (*Telephony*, *Messages: SMS*...), for its
+    page in Administration → Plugins."""
+    found = []
+    for kind in (TELEPHONY, MESSAGING, MAIL):
+        for spec in provider_facades.providers(kind):
+            if spec.plugin == plugin:
+                label = KIND_LABELS.get(kind) or _l("Messages: %(channel)s", channel=", ".join(
+                    _channel_label(channel) for channel in spec.channels))
+                found.append((label, spec))
+    return found
+
+
 def _channel_label(channel: str) -> str:
     spec = provider_facades.channel(channel)
     return str(spec.label) if spec is not None else channel

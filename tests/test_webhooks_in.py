@@ -386,7 +386,7 @@ def test_provider_health_counts_the_last_hour(hook_app):
         db.session.commit()
         [health] = webhooks.health()
     assert (health.plugin, health.received_last_hour, health.failures_last_hour) == ("hooktest", 1, 1)
-    assert health.endpoints == ["calls/route", "events", "office", "plain"]
+    assert health.endpoints == ["calls/route", "events", "office", "plain", "signed-url"]
     assert health.last_event is not None and health.last_event.tzinfo is not None
     assert utcnow() - health.last_event < timedelta(minutes=5)
 

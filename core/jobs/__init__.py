@@ -55,28 +55,32 @@ def enqueue(name: str, *, unique_key: str | None = None, created_by_id: int | No
         existing = db.session.scalar(select(JobRecord).where(JobRecord.unique_key == unique_key))
         if existing is not None:
             return existing
+    # stamped as submitted in this transaction: the hand-over right after the commit then needs no second commit
+    # (it was half the time of a request that queues a job); a hand-over that fails clears the stamp again
     record = JobRecord(name=name, kwargs=kwargs, unique_key=unique_key, max_attempts=spec.max_attempts,
-                       created_by_id=created_by_id)
+                       created_by_id=created_by_id, submitted_at=utcnow())
     db.session.add(record)
     db.session.flush()
     db.session.info.setdefault(PENDING_KEY, []).append((record.id, spec.timeout))
     return record
 
 
-def submit(records: list[tuple[int, int]]) -> int:
+def submit(records: list[tuple[int, int]], *, stamped: bool = False) -> int:
     """Hand committed ``(record id, timeout)`` pairs to the backend; a failure is logged and left to the sweep.
 
     ``submitted_at`` is stamped *before* the hand-over: a fast worker may run and fail the job (clearing the
-    stamp for a retry) before this function returns, and must not be overwritten. Uses its own connection: it
-    runs from ``after_commit``, where the session cannot emit SQL.
+    stamp for a retry) before this function returns, and must not be overwritten. Records :func:`enqueue` made
+    were stamped in their own transaction (``stamped=True``); the sweep's are stamped here. Uses its own connection:
+    it runs from ``after_commit``, where the session cannot emit SQL.
     """
     if not records:
         return 0
     target = backend()
-    stamp = utcnow()
     ids = [record_id for record_id, _timeout in records]
-    with db.engine.begin() as conn:
-        conn.execute(update(JobRecord).where(JobRecord.id.in_(ids)).values(submitted_at=stamp))
+    stamp = None if stamped else utcnow()
+    if stamp is not None:
+        with db.engine.begin() as conn:
+            conn.execute(update(JobRecord).where(JobRecord.id.in_(ids)).values(submitted_at=stamp))
     lost: list[int] = []
     for record_id, timeout in records:
         try:
@@ -85,8 +89,10 @@ def submit(records: list[tuple[int, int]]) -> int:
             log.warning("job %s not submitted (%s); the sweep will retry", record_id, exc)
             lost.append(record_id)
     if lost:
+        # only the stamp of this hand-over, on a job still waiting (a worker may have taken it meanwhile)
+        same_stamp = JobRecord.submitted_at.is_not(None) if stamp is None else JobRecord.submitted_at == stamp
         with db.engine.begin() as conn:
-            conn.execute(update(JobRecord).where(JobRecord.id.in_(lost), JobRecord.submitted_at == stamp)
+            conn.execute(update(JobRecord).where(JobRecord.id.in_(lost), JobRecord.status == "queued", same_stamp)
                          .values(submitted_at=None))
     return len(records) - len(lost)
 
@@ -110,7 +116,7 @@ def _after_commit(session: Session) -> None:
         return
     try:
         if pending:
-            submit(pending)
+            submit(pending, stamped=True)
         if events_pending:
             kick_dispatch()
     except SQLAlchemyError:

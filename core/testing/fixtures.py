@@ -281,9 +281,11 @@ def _has_own_migrations(app: Flask) -> bool:
 
 
 @pytest.fixture
-def make_app(database_url: str, tmp_path: Path, mayak_plugins: PluginTables | str | None,
-             mayak_environ: dict[str, str]) -> Callable[..., Flask]:
-    """Build another app on the same database.
+def make_app(app: Flask, database_url: str, tmp_path: Path, mayak_plugins: PluginTables | str | None,
+             mayak_environ: dict[str, str]) -> Iterator[Callable[..., Flask]]:
+    """Build another app on the same database. When the test ends, its in-process jobs are waited for and its
+    connections closed before ``app`` empties the tables (``app`` is requested for that order: a job still running
+    in a built app deadlocked the emptying, and each app's pool held connections until the run ran out of them).
 
     ``plugins``: the ``plugins.toml`` tables it enables (``{"hello": {"region": "RU"}}``; with ``"module": ...`` for
     a module that is not installed), written into the test's folder; each table is merged over the same plugin's
@@ -292,6 +294,7 @@ def make_app(database_url: str, tmp_path: Path, mayak_plugins: PluginTables | st
     (``MAYAK_FETCH_ALLOW=...``, the variables its ``{ env = ... }`` settings name). ``migrate``: run core's and the
     plugins' migrations (default: when a plugin it enables that is not bundled has migrations of its own)."""
     counter = itertools.count(1)
+    built_apps: list[Flask] = []
 
     def build(extra_plugins: list[tuple[str, ModuleType]] | None = None, config: dict[str, Any] | None = None,
               plugins: PluginTables | str | None = None, migrate: bool | None = None, **environ: str) -> Flask:
@@ -303,11 +306,22 @@ def make_app(database_url: str, tmp_path: Path, mayak_plugins: PluginTables | st
             extra["MAYAK_PLUGINS_FILE"] = str(write_plugins_file(tmp_path, plugins, f"plugins-{next(counter)}.toml"))
         env = app_environ(database_url, tmp_path / "instance", **{**extra, **environ})
         built = create_app({**TEST_CONFIG, **(config or {})}, environ=env, extra_plugins=extra_plugins or [])
+        built_apps.append(built)
         if migrate or (migrate is None and _has_own_migrations(built)):
             migrate_app(built)
         return built
 
-    return build
+    yield build
+    for built in built_apps:
+        wait_for_jobs(built)
+        dispose_engines(built)
+
+
+def dispose_engines(app: Flask) -> None:
+    """Close the connections ``app``'s engines hold in their pools."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 def form_fields(html: str) -> dict[str, str]:

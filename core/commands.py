@@ -12,6 +12,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from core.db import own_transactions
+
 # --- database --------------------------------------------------------------------------------------------
 
 
@@ -259,6 +261,7 @@ def plugins_list(as_json: bool) -> None:
 # --- serving and background work -------------------------------------------------------------------------
 
 
+@own_transactions
 @click.command("serve")
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST or 127.0.0.1")
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int,
@@ -279,21 +282,22 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
     serving.serve(app, host, port, workers, threads)
 
 
+@own_transactions
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="exit when the queue is empty")
 @with_appcontext
 def worker(burst: bool) -> None:
     """Run an RQ worker for Mayak's queue (needs REDIS_URL)."""
-    from rq import Worker
-
     from core.jobs import backend
+    from core.jobs.rq_worker import MayakWorker
 
     target = backend()
     if target.name != "rq":
         raise click.ClickException("REDIS_URL is not set: jobs run inside `mayak serve`; no worker is needed")
-    Worker([target.queue], connection=target.redis).work(burst=burst, with_scheduler=False)  # type: ignore[attr-defined]
+    MayakWorker([target.queue], connection=target.redis).work(burst=burst, with_scheduler=False)  # type: ignore[attr-defined]
 
 
+@own_transactions
 @click.command("scheduler")
 @click.option("--interval", default=1.0, show_default=True, help="seconds between ticks")
 @with_appcontext

@@ -74,6 +74,16 @@ def command_unit_of_work(command: click.Command) -> click.Command:
     return command
 
 
+def own_transactions(command: click.Command) -> click.Command:
+    """Mark a long-running command (a server, a queue worker, the scheduler, a provider's listener) that is not one
+    unit of work: it runs for days and commits each piece of work itself (a job, a tick). Wrapped like the others, its
+    whole life was one open transaction, which a forked work horse inherited and whose final commit waited on locks
+    at exit."""
+    if command.callback is not None:
+        command.callback._mayak_unit_of_work = True  # type: ignore[attr-defined]
+    return command
+
+
 @contextmanager
 def savepoint() -> Iterator[SessionTransaction]:
     """A SAVEPOINT inside the caller's transaction: an exception raised in the block (an ``IntegrityError`` on a

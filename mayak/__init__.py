@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask_babel import force_locale, gettext, lazy_gettext, ngettext, pgettext
 
-from core.db import db
+from core.db import db, own_transactions
 from core.errors import ProviderError, ProviderNotFound, StartupError
 from core.jobs import JobContext, enqueue
 from core.models import Activity, Company, Contact, Deal, InboxItem, Task, User
@@ -335,6 +335,7 @@ __all__ = [
     "messaging",
     "ngettext",
     "notify",
+    "own_transactions",
     "parse_phone",
     "pgettext",
     "plugin_health",

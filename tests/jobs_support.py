@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -61,6 +62,7 @@ def worker_env(app: Flask, tmp_path: Path, redis_url: str, queue: str) -> dict[s
         "REDIS_URL": redis_url,
         "MAYAK_JOB_HEARTBEAT_SECONDS": "0.2",
         "MAYAK_JOB_STALE_SECONDS": "2",
+        "PYTHONFAULTHANDLER": "1",
     }
 
 
@@ -72,7 +74,15 @@ def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
 
 def run_burst_worker(env: dict[str, str], timeout: float = 60) -> str:
     proc = start_worker(env, "--burst")
-    out, _ = proc.communicate(timeout=timeout)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:  # say what the worker was doing, not only that it took too long
+        os.kill(proc.pid, signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack
+        time.sleep(1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError(f"the burst worker did not finish in {timeout} s; it said:\n"
+                             + out.decode(errors="replace")) from None
     assert proc.returncode == 0, out.decode(errors="replace")
     return out.decode(errors="replace")
 

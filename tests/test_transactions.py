@@ -216,3 +216,12 @@ def test_a_plugins_timeline_writes_are_audited_as_the_plugin(app, admin):
             ("timeline.recorded", None, "provider", str(contact_id)),
             ("timeline.updated", None, "provider", str(contact_id))]
         assert lines[0].changes["source"] == "pbx" and lines[1].changes["changed"] == ["data"]
+
+
+def test_long_running_commands_commit_their_own_work_and_are_not_one_transaction():
+    """A worker, the scheduler and the server run for days: wrapped as one unit of work, their whole life was one
+    open transaction (inherited by every forked work horse)."""
+    from core.commands import scheduler_command, serve, worker
+
+    for command in (serve, worker, scheduler_command):
+        assert getattr(command.callback, "_mayak_unit_of_work", False), command.name

@@ -211,3 +211,18 @@ def test_two_running_schedulers_fire_on_time_and_never_twice(sample_app):
         assert 2 <= len(slots) <= 4 and len(set(slots)) == len(slots)
         assert states.last_run_at is not None
     assert marks(sample_app, "tick") == len(slots)
+
+
+def test_every_in_process_backend_is_waited_for(app):
+    """The ``app`` fixture waits for the jobs of every app of the process, one a test built with ``create_app``
+    itself included, before it empties the tables (a demo-data job running under the emptying deadlocked
+    PostgreSQL's TRUNCATE)."""
+    import threading
+
+    from core.jobs.backends import InProcessBackend
+
+    other = InProcessBackend(app)  # as another app's backend: the fixture never saw it
+    other.queue.put(("pending", None))
+    assert not InProcessBackend.wait_all_idle(timeout=0.2)
+    threading.Thread(target=lambda: (other.queue.get(), other.queue.task_done()), daemon=True).start()
+    assert InProcessBackend.wait_all_idle(timeout=5)

@@ -182,12 +182,21 @@ def wait_for_jobs(app: Flask, timeout: float = 10.0) -> None:
             assert wait(timeout), "in-process jobs did not finish in time"
 
 
+def wait_for_every_apps_jobs(timeout: float = 10.0) -> None:
+    """Wait for the in-process jobs of every app this process built, ``create_app`` called directly included: a
+    demo-data job still running in such an app deadlocked the emptying of the tables."""
+    from core.jobs.backends import InProcessBackend
+
+    assert InProcessBackend.wait_all_idle(timeout), "in-process jobs did not finish in time"
+
+
 @pytest.fixture
 def app(migrated_app: Flask) -> Iterator[Flask]:
     """The migrated app, emptied after the test. No app context is pushed: each request gets its own, as in
     production (use ``with app.app_context():`` for direct database work)."""
     yield migrated_app
     wait_for_jobs(migrated_app)
+    wait_for_every_apps_jobs()
     empty_tables(migrated_app)
 
 

@@ -158,14 +158,25 @@ def empty_tables(app: Flask) -> None:
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
+        with db.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # every table is emptied, so no reference can dangle; with the checks on, SQLite looks for rows
+                # pointing at each deleted one, and a reference without an index (contact.merged_into_id) is a
+                # scan per row: 40 s to empty 30,000 contacts. The pragma only works outside a transaction.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
             existing = set(db.inspect(conn).get_table_names())
             names = [t for t in tables if t in existing]
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
-            else:
+            if sqlite:
                 for name in names:
                     conn.execute(text(f'DELETE FROM "{name}"'))
+            else:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
+            conn.commit()
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
         accounts.ensure_default_roles(registry().permissions.values())
         db.session.commit()
         db.session.remove()

@@ -23,15 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, select
 
-from core import create_app
+from core import create_app, migrate
 from core.db import db
 from core.models import Activity, Company, Contact, ContactCompany, Deal, Email, Phone, Task, User
+from core.plugins.facades import registry
 from core.services.clients import phones
 from core.services.platform.text import company_key, search_key
 from core.services.transfer import sample_data
-from core.services.users.accounts import hash_password
+from core.services.users.accounts import ensure_default_roles, hash_password
 from core.services.work import deal_totals, deals
-from core.testing.fixtures import migrate_app
 
 BATCH = 20_000
 PASSWORD = "bench-password-1"
@@ -44,6 +44,25 @@ def app_for(url: str, instance: Path):  # type: ignore[no-untyped-def]
     env = {"MAYAK_DATABASE_URL": url, "MAYAK_INSTANCE_PATH": str(instance), "MAYAK_SECRET_KEY": "bench-" * 4,
            "MAYAK_PLUGINS_FILE": str(Path(__file__).resolve().parent.parent / "plugins.toml")}
     return create_app({"TESTING": False}, environ=env)
+
+
+def migrate_app(app) -> None:  # type: ignore[no-untyped-def]
+    """What ``mayak db upgrade`` does, without the test tools (the benchmark runs from ``make install``)."""
+    with app.app_context():
+        migrate.upgrade()
+        ensure_default_roles(registry().permissions.values())
+        db.session.commit()
+
+
+def reset_sequences() -> None:
+    """Bulk inserts gave explicit ids: move every id sequence past them, or the next contact created through the
+    API or the UI would collide with a seeded one."""
+    with db.engine.begin() as conn:
+        for table in db.metadata.sorted_tables:
+            if "id" in table.c and table.c.id.primary_key and table.c.id.autoincrement is not False:
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
+                    f"coalesce((SELECT max(id) FROM \"{table.name}\"), 0) + 1, false)")
 
 
 def seed(url: str, n: int, instance: Path) -> None:
@@ -118,8 +137,8 @@ def seed(url: str, n: int, instance: Path) -> None:
         _flush(contacts, phone_rows, email_rows, links, acts, deal_rows, task_rows)
         deal_totals.recount()  # bulk inserts bypass the running totals
         if db.engine.dialect.name == "postgresql":
+            reset_sequences()
             with db.engine.begin() as conn:
-                conn.exec_driver_sql("SELECT setval('deal_id_seq', (SELECT max(id) FROM deal))")
                 conn.exec_driver_sql("ANALYZE")
         else:
             with db.engine.begin() as conn:

@@ -8,7 +8,10 @@ processes may be asked for.
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask
@@ -38,6 +41,37 @@ def server_options(app: Flask, host: str, port: int, workers: int | None, thread
     }
 
 
+GC_THRESHOLDS = (50_000, 20, 100)
+WARM_UP_REQUESTS = 200
+
+
+def settle_memory() -> None:
+    """Move every object alive now out of the garbage collector's sight (``gc.freeze``) and make young collections
+    rarer. The app's own objects (models, compiled templates, locale data, plugins) live as long as the process;
+    a full collection walked all of them, about 170 ms each time, and that was the p99 of every page."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+class SettleAfterWarmUp:
+    """A WSGI wrapper that settles memory once more after the worker's first requests: templates are compiled,
+    translations and locale data loaded and caches filled lazily, by the first requests, not at start-up."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], after: int = WARM_UP_REQUESTS) -> None:
+        self.app = app
+        self.remaining = after
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self.remaining > 0:
+            with self.lock:
+                self.remaining -= 1
+                if self.remaining == 0:
+                    settle_memory()
+        return self.app(environ, start_response)
+
+
 class MayakServer(BaseApplication):  # type: ignore[misc]
     """gunicorn serving an app that is already built (``mayak serve`` builds it to check settings first)."""
 
@@ -62,8 +96,10 @@ class MayakServer(BaseApplication):  # type: ignore[misc]
             from core.jobs import scheduler
 
             scheduler.start_thread(app)
-        return app
+        settle_memory()
+        return SettleAfterWarmUp(app)
 
 
 def serve(app: Flask, host: str, port: int, workers: int | None = None, threads: int | None = None) -> None:
+    settle_memory()  # before the fork: the workers share these pages instead of copying them
     MayakServer(app, server_options(app, host, port, workers, threads)).run()

@@ -14,8 +14,19 @@ worker_class = "gthread"
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
-max_requests = 2000
-max_requests_jitter = 200
+# a worker is replaced after this many requests (a net against slow leaks); each replacement loads the app and
+# warms it up again (a second or two of CPU), so at hundreds of pages a second it must be rare
+max_requests = int(os.environ.get("MAYAK_WEB_MAX_REQUESTS", 100_000))
+max_requests_jitter = max_requests // 10
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("MAYAK_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """The app is loaded: keep its long-lived objects out of the garbage collector's full collections (they cost
+    the p99 of every page), and once more after the first requests have compiled templates and filled caches."""
+    from core.serving import SettleAfterWarmUp, settle_memory
+
+    settle_memory()
+    worker.wsgi = SettleAfterWarmUp(worker.wsgi)

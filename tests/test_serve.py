@@ -52,3 +52,45 @@ def test_serve_is_gunicorn_with_jobs_in_the_worker(tmp_path: Path):
     assert "gunicorn" in output and "Using worker: gthread" in output
     # the development server's warning never reaches a company's first installation
     assert "development server" not in output.lower() and "werkzeug" not in output.lower()
+
+
+
+SETTLING = """
+import gc, json, sys
+from types import SimpleNamespace
+from core.serving import GC_THRESHOLDS, SettleAfterWarmUp, settle_memory
+settle_memory()
+after_start = gc.get_freeze_count()
+calls = []
+app = SettleAfterWarmUp(lambda environ, start_response: calls.append(1) or [b"ok"], after=3)
+kept = [[n] for n in range(1000)]  # what the first requests leave behind (compiled templates, caches)
+frozen = []
+for _ in range(4):
+    app({}, lambda *a: None)
+    frozen.append(gc.get_freeze_count())
+config = {}
+exec(compile(open("deploy/gunicorn.conf.py").read(), "gunicorn.conf.py", "exec"), config)
+gc.unfreeze()
+worker = SimpleNamespace(wsgi=lambda environ, start_response: [b""])
+config["post_worker_init"](worker)
+print(json.dumps({"after_start": after_start, "frozen": frozen, "calls": len(calls),
+                  "thresholds": list(gc.get_threshold()), "wanted": list(GC_THRESHOLDS),
+                  "worker_frozen": gc.get_freeze_count(), "worker_wrapped": isinstance(worker.wsgi, SettleAfterWarmUp),
+                  "max_requests": config["max_requests"]}))
+"""
+
+
+def test_served_processes_keep_their_long_lived_objects_out_of_full_collections():
+    """The p99 of every page was a full garbage collection walking the app's own objects (about 170 ms each):
+    served processes (``mayak serve`` and deploy/gunicorn.conf.py's workers) freeze what lives at start-up, and
+    again after the first requests have filled the caches."""
+    result = subprocess.run([sys.executable, "-c", SETTLING], capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["after_start"] > 10_000 and seen["thresholds"] == seen["wanted"] and seen["calls"] == 4
+    first, second, third, fourth = seen["frozen"]
+    assert first == second < third == fourth  # settled once more on the third request, never again
+    assert third - second >= 1000
+    assert seen["worker_frozen"] > 10_000 and seen["worker_wrapped"]
+    assert seen["max_requests"] >= 50_000  # a replaced worker loads and warms the app up again

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, datetime, timedelta
-from decimal import Decimal
-from functools import lru_cache
 
-from babel import dates as babel_dates
-from babel.numbers import format_currency
 from flask import Flask, flash, redirect, render_template, request, url_for
-from flask_babel import format_date, format_datetime, format_timedelta, get_locale, get_timezone, gettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -24,13 +19,13 @@ from core.db import db
 from core.extensions import csrf, login_manager
 from core.models import Role, User, utcnow
 from core.plugins import facades
-from core.services.clients import phones
 from core.services.platform import audit
 from core.services.platform.access import AccessDenied, can
 from core.services.platform.params import BadParameter
 from core.web.blueprints import core_blueprints
 from core.web.context import actor
 from core.web.converters import init_converters
+from core.web.formatting import init_formatting
 from core.web.htmx import init_htmx, is_htmx
 from core.web.htmx import redirect as htmx_redirect
 from core.web.security import init_security
@@ -63,34 +58,6 @@ def _patch_user_model() -> None:
 def _error_page(error: HTTPException) -> tuple[str, int]:
     code = error.code or 500
     return render_template("errors/error.html", code=code, error=error), code
-
-
-def _relative(moment: datetime) -> str:
-    """"5 minutes ago" within a week, the date after that (the exact time is in the title attribute)."""
-    delta = moment - utcnow()
-    if abs(delta) < timedelta(days=7):
-        return format_timedelta(delta, add_direction=True, granularity="minute")
-    return format_datetime(moment, "short")
-
-
-def _format_date_value(value: object) -> str:
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            return value
-    return format_date(value, "short") if isinstance(value, date) else str(value)
-
-
-def _date_input(value: object) -> str:
-    """A date as the date inputs take it back (DD.MM.YYYY, as their placeholder says), whatever the locale; what
-    was typed (an ISO string from storage, or text after an error) is kept when it is not a stored date."""
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            return value
-    return value.strftime("%d.%m.%Y") if isinstance(value, date) else ("" if value is None else str(value))
 
 
 def init_web(app: Flask) -> None:
@@ -171,15 +138,9 @@ def init_web(app: Flask) -> None:
     app.jinja_env.globals["translate_notification"] = translate_notification
     app.jinja_env.globals["now_utc"] = utcnow
     init_vocabulary(app)
-    app.jinja_env.filters["relative"] = _relative
-    app.jinja_env.filters["money"] = lambda amount, currency: _money(str(amount), currency, str(get_locale()))
+    init_formatting(app)
     app.jinja_env.tests["match"] = lambda value, pattern: re.match(pattern, str(value)) is not None
-    app.jinja_env.filters["format_date_value"] = _format_date_value
-    app.jinja_env.filters["date_input"] = _date_input
-    app.jinja_env.filters["phone"] = lambda p: phones.display(p.e164, p.raw, facades.default_phone_region())
     app.config.setdefault("MAYAK_ATTENTION_DAYS", int(os.environ.get("MAYAK_ATTENTION_DAYS", "30")))
-    app.jinja_env.filters["datetime"] = lambda value, fmt="medium": (
-        _datetime(value, fmt, str(get_timezone()), str(get_locale())) if value else "")
 
     @app.before_request
     def require_login():  # type: ignore[no-untyped-def]
@@ -193,19 +154,3 @@ def init_web(app: Flask) -> None:
         if not getattr(current_user, "is_authenticated", False):
             return login_manager.unauthorized()
         return None
-
-
-@lru_cache(maxsize=8192)
-def _money(amount: str, currency: str, locale: str) -> str:
-    """An amount in the reader's locale (``1 250 000,50 ₽``); boards and lists show hundreds, so the formatted
-    text is kept per amount, currency and locale."""
-    return format_currency(Decimal(amount), currency, locale=locale)
-
-
-@lru_cache(maxsize=8192)
-def _datetime(value: datetime | str, fmt: str, zone: str, locale: str) -> str:
-    """A moment in the reader's time zone and locale; task lists repeat the same due times (18:00 today...).
-    An ISO string (as JSON data, such as a timeline entry's, keeps moments) is read first."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return babel_dates.format_datetime(value, fmt, tzinfo=babel_dates.get_timezone(zone), locale=locale)

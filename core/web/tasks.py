@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from core.db import db
-from core.models import TaskRecurrence, User
+from core.models import TaskRecurrence, User, utcnow
 from core.models.tasks import PRIORITIES
 from core.services.clients import labels
 from core.services.platform import params
@@ -26,6 +27,15 @@ from core.web.htmx import is_htmx, render, trigger
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 FIELDS = ("title", "notes", "owner_id", "priority", "remind_minutes", "contact_id", "company_id", "deal_id")
+
+
+@bp.app_template_global("task_row_page")
+def task_row_page() -> SimpleNamespace:
+    """What every task row of a page shares, found once per page rather than once per row (``tasks/_row.html``)."""
+    return SimpleNamespace(task_root=url_for("tasks.index"), contact_root=url_for("contacts.index"),
+                           company_root=url_for("companies.index"), deal_root=url_for("deals.index"),
+                           csrf=generate_csrf(), now=utcnow(), mark_done=_("Mark as done"), done=_("done"),
+                           cancelled=_("cancelled"), high_priority=_("high priority"))
 
 
 def _names() -> dict[int, str]:

@@ -1,0 +1,171 @@
+"""Pages a second under load: wrk against Mayak served by gunicorn, next to a bare Flask app served the same way.
+
+    python bench/throughput.py --db postgresql+psycopg://postgres@127.0.0.1:5432/mayak_bench_1000000 \\
+        --label "PostgreSQL 1M" [--workers 4] [--threads 1] [--connections 8 32] [--seconds 30]
+
+Scenarios: the contact list, a card, the deal board, my day (signed in as the benchmark admin) and creating a
+contact through the API (a bearer token; every request a new person). wrk (``apt-get install wrk``) runs with
+2 threads and each number of connections; a Lua script counts every answer that is not 2xx, and any such answer
+fails the run, since a fast error page is not a fast page. Each result carries the machine's load average before
+the run and the floor (the bare app) measured with the same settings; results are appended to
+``bench/throughput.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import Client, served
+
+LUA = r"""
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  bad = 0
+  statuses = {}
+  made = 0
+end
+
+if os.getenv("MAYAK_BENCH_CREATE") == "1" then
+  request = function()
+    made = made + 1
+    local n = id * 10000000 + made
+    local body = string.format(
+      '{"first_name": "Нагрузка", "last_name": "Тест%d", "phones": [{"raw": "+7 900 %03d-%02d-%02d"}], ' ..
+      '"emails": [{"address": "load%d@example.com"}]}',
+      n, math.floor(n / 10000) % 1000, math.floor(n / 100) % 100, n % 100, n)
+    return wrk.format("POST", nil, nil, body)
+  end
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then
+    bad = bad + 1
+    statuses[status] = (statuses[status] or 0) + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local bad_total = 0
+  local seen = {}
+  for _, thread in ipairs(threads) do
+    bad_total = bad_total + thread:get("bad")
+  end
+  io.write(string.format(
+    'WRKJSON {"requests": %d, "seconds": %.3f, "non_2xx": %d, "socket_errors": %d, ' ..
+    '"p50_ms": %.2f, "p95_ms": %.2f, "p99_ms": %.2f, "max_ms": %.2f}\n',
+    summary.requests, summary.duration / 1e6, bad_total,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000))
+end
+"""
+
+
+def wrk(url: str, connections: int, seconds: int, headers: dict[str, str], script: Path,
+        env: dict[str, str] | None = None) -> dict[str, float]:
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script)]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    ran = subprocess.run([*command, url], capture_output=True, text=True, check=True,
+                         env={**os.environ, **(env or {})})
+    output = ran.stdout + ran.stderr
+    line = next((x for x in output.splitlines() if x.startswith("WRKJSON ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no summary:\n{output}")
+    figures = json.loads(line.removeprefix("WRKJSON "))
+    if figures["non_2xx"] or figures["socket_errors"]:
+        raise SystemExit(f"{url}: {figures['non_2xx']} answers were not 2xx and {figures['socket_errors']} "
+                         f"requests failed at the socket: the figures would not be of the page")
+    figures["per_second"] = round(figures["requests"] / figures["seconds"], 1)
+    return figures
+
+
+def api_token(env: dict[str, str]) -> str:
+    result = subprocess.run([str(ROOT / ".venv/bin/mayak"), "users", "token", "create", "bench@example.com",
+                             "--name", "throughput benchmark", "--scope", "contacts:write", "--scope",
+                             "contacts:read", "--expires-days", "1"],
+                            capture_output=True, text=True, check=True, cwd=ROOT, env={**os.environ, **env})
+    return result.stdout.strip().splitlines()[-1].strip()
+
+
+def run(url: str, label: str, workers: int, threads: int, connections: list[int], seconds: int,
+        scenarios: list[str]) -> list[dict[str, object]]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    env = {"MAYAK_DATABASE_URL": url, "MAYAK_SECRET_KEY": "bench-" * 4, "MAYAK_INSTANCE_PATH": "/tmp/mayak-bench-run",
+           "MAYAK_PLUGINS_FILE": str(ROOT / "plugins.toml"), "MAYAK_WEB_THREADS": str(threads)}
+    results: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "count.lua"
+        script.write_text(LUA)
+        floors = {}
+        with served("bench.bare:app", env, workers=workers, threads=threads) as port:
+            wrk(f"http://127.0.0.1:{port}/", connections[0], 3, {}, script)  # warm up
+            for c in connections:
+                floors[c] = wrk(f"http://127.0.0.1:{port}/", c, seconds, {}, script)
+        token = api_token(env)
+        with served("wsgi:app", env, workers=workers, threads=threads) as port:
+            client = Client(port)
+            client.login("bench@example.com")
+            cookie = {"Cookie": client.cookie}
+            pages = {
+                "contact list": ("/contacts/", cookie, None),
+                "card": ("/contacts/1", cookie, None),
+                "deal board": ("/deals/board/1", cookie, None),
+                "my day": ("/tasks/", cookie, None),
+                "API create contact": ("/api/v1/contacts", {"Authorization": f"Bearer {token}",
+                                                            "Content-Type": "application/json"},
+                                       {"MAYAK_BENCH_CREATE": "1"}),
+            }
+            for name in scenarios:
+                path, headers, extra_env = pages[name]
+                wrk(f"http://127.0.0.1:{port}{path}", connections[0], 3, headers, script, extra_env)  # warm up
+                for c in connections:
+                    load = os.getloadavg()[0]
+                    figures = wrk(f"http://127.0.0.1:{port}{path}", c, seconds, headers, script, extra_env)
+                    floor = floors[c]
+                    row = {"label": label, "scenario": name, "workers": workers, "threads": threads,
+                           "connections": c, "seconds": seconds, **figures,
+                           "floor_per_second": floor["per_second"], "floor_p99_ms": floor["p99_ms"],
+                           "load_before": round(load, 2), "cpus": os.cpu_count(), "at": time.strftime("%Y-%m-%d %H:%M")}
+                    results.append(row)
+                    print(f"{label:16} {name:20} w{workers}×t{threads} c{c:<3} {figures['per_second']:8.1f}/s  "
+                          f"p50 {figures['p50_ms']:7.1f}  p95 {figures['p95_ms']:7.1f}  p99 {figures['p99_ms']:7.1f} ms"
+                          f"   (floor {floor['per_second']:.0f}/s, load {load:.2f})", flush=True)
+    with open(ROOT / "bench" / "throughput.jsonl", "a", encoding="utf-8") as fh:
+        for row in results:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--label", required=True)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--scenario", action="append", dest="scenarios",
+                        help="one of: contact list, card, deal board, my day, API create contact (default: all)")
+    args = parser.parse_args()
+    run(args.db, args.label, args.workers, args.threads, args.connections, args.seconds,
+        args.scenarios or ["contact list", "card", "deal board", "my day", "API create contact"])

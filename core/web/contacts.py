@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from core.plugins import facades, provider_facades
-from core.services.clients import contacts, custom_fields, duplicates, labels, listing, merge, timeline
+from core.services.clients import contacts, custom_fields, duplicates, labels, list_rows, listing, merge, timeline
 from core.services.platform import params
 from core.services.platform.access import can, require
 from core.services.platform.errors import InvalidInput
@@ -43,8 +43,10 @@ def count():  # type: ignore[no-untyped-def]
 
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
+    columns = _columns()
     return clients.render_list(listing.CONTACTS, "contacts/index.html", body_block="list_body",
-                               columns=_columns(), all_columns=COLUMNS)
+                               read=lambda query, me: list_rows.contact_page(query, me, columns),
+                               columns=columns, all_columns=COLUMNS)
 
 
 def _form_context(contact: Any, values: dict[str, Any] | None, errors: dict[str, Any]) -> dict[str, Any]:

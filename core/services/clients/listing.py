@@ -393,10 +393,23 @@ def validate(spec: EntityList, query: ListQuery, user: User | None) -> None:
 
 
 def page(spec: EntityList, query: ListQuery, user: User | None) -> Page:
+    """A page of ``spec``'s records as entities, their related rows loaded with them (the API, exports, pickers)."""
+    model = spec.model
+    stmt, sort = keyset_statement(spec, select(model), query, user)
+    if spec.related:
+        stmt = stmt.options(*loading.with_related(*[getattr(model, name) for name in spec.related]))
+    return cut(list(db.session.scalars(stmt).unique()), query, sort)
+
+
+def keyset_statement(spec: EntityList, stmt: Select[Any], query: ListQuery,
+                     user: User | None) -> tuple[Select[Any], Sort]:
+    """``stmt`` (of the entity, or of some of its columns including the sort column and the id) narrowed to the
+    list's filters, the reader's scope and the page after the cursor, in the list's order, one row more than a page
+    (to know whether there is a next one)."""
     check(spec, query)
     sort = spec.sorts[query.sort]
     model = spec.model
-    stmt = apply_filters(spec, select(model), query, user)
+    stmt = apply_filters(spec, stmt, query, user)
     after = _decode(query.cursor, sort)
     if after is not None:
         # a row-value comparison, which both databases answer with one index range scan
@@ -404,9 +417,11 @@ def page(spec: EntityList, query: ListQuery, user: User | None) -> Page:
         key = tuple_(sort.column, model.id)
         stmt = stmt.where(key < tuple_(value, ident) if query.desc else key > tuple_(value, ident))
     order = (sort.column.desc(), model.id.desc()) if query.desc else (sort.column.asc(), model.id.asc())
-    if spec.related:
-        stmt = stmt.options(*loading.with_related(*[getattr(model, name) for name in spec.related]))
-    rows = list(db.session.scalars(stmt.order_by(*order).limit(query.limit + 1)).unique())
+    return stmt.order_by(*order).limit(query.limit + 1), sort
+
+
+def cut(rows: list[Any], query: ListQuery, sort: Sort) -> Page:
+    """The page of the rows :func:`keyset_statement` read, and the cursor of the next page when there is one."""
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     cursor = None

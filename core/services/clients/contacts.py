@@ -98,7 +98,7 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
         require(actor.user, "edit", ENTITY, contact)
     attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
     errors: dict[str, Any] = {}
-    target = contact or Contact()
+    target = contact or Contact(memberships=[])  # known empty: no query for it after the insert
     before = snapshot(contact) if contact is not None else {}
 
     for name, value in client_fields.text_fields(values, TEXT).items():

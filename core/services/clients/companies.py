@@ -8,7 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, savepoint
 from core.models import Company, Contact, ContactCompany, utcnow
 from core.plugins.events import CompanyCreated, CompanyUpdated
 from core.services.clients import client_fields
@@ -64,44 +64,42 @@ def save(actor: Actor, company: Company | None, values: dict[str, Any], *, parti
         require(actor.user, "create", ENTITY)
     else:
         require(actor.user, "edit", ENTITY, company)
-    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
-    errors: dict[str, Any] = {}
-    target = company or Company()
-    before = snapshot(company) if company is not None else {}
-    for name, value in client_fields.text_fields(values, TEXT).items():
-        setattr(target, name, value)
-    if "website" in values and target.website and not target.website.startswith(("http://", "https://")):
-        target.website = f"https://{target.website}"
-    client_fields.apply_common(target, values, entity=ENTITY, is_new=company is None, partial=partial,
-                               keep_unparsed=keep_unparsed_phones, errors=errors)
-    if not partial or "owner_id" in values:
-        target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
-                                                      company.owner_id if company else None, errors)
-    if company is None or "owner_id" in values:
-        target.team_id = client_fields.team_of(target.owner_id)
-    if not target.name:
-        errors["name"] = _l("Give the company a name.")
-    if errors:
-        attempt.rollback()
-        raise InvalidInput(errors)
-    target.search_name = company_key(target.name)
-    if company is None:
-        db.session.add(target)
-        db.session.flush()
-        audit.record(actor, "company.created", ENTITY, target.id, snapshot(target))
-        events.emit(CompanyCreated(subject_id=target.id, origin=actor.origin, owner_id=target.owner_id))
-    else:
-        changes = audit.diff(before, snapshot(target))
-        if not changes:
-            attempt.rollback()
-            return target
-        target.updated_at = utcnow()
-        audit.record(actor, "company.updated", ENTITY, target.id, changes)
-        events.emit(CompanyUpdated(subject_id=target.id, origin=actor.origin, changed=tuple(sorted(changes)),
-                                   owner_id=target.owner_id))
-        if "owner_id" in changes:  # owner history and company_reassigned, as for contacts
-            ownership.record(actor, ENTITY, target.id, before["owner_id"], target.owner_id, "")
-    attempt.commit()
+    with savepoint() as attempt:  # refused input undoes this save only, not the caller's work
+        errors: dict[str, Any] = {}
+        target = company or Company()
+        before = snapshot(company) if company is not None else {}
+        for name, value in client_fields.text_fields(values, TEXT).items():
+            setattr(target, name, value)
+        if "website" in values and target.website and not target.website.startswith(("http://", "https://")):
+            target.website = f"https://{target.website}"
+        client_fields.apply_common(target, values, entity=ENTITY, is_new=company is None, partial=partial,
+                                   keep_unparsed=keep_unparsed_phones, errors=errors)
+        if not partial or "owner_id" in values:
+            target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
+                                                          company.owner_id if company else None, errors)
+        if company is None or "owner_id" in values:
+            target.team_id = client_fields.team_of(target.owner_id)
+        if not target.name:
+            errors["name"] = _l("Give the company a name.")
+        if errors:
+            raise InvalidInput(errors)
+        target.search_name = company_key(target.name)
+        if company is None:
+            db.session.add(target)
+            db.session.flush()
+            audit.record(actor, "company.created", ENTITY, target.id, snapshot(target))
+            events.emit(CompanyCreated(subject_id=target.id, origin=actor.origin, owner_id=target.owner_id))
+        else:
+            changes = audit.diff(before, snapshot(target))
+            if not changes:
+                attempt.rollback()
+                return target
+            target.updated_at = utcnow()
+            audit.record(actor, "company.updated", ENTITY, target.id, changes)
+            events.emit(CompanyUpdated(subject_id=target.id, origin=actor.origin, changed=tuple(sorted(changes)),
+                                       owner_id=target.owner_id))
+            if "owner_id" in changes:  # owner history and company_reassigned, as for contacts
+                ownership.record(actor, ENTITY, target.id, before["owner_id"], target.owner_id, "")
     return target
 
 

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
-from core.db import db
+from core.db import db, savepoint
 from core.models import Company, Contact, ContactCompany, utcnow
 from core.plugins.events import ContactCreated, ContactUpdated
 from core.services.clients import client_fields, custom_fields
@@ -96,63 +96,61 @@ def save(actor: Actor, contact: Contact | None, values: dict[str, Any], *, parti
         require(actor.user, "create", ENTITY)
     else:
         require(actor.user, "edit", ENTITY, contact)
-    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
-    errors: dict[str, Any] = {}
-    target = contact or Contact(memberships=[])  # known empty: no query for it after the insert
-    before = snapshot(contact) if contact is not None else {}
+    with savepoint() as attempt:  # refused input undoes this save only, not the caller's work
+        errors: dict[str, Any] = {}
+        target = contact or Contact(memberships=[])  # known empty: no query for it after the insert
+        before = snapshot(contact) if contact is not None else {}
 
-    for name, value in client_fields.text_fields(values, TEXT).items():
-        setattr(target, name, value)
-    if "birthday" in values:
-        target.birthday = _birthday(values.get("birthday"), errors)
-    client_fields.apply_common(target, values, entity=ENTITY, is_new=contact is None, partial=partial,
-                               keep_unparsed=keep_unparsed_phones, errors=errors)
-    if not partial or "companies" in values:
-        loose_titles: list[str] = []
-        memberships = _memberships(list(values.get("companies") or []), errors, actor, loose_titles)
-        for title in loose_titles:  # a job title typed without a company: the contact's own job title
-            if not target.job_title:
-                target.job_title = title
-            elif title.casefold() not in target.job_title.casefold():
-                target.job_title = client_fields.clean(f"{target.job_title}, {title}", 200)
-        if [(m.company_id, m.job_title) for m in target.memberships] != [(m.company_id, m.job_title)
-                                                                         for m in memberships]:
-            target.memberships = memberships
-    if not partial or "owner_id" in values:
-        target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
-                                                      contact.owner_id if contact else None, errors)
-    if contact is None or "owner_id" in values:
-        target.team_id = client_fields.team_of(target.owner_id)
+        for name, value in client_fields.text_fields(values, TEXT).items():
+            setattr(target, name, value)
+        if "birthday" in values:
+            target.birthday = _birthday(values.get("birthday"), errors)
+        client_fields.apply_common(target, values, entity=ENTITY, is_new=contact is None, partial=partial,
+                                   keep_unparsed=keep_unparsed_phones, errors=errors)
+        if not partial or "companies" in values:
+            loose_titles: list[str] = []
+            memberships = _memberships(list(values.get("companies") or []), errors, actor, loose_titles)
+            for title in loose_titles:  # a job title typed without a company: the contact's own job title
+                if not target.job_title:
+                    target.job_title = title
+                elif title.casefold() not in target.job_title.casefold():
+                    target.job_title = client_fields.clean(f"{target.job_title}, {title}", 200)
+            if [(m.company_id, m.job_title) for m in target.memberships] != [(m.company_id, m.job_title)
+                                                                             for m in memberships]:
+                target.memberships = memberships
+        if not partial or "owner_id" in values:
+            target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
+                                                          contact.owner_id if contact else None, errors)
+        if contact is None or "owner_id" in values:
+            target.team_id = client_fields.team_of(target.owner_id)
 
-    if not (target.first_name or target.last_name or target.middle_name):
-        if target.emails or target.phones:
-            pass  # a number or address alone is enough to keep someone who called
+        if not (target.first_name or target.last_name or target.middle_name):
+            if target.emails or target.phones:
+                pass  # a number or address alone is enough to keep someone who called
+            else:
+                errors["first_name"] = _l("Give at least a name, a phone or an email.")
+        if errors:
+            raise InvalidInput(errors)
+
+        refresh_search_keys(target)
+        if contact is None:
+            db.session.add(target)
+            db.session.flush()
+            audit.record(actor, "contact.created", ENTITY, target.id, snapshot(target))
+            events.emit(ContactCreated(subject_id=target.id, origin=actor.origin, owner_id=target.owner_id,
+                                       company_id=target.memberships[0].company_id if target.memberships else None))
         else:
-            errors["first_name"] = _l("Give at least a name, a phone or an email.")
-    if errors:
-        attempt.rollback()
-        raise InvalidInput(errors)
-
-    refresh_search_keys(target)
-    if contact is None:
-        db.session.add(target)
-        db.session.flush()
-        audit.record(actor, "contact.created", ENTITY, target.id, snapshot(target))
-        events.emit(ContactCreated(subject_id=target.id, origin=actor.origin, owner_id=target.owner_id,
-                                   company_id=target.memberships[0].company_id if target.memberships else None))
-    else:
-        after = snapshot(target)
-        changes = audit.diff(before, after)
-        if not changes:
-            attempt.rollback()
-            return target
-        target.updated_at = utcnow()
-        audit.record(actor, "contact.updated", ENTITY, target.id, changes)
-        events.emit(ContactUpdated(subject_id=target.id, origin=actor.origin, changed=tuple(sorted(changes)),
-                                   owner_id=target.owner_id))
-        if "owner_id" in changes:
-            _owner_history(actor, target, before["owner_id"], after["owner_id"])
-    attempt.commit()
+            after = snapshot(target)
+            changes = audit.diff(before, after)
+            if not changes:
+                attempt.rollback()
+                return target
+            target.updated_at = utcnow()
+            audit.record(actor, "contact.updated", ENTITY, target.id, changes)
+            events.emit(ContactUpdated(subject_id=target.id, origin=actor.origin, changed=tuple(sorted(changes)),
+                                       owner_id=target.owner_id))
+            if "owner_id" in changes:
+                _owner_history(actor, target, before["owner_id"], after["owner_id"])
     return target
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from core.db import db
+from core.db import db, savepoint
 from core.models import AssignmentRule, Deal, Stage, Task, Team, User, utcnow
 from core.models.inbox import ASSIGNMENT_STRATEGIES
 from core.plugins import provider_facades
@@ -96,55 +96,53 @@ def pick(rule: AssignmentRule) -> int | None:
 
 def save_rule(actor: Actor, rule: AssignmentRule | None, values: dict[str, Any]) -> AssignmentRule:
     require(actor.user, "edit", "inbox_settings")
-    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
-    errors: dict[str, Any] = {}
-    target = rule or AssignmentRule()
-    target.name = clean(str(values.get("name") or ""), 120)
-    if not target.name:
-        errors["name"] = _l("Name the rule, such as 'Site leads to the sales team'.")
-    strategy = str(values.get("strategy") or "round_robin")
-    if strategy not in ASSIGNMENT_STRATEGIES:
-        errors["strategy"] = _l("Choose round robin, least loaded or a fixed person.")
-    target.strategy = strategy
-    target.pipeline_id = optional_int(values.get("pipeline_id"))
-    channel = str(values.get("channel") or "") or None
-    if channel is not None and channel not in provider_facades.channel_keys():
-        errors["channel"] = _l("Choose how the request came in.")
-    target.channel = channel
-    target.team_id = optional_int(values.get("team_id"))
-    target.user_id = optional_int(values.get("user_id"))
-    if strategy == "fixed" and target.user_id is None:
-        errors["user_id"] = _l("Choose the person who gets every lead.")
-    if strategy != "fixed" and target.team_id is None:
-        errors["team_id"] = _l("Choose the team whose members share the leads.")
-    days = values.get("work_days") or []
-    target.work_days = sorted({int(d) for d in ([days] if isinstance(days, str) else days)
-                               if str(d).isdigit() and 0 <= int(d) <= 6})
-    target.work_start = str(values.get("work_start") or "")[:5]
-    target.work_end = str(values.get("work_end") or "")[:5]
-    if bool(target.work_start) != bool(target.work_end) or (
-            target.work_start and not (_hhmm(target.work_start) and _hhmm(target.work_end)
-                                       and target.work_start < target.work_end)):
-        errors["work_start"] = _l("Give the working hours as HH:MM to HH:MM, the start before the end.")
-    target.timezone = str(values.get("timezone") or target.timezone or "UTC")
-    try:
-        ZoneInfo(target.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors["timezone"] = _l("Use a time zone name such as Europe/Moscow.")
-    follow = values.get("follow_up_minutes")
-    target.follow_up_minutes = optional_int(follow)
-    if follow not in (None, "") and (target.follow_up_minutes is None or not 0 < target.follow_up_minutes <= 10080):
-        errors["follow_up_minutes"] = _l("Call back within 1 minute to 7 days, or leave empty for no task.")
-    target.active = flag(values.get("active"))
-    target.position = optional_int(values.get("position")) or 0
-    if errors:
-        attempt.rollback()
-        raise InvalidInput(errors)
-    if rule is None:
-        db.session.add(target)
-    db.session.flush()
-    audit.record(actor, "assignment_rule.saved", "inbox_settings", target.id, {"name": target.name})
-    attempt.commit()
+    with savepoint():  # refused input undoes this save only, not the caller's work
+        errors: dict[str, Any] = {}
+        target = rule or AssignmentRule()
+        target.name = clean(str(values.get("name") or ""), 120)
+        if not target.name:
+            errors["name"] = _l("Name the rule, such as 'Site leads to the sales team'.")
+        strategy = str(values.get("strategy") or "round_robin")
+        if strategy not in ASSIGNMENT_STRATEGIES:
+            errors["strategy"] = _l("Choose round robin, least loaded or a fixed person.")
+        target.strategy = strategy
+        target.pipeline_id = optional_int(values.get("pipeline_id"))
+        channel = str(values.get("channel") or "") or None
+        if channel is not None and channel not in provider_facades.channel_keys():
+            errors["channel"] = _l("Choose how the request came in.")
+        target.channel = channel
+        target.team_id = optional_int(values.get("team_id"))
+        target.user_id = optional_int(values.get("user_id"))
+        if strategy == "fixed" and target.user_id is None:
+            errors["user_id"] = _l("Choose the person who gets every lead.")
+        if strategy != "fixed" and target.team_id is None:
+            errors["team_id"] = _l("Choose the team whose members share the leads.")
+        days = values.get("work_days") or []
+        target.work_days = sorted({int(d) for d in ([days] if isinstance(days, str) else days)
+                                   if str(d).isdigit() and 0 <= int(d) <= 6})
+        target.work_start = str(values.get("work_start") or "")[:5]
+        target.work_end = str(values.get("work_end") or "")[:5]
+        if bool(target.work_start) != bool(target.work_end) or (
+                target.work_start and not (_hhmm(target.work_start) and _hhmm(target.work_end)
+                                           and target.work_start < target.work_end)):
+            errors["work_start"] = _l("Give the working hours as HH:MM to HH:MM, the start before the end.")
+        target.timezone = str(values.get("timezone") or target.timezone or "UTC")
+        try:
+            ZoneInfo(target.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            errors["timezone"] = _l("Use a time zone name such as Europe/Moscow.")
+        follow = values.get("follow_up_minutes")
+        target.follow_up_minutes = optional_int(follow)
+        if follow not in (None, "") and (target.follow_up_minutes is None or not 0 < target.follow_up_minutes <= 10080):
+            errors["follow_up_minutes"] = _l("Call back within 1 minute to 7 days, or leave empty for no task.")
+        target.active = flag(values.get("active"))
+        target.position = optional_int(values.get("position")) or 0
+        if errors:
+            raise InvalidInput(errors)
+        if rule is None:
+            db.session.add(target)
+        db.session.flush()
+        audit.record(actor, "assignment_rule.saved", "inbox_settings", target.id, {"name": target.name})
     return target
 
 

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import joinedload, lazyload
 
-from core.db import db
+from core.db import db, savepoint
 from core.models import (
     Company,
     Contact,
@@ -117,85 +117,83 @@ def save(actor: Actor, deal: Deal | None, values: dict[str, Any], *, partial: bo
         require(actor.user, "create", ENTITY)
     else:
         require(actor.user, "edit", ENTITY, deal)
-    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
-    errors: dict[str, Any] = {}
-    target = deal or Deal()
-    before = events.column_values(deal) if deal is not None else {}
-    if not partial or "title" in values:
-        target.title = clean(str(values.get("title") or ""), 300)
-        target.search_title = search_key(target.title)
-        if not target.title:
-            errors["title"] = _l("Give the deal a title, such as what the client wants.")
-    if deal is None or "pipeline_id" in values or "stage_id" in values:
-        pipeline, stage = _stage(values.get("pipeline_id") or (deal.pipeline_id if deal else None),
-                                 values.get("stage_id"), errors)
-        if pipeline is not None and stage is not None:
-            if deal is not None and stage.id != deal.stage_id:
-                errors["stage_id"] = _l("Move the deal between stages with the board or the stage menu.")
-            target.pipeline_id, target.stage_id = pipeline.id, stage.id
-            if deal is None:
-                target.currency = pipeline.currency
-    if "amount" in values:
-        target.amount = _amount(values.get("amount"), errors)
-    if "currency" in values and values.get("currency"):
-        currency = str(values["currency"]).upper()[:3]
-        if currency not in list_currencies():
-            errors["currency"] = _l("Use a three-letter currency code, such as RUB or USD.")
-        target.currency = currency
-    if "contact_id" in values:
-        target.contact_id = client_fields.visible_link(Contact, "contact", values["contact_id"], "contact_id",
-                                                       actor, errors, _l("Choose a client from the list."))
-    if "company_id" in values:
-        target.company_id = client_fields.visible_link(Company, "company", values["company_id"], "company_id",
-                                                       actor, errors, _l("Choose a client from the list."))
-    for name in ("source", "lost_reason"):
-        if name in values:
-            setattr(target, name, clean(str(values.get(name) or ""), 200))
-    if "channel" in values:
-        channel = str(values.get("channel") or "other")
-        if channel not in provider_facades.channel_keys():
-            errors["channel"] = _l("Choose how the request came in.")
-        target.channel = channel
-    if "expected_close" in values:
-        target.expected_close = None
-        if values.get("expected_close"):
+    with savepoint():  # refused input undoes this save only, not the caller's work
+        errors: dict[str, Any] = {}
+        target = deal or Deal()
+        before = events.column_values(deal) if deal is not None else {}
+        if not partial or "title" in values:
+            target.title = clean(str(values.get("title") or ""), 300)
+            target.search_title = search_key(target.title)
+            if not target.title:
+                errors["title"] = _l("Give the deal a title, such as what the client wants.")
+        if deal is None or "pipeline_id" in values or "stage_id" in values:
+            pipeline, stage = _stage(values.get("pipeline_id") or (deal.pipeline_id if deal else None),
+                                     values.get("stage_id"), errors)
+            if pipeline is not None and stage is not None:
+                if deal is not None and stage.id != deal.stage_id:
+                    errors["stage_id"] = _l("Move the deal between stages with the board or the stage menu.")
+                target.pipeline_id, target.stage_id = pipeline.id, stage.id
+                if deal is None:
+                    target.currency = pipeline.currency
+        if "amount" in values:
+            target.amount = _amount(values.get("amount"), errors)
+        if "currency" in values and values.get("currency"):
+            currency = str(values["currency"]).upper()[:3]
+            if currency not in list_currencies():
+                errors["currency"] = _l("Use a three-letter currency code, such as RUB or USD.")
+            target.currency = currency
+        if "contact_id" in values:
+            target.contact_id = client_fields.visible_link(Contact, "contact", values["contact_id"], "contact_id",
+                                                           actor, errors, _l("Choose a client from the list."))
+        if "company_id" in values:
+            target.company_id = client_fields.visible_link(Company, "company", values["company_id"], "company_id",
+                                                           actor, errors, _l("Choose a client from the list."))
+        for name in ("source", "lost_reason"):
+            if name in values:
+                setattr(target, name, clean(str(values.get(name) or ""), 200))
+        if "channel" in values:
+            channel = str(values.get("channel") or "other")
+            if channel not in provider_facades.channel_keys():
+                errors["channel"] = _l("Choose how the request came in.")
+            target.channel = channel
+        if "expected_close" in values:
+            target.expected_close = None
+            if values.get("expected_close"):
+                try:
+                    target.expected_close = custom_fields.parse_date(values["expected_close"])
+                except ValueError:
+                    errors["expected_close"] = _l("Enter the date as DD.MM.YYYY.")
+        if "probability" in values and values.get("probability") not in (None, ""):
             try:
-                target.expected_close = custom_fields.parse_date(values["expected_close"])
-            except ValueError:
-                errors["expected_close"] = _l("Enter the date as DD.MM.YYYY.")
-    if "probability" in values and values.get("probability") not in (None, ""):
-        try:
-            probability = int(values["probability"])
-            if not 0 <= probability <= 100:
-                raise ValueError
-            target.probability = probability
-        except (TypeError, ValueError):
-            errors["probability"] = _l("The probability is a whole number from 0 to 100.")
-    previous_owner = deal.owner_id if deal else None
-    if not partial or "owner_id" in values:
-        target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"), previous_owner,
-                                                      errors)
-        if target.owner_id != (previous_owner if deal else actor.user_id) and "owner_id" not in errors \
-                and not ownership.may_assign_to(actor, ENTITY, target.owner_id):
-            errors["owner_id"] = _l("You may not give deals to this user; choose one from the list.")
-        target.team_id = client_fields.team_of(target.owner_id)
-    if errors:
-        attempt.rollback()
-        raise InvalidInput(errors)
-    target.updated_at = utcnow()
-    if deal is None:
-        db.session.add(target)
-        db.session.flush()
-        record_created(actor, target)
-    else:
-        if previous_owner != target.owner_id:
-            ownership.record(actor, ENTITY, target.id, previous_owner, target.owner_id, "")
-        audit.record(actor, "deal.updated", ENTITY, target.id, {k: str(v) for k, v in values.items()})
-        changed = events.changed_since(before, target)
-        if changed:
-            events.emit(DealUpdated(subject_id=target.id, origin=actor.origin, changed=changed,
-                                    owner_id=target.owner_id))
-    attempt.commit()
+                probability = int(values["probability"])
+                if not 0 <= probability <= 100:
+                    raise ValueError
+                target.probability = probability
+            except (TypeError, ValueError):
+                errors["probability"] = _l("The probability is a whole number from 0 to 100.")
+        previous_owner = deal.owner_id if deal else None
+        if not partial or "owner_id" in values:
+            target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"), previous_owner,
+                                                          errors)
+            if target.owner_id != (previous_owner if deal else actor.user_id) and "owner_id" not in errors \
+                    and not ownership.may_assign_to(actor, ENTITY, target.owner_id):
+                errors["owner_id"] = _l("You may not give deals to this user; choose one from the list.")
+            target.team_id = client_fields.team_of(target.owner_id)
+        if errors:
+            raise InvalidInput(errors)
+        target.updated_at = utcnow()
+        if deal is None:
+            db.session.add(target)
+            db.session.flush()
+            record_created(actor, target)
+        else:
+            if previous_owner != target.owner_id:
+                ownership.record(actor, ENTITY, target.id, previous_owner, target.owner_id, "")
+            audit.record(actor, "deal.updated", ENTITY, target.id, {k: str(v) for k, v in values.items()})
+            changed = events.changed_since(before, target)
+            if changed:
+                events.emit(DealUpdated(subject_id=target.id, origin=actor.origin, changed=changed,
+                                        owner_id=target.owner_id))
     return target
 
 

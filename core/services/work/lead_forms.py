@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import escape
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, savepoint
 from core.models import InboxItem, LeadForm, Pipeline, utcnow
 from core.services.platform import audit
 from core.services.platform.access import require
@@ -102,45 +102,43 @@ def _fields(value: Any, errors: dict[str, Any]) -> list[dict[str, Any]]:
 
 def save(actor: Actor, form: LeadForm | None, values: dict[str, Any]) -> LeadForm:
     require(actor.user, "edit", "inbox_settings")
-    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
-    errors: dict[str, Any] = {}
-    target = form or LeadForm(key=secrets.token_urlsafe(18))
-    target.name = clean(str(values.get("name") or ""), 120)
-    if not target.name:
-        errors["name"] = _l("Name the form, such as 'Site: request a call'.")
-    target.fields = _fields(values.get("fields") or [], errors)
-    pipeline_id = values.get("pipeline_id")
-    target.pipeline_id = None
-    if pipeline_id not in (None, ""):
-        pipeline = db.session.get(Pipeline, optional_int(pipeline_id) or 0)
-        if pipeline is None:
-            errors["pipeline_id"] = _l("Choose a pipeline.")
-        else:
-            target.pipeline_id = pipeline.id
-    target.source = clean(str(values.get("source") or ""), 120)
-    target.allowed_origins = _origins(values.get("allowed_origins"), errors)
-    target.stop_phrases = _lines(values.get("stop_phrases"))
-    target.banned_names = _lines(values.get("banned_names"))
-    for name, low, high, message in (
-            ("min_fill_seconds", 0, 600, _l("Wait from 0 to 600 seconds.")),
-            ("rate_limit_per_hour", 1, 10000, _l("Allow from 1 to 10000 posts per hour from one address."))):
-        try:
-            number = int(values.get(name, getattr(target, name) or low))
-            if not low <= number <= high:
-                raise ValueError
-            setattr(target, name, number)
-        except (TypeError, ValueError):
-            errors[name] = message
-    target.success_message = clean(str(values.get("success_message") or ""), 300)
-    target.active = flag(values.get("active"))
-    if errors:
-        attempt.rollback()
-        raise InvalidInput(errors)
-    if form is None:
-        db.session.add(target)
-    db.session.flush()
-    audit.record(actor, "lead_form.saved", "inbox_settings", target.id, {"name": target.name})
-    attempt.commit()
+    with savepoint():  # refused input undoes this save only, not the caller's work
+        errors: dict[str, Any] = {}
+        target = form or LeadForm(key=secrets.token_urlsafe(18))
+        target.name = clean(str(values.get("name") or ""), 120)
+        if not target.name:
+            errors["name"] = _l("Name the form, such as 'Site: request a call'.")
+        target.fields = _fields(values.get("fields") or [], errors)
+        pipeline_id = values.get("pipeline_id")
+        target.pipeline_id = None
+        if pipeline_id not in (None, ""):
+            pipeline = db.session.get(Pipeline, optional_int(pipeline_id) or 0)
+            if pipeline is None:
+                errors["pipeline_id"] = _l("Choose a pipeline.")
+            else:
+                target.pipeline_id = pipeline.id
+        target.source = clean(str(values.get("source") or ""), 120)
+        target.allowed_origins = _origins(values.get("allowed_origins"), errors)
+        target.stop_phrases = _lines(values.get("stop_phrases"))
+        target.banned_names = _lines(values.get("banned_names"))
+        for name, low, high, message in (
+                ("min_fill_seconds", 0, 600, _l("Wait from 0 to 600 seconds.")),
+                ("rate_limit_per_hour", 1, 10000, _l("Allow from 1 to 10000 posts per hour from one address."))):
+            try:
+                number = int(values.get(name, getattr(target, name) or low))
+                if not low <= number <= high:
+                    raise ValueError
+                setattr(target, name, number)
+            except (TypeError, ValueError):
+                errors[name] = message
+        target.success_message = clean(str(values.get("success_message") or ""), 300)
+        target.active = flag(values.get("active"))
+        if errors:
+            raise InvalidInput(errors)
+        if form is None:
+            db.session.add(target)
+        db.session.flush()
+        audit.record(actor, "lead_form.saved", "inbox_settings", target.id, {"name": target.name})
     return target
 
 

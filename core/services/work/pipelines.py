@@ -9,7 +9,7 @@ from babel.numbers import list_currencies
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from core.db import db
+from core.db import db, savepoint
 from core.models import Deal, Pipeline, Stage
 from core.models.deals import STAGE_KINDS
 from core.services.platform import audit
@@ -67,32 +67,30 @@ def save(actor: Actor, pipeline: Pipeline | None, values: dict[str, Any]) -> Pip
     """Create or change a pipeline: ``name``, ``currency``, ``lost_reasons`` (list or lines), ``archived``,
     ``stages`` (ordered rows of ``id``, ``name``, ``kind``, ``probability``)."""
     require(actor.user, "edit", ENTITY)
-    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
-    errors: dict[str, Any] = {}
-    target = pipeline or Pipeline(position=(db.session.scalar(select(func.max(Pipeline.position))) or 0) + 1)
-    with db.session.no_autoflush:
-        target.name = clean(str(values.get("name") or ""), 120)
-        if not target.name:
-            errors["name"] = _l("Name the pipeline, such as 'Sales' or 'Repeat orders'.")
-        elif db.session.scalar(select(Pipeline.id).where(Pipeline.name == target.name,
-                                                         Pipeline.id != (target.id or -1))):
-            errors["name"] = _l("Another pipeline is called %(name)s.", name=target.name)
-        currency = str(values.get("currency") or target.currency or "RUB").upper()[:3]
-        if currency not in list_currencies():
-            errors["currency"] = _l("Use a three-letter currency code, such as RUB or USD.")
-        target.currency = currency
-        reasons = values.get("lost_reasons") or []
-        reasons = reasons.splitlines() if isinstance(reasons, str) else list(reasons)
-        target.lost_reasons = list(dict.fromkeys(r for r in (clean(str(r), 200) for r in reasons) if r))
-        target.archived = flag(values.get("archived"), default=False)
-        target.stages = _stages(target, list(values.get("stages") or []), errors)
-    if errors:
-        attempt.rollback()
-        raise InvalidInput(errors)
-    if pipeline is None:
-        db.session.add(target)
-    db.session.flush()
-    audit.record(actor, "pipeline.saved", ENTITY, target.id,
-                 {"name": target.name, "stages": [s.name for s in target.stages]})
-    attempt.commit()
+    with savepoint():  # refused input undoes this save only, not the caller's work
+        errors: dict[str, Any] = {}
+        target = pipeline or Pipeline(position=(db.session.scalar(select(func.max(Pipeline.position))) or 0) + 1)
+        with db.session.no_autoflush:
+            target.name = clean(str(values.get("name") or ""), 120)
+            if not target.name:
+                errors["name"] = _l("Name the pipeline, such as 'Sales' or 'Repeat orders'.")
+            elif db.session.scalar(select(Pipeline.id).where(Pipeline.name == target.name,
+                                                             Pipeline.id != (target.id or -1))):
+                errors["name"] = _l("Another pipeline is called %(name)s.", name=target.name)
+            currency = str(values.get("currency") or target.currency or "RUB").upper()[:3]
+            if currency not in list_currencies():
+                errors["currency"] = _l("Use a three-letter currency code, such as RUB or USD.")
+            target.currency = currency
+            reasons = values.get("lost_reasons") or []
+            reasons = reasons.splitlines() if isinstance(reasons, str) else list(reasons)
+            target.lost_reasons = list(dict.fromkeys(r for r in (clean(str(r), 200) for r in reasons) if r))
+            target.archived = flag(values.get("archived"), default=False)
+            target.stages = _stages(target, list(values.get("stages") or []), errors)
+        if errors:
+            raise InvalidInput(errors)
+        if pipeline is None:
+            db.session.add(target)
+        db.session.flush()
+        audit.record(actor, "pipeline.saved", ENTITY, target.id,
+                     {"name": target.name, "stages": [s.name for s in target.stages]})
     return target

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, literal, or_, select, true, union_all, update
 from sqlalchemy.orm import lazyload
 
-from core.db import db
+from core.db import db, savepoint
 from core.models import Company, Contact, Deal, Task, TaskComment, User, utcnow
 from core.models.tasks import PRIORITIES, REMINDER_CHANNELS
 from core.models.users import team_members
@@ -68,72 +68,70 @@ def save(actor: Actor, task: Task | None, values: dict[str, Any], *, partial: bo
         require(actor.user, "create", ENTITY)
     else:
         require(actor.user, "edit", ENTITY, task)
-    attempt = db.session.begin_nested()  # refused input undoes this save only, not the caller's work
-    errors: dict[str, Any] = {}
-    target = task or Task(remind_via=["app"])
-    before = events.column_values(task) if task is not None else {}
-    now = utcnow()
-    if not partial or "title" in values:
-        target.title = clean(str(values.get("title") or ""), 300)
-        if not target.title:
-            errors["title"] = _l("Say what has to be done, such as 'Call back about the delivery'.")
-    if "notes" in values:
-        target.notes = str(values.get("notes") or "")[:20000]
-    if "due_at" in values:
-        try:
-            target.due_at = parse_due(values.get("due_at"), actor.user)
-        except (ValueError, TypeError):
-            errors["due_at"] = _l("Enter the due date as DD.MM.YYYY and the time as HH:MM.")
+    with savepoint():  # refused input undoes this save only, not the caller's work
+        errors: dict[str, Any] = {}
+        target = task or Task(remind_via=["app"])
+        before = events.column_values(task) if task is not None else {}
+        now = utcnow()
+        if not partial or "title" in values:
+            target.title = clean(str(values.get("title") or ""), 300)
+            if not target.title:
+                errors["title"] = _l("Say what has to be done, such as 'Call back about the delivery'.")
+        if "notes" in values:
+            target.notes = str(values.get("notes") or "")[:20000]
+        if "due_at" in values:
+            try:
+                target.due_at = parse_due(values.get("due_at"), actor.user)
+            except (ValueError, TypeError):
+                errors["due_at"] = _l("Enter the due date as DD.MM.YYYY and the time as HH:MM.")
+            else:
+                created = target.created_at or now
+                if target.due_at is not None and target.due_at < created - timedelta(minutes=1) and (
+                        task is None or target.due_at != task.due_at):
+                    errors["due_at"] = _l("The due time is before the task was created; choose a later time.")
+        if "priority" in values:
+            priority = str(values.get("priority") or "normal")
+            if priority not in PRIORITIES:
+                errors["priority"] = _l("Choose a priority: low, normal or high.")
+            target.priority = priority
+        if "remind_minutes" in values or "remind_at" in values:
+            _reminder(target, values, actor, errors)
+        if "remind_via" in values:
+            via = values.get("remind_via") or ["app"]
+            via = [via] if isinstance(via, str) else list(via)
+            if any(v not in REMINDER_CHANNELS for v in via):
+                errors["remind_via"] = _l("Remind in the app, by email or by SMS.")
+            target.remind_via = [v for v in REMINDER_CHANNELS if v in via] or ["app"]
+        for name, model, entity in (("contact_id", Contact, "contact"), ("company_id", Company, "company"),
+                                    ("deal_id", Deal, "deal")):
+            if name in values:
+                setattr(target, name, client_fields.visible_link(model, entity, values[name], name, actor, errors,
+                                                                 _l("Choose a record you can see.")))
+        if target.deal_id and not (target.contact_id or target.company_id) and task is None:
+            deal = db.session.get(Deal, target.deal_id)
+            if deal is not None:
+                target.contact_id, target.company_id = deal.contact_id, deal.company_id
+        previous_owner = task.owner_id if task else None
+        if not partial or "owner_id" in values:
+            target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
+                                                          previous_owner, errors)
+            target.team_id = client_fields.team_of(target.owner_id)
+        if errors:
+            raise InvalidInput(errors)
+        target.updated_at = now
+        if task is None:
+            target.author_id = actor.user_id
+            db.session.add(target)
+            db.session.flush()
+            _created(actor, target)
         else:
-            created = target.created_at or now
-            if target.due_at is not None and target.due_at < created - timedelta(minutes=1) and (
-                    task is None or target.due_at != task.due_at):
-                errors["due_at"] = _l("The due time is before the task was created; choose a later time.")
-    if "priority" in values:
-        priority = str(values.get("priority") or "normal")
-        if priority not in PRIORITIES:
-            errors["priority"] = _l("Choose a priority: low, normal or high.")
-        target.priority = priority
-    if "remind_minutes" in values or "remind_at" in values:
-        _reminder(target, values, actor, errors)
-    if "remind_via" in values:
-        via = values.get("remind_via") or ["app"]
-        via = [via] if isinstance(via, str) else list(via)
-        if any(v not in REMINDER_CHANNELS for v in via):
-            errors["remind_via"] = _l("Remind in the app, by email or by SMS.")
-        target.remind_via = [v for v in REMINDER_CHANNELS if v in via] or ["app"]
-    for name, model, entity in (("contact_id", Contact, "contact"), ("company_id", Company, "company"),
-                                ("deal_id", Deal, "deal")):
-        if name in values:
-            setattr(target, name, client_fields.visible_link(model, entity, values[name], name, actor, errors,
-                                                             _l("Choose a record you can see.")))
-    if target.deal_id and not (target.contact_id or target.company_id) and task is None:
-        deal = db.session.get(Deal, target.deal_id)
-        if deal is not None:
-            target.contact_id, target.company_id = deal.contact_id, deal.company_id
-    previous_owner = task.owner_id if task else None
-    if not partial or "owner_id" in values:
-        target.owner_id = client_fields.resolve_owner(actor, ENTITY, values.get("owner_id"),
-                                                      previous_owner, errors)
-        target.team_id = client_fields.team_of(target.owner_id)
-    if errors:
-        attempt.rollback()
-        raise InvalidInput(errors)
-    target.updated_at = now
-    if task is None:
-        target.author_id = actor.user_id
-        db.session.add(target)
-        db.session.flush()
-        _created(actor, target)
-    else:
-        if previous_owner != target.owner_id:
-            ownership.record(actor, ENTITY, target.id, previous_owner, target.owner_id, "")
-        audit.record(actor, "task.updated", ENTITY, target.id, {k: str(v)[:200] for k, v in values.items()})
-        changed = events.changed_since(before, target)
-        if changed:
-            events.emit(TaskUpdated(subject_id=target.id, origin=actor.origin, changed=changed,
-                                    owner_id=target.owner_id, status=target.status))
-    attempt.commit()
+            if previous_owner != target.owner_id:
+                ownership.record(actor, ENTITY, target.id, previous_owner, target.owner_id, "")
+            audit.record(actor, "task.updated", ENTITY, target.id, {k: str(v)[:200] for k, v in values.items()})
+            changed = events.changed_since(before, target)
+            if changed:
+                events.emit(TaskUpdated(subject_id=target.id, origin=actor.origin, changed=changed,
+                                        owner_id=target.owner_id, status=target.status))
     return target
 
 

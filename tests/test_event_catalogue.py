@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import typing
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from core.services.users import tokens
 from core.services.work import deals, inbox, tasks
 from core.testing.fixtures import PROJECT_ROOT, app_environ, post_form, wait_for_jobs
 from tests.import_samples import write
+from tests.loopback import HookReceiver
 
 DOCS = PROJECT_ROOT / "docs" / "events.md"
 
@@ -249,25 +248,11 @@ def test_an_import_is_one_event(app, admin, tmp_path):
 # --- delivery -------------------------------------------------------------------------------------------
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    bodies: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        _Receiver.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def receiver():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    _Receiver.bodies = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
+    hook = HookReceiver()
+    yield hook
+    hook.close()
 
 
 def _webhook_app(make_app: Any, url: str, extra: str = "") -> Any:
@@ -277,13 +262,13 @@ def _webhook_app(make_app: Any, url: str, extra: str = "") -> Any:
                                    'secret = { env = "MAYAK_TEST_WEBHOOK_SECRET" }\n' + extra)
 
 
-def _send_one_of_each_origin(hooked: Any, user_id: int) -> None:
+def _send_one_of_each_origin(hooked: Any, user_id: int, receiver: HookReceiver) -> None:
     with hooked.app_context(), unit_of_work():
         for kind in ("user", "demo", "import", "api"):
             events.emit(ContactCreated(subject_id=user_id, origin=Origin(kind, user_id=user_id)))
         db.session.commit()
     deadline = time.monotonic() + 15
-    while len(_Receiver.bodies) < 2 and time.monotonic() < deadline:
+    while len(receiver.bodies) < 2 and time.monotonic() < deadline:
         wait_for_jobs(hooked)
         time.sleep(0.1)
     wait_for_jobs(hooked)
@@ -292,10 +277,10 @@ def _send_one_of_each_origin(hooked: Any, user_id: int) -> None:
 @pytest.mark.parametrize(("skip", "sent"), [("", {"user", "import", "api"}),
                                             ('skip_origins = ["demo", "import"]\n', {"user", "api"})])
 def test_the_webhook_plugin_skips_demo_and_what_it_is_told(app, admin, make_app, receiver, skip, sent):
-    hooked = _webhook_app(make_app, receiver, skip)
-    _send_one_of_each_origin(hooked, admin.id)
-    assert {body["origin"]["kind"] for body in _Receiver.bodies} == sent
-    body = _Receiver.bodies[0]
+    hooked = _webhook_app(make_app, receiver.url, skip)
+    _send_one_of_each_origin(hooked, admin.id, receiver)
+    assert {body["origin"]["kind"] for body in receiver.bodies} == sent
+    body = receiver.bodies[0]
     assert body["event"] == "contact_created" and body["version"] == 1
     assert body["subject"] == {"type": "contact", "id": admin.id}
     with hooked.app_context(), unit_of_work():  # the skipped ones are done, not pending: nobody wants them
@@ -400,7 +385,7 @@ def test_a_company_given_to_someone_else_and_a_task_comment_emit_too(app, admin,
 def test_events_chosen_in_the_admin_form_are_sent_without_a_restart(app, admin, make_app, receiver):
     from core.services.platform import plugin_settings as saved_settings
 
-    hooked = _webhook_app(make_app, receiver, 'events = ["deal_won"]\n')
+    hooked = _webhook_app(make_app, receiver.url, 'events = ["deal_won"]\n')
 
     def send_contact_created() -> None:
         with hooked.app_context(), unit_of_work():
@@ -408,15 +393,15 @@ def test_events_chosen_in_the_admin_form_are_sent_without_a_restart(app, admin, 
             db.session.commit()
         for _ in range(30):
             wait_for_jobs(hooked)
-            if _Receiver.bodies:
+            if receiver.bodies:
                 break
             time.sleep(0.1)
 
     send_contact_created()
-    assert _Receiver.bodies == []  # not chosen: not sent
+    assert receiver.bodies == []  # not chosen: not sent
     with hooked.app_context(), unit_of_work():
         saved_settings.save_plugin(Actor(db.session.get(User, admin.id)), "webhooks",
                                    {"events": ["deal_won", "contact_created"]}, {})
         db.session.commit()
     send_contact_created()
-    assert [body["event"] for body in _Receiver.bodies] == ["contact_created"]
+    assert [body["event"] for body in receiver.bodies] == ["contact_created"]

@@ -23,6 +23,7 @@ from core.models import User
 from core.services.platform.context import Actor
 from core.services.work import deals, tasks
 from core.testing.fixtures import PROJECT_ROOT, wait_for_jobs
+from tests.loopback import HookReceiver
 
 SECRET = "whsec-test-0123456789"
 
@@ -35,32 +36,11 @@ def _plugins_file(tmp_path, extra: str) -> str:
     return str(path)
 
 
-class Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
-    fail_first = 0
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if Receiver.fail_first > 0:
-            Receiver.fail_first -= 1
-            self.send_response(503)
-        else:
-            Receiver.received.append((dict(self.headers), body))
-            self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def receiver():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    Receiver.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    hook = HookReceiver()
+    yield hook
+    hook.close()
 
 
 def _verify(header: str, body: bytes) -> bool:
@@ -70,7 +50,7 @@ def _verify(header: str, body: bytes) -> bool:
 
 
 def test_deal_won_reaches_the_webhook_signed(app, admin, make_app, tmp_path, receiver):
-    url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    url = receiver.url
     hooked = make_app(MAYAK_FETCH_ALLOW="127.0.0.1", MAYAK_TEST_WEBHOOK_SECRET=SECRET, MAYAK_PLUGINS_FILE=_plugins_file(
         tmp_path, f'[plugins.webhooks]\nurl = "{url}"\nsecret = {{ env = "MAYAK_TEST_WEBHOOK_SECRET" }}\n'
                   'events = ["deal_won"]\n'))
@@ -82,11 +62,11 @@ def test_deal_won_reaches_the_webhook_signed(app, admin, make_app, tmp_path, rec
         db.session.commit()
         deal_id = deal.id
     deadline = time.monotonic() + 15
-    while not Receiver.received and time.monotonic() < deadline:
+    while not receiver.received and time.monotonic() < deadline:
         wait_for_jobs(hooked)
         time.sleep(0.1)
-    assert len(Receiver.received) == 1, "only the subscribed event is sent"
-    headers, body = Receiver.received[0]
+    assert len(receiver.received) == 1, "only the subscribed event is sent"
+    headers, body = receiver.received[0]
     assert _verify(headers["X-Mayak-Signature"], body)
     assert not _verify(headers["X-Mayak-Signature"], body.replace(b"150000", b"1"))
     sent = json.loads(body)
@@ -157,10 +137,9 @@ def test_a_webhook_is_not_redirected_into_the_network(app, admin, make_app, tmp_
     delivery is refused there, the job records why, and the internal server never sees the event."""
     from core.models import JobRecord
 
-    Receiver.received = []
-    inner = _server("127.0.0.2", Receiver)
+    inner = HookReceiver("127.0.0.2")
     outer = _server("127.0.0.1", Redirector)
-    Redirector.to, Redirector.hits = f"http://127.0.0.2:{inner.server_address[1]}/steal", 0
+    Redirector.to, Redirector.hits = inner.url, 0
     try:
         hooked = make_app(MAYAK_FETCH_ALLOW="127.0.0.1", MAYAK_TEST_WEBHOOK_SECRET=SECRET,
                           MAYAK_PLUGINS_FILE=_plugins_file(tmp_path, _hook_settings(
@@ -179,12 +158,12 @@ def test_a_webhook_is_not_redirected_into_the_network(app, admin, make_app, tmp_
                                                                         JobRecord.error.is_not(None)))
             time.sleep(0.1)
         assert Redirector.hits >= 1, "the allowed receiver was asked"
-        assert Receiver.received == [], "the internal server behind the redirect never saw the event"
+        assert inner.received == [], "the internal server behind the redirect never saw the event"
         assert error is not None and "MAYAK_FETCH_ALLOW" in error and "127.0.0.2" in error
     finally:
-        for server in (inner, outer):
-            server.shutdown()
-            server.server_close()
+        inner.close()
+        outer.shutdown()
+        outer.server_close()
 
 
 class Mailbox:

@@ -98,9 +98,9 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def sign_in(page: Any, base: str) -> None:
+def sign_in(page: Any, base: str, email: str = EMAIL) -> None:
     page.goto(f"{base}/login")
-    page.fill("input[name=email]", EMAIL)
+    page.fill("input[name=email]", email)
     page.fill("input[name=password]", TEST_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
@@ -113,3 +113,14 @@ def watch(page: Any) -> list[str]:
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     return problems
+
+
+def signed_in_page(browser: Any, base: str, email: str, problems: list[str], *, expected_errors: str = "") -> Any:
+    """A new page in Russian at 1366 px, signed in as ``email``; console and page errors are appended to
+    ``problems`` (console messages containing ``expected_errors``, such as a form's deliberate 422, excepted)."""
+    page = browser.new_page(locale="ru-RU", viewport={"width": 1366, "height": 900})
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+            if msg.type == "error" and not (expected_errors and expected_errors in msg.text) else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    sign_in(page, base, email)
+    return page

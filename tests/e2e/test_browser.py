@@ -12,6 +12,7 @@ from werkzeug.serving import make_server
 from core import create_app
 from core.db import unit_of_work
 from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
+from tests.e2e.support import sign_in
 
 LEAD_FORM_KEY = "e2e-lead-form"
 pytestmark = pytest.mark.browser
@@ -44,14 +45,6 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-
-
-def _sign_in(page, live_server: str) -> None:
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", "boss@example.com")
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
 
 
 def test_sign_in_switch_to_russian_and_visit_every_page(live_server, browser):
@@ -95,7 +88,7 @@ def test_create_find_and_edit_a_contact(live_server, browser):
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
-    _sign_in(page, live_server)
+    sign_in(page, live_server, "boss@example.com")
 
     page.goto(f"{live_server}/contacts/new")
     page.fill("#last_name", "Браузеров")
@@ -125,7 +118,7 @@ def test_drag_a_deal_to_another_stage(live_server, browser):
     page = browser.new_page(locale="ru-RU")
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    _sign_in(page, live_server)
+    sign_in(page, live_server, "boss@example.com")
     page.goto(f"{live_server}/deals/")
     columns = page.locator(".kanban-cards")
     assert columns.count() == 6
@@ -154,7 +147,7 @@ def test_a_visitor_leaves_a_request_and_a_manager_accepts_it_in_russian(live_ser
     page = browser.new_page(locale="ru-RU")
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    _sign_in(page, live_server)
+    sign_in(page, live_server, "boss@example.com")
     page.goto(f"{live_server}/inbox/")
     item = page.locator("li.list-group-item", has_text="Иван Посетитель")
     assert "новый лид" in item.inner_text()
@@ -176,7 +169,7 @@ def test_import_a_messy_spreadsheet_in_russian_and_undo_it(live_server, browser,
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.on("dialog", lambda dialog: dialog.accept())
-    _sign_in(page, live_server)
+    sign_in(page, live_server, "boss@example.com")
     page.goto(f"{live_server}/contacts/")
     page.click("a:text-is('Импорт')")
     page.set_input_files("input[name=file]", str(path))

@@ -12,7 +12,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from core import create_app
-from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
+from core.testing.fixtures import TEST_CONFIG, app_environ, create_user, migrate_app
+from tests.e2e.support import signed_in_page
 
 pytestmark = pytest.mark.browser
 SMTP_PASSWORD = "пароль-от-почты-42"
@@ -33,23 +34,9 @@ def server(tmp_path_factory) -> Iterator[str]:
     httpd.shutdown()
 
 
-def _page(browser, server: str, email: str, problems: list[str]):  # type: ignore[no-untyped-def]
-    page = browser.new_page(locale="ru-RU", viewport={"width": 1366, "height": 900})
-    # a form with errors answers 422 on purpose (the browser logs it as a failed resource); anything else counts
-    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
-            if msg.type == "error" and "status of 422" not in msg.text else None)
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.goto(f"{server}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/")
-    return page
-
-
 def test_an_administrator_saves_the_smtp_settings_in_russian(server, browser, tmp_path):
     problems: list[str] = []
-    page = _page(browser, server, "boss@crm.local", problems)
+    page = signed_in_page(browser, server, "boss@crm.local", problems, expected_errors="status of 422")
     page.goto(f"{server}/admin/plugins")
     page.click("a:text-is('mail_notify')")
     page.wait_for_url(f"{server}/admin/plugins/mail_notify")
@@ -82,7 +69,7 @@ def test_an_administrator_saves_the_smtp_settings_in_russian(server, browser, tm
 
 def test_a_manager_turns_reminder_mails_off_in_the_profile(server, browser):
     problems: list[str] = []
-    page = _page(browser, server, "seller@crm.local", problems)
+    page = signed_in_page(browser, server, "seller@crm.local", problems, expected_errors="status of 422")
     page.goto(f"{server}/profile")
     section = page.locator("#user-plugin-settings")
     section.wait_for()  # loaded into the profile by htmx

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from core import create_app
-from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
+from core.testing.fixtures import TEST_CONFIG, app_environ, create_user, migrate_app
+from tests.e2e.support import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -40,11 +41,7 @@ def _zone_of(app, email: str) -> str | None:
 
 def _sign_in(browser, base: str, email: str, zone: str):
     page = browser.new_page(locale="ru-RU", timezone_id=zone)
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, email)
     return page
 
 

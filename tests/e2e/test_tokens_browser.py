@@ -14,7 +14,8 @@ from werkzeug.serving import make_server
 
 from core import create_app
 from core.db import unit_of_work
-from core.testing.fixtures import TEST_CONFIG, TEST_PASSWORD, app_environ, create_user, migrate_app
+from core.testing.fixtures import TEST_CONFIG, app_environ, create_user, migrate_app
+from tests.e2e.support import signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -46,21 +47,9 @@ def server(tmp_path_factory) -> Iterator[str]:
     httpd.shutdown()
 
 
-def _page(browser, server: str, email: str, problems: list[str]):  # type: ignore[no-untyped-def]
-    page = browser.new_page(locale="ru-RU", viewport={"width": 1366, "height": 900})
-    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.goto(f"{server}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/")
-    return page
-
-
 def test_create_use_and_revoke_a_token_in_the_profile(server, browser, tmp_path):
     problems: list[str] = []
-    page = _page(browser, server, "seller@crm.local", problems)
+    page = signed_in_page(browser, server, "seller@crm.local", problems)
     page.goto(f"{server}/profile")
     section = page.locator("#api-tokens")
     section.wait_for()  # loaded into the profile by htmx
@@ -88,7 +77,7 @@ def test_create_use_and_revoke_a_token_in_the_profile(server, browser, tmp_path)
 
 def test_administrator_sees_everyones_tokens(server, browser, tmp_path):
     problems: list[str] = []
-    page = _page(browser, server, "boss@crm.local", problems)
+    page = signed_in_page(browser, server, "boss@crm.local", problems)
     page.goto(f"{server}/admin/users")
     page.click("text=Токены API")
     page.wait_for_url(f"{server}/admin/tokens")

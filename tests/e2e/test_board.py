@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 from core import create_app
 from core.db import unit_of_work
 from core.testing.fixtures import TEST_CONFIG, app_environ, create_user, migrate_app
-from tests.e2e.test_browser import _sign_in
+from tests.e2e.support import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -62,7 +62,7 @@ def test_drag_to_next_stage_undo_then_lost_with_the_reason_modal(board_server, b
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
-    _sign_in(page, url)
+    sign_in(page, url, "boss@example.com")
     page.goto(f"{url}/deals/")
     card = page.locator(".kanban-card", has_text="Теплица")
     assert "Пётр Садовников" in card.inner_text() and "ООО «Дачник»" in card.inner_text()
@@ -117,7 +117,7 @@ def test_task_form_picks_the_client_by_typing_and_repeats_in_words(board_server,
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
-    _sign_in(page, url)
+    sign_in(page, url, "boss@example.com")
     page.goto(f"{url}/tasks/new")
     page.fill("#title", "Позвонить про теплицу")
     page.fill("#due_date", "2031-03-05")

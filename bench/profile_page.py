@@ -10,7 +10,6 @@ call tree is printed. ``--count`` prints the statements each request runs instea
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -18,16 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.run import csrf_token_of
 from bench.seed import PASSWORD, app_for
 
 
 def signed_in_client(app, email: str = "bench@example.com"):  # type: ignore[no-untyped-def]
     client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-        r'name="csrf_token" value="([^"]+)"', page)
-    assert token, "no CSRF token on the sign-in page"
-    answer = client.post("/login", data={"csrf_token": token.group(1), "email": email, "password": PASSWORD})
+    token = csrf_token_of(client.get("/login").get_data(as_text=True))
+    answer = client.post("/login", data={"csrf_token": token, "email": email, "password": PASSWORD})
     assert answer.status_code == 302, f"sign-in failed: {answer.status_code}"
     return client
 

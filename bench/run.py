@@ -56,6 +56,14 @@ def served(app_path: str, env: dict[str, str], workers: int = 1, threads: int = 
         proc.wait(timeout=20)
 
 
+def csrf_token_of(page: str) -> str:
+    """The CSRF token of the sign-in form on ``page``."""
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    token = token or re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token, "no CSRF token on the sign-in page"
+    return token.group(1)
+
+
 class Client:
     def __init__(self, port: int) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -76,10 +84,7 @@ class Client:
 
     def login(self, email: str) -> None:
         _s, page, _h = self.request("GET", "/login")
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-        token = token or re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert token, "no CSRF token on the sign-in page"
-        body = urllib.parse.urlencode({"csrf_token": token.group(1), "email": email, "password": PASSWORD})
+        body = urllib.parse.urlencode({"csrf_token": csrf_token_of(page), "email": email, "password": PASSWORD})
         status, _d, _h = self.request("POST", "/login", body)
         assert status == 302, f"sign-in failed: {status}"
 

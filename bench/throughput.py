@@ -31,7 +31,6 @@ from bench.run import Client, served
 
 LUA = r"""
 local threads = {}
-local counter = 0
 
 function setup(thread)
   thread:set("id", #threads)
@@ -40,7 +39,6 @@ end
 
 function init(args)
   bad = 0
-  statuses = {}
   made = 0
 end
 
@@ -59,13 +57,11 @@ end
 function response(status, headers, body)
   if status < 200 or status > 299 then
     bad = bad + 1
-    statuses[status] = (statuses[status] or 0) + 1
   end
 end
 
 function done(summary, latency, requests)
   local bad_total = 0
-  local seen = {}
   for _, thread in ipairs(threads) do
     bad_total = bad_total + thread:get("bad")
   end

@@ -208,8 +208,7 @@ def app(migrated_app: Flask) -> Iterator[Flask]:
     """The migrated app, emptied after the test. No app context is pushed: each request gets its own, as in
     production (use ``with app.app_context():`` for direct database work)."""
     yield migrated_app
-    wait_for_jobs(migrated_app)
-    wait_for_every_apps_jobs()
+    wait_for_every_apps_jobs()  # this app's and those of every app a test built, however it built them
     empty_tables(migrated_app)
 
 

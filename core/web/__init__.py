@@ -11,17 +11,17 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.db import db
 from core.extensions import csrf, login_manager
-from core.models import Role, User, utcnow
+from core.models import User, utcnow
 from core.plugins import facades
 from core.services.platform import audit
 from core.services.platform.access import AccessDenied, can
 from core.services.platform.params import BadParameter
+from core.services.users.rights_loading import with_rights
 from core.web.blueprints import core_blueprints
 from core.web.context import actor
 from core.web.converters import init_converters
@@ -37,11 +37,8 @@ def _load_user(token: str) -> User | None:
     user_id, _, session_token = token.partition(":")
     if not user_id.isdigit() or not session_token:
         return None
-    # one statement for the user, their teams, roles and grants: every request needs all four
-    user = db.session.execute(
-        select(User).where(User.id == int(user_id))
-        .options(joinedload(User.teams), joinedload(User.roles).joinedload(Role.grants))
-    ).unique().scalar_one_or_none()
+    user = db.session.execute(select(User).where(User.id == int(user_id)).options(*with_rights())
+                              ).unique().scalar_one_or_none()
     if user is None or not user.is_active or user.session_token != session_token:
         return None
     return user

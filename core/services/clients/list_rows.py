@@ -61,7 +61,7 @@ def contact_page(query: listing.ListQuery, user: User | None, shown: Iterable[st
     """A page of the contact list with what the ``shown`` columns need (``phone``, ``email``, ``company``,
     ``tags``; the rest are the contact's own columns)."""
     stmt, sort = listing.keyset_statement(listing.CONTACTS, select(*COLUMNS), query, user)
-    rows = [ContactRow(*row) for row in db.session.execute(stmt)]
+    rows = [ContactRow(**row._mapping) for row in db.session.execute(stmt)]  # fields named as the columns
     page = listing.cut(rows, query, sort)
     by_id = {row.id: row for row in page.rows}
     if not by_id:

@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload
 
 from core.db import db
-from core.models import ApiToken, Role, User, utcnow
+from core.models import ApiToken, User, utcnow
 from core.services.platform import access, audit
 from core.services.platform.context import Actor
 from core.services.platform.errors import ValidationError
 from core.services.users import throttle
+from core.services.users.rights_loading import with_rights
 
 PREFIX = "mk_"
 MAX_LENGTH = 100
@@ -127,10 +127,8 @@ def authenticate(token: str) -> Check:
         return Check(reason="missing")
     if not token.startswith(PREFIX) or len(token) > MAX_LENGTH or not token.isascii():
         return Check(reason="malformed")
-    # one statement for the token, its user and the user's teams, roles and grants: every request checks rights
-    owner = joinedload(ApiToken.user)
-    row = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token)).options(
-        owner.joinedload(User.teams), owner.joinedload(User.roles).joinedload(Role.grants))).unique().one_or_none()
+    row = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))
+                             .options(*with_rights(ApiToken.user))).unique().one_or_none()
     now = utcnow()
     if row is None:
         return Check(reason="unknown")

@@ -35,13 +35,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(app_path: str, env: dict[str, str], workers: int = 1, threads: int = 1):  # type: ignore[no-untyped-def]
+def served(app_path: str, env: dict[str, str], workers: int = 1, threads: int = 1,  # type: ignore[no-untyped-def]
+           worker_class: str = "gthread", server: str = "gunicorn"):
+    """Serve ``app_path`` on a free loopback port until the block ends.
+
+    ``server="gunicorn"``: gunicorn with ``deploy/gunicorn.conf.py``, as in production (its memory settling
+    included), with ``worker_class`` (``gthread``, ``sync``, …). ``server="mayak serve"``: the command ``make run``
+    starts (embedded mode: jobs and the scheduler in the web process when ``REDIS_URL`` is unset); only for
+    Mayak itself, not for the bare app."""
     port = free_port()
-    # deploy/gunicorn.conf.py as in production (its memory settling included)
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "deploy/gunicorn.conf.py"),
-                             "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}",
-                             "--access-logfile", "/dev/null", "--log-level", "warning", "--max-requests", "0", app_path],
-                            cwd=ROOT, env={**os.environ, **env})
+    if server == "mayak serve":
+        command = [str(ROOT / ".venv/bin/mayak"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", str(workers), "--threads", str(threads)]
+    else:
+        command = [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "deploy/gunicorn.conf.py"), "-k", worker_class,
+                   "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}",
+                   "--access-logfile", "/dev/null", "--log-level", "warning", "--max-requests", "0", app_path]
+    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

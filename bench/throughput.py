@@ -1,7 +1,8 @@
 """Pages a second under load: wrk against Mayak served by gunicorn, next to a bare Flask app served the same way.
 
     python bench/throughput.py --db postgresql+psycopg://postgres@127.0.0.1:5432/mayak_bench_1000000 \\
-        --label "PostgreSQL 1M" [--workers 4] [--threads 1] [--connections 8 32] [--seconds 30]
+        --label "PostgreSQL 1M" [--workers 4] [--threads 1] [--connections 8 32] [--seconds 30] \\
+        [--worker-class gthread|sync] [--server gunicorn|"mayak serve"]
 
 Scenarios: the contact list, a card, the deal board, my day (signed in as the benchmark admin) and creating a
 contact through the API (a bearer token; every request a new person). wrk (``apt-get install wrk``) runs with
@@ -10,6 +11,10 @@ fails the run, since a fast error page is not a fast page (connections the serve
 are counted and shown as socket errors). Each result carries the machine's load average before
 the run and the floor (the bare app) measured with the same settings; results are appended to
 ``bench/throughput.jsonl``.
+
+``--worker-class`` compares gunicorn's worker models (the bare app is served the same way); ``--server "mayak
+serve"`` measures the command ``make run`` starts instead of the production gunicorn file (the floor stays the bare
+app under gunicorn).
 """
 
 from __future__ import annotations
@@ -103,7 +108,7 @@ def api_token(env: dict[str, str]) -> str:
 
 
 def run(url: str, label: str, workers: int, threads: int, connections: list[int], seconds: int,
-        scenarios: list[str]) -> list[dict[str, object]]:
+        scenarios: list[str], worker_class: str = "gthread", server: str = "gunicorn") -> list[dict[str, object]]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     env = {"MAYAK_DATABASE_URL": url, "MAYAK_SECRET_KEY": "bench-" * 4, "MAYAK_INSTANCE_PATH": "/tmp/mayak-bench-run",
@@ -113,12 +118,14 @@ def run(url: str, label: str, workers: int, threads: int, connections: list[int]
         script = Path(folder) / "count.lua"
         script.write_text(LUA)
         floors = {}
-        with served("bench.bare:app", env, workers=workers, threads=threads) as port:
+        bare_class = worker_class if server == "gunicorn" else "gthread"
+        with served("bench.bare:app", env, workers=workers, threads=threads, worker_class=bare_class) as port:
             wrk(f"http://127.0.0.1:{port}/", connections[0], 3, {}, script)  # warm up
             for c in connections:
                 floors[c] = wrk(f"http://127.0.0.1:{port}/", c, seconds, {}, script)
         token = api_token(env)
-        with served("wsgi:app", env, workers=workers, threads=threads) as port:
+        with served("wsgi:app", env, workers=workers, threads=threads, worker_class=worker_class,
+                    server=server) as port:
             client = Client(port)
             client.login("bench@example.com")
             cookie = {"Cookie": client.cookie}
@@ -138,12 +145,13 @@ def run(url: str, label: str, workers: int, threads: int, connections: list[int]
                     load = os.getloadavg()[0]
                     figures = wrk(f"http://127.0.0.1:{port}{path}", c, seconds, headers, script, extra_env)
                     floor = floors[c]
-                    row = {"label": label, "scenario": name, "workers": workers, "threads": threads,
+                    row = {"label": label, "scenario": name, "server": server, "worker_class": worker_class,
+                           "workers": workers, "threads": threads,
                            "connections": c, "seconds": seconds, **figures,
                            "floor_per_second": floor["per_second"], "floor_p99_ms": floor["p99_ms"],
                            "load_before": round(load, 2), "cpus": os.cpu_count(), "at": time.strftime("%Y-%m-%d %H:%M")}
                     results.append(row)
-                    print(f"{label:16} {name:20} w{workers}×t{threads} c{c:<3} {figures['per_second']:8.1f}/s  "
+                    print(f"{label:16} {name:20} {server} {worker_class} w{workers}×t{threads} c{c:<3} {figures['per_second']:8.1f}/s  "
                           f"p50 {figures['p50_ms']:7.1f}  p95 {figures['p95_ms']:7.1f}  p99 {figures['p99_ms']:7.1f} ms"
                           f"  socket errors {figures['socket_errors']}   (floor {floor['per_second']:.0f}/s, load {load:.2f})",
                           flush=True)
@@ -161,8 +169,11 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class: gthread, sync, …")
+    parser.add_argument("--server", default="gunicorn", choices=["gunicorn", "mayak serve"])
     parser.add_argument("--scenario", action="append", dest="scenarios",
                         help="one of: contact list, card, deal board, my day, API create contact (default: all)")
     args = parser.parse_args()
     run(args.db, args.label, args.workers, args.threads, args.connections, args.seconds,
-        args.scenarios or ["contact list", "card", "deal board", "my day", "API create contact"])
+        args.scenarios or ["contact list", "card", "deal board", "my day", "API create contact"],
+        worker_class=args.worker_class, server=args.server)

@@ -84,12 +84,58 @@ def own_transactions(command: click.Command) -> click.Command:
     return command
 
 
+class _WholeTransaction:
+    """What :func:`savepoint` yields when the transaction had written nothing: undoing the block is undoing it all."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def rollback(self) -> None:
+        self._session.rollback()
+
+
 @contextmanager
-def savepoint() -> Iterator[SessionTransaction]:
+def savepoint() -> Iterator[SessionTransaction | _WholeTransaction]:
     """A SAVEPOINT inside the caller's transaction: an exception raised in the block (an ``IntegrityError`` on a
-    unique key, a refused row) undoes only the block's writes and propagates; the caller's earlier writes stay."""
-    with db.session.begin_nested() as nested:
+    unique key, a refused row) undoes only the block's writes and propagates; the caller's earlier writes stay.
+
+    When the transaction has written nothing yet (the usual single save of a request), there is nothing earlier to
+    keep: the block runs in the transaction itself and a failure rolls the transaction back, which saves the
+    SAVEPOINT and RELEASE statements. The yielded object's ``rollback()`` undoes the block either way."""
+    session = db.session()
+    if _nothing_written(session):
+        try:
+            yield _WholeTransaction(session)
+        except BaseException:
+            session.rollback()
+            raise
+        return
+    with session.begin_nested() as nested:
         yield nested
+
+
+_WROTE = "mayak.wrote"  # Connection.info: a write was sent in the connection's current transaction
+_WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "WITH", "CREATE", "DROP", "ALTER")
+
+
+def _nothing_written(session: Session) -> bool:
+    if session.new or session.deleted or session.dirty:
+        return False
+    if session.get_transaction() is None:
+        return True
+    return not session.connection().info.get(_WROTE)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_writes(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if not conn.info.get(_WROTE) and statement.lstrip()[:8].upper().startswith(_WRITES):
+        conn.info[_WROTE] = True
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _forget_writes(conn: Connection) -> None:
+    conn.info.pop(_WROTE, None)
 
 
 @event.listens_for(Engine, "savepoint")

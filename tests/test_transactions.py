@@ -18,6 +18,7 @@ from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.work import deals, inbox
 from core.testing.fixtures import post_form
+from tests.test_query_budget import counted
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -91,6 +92,62 @@ def test_refused_input_undoes_only_that_save(app, admin):
     with app.app_context(), unit_of_work():
         assert db.session.scalar(select(func.count(Company.id)).where(Company.name == "ООО «Зет»")) == 1
         assert db.session.scalar(select(func.count(Contact.id))) == 0
+
+
+def _refusals():  # type: ignore[no-untyped-def]
+    """Every save service that runs in core.db.savepoint(), each with input it refuses."""
+    from core.services.work import assignment, lead_forms, pipelines, tasks
+
+    return {
+        "contact": lambda actor: contacts.save(actor, None, {"first_name": "", "phones": []}),
+        "company": lambda actor: companies.save(actor, None, {"name": ""}),
+        "deal": lambda actor: deals.save(actor, None, {"title": ""}),
+        "task": lambda actor: tasks.save(actor, None, {"title": ""}),
+        "pipeline": lambda actor: pipelines.save(actor, None, {"name": ""}),
+        "assignment rule": lambda actor: assignment.save_rule(actor, None, {}),
+        "lead form": lambda actor: lead_forms.save(actor, None, {}),
+    }
+
+
+EARLIER_WRITES = {
+    "flushed": lambda: (db.session.add(Company(name="ООО «Раньше»")), db.session.flush()),
+    "pending": lambda: db.session.add(Company(name="ООО «Раньше»")),
+    "bulk": lambda: db.session.execute(db.insert(Company).values(name="ООО «Раньше»")),
+}
+
+
+@pytest.mark.parametrize("earlier", [None, *EARLIER_WRITES])
+@pytest.mark.parametrize("service", list(_refusals()))
+def test_every_refused_save_keeps_exactly_the_callers_earlier_writes(app, admin, service, earlier):
+    """Refused input undoes the save and nothing else, whether the caller wrote before (flushed, still pending in
+    the session, or a bulk statement) or not; the transaction stays usable and commits what is left. A save in a
+    transaction that wrote nothing runs without a SAVEPOINT (nothing earlier to keep)."""
+    from core.services.platform.errors import ValidationError
+
+    with app.app_context(), unit_of_work():
+        actor = _actor(admin.id)
+        if earlier is not None:
+            EARLIER_WRITES[earlier]()
+        with counted(app) as sent, pytest.raises((InvalidInput, ValidationError)):
+            _refusals()[service](actor)
+        companies.save(_actor(admin.id), None, {"name": "ООО «После»"})
+    with app.app_context():
+        names = set(db.session.scalars(select(Company.name)))
+        assert names == ({"ООО «После»"} if earlier is None else {"ООО «Раньше»", "ООО «После»"})
+        assert db.session.scalar(select(func.count(Contact.id))) == 0
+    if earlier is None:
+        assert not [s for s in sent if s.startswith("SAVEPOINT")], sent
+
+
+@pytest.mark.parametrize("earlier", [None, *EARLIER_WRITES])
+def test_a_save_opens_a_savepoint_only_when_there_are_earlier_writes_to_keep(app, admin, earlier):
+    with app.app_context(), unit_of_work():
+        actor = _actor(admin.id)
+        if earlier is not None:
+            EARLIER_WRITES[earlier]()
+        with counted(app) as sent:
+            contacts.save(actor, None, {"first_name": "Пётр", "phones": [{"raw": "+7 916 555-00-11"}]})
+    assert bool([s for s in sent if s.startswith("SAVEPOINT")]) == (earlier is not None), sent
 
 
 def test_services_leave_the_commit_to_the_caller(app, admin):

@@ -5,6 +5,7 @@ from core.models.api import ApiToken
 from core.models.audit import AuditEntry
 from core.models.auth import ThrottleCounter
 from core.models.base import Base, UTCDateTime, utcnow
+from core.models.cache import CacheGeneration
 from core.models.contacts import Company, Contact, ContactCompany, Email, Phone, Tag
 from core.models.custom_fields import CustomField
 from core.models.deals import Deal, DealItem, Payment, Pipeline, Stage, StageChange, StageTotal
@@ -27,6 +28,7 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "Base",
+    "CacheGeneration",
     "ChannelSetting",
     "Company",
     "Contact",

@@ -155,6 +155,7 @@ def migrated_app(database_url: str, tmp_path_factory: pytest.TempPathFactory, ma
 
 
 def empty_tables(app: Flask) -> None:
+    from core import reference_cache
     from core.services.users import accounts
 
     with app.app_context():
@@ -179,6 +180,7 @@ def empty_tables(app: Flask) -> None:
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()
+        reference_cache.forget_all()  # ids and tokens start again: nothing this process kept may match them
         accounts.ensure_default_roles(registry().permissions.values())
         db.session.commit()
         db.session.remove()

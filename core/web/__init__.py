@@ -10,7 +10,6 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -21,7 +20,7 @@ from core.plugins import facades
 from core.services.platform import audit
 from core.services.platform.access import AccessDenied, can
 from core.services.platform.params import BadParameter
-from core.services.users.rights_loading import with_rights
+from core.services.users import principals
 from core.web.blueprints import core_blueprints
 from core.web.context import actor
 from core.web.converters import init_converters
@@ -37,8 +36,7 @@ def _load_user(token: str) -> User | None:
     user_id, _, session_token = token.partition(":")
     if not user_id.isdigit() or not session_token:
         return None
-    user = db.session.execute(select(User).where(User.id == int(user_id)).options(*with_rights())
-                              ).unique().scalar_one_or_none()
+    user = principals.user(int(user_id))
     if user is None or not user.is_active or user.session_token != session_token:
         return None
     return user

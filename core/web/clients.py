@@ -6,15 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, request
-from sqlalchemy import select
-from sqlalchemy.orm import lazyload
 from werkzeug.datastructures import MultiDict
 
-from core.db import db
 from core.models import User
 from core.services.clients import custom_fields, listing
 from core.services.platform import views
 from core.services.platform.access import require
+from core.services.users import directory
+from core.services.users.directory import Person
 from core.web.context import actor, user
 from core.web.forms import EmptyForm
 from core.web.htmx import fragment, is_htmx, render
@@ -53,11 +52,9 @@ def values_from_form(entity: str, form: MultiDict[str, str], text_fields: tuple[
     return values
 
 
-def assignable_users() -> list[User]:
-    """Active users for owner pickers and names (without their teams and roles: not needed here)."""
-    return list(db.session.scalars(select(User).where(User.is_active.is_(True))
-                                   .options(lazyload(User.teams), lazyload(User.roles))
-                                   .order_by(User.full_name, User.email)))
+def assignable_users() -> list[Person]:
+    """Active users for owner pickers and names."""
+    return directory.active_people()
 
 
 def list_query(spec: listing.EntityList | None = None) -> listing.ListQuery:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from core.db import db
 from core.models import CustomField
 from core.models.custom_fields import FIELD_TYPES
+from core.reference_cache import CUSTOM_FIELDS, cached, detached_session
 from core.services.platform import audit
 from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput, ValidationError
@@ -24,10 +25,18 @@ KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 
 
 def definitions(entity: str, *, include_inactive: bool = False) -> list[CustomField]:
+    """The fields of ``entity`` in their order. The active ones (what forms, lists and validation use) come from
+    the process's memory and are shared, read-only objects; ``include_inactive`` (the admin page, which edits
+    them) reads the request's own."""
     stmt = select(CustomField).where(CustomField.entity == entity).order_by(CustomField.position, CustomField.id)
-    if not include_inactive:
-        stmt = stmt.where(CustomField.active.is_(True))
-    return list(db.session.scalars(stmt))
+    if include_inactive:
+        return list(db.session.scalars(stmt))
+
+    def load() -> tuple[CustomField, ...]:
+        with detached_session() as session:
+            return tuple(session.scalars(stmt.where(CustomField.active.is_(True))))
+
+    return list(cached(CUSTOM_FIELDS, ("active", entity), load))
 
 
 def slug(label: str) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 
 from core.db import db
 from core.models import SavedView
+from core.reference_cache import SAVED_VIEWS, cached, detached_session
 from core.services.platform import audit
 from core.services.platform.access import can
 from core.services.platform.context import Actor
@@ -20,10 +21,15 @@ ALLOWED_KEYS = 40
 
 
 def for_user(actor: Actor, entity: str) -> list[SavedView]:
-    return list(db.session.scalars(
-        select(SavedView).where(SavedView.entity == entity,
-                                or_(SavedView.owner_id == actor.user_id, SavedView.shared.is_(True)))
-        .order_by(SavedView.shared, SavedView.name)))
+    """``actor``'s own and the shared views of ``entity``: shared, read-only objects from the process's memory."""
+    def load() -> tuple[SavedView, ...]:
+        with detached_session() as session:
+            return tuple(session.scalars(
+                select(SavedView).where(SavedView.entity == entity,
+                                        or_(SavedView.owner_id == actor.user_id, SavedView.shared.is_(True)))
+                .order_by(SavedView.shared, SavedView.name)))
+
+    return list(cached(SAVED_VIEWS, (entity, actor.user_id), load))
 
 
 def save(actor: Actor, entity: str, name: str, params: dict[str, Any], shared: bool) -> SavedView:

@@ -21,8 +21,7 @@ from core.models import ApiToken, User, utcnow
 from core.services.platform import access, audit
 from core.services.platform.context import Actor
 from core.services.platform.errors import ValidationError
-from core.services.users import throttle
-from core.services.users.rights_loading import with_rights
+from core.services.users import principals, throttle
 
 PREFIX = "mk_"
 MAX_LENGTH = 100
@@ -127,8 +126,7 @@ def authenticate(token: str) -> Check:
         return Check(reason="missing")
     if not token.startswith(PREFIX) or len(token) > MAX_LENGTH or not token.isascii():
         return Check(reason="malformed")
-    row = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))
-                             .options(*with_rights(ApiToken.user))).unique().one_or_none()
+    row = principals.token(_digest(token))
     now = utcnow()
     if row is None:
         return Check(reason="unknown")

@@ -9,8 +9,9 @@ contact through the API (a bearer token; every request a new person). wrk (``apt
 2 threads and each number of connections; a Lua script counts every answer that is not 2xx, and any such answer
 fails the run, since a fast error page is not a fast page (connections the server dropped or that timed out
 are counted and shown as socket errors). Each result carries the machine's load average before
-the run and the floor (the bare app) measured with the same settings; results are appended to
-``bench/throughput.jsonl``.
+the run, the floor (the bare app) measured with the same settings, and where the CPU went: milliseconds a request
+spent by the app's processes, PostgreSQL's, wrk and everything else, and the share of the machine left idle
+(from ``/proc``); results are appended to ``bench/throughput.jsonl``.
 
 ``--worker-class`` compares gunicorn's worker models (the bare app is served the same way); ``--server "mayak
 serve"`` measures the command ``make run`` starts instead of the production gunicorn file (the floor stays the bare
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -81,13 +83,53 @@ end
 """
 
 
+APP_COMMANDS = ("gunicorn", "mayak")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far: by the served app's processes, by PostgreSQL's, by every other process, by this
+    process's finished children (wrk), and by the whole machine (busy and idle, all cores)."""
+    groups = {"app": 0.0, "postgres": 0.0, "other": 0.0}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        used = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+        group = "app" if comm in APP_COMMANDS else "postgres" if comm == "postgres" else "other"
+        groups[group] += used
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    groups["wrk"] = children.ru_utime + children.ru_stime
+    first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(x) for x in first]
+    groups["machine_idle"] = (ticks[3] + ticks[4]) / TICK  # idle, iowait
+    groups["machine_total"] = sum(ticks[:8]) / TICK
+    return groups
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    """Milliseconds of CPU each request cost each group during a run, and the share of the machine left idle."""
+    spent = {name: after[name] - before[name] for name in before}
+    shares = {f"cpu_ms_{name}": round(spent[name] * 1000 / max(requests, 1), 2)
+              for name in ("app", "postgres", "wrk", "other")}
+    shares["idle_share"] = round(spent["machine_idle"] / max(spent["machine_total"], 1e-9), 3)
+    return shares
+
+
 def wrk(url: str, connections: int, seconds: int, headers: dict[str, str], script: Path,
         env: dict[str, str] | None = None) -> dict[str, float]:
     command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script)]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
+    before = cpu_seconds()
     ran = subprocess.run([*command, url], capture_output=True, text=True, check=True,
                          env={**os.environ, **(env or {})})
+    after = cpu_seconds()
     output = ran.stdout + ran.stderr
     line = next((x for x in output.splitlines() if x.startswith("WRKJSON ")), None)
     if line is None:
@@ -96,6 +138,7 @@ def wrk(url: str, connections: int, seconds: int, headers: dict[str, str], scrip
     if figures["non_2xx"]:
         raise SystemExit(f"{url}: {figures['non_2xx']} answers were not 2xx: the figures would not be of the page")
     figures["per_second"] = round(figures["requests"] / figures["seconds"], 1)
+    figures.update(cpu_per_request(before, after, int(figures["requests"])))
     return figures
 
 
@@ -153,8 +196,10 @@ def run(url: str, label: str, workers: int, threads: int, connections: list[int]
                     results.append(row)
                     print(f"{label:16} {name:20} {server} {worker_class} w{workers}×t{threads} c{c:<3} {figures['per_second']:8.1f}/s  "
                           f"p50 {figures['p50_ms']:7.1f}  p95 {figures['p95_ms']:7.1f}  p99 {figures['p99_ms']:7.1f} ms"
-                          f"  socket errors {figures['socket_errors']}   (floor {floor['per_second']:.0f}/s, load {load:.2f})",
-                          flush=True)
+                          f"  socket errors {figures['socket_errors']}   (floor {floor['per_second']:.0f}/s, load {load:.2f})"
+                          f"\n{'':38}CPU ms a request: app {figures['cpu_ms_app']}, PostgreSQL "
+                          f"{figures['cpu_ms_postgres']}, wrk {figures['cpu_ms_wrk']}, other {figures['cpu_ms_other']};"
+                          f" machine idle {figures['idle_share']:.0%}", flush=True)
     with open(ROOT / "bench" / "throughput.jsonl", "a", encoding="utf-8") as fh:
         for row in results:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")

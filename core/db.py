@@ -103,7 +103,7 @@ def savepoint() -> Iterator[SessionTransaction | _WholeTransaction]:
     keep: the block runs in the transaction itself and a failure rolls the transaction back, which saves the
     SAVEPOINT and RELEASE statements. The yielded object's ``rollback()`` undoes the block either way."""
     session = db.session()
-    if _nothing_written(session):
+    if nothing_written(session):
         try:
             yield _WholeTransaction(session)
         except BaseException:
@@ -118,7 +118,8 @@ _WROTE = "mayak.wrote"  # Connection.info: a write was sent in the connection's 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "WITH", "CREATE", "DROP", "ALTER")
 
 
-def _nothing_written(session: Session) -> bool:
+def nothing_written(session: Session) -> bool:
+    """Whether ``session``'s transaction has sent no write and holds none waiting to be flushed."""
     if session.new or session.deleted or session.dirty:
         return False
     if session.get_transaction() is None:

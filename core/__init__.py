@@ -17,10 +17,20 @@ __version__ = "0.1.0"
 SETTINGS_KEY = "mayak.settings"
 
 
+# Connections a process keeps open: one per thread that works at once (mayak serve's 8 web threads, the job thread
+# and the scheduler). With fewer (SQLAlchemy's default is 5), the connections beyond them were opened and closed for
+# every request: a new PostgreSQL backend, or SQLite's pragmas run again, per page.
+POOL_SIZE = 10
+
+
 def _engine_options(database_url: str) -> dict[str, Any]:
-    if make_url(database_url).get_backend_name() == "sqlite":
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_recycle": 1800}
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        options: dict[str, Any] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        if url.database not in (None, "", ":memory:"):  # a file: a queue of connections (memory: one, shared)
+            options["pool_size"] = POOL_SIZE
+        return options
+    return {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": POOL_SIZE}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

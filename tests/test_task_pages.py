@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from core.db import db, unit_of_work
@@ -157,3 +158,36 @@ def test_sales_cannot_see_a_colleagues_day(app, make_user, client, login):
     assert client.get(f"/tasks/?owner={other.id}").status_code == 403
     assert client.get("/tasks/team").status_code == 403
     assert client.get("/tasks/handover").status_code == 403
+
+
+@pytest.mark.parametrize("section", ["overdue", "today", "upcoming", "undated"])
+def test_my_day_names_what_each_task_is_about_in_every_section(app, admin, admin_client, section):
+    """The names of a task's contact, company and deal are read with the section's own statement (no second
+    statement per page), and each is a link, in whichever section the task falls."""
+    from core.services.clients import companies, contacts
+    from core.services.work import deals
+
+    now = datetime.now(UTC)
+    due = {"overdue": None, "today": None, "upcoming": now + timedelta(days=2), "undated": None}[section]
+    with app.app_context(), unit_of_work():
+        actor = Actor(db.session.get(User, admin.id))
+        firm = companies.save(actor, None, {"name": "ООО «Северный ветер»"})
+        person = contacts.save(actor, None, {"first_name": "Глеб", "last_name": "Ершов"})
+        pipeline = deals.ensure_default_pipeline()
+        deal = deals.save(actor, None, {"title": "Поставка турбин", "pipeline_id": pipeline.id, "amount": "10"})
+        task = tasks.save(actor, None, {"title": "Обсудить сроки", "contact_id": person.id, "company_id": firm.id,
+                                        "deal_id": deal.id, "due_at": due.isoformat() if due else None})
+        if section in ("overdue", "today"):
+            moment = now - timedelta(minutes=30) if section == "overdue" else now + timedelta(minutes=1)
+            db.session.execute(Task.__table__.update().where(Task.id == task.id).values(due_at=moment))
+        ids = (person.id, firm.id, deal.id)
+        zone = tasks.zone_of(actor.user)
+    if section == "today" and (now + timedelta(minutes=1)).astimezone(zone).date() != now.astimezone(zone).date():
+        pytest.skip("the day ends within the minute")
+    with app.app_context():
+        day = tasks.my_day(Actor(db.session.get(User, admin.id)))
+        assert [row.title for row in getattr(day, section)] == ["Обсудить сроки"]
+    page = admin_client.get("/tasks/").text
+    assert f'href="/contacts/{ids[0]}">Ершов Глеб</a>' in page or f'href="/contacts/{ids[0]}">Глеб Ершов</a>' in page
+    assert f'href="/companies/{ids[1]}">ООО «Северный ветер»</a>' in page
+    assert f'href="/deals/{ids[2]}">Поставка турбин</a>' in page

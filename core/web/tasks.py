@@ -51,8 +51,7 @@ def index():  # type: ignore[no-untyped-def]
     if owner_id != actor().user_id and scope_for(user(), "view", "task") in (None, "own"):
         abort(403)
     day = tasks.my_day(actor(), owner_id)
-    return render("tasks/day.html", day=day, owner=owner, names=_names(), form=EmptyForm(),
-                  links=labels.linked_names([*day.overdue, *day.today, *day.upcoming, *day.undated]))
+    return render("tasks/day.html", day=day, owner=owner, names=_names(), form=EmptyForm(), links=day.links)
 
 
 

@@ -186,7 +186,7 @@ def day_tasks(actor: Actor, owner_id: int) -> list[Task]:
     list on screen when the export is asked from that page."""
     from core.services.work import tasks
 
-    day = tasks.my_day(actor, owner_id)
+    day = tasks.my_day(actor, owner_id, entities=True)
     return [*day.overdue, *day.today, *day.upcoming, *day.undated]
 
 

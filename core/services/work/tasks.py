@@ -6,13 +6,13 @@ do it); permissions on entity ``task`` use that owner like any other record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, literal, or_, select, true, union_all, update
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import Bundle, lazyload
 
 from core.db import db, savepoint
 from core.models import Company, Contact, Deal, Task, TaskComment, User, utcnow
@@ -277,14 +277,24 @@ def delete(actor: Actor, task: Task) -> None:
 # --- views -----------------------------------------------------------------------------------------------
 
 
+# What a task row shows (tasks/_row.html): a page of them is read as rows, not entities
+TASK_ROW = Bundle("task", Task.id, Task.title, Task.status, Task.priority, Task.due_at, Task.contact_id,
+                  Task.company_id, Task.deal_id)
+
+
 @dataclass
 class Day:
-    overdue: list[Task]
-    today: list[Task]
-    upcoming: list[Task]
-    undated: list[Task]
+    """One person's open tasks by section, as rows of :data:`TASK_ROW` (entities when asked for), with the names
+    of the contacts, companies and deals they are about (:func:`core.services.clients.labels.linked_names`' shape)
+    read in the same statements."""
+
+    overdue: list[Any]
+    today: list[Any]
+    upcoming: list[Any]
+    undated: list[Any]
     done_today: int
     limit: int = 50
+    links: dict[str, dict[int, str]] = field(default_factory=lambda: {"contact": {}, "company": {}, "deal": {}})
 
 
 def _open_tasks(actor: Actor) -> Any:
@@ -292,25 +302,43 @@ def _open_tasks(actor: Actor) -> Any:
     return filter_query(actor.user, "view", ENTITY, stmt, Task.owner_id)
 
 
-def my_day(actor: Actor, owner_id: int | None = None, now: datetime | None = None, limit: int = 50) -> Day:
+def my_day(actor: Actor, owner_id: int | None = None, now: datetime | None = None, limit: int = 50, *,
+           entities: bool = False) -> Day:
     """The open tasks of ``owner_id`` (the actor by default): overdue, due today, the next days, undated — up to
-    ``limit`` in each, every section one range of the (owner, due time) index."""
+    ``limit`` in each, every section one range of the (owner, due time) index, with the names of what each task is
+    about joined in. Rows of :data:`TASK_ROW` for the page; ``entities`` for whole tasks (the export)."""
     now = now or utcnow()
     owner_id = owner_id or actor.user_id
     owner = db.session.get(User, owner_id) if owner_id != actor.user_id else actor.user
     start, end = day_bounds(local_today(owner, now), zone_of(owner))
     horizon = end + timedelta(days=UPCOMING_DAYS)
-    base = _open_tasks(actor).where(Task.owner_id == owner_id)
+    links: dict[str, dict[int, str]] = {"contact": {}, "company": {}, "deal": {}}
+    columns = (Task if entities else TASK_ROW, Contact.first_name, Contact.middle_name, Contact.last_name,
+               Company.name, Deal.title)
+    base = (filter_query(actor.user, "view", ENTITY, select(*columns), Task.owner_id)
+            .where(Task.deleted_at.is_(None), Task.status == "open", Task.owner_id == owner_id)
+            .outerjoin(Contact, Contact.id == Task.contact_id).outerjoin(Company, Company.id == Task.company_id)
+            .outerjoin(Deal, Deal.id == Task.deal_id))
 
-    def section(*conditions: Any) -> list[Task]:
-        return list(db.session.scalars(base.where(*conditions).order_by(Task.due_at, Task.id).limit(limit)))
+    def section(*conditions: Any, order: tuple[Any, ...] = (Task.due_at, Task.id)) -> list[Any]:
+        shown = []
+        for task, first, middle, last, company, deal in db.session.execute(
+                base.where(*conditions).order_by(*order).limit(limit)):
+            shown.append(task)
+            if task.contact_id:
+                links["contact"][task.contact_id] = Contact.name_of(first or "", middle or "", last or "")
+            if task.company_id and company is not None:
+                links["company"][task.company_id] = company
+            if task.deal_id and deal is not None:
+                links["deal"][task.deal_id] = deal
+        return shown
 
     done_today = db.session.scalar(select(func.count(Task.id)).where(
         Task.owner_id == owner_id, Task.status == "done", Task.completed_at >= start)) or 0
     return Day(overdue=section(Task.due_at < now), today=section(Task.due_at >= now, Task.due_at < end),
                upcoming=section(Task.due_at >= end, Task.due_at < horizon),
-               undated=list(db.session.scalars(base.where(Task.due_at.is_(None)).order_by(Task.id).limit(limit))),
-               done_today=done_today, limit=limit)
+               undated=section(Task.due_at.is_(None), order=(Task.id,)),
+               done_today=done_today, limit=limit, links=links)
 
 
 TEAM_COUNT_CAP = 999

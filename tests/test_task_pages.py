@@ -64,7 +64,9 @@ def test_one_task_form_sets_a_repeating_task_with_client_deal_assignee_and_remin
                   'name="remind_minutes"', 'name="repeat"', 'name="month_day"', 'name="count"', 'name="until"'):
         assert field in form, field
     assert 'name="rrule"' not in form and "FREQ=" not in form  # nobody types RRULE text
-    start = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    # the series starts on the 1st of next month, so its first task (the 5th) is 5–35 days away, within the 40 days
+    # shown ahead, whatever today's date (starting tomorrow, a quarter on the 5th was months away after the 5th)
+    start = ((datetime.now(UTC).replace(day=1) + timedelta(days=32)).replace(day=1)).strftime("%Y-%m-%d")
     fields = {"title": "Сверка актов", "due_date": start, "due_time": "10:00", "owner_id": helper.id,
               "contact_id": client_id, "deal_id": deal_id, "remind_minutes": "60", "remind_via": ["app", "email"],
               "repeat": "quarterly", "month_day": "5", "ends": "count", "count": "8", "lead_days": "40"}

@@ -87,7 +87,9 @@ def create_app(
 
     Raises :class:`core.errors.StartupError` with one line when anything is misconfigured.
     """
-    from core import hooks, jobs
+    # reference_cache: its listeners replace the generation tokens on every write, in every process that builds the
+    # app (a worker or a command that changes a user must tell the web processes)
+    from core import hooks, jobs, reference_cache  # noqa: F401
     from core.api.app import init_api
     from core.db import db
     from core.i18n import init_i18n, installation_defaults

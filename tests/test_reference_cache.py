@@ -163,3 +163,28 @@ def test_reading_tokens_alone_writes_nothing(app, admin, admin_client):
     with counted(app) as statements:
         admin_client.get("/contacts/")
     assert not [s for s in statements if "cache_generation" in s and not s.lstrip().startswith("SELECT")]
+
+
+def test_a_token_revoked_by_a_command_in_another_process_is_refused_here(app, admin, database_url, tmp_path):
+    """A separate process (the ``mayak`` command, as an admin would run it on another host) builds its own app: its
+    write replaces the token as the web process's writes do."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from core.testing.fixtures import app_environ
+
+    with app.app_context(), unit_of_work():
+        secret = tokens.create(_as(app, admin.id), db.session.get(User, admin.id), "cache")
+        token_id = db.session.scalar(select(ApiToken.id))
+    headers = {"Authorization": f"Bearer {secret}"}
+    api = app.test_client()
+    api.get("/api/v1/contacts", headers=headers)
+    assert api.get("/api/v1/contacts", headers=headers).status_code == 200
+    mayak = Path(sys.executable).with_name("mayak")
+    env = {**os.environ, **app_environ(database_url, tmp_path / "other-host")}
+    done = subprocess.run([str(mayak), "users", "token", "revoke", str(token_id)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert api.get("/api/v1/contacts", headers=headers).status_code == 401

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 
+import core.services.telephony.calls  # noqa: F401 -- registers the inbox's sorting listener for calls
 from core.jobs import JobContext
 from core.models import User
 from core.plugins import hookimpl
@@ -110,6 +111,18 @@ def _webhook_purge_job(ctx: object) -> dict[str, int]:
     return webhooks.purge_job(ctx)
 
 
+def _recording_job(ctx: object, call_id: int) -> dict[str, str]:
+    from core.services.telephony import recordings
+
+    return {"result": recordings.fetch(call_id)}
+
+
+def _recordings_job(ctx: object) -> dict[str, int]:
+    from core.services.telephony import recordings
+
+    return recordings.fetch_due()
+
+
 @hookimpl
 def register_jobs() -> list[JobSpec]:
     return [
@@ -126,6 +139,11 @@ def register_jobs() -> list[JobSpec]:
         JobSpec("core.webhook", _webhook_job, timeout=300, max_attempts=3, label=_l("Handle a webhook delivery")),
         JobSpec("core.webhook_purge", _webhook_purge_job, timeout=1800, max_attempts=2,
                 label=_l("Delete old webhook deliveries")),
+        # a recording not ready yet is retried by the sweep below, with growing pauses, not by job attempts
+        JobSpec("core.fetch_recording", _recording_job, timeout=600, max_attempts=1,
+                label=_l("Download a call recording")),
+        JobSpec("core.recordings", _recordings_job, timeout=1800, max_attempts=1,
+                label=_l("Download call recordings that were not ready")),
     ]
 
 
@@ -137,6 +155,7 @@ def register_schedules() -> list[ScheduleSpec]:
         ScheduleSpec("core.task_recurrence", "core.task_recurrence", every=600),
         ScheduleSpec("core.import_files", "core.import_files", every=6 * 3600),
         ScheduleSpec("core.webhook_purge", "core.webhook_purge", every=6 * 3600),
+        ScheduleSpec("core.recordings", "core.recordings", every=30),
     ]
 
 
@@ -221,18 +240,11 @@ def register_channels() -> list[ChannelSpec]:
 
 @hookimpl(trylast=True)
 def route_call(call: IncomingCall) -> RouteAnswer | None:
-    """A known caller rings the manager who owns them first; an unknown caller is left to the PBX's scenario.
-    The telephony plugin turns the user ids into its extensions (each manager's extension is a per-user setting)."""
-    from core.db import db
-    from core.services.work import inbox
+    """A known caller rings the manager who owns them first (their extension, and their user id for PBXs that
+    route by user); an unknown caller, or one whose manager is away, is left to the PBX's scenario."""
+    from core.services.telephony import routing
 
-    contact = inbox.find_client(call.from_number, "") if call.from_number else None
-    if contact is None or contact.owner_id is None:
-        return None
-    owner = db.session.get(User, contact.owner_id)
-    if owner is None or not owner.is_active:
-        return None
-    return RouteAnswer(user_ids=(contact.owner_id,), caller_name=contact.display_name)
+    return routing.owner_first(call)
 
 
 @hookimpl(trylast=True)

@@ -6,6 +6,7 @@ from core.models.audit import AuditEntry
 from core.models.auth import ThrottleCounter
 from core.models.base import Base, UTCDateTime, utcnow
 from core.models.cache import CacheGeneration
+from core.models.calls import Call, OwnNumber
 from core.models.contacts import Company, Contact, ContactCompany, Email, Phone, Tag
 from core.models.custom_fields import CustomField
 from core.models.deals import Deal, DealItem, Payment, Pipeline, Stage, StageChange, StageTotal
@@ -29,6 +30,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "CacheGeneration",
+    "Call",
     "ChannelSetting",
     "Company",
     "Contact",
@@ -46,6 +48,7 @@ __all__ = [
     "LeadForm",
     "Notification",
     "OutboxEvent",
+    "OwnNumber",
     "OwnerChange",
     "Payment",
     "Phone",

@@ -47,6 +47,9 @@ class User(Base):
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the user's internal number on the PBX ("101"): whom a call to this extension is for, and whose phone
+    # rings first for a click-to-call; unique among users
+    extension: Mapped[str | None] = mapped_column(String(20), unique=True)
 
     teams: Mapped[list[Team]] = relationship(secondary=team_members, back_populates="members", lazy="selectin")
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")

@@ -531,6 +531,70 @@ class LeadAssigned(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CallStarted(Event):
+    name = "call_started"
+    subject_type = "call"
+    description = _l("A call began to ring: a client calling in, or a manager's click-to-call.")
+    direction: str
+    provider: str = ""
+    client_number: str | None = None
+    user_id: int | None = None
+    extension: str = ""
+    contact_id: int | None = None
+    company_id: int | None = None
+    deal_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallAnswered(Event):
+    name = "call_answered"
+    subject_type = "call"
+    description = _l("Somebody answered a call: the manager for an incoming call, the client for an outgoing one.")
+    direction: str
+    user_id: int | None = None
+    extension: str = ""
+    contact_id: int | None = None
+    wait_seconds: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallEnded(Event):
+    name = "call_ended"
+    subject_type = "call"
+    description = _l("A call ended, with its outcome (answered, missed, no_answer, busy, failed) and talk time.")
+    direction: str
+    outcome: str
+    user_id: int | None = None
+    contact_id: int | None = None
+    company_id: int | None = None
+    deal_id: int | None = None
+    wait_seconds: int | None = None
+    talk_seconds: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallMissed(Event):
+    name = "call_missed"
+    subject_type = "call"
+    description = _l("An incoming call from a client ended unanswered; the call-back task is named when one was set.")
+    client_number: str | None = None
+    user_id: int | None = None
+    contact_id: int | None = None
+    task_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordingReady(Event):
+    name = "recording_ready"
+    subject_type = "call"
+    description = _l("A call's recording was downloaded into the CRM's file storage.")
+    attachment_id: int
+    contact_id: int | None = None
+    company_id: int | None = None
+    duration: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ImportFinished(Event):
     name = "import_finished"
     subject_type = "import_batch"
@@ -564,6 +628,7 @@ CORE_EVENTS: tuple[type[Event], ...] = (
     DealCreated, DealUpdated, DealReassigned, DealStageChanged, DealWon, DealLost,
     TaskCreated, TaskUpdated, TaskReassigned, TaskCompleted, TaskDeleted, TaskOverdue,
     InboxItemReceived, InboxItemUpdated, InboxItemAccepted, InboxItemRejected, LeadAssigned,
+    CallStarted, CallAnswered, CallEnded, CallMissed, RecordingReady,
     ImportFinished, ImportUndone,
 )
 
@@ -593,6 +658,10 @@ __all__ = [
     "EVENTS",
     "ORIGIN_KINDS",
     "SYSTEM_ORIGIN",
+    "CallAnswered",
+    "CallEnded",
+    "CallMissed",
+    "CallStarted",
     "CompanyCreated",
     "CompanyDeleted",
     "CompanyMerged",
@@ -627,6 +696,7 @@ __all__ = [
     "LeadAssigned",
     "NoteAdded",
     "Origin",
+    "RecordingReady",
     "TaskCompleted",
     "TaskCreated",
     "TaskDeleted",

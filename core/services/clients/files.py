@@ -9,7 +9,7 @@ import os
 import tempfile
 import unicodedata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -24,7 +24,8 @@ from core.services.platform.errors import InvalidInput
 
 MAX_BYTES = 25 * 1024 * 1024
 CHUNK = 64 * 1024
-PREVIEWABLE = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
+PREVIEWABLE = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "audio/mpeg", "audio/wav",
+               "audio/ogg"}
 
 
 def storage_root() -> Path:
@@ -45,6 +46,12 @@ def sniff(head: bytes) -> str:
         return "image/webp"
     if head.startswith(b"%PDF-"):
         return "application/pdf"
+    if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return "audio/mpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"OggS"):
+        return "audio/ogg"
     return "application/octet-stream"
 
 
@@ -69,10 +76,17 @@ def safe_name(name: str | None) -> str:
     return text or "file"
 
 
-def store(actor: Actor, *, stream: IO[bytes], filename: str, contact: Any = None, company: Any = None) -> Attachment:
-    target = contact or company
-    entity = "contact" if contact is not None else "company"
-    require(actor.user, "edit", entity, target)
+class Blob(NamedTuple):
+    """A file written into the storage: where (its SHA-256), how big, and its type from its first bytes."""
+
+    sha256: str
+    size: int
+    content_type: str
+
+
+def write_blob(stream: IO[bytes], *, limit: int = MAX_BYTES) -> Blob:
+    """Copy ``stream`` into the storage under its SHA-256 (a file stored twice is kept once); refuses a file
+    larger than ``limit`` or empty (:class:`InvalidInput`), leaving nothing behind."""
     digest = hashlib.sha256()
     size = 0
     root = storage_root()
@@ -82,10 +96,10 @@ def store(actor: Actor, *, stream: IO[bytes], filename: str, contact: Any = None
             if not head:
                 head = chunk[:16]
             size += len(chunk)
-            if size > MAX_BYTES:
+            if size > limit:
                 tmp.close()
                 os.unlink(tmp.name)
-                raise InvalidInput({"file": _l("The file is larger than %(mb)d MB.", mb=MAX_BYTES // 1024 // 1024)})
+                raise InvalidInput({"file": _l("The file is larger than %(mb)d MB.", mb=limit // 1024 // 1024)})
             digest.update(chunk)
             tmp.write(chunk)
     if size == 0:
@@ -95,13 +109,29 @@ def store(actor: Actor, *, stream: IO[bytes], filename: str, contact: Any = None
     final = root / sha[:2] / sha
     final.parent.mkdir(exist_ok=True)
     os.replace(tmp.name, final)
+    return Blob(sha, size, sniff(head))
+
+
+def attach_blob(activity_id: int, blob: Blob, filename: str) -> Attachment:
+    """A stored file attached to a timeline entry, without a permission check (the system's own files: a call's
+    recording); joins the caller's transaction."""
+    attachment = Attachment(activity_id=activity_id, filename=safe_name(filename), content_type=blob.content_type,
+                            size=blob.size, sha256=blob.sha256)
+    db.session.add(attachment)
+    db.session.flush()
+    return attachment
+
+
+def store(actor: Actor, *, stream: IO[bytes], filename: str, contact: Any = None, company: Any = None) -> Attachment:
+    target = contact or company
+    entity = "contact" if contact is not None else "company"
+    require(actor.user, "edit", entity, target)
+    blob = write_blob(stream)
     name = safe_name(filename)
     entry = timeline.record(kind="file", contact_id=contact.id if contact else None,
                             company_id=company.id if company else None, author_id=actor.user_id, title=name)
-    attachment = Attachment(activity_id=entry.id, filename=name, content_type=sniff(head), size=size, sha256=sha)
-    db.session.add(attachment)
-    db.session.flush()
-    audit.record(actor, "file.uploaded", entity, target.id, {"file": name, "size": size, "sha256": sha})
+    attachment = attach_blob(entry.id, blob, name)
+    audit.record(actor, "file.uploaded", entity, target.id, {"file": name, "size": blob.size, "sha256": blob.sha256})
     db.session.flush()
     return attachment
 

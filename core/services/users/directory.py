@@ -17,6 +17,7 @@ class Person:
     id: int
     full_name: str
     email: str
+    extension: str = ""
 
     @property
     def display_name(self) -> str:
@@ -25,11 +26,21 @@ class Person:
 
 def _load() -> tuple[Person, ...]:
     with detached_session() as session:
-        rows = session.execute(select(User.id, User.full_name, User.email).where(User.is_active.is_(True))
-                               .order_by(User.full_name, User.email))
-        return tuple(Person(id=row.id, full_name=row.full_name or "", email=row.email) for row in rows)
+        rows = session.execute(select(User.id, User.full_name, User.email, User.extension)
+                               .where(User.is_active.is_(True)).order_by(User.full_name, User.email))
+        return tuple(Person(id=row.id, full_name=row.full_name or "", email=row.email, extension=row.extension or "")
+                     for row in rows)
 
 
 def active_people() -> list[Person]:
     """Active users by name (a new list each call: callers may extend it)."""
     return list(cached(PEOPLE, "active", _load))
+
+
+def by_extension() -> dict[str, Person]:
+    """Active users by their PBX extension ("101" → the person): whom a call to an extension is for."""
+    return dict(cached(PEOPLE, "by_extension", lambda: {p.extension: p for p in _people() if p.extension}))
+
+
+def _people() -> tuple[Person, ...]:
+    return cached(PEOPLE, "active", _load)

@@ -9,7 +9,7 @@ Channels set to auto-accept skip the waiting.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -50,6 +50,10 @@ from core.services.work import assignment, deals
 ENTITY = "inbox"
 DEFAULT_FOLLOW_UP_MINUTES = 15
 MAX_KEY = 200  # the idempotency_key column
+SORTED_LISTENERS: list[Callable[[InboxItem], None]] = []
+"""Called with an item once it is attached to a deal or accepted as a lead, in the same transaction, before the
+new lead's follow-up task is set: services above the inbox that own the thing behind an item (telephony's call)
+link it to the client and deal sorting found. Registered at import by those services."""
 
 
 def timeline_kind_of(channel: str) -> str:
@@ -378,6 +382,7 @@ def _attach(actor: Actor, item: InboxItem, deal: Deal) -> None:
                         company_id=deal.company_id, title=item.subject or item.name,
                         body=item.body, data={"inbox_item_id": item.id, "deal_id": deal.id, "channel": item.channel},
                         source="inbox", external_id=f"inbox:{item.id}")
+    _sorted(item)
     if deal.owner_id:
         notifications.notify([deal.owner_id], N_("New request from your client on the deal %(title)s"),
                              params={"title": deal.title}, link=f"/deals/{deal.id}")
@@ -516,9 +521,10 @@ def _accept(actor: Actor, item: InboxItem, target: Deal | None) -> None:
                         title=item.subject or item.name, body=item.body,
                         data={"inbox_item_id": item.id, "deal_id": deal.id, "channel": item.channel},
                         source="inbox", external_id=f"inbox:{item.id}")
+    _sorted(item)
     task_id = None
     minutes = rule.follow_up_minutes if rule is not None else DEFAULT_FOLLOW_UP_MINUTES
-    if owner_id is not None and minutes:
+    if owner_id is not None and minutes and not _open_task_for(deal.id):
         from core.services.work.tasks import create_system_task
 
         task = create_system_task(title=str(_l("Call back: %(name)s", name=item.name or item.phone or item.email)),
@@ -530,6 +536,21 @@ def _accept(actor: Actor, item: InboxItem, target: Deal | None) -> None:
                              link=f"/deals/{deal.id}", level="success")
     events.emit(LeadAssigned(subject_id=deal.id, origin=actor.origin, item_id=item.id, contact_id=contact.id,
                              owner_id=owner_id, rule_id=rule.id if rule is not None else None, task_id=task_id))
+
+
+def _sorted(item: InboxItem) -> None:
+    db.session.flush()
+    for listener in SORTED_LISTENERS:
+        listener(item)
+
+
+def _open_task_for(deal_id: int) -> bool:
+    """Whether the new deal already has an open task (a missed call's "call back", linked to it by a sorting
+    listener): no second follow-up then."""
+    from core.models import Task
+
+    return db.session.scalar(select(Task.id).where(Task.deal_id == deal_id, Task.status == "open",
+                                                   Task.deleted_at.is_(None)).limit(1)) is not None
 
 
 def _active(user_id: int) -> bool:

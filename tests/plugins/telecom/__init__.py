@@ -13,7 +13,9 @@ from flask_babel import lazy_gettext as _l
 from mayak import (
     MESSAGING,
     NO_MONEY,
+    REFUSED,
     TELEPHONY,
+    UNAVAILABLE,
     Balance,
     CallDirection,
     CallEvent,
@@ -27,6 +29,7 @@ from mayak import (
     OutgoingMessage,
     ProviderError,
     ProviderSpec,
+    RecordingRef,
     RouteAnswer,
     SendResult,
     TelephonyProvider,
@@ -37,6 +40,7 @@ from mayak import (
 )
 
 SENT: list[tuple[str, OutgoingMessage]] = []
+RECORDINGS: dict[str, bytes] = {}  # recording ref -> audio the "PBX" holds; a ref not here is "not ready yet"
 
 
 class FakeSms(MessagingProvider):
@@ -76,6 +80,14 @@ class FakePbx(TelephonyProvider):
         return [CallEvent(call_id=body["pbx_call_id"], state=state, direction=CallDirection.INBOUND,
                           occurred_at=datetime.fromtimestamp(body["time"], UTC), from_number=body["caller"],
                           extension=body.get("internal"), raw=body)]
+
+    def fetch_recording(self, recording: RecordingRef) -> bytes:
+        if recording.ref.startswith("gone"):
+            raise ProviderError(REFUSED, provider_message="404: no such recording", provider=self.key)
+        if recording.ref not in RECORDINGS:
+            raise ProviderError(UNAVAILABLE, provider_message="recording is being prepared", provider=self.key,
+                                retry=True)
+        return RECORDINGS[recording.ref]
 
     def parse_incoming_call(self, request: WebhookRequest) -> IncomingCall | None:
         body = request.json()

@@ -313,6 +313,41 @@ def scheduler_command(interval: float) -> None:
     scheduler.run_forever(app, stop, interval)
 
 
+@click.group("telephony")
+def telephony_group() -> None:
+    """Telephony: the PBX's event listener, users' extensions."""
+
+
+@own_transactions
+@telephony_group.command("listen")
+@click.argument("provider")
+@with_appcontext
+def telephony_listen(provider: str) -> None:
+    """Keep PROVIDER's event connection (asterisk): one active listener however many are started."""
+    from core.services.telephony import listening
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo(f"listening to {provider} (Ctrl+C to stop)")
+    listening.run(provider, stop)
+
+
+@telephony_group.command("extensions")
+@click.option("--provider", default=None, help="a telephony provider's key; default: the installation's")
+@with_appcontext
+def telephony_extensions(provider: str | None) -> None:
+    """Give users the extensions the PBX lists for their email."""
+    from core.db import unit_of_work
+    from core.services.telephony import extensions
+
+    with unit_of_work():
+        result = extensions.sync(provider)
+    for number, email in result.assigned:
+        click.echo(f"{number} -> {email}")
+    click.echo(f"{len(result.assigned)} assigned, {result.kept} already right, "
+               f"{len(result.unmatched)} without a user here: {', '.join(result.unmatched) or '-'}")
+
 
 @click.command("demo-data")
 @click.option("--size", default=120, show_default=True, help="how many contacts")
@@ -333,5 +368,5 @@ def demo_data(size: int) -> None:
 from core.settings_commands import SETTINGS_COMMANDS  # noqa: E402 - mayak settings rotate-key / new-key
 from core.transfer_commands import TRANSFER_COMMANDS  # noqa: E402 - the import and export commands
 
-CORE_COMMANDS = [db_group, users_group, plugins_group, serve, worker, scheduler_command, demo_data,
+CORE_COMMANDS = [db_group, users_group, plugins_group, serve, worker, scheduler_command, telephony_group, demo_data,
                  *TRANSFER_COMMANDS, *SETTINGS_COMMANDS]

@@ -30,6 +30,11 @@ TASK_DEFAULTS = {
     "sales": {"view": "own", "create": "own", "edit": "own", "delete": "own"},
     "operator": {"view": "own", "create": "own", "edit": "own", "assign": "all"},
 }
+CALL_DEFAULTS = {
+    "manager": {"view": "team"},
+    "sales": {"view": "own"},
+    "operator": {"view": "all"},
+}
 INBOX_DEFAULTS = {
     "manager": {"view": "team", "edit": "team"},
     "sales": {"view": "own", "edit": "own"},
@@ -47,6 +52,7 @@ def register_permissions() -> list[PermissionSpec]:
         PermissionSpec("pipeline", ("edit",), _l("Pipelines and stages"), scoped=False),
         PermissionSpec("task", TASK_ACTIONS, _l("Tasks"), defaults=TASK_DEFAULTS),
         PermissionSpec("inbox", ("view", "edit"), _l("Incoming requests"), defaults=INBOX_DEFAULTS),
+        PermissionSpec("call", ("view",), _l("Calls (the call log and figures)"), defaults=CALL_DEFAULTS),
         PermissionSpec("lead", ("submit", "view"), _l("Submitted leads (contact centres)"),
                        defaults=LEAD_DEFAULTS),
         PermissionSpec("inbox_settings", ("edit",), _l("Lead forms, assignment rules, channels"), scoped=False),
@@ -159,6 +165,12 @@ def register_schedules() -> list[ScheduleSpec]:
     ]
 
 
+def _telephony_enabled() -> bool:
+    from core.plugins.provider_facades import providers
+
+    return bool(providers("telephony"))
+
+
 @hookimpl
 def nav_items(user: User) -> list[NavItem]:
     items = [
@@ -173,6 +185,10 @@ def nav_items(user: User) -> list[NavItem]:
           if can(user, "view", "task") else []),
         *([NavItem("inbox", _l("Inbox"), "inbox.index", icon="inbox", order=5)]
           if can(user, "view", "inbox") or can(user, "submit", "lead") else []),
+        *([NavItem("calls", _l("Calls"), "calls.index", icon="telephone", order=27)]
+          if can(user, "view", "call") and _telephony_enabled() else []),
+        *([NavItem("colleagues", _l("Colleagues"), "calls.colleagues", icon="people", order=800)]
+          if can(user, "view", "call") and _telephony_enabled() else []),
         NavItem("notifications", _l("Notifications"), "home.notifications", icon="bell", order=900),
     ]
     admin = [

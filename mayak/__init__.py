@@ -15,7 +15,7 @@ from flask_babel import force_locale, gettext, lazy_gettext, ngettext, pgettext
 from core.db import db, own_transactions
 from core.errors import ProviderError, ProviderNotFound, StartupError
 from core.jobs import JobContext, enqueue
-from core.models import Activity, Company, Contact, Deal, InboxItem, Task, User
+from core.models import Activity, Call, Company, Contact, Deal, InboxItem, Task, User
 from core.models.base import Base, UTCDateTime, utcnow
 from core.net import AllowList, FetchError, FetchFailed, FetchRefused, Response, check_url, fetch
 from core.plugins import hookimpl
@@ -23,6 +23,10 @@ from core.plugins.events import (
     ALL,
     EVENTS,
     ORIGIN_KINDS,
+    CallAnswered,
+    CallEnded,
+    CallMissed,
+    CallStarted,
     CompanyCreated,
     CompanyDeleted,
     CompanyMerged,
@@ -57,6 +61,7 @@ from core.plugins.events import (
     LeadAssigned,
     NoteAdded,
     Origin,
+    RecordingReady,
     TaskCompleted,
     TaskCreated,
     TaskDeleted,
@@ -172,6 +177,11 @@ __all__ = [
     "CallEvent",
     "CallHandle",
     "CallRequest",
+    "Call",
+    "CallAnswered",
+    "CallEnded",
+    "CallMissed",
+    "CallStarted",
     "CallState",
     "CardAction",
     "CardPanel",
@@ -239,6 +249,7 @@ __all__ = [
     "NotSupported",
     "NoteAdded",
     "Origin",
+    "RecordingReady",
     "OutgoingMail",
     "OutgoingMessage",
     "PermissionSpec",

@@ -12,9 +12,11 @@ from typing import Any
 
 from core.models import Company, Contact, Notification, Task, User
 from core.plugins.facades import default_phone_region
+from core.plugins.providers import CallEvent
 from core.services.clients import companies, contacts, phones, timeline
 from core.services.platform import access, audit, events, maintenance, notifications
 from core.services.platform.context import SYSTEM, Actor
+from core.services.telephony import calls
 from core.services.work import inbox, tasks
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "receive_inbox_item",
     "recent_jobs",
     "record_audit",
+    "record_call_events",
     "record_timeline_entry",
     "require",
     "retry_job",
@@ -202,3 +205,12 @@ def purge_history(*, job_days: int, event_days: int, notification_days: int) -> 
 
 
 JOB_STATUSES = maintenance.JOB_STATUSES
+
+
+def record_call_events(provider: str, events: Iterable[CallEvent]) -> list[int]:
+    """Hand a telephony provider's normalised events to the core (``provider``: the provider's key). The core folds
+    them into one call per conversation — in any order, a repeat changing nothing — links the client and deal,
+    writes the timeline entry, passes an incoming client's call through the inbox, sets the "call back" task for a
+    missed call, queues the recording's download and emits ``call_started``, ``call_answered``, ``call_ended``
+    and ``call_missed``. Returns the ids of the calls touched. Joins the caller's unit of work."""
+    return [call.id for call in calls.record_events(provider, events)]

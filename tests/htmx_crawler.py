@@ -170,8 +170,10 @@ def _filter_params(pairs: list[tuple[str, str]], spec: str | None) -> list[tuple
     return [(k, v) for k, v in pairs if k in allowed]
 
 
-def requests_of(html: str, page_url: str) -> list[tuple[HtmxRequest, Element]]:
-    """Every request an ``hx-get``/``hx-post`` element of ``html`` makes, as htmx 2 builds it."""
+def requests_of(html: str, page_url: str, inherited: dict[str, str] | None = None) -> list[tuple[HtmxRequest, Element]]:
+    """Every request an ``hx-get``/``hx-post`` element of ``html`` makes, as htmx 2 builds it. ``inherited``: the
+    ``hx-headers`` of the page a fragment is swapped into (its ``<body>``'s CSRF token), which the fragment's own
+    elements inherit in the browser."""
     root = parse(html)
     found = []
     for element in root.walk():
@@ -198,7 +200,7 @@ def requests_of(html: str, page_url: str) -> list[tuple[HtmxRequest, Element]]:
                 pairs += [(k, str(v)) for k, v in json.loads(vals).items()]
             params = element.inherited("hx-params")
             pairs = _filter_params(pairs, params[0] if params else None)
-            headers: dict[str, str] = {"HX-Request": "true", "HX-Current-URL": page_url}
+            headers: dict[str, str] = {"HX-Request": "true", "HX-Current-URL": page_url, **(inherited or {})}
             for node in reversed(list(element.ancestors())):
                 if "hx-headers" in node.attrs:
                     headers.update(json.loads(node.attrs["hx-headers"]))
@@ -225,3 +227,9 @@ def as_get_url(request: HtmxRequest) -> str:
         return request.url
     joiner = "&" if urlsplit(request.url).query else "?"
     return request.url + joiner + urlencode(list(request.data))
+
+
+def page_headers(html: str) -> dict[str, str]:
+    """The ``hx-headers`` a whole page's ``<body>`` gives every request made from it and from its fragments."""
+    body = next((n for n in parse(html).walk() if n.tag == "body"), None)
+    return json.loads(body.attrs["hx-headers"]) if body is not None and "hx-headers" in body.attrs else {}

@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from core.config import PROJECT_ROOT
 from core.db import db, unit_of_work
-from core.models import JobRecord, User
+from core.models import Call, JobRecord, User, utcnow
 from core.services.clients import companies, contacts, custom_fields, listing
 from core.services.platform import notifications
 from core.services.platform.context import Actor
@@ -68,6 +68,19 @@ def _seed(app, admin_id: int, rows: int) -> dict[str, int]:
             db.session.add(JobRecord(name="ops.purge", kwargs={}, created_by_id=admin_id, status="finished"))
             notifications.notify([admin_id], "A notification %(n)s", params={"n": n})
             first_company, first_contact = first_company or company.id, first_contact or contact.id
+        # the admin's phone is ringing and two calls are being talked (one note drafted): the toasts, with the note
+        # forms, on every page
+        db.session.get(User, admin_id).extension = "100"
+        now = utcnow()
+        db.session.add_all([
+            Call(provider="test", external_id=f"ringing-{rows}", direction="in", state="ringing", user_id=admin_id,
+                 client_number="+74951230000", contact_id=first_contact, toast_open=True, started_at=now, legs={}),
+            Call(provider="test", external_id=f"talking-{rows}", direction="in", state="answered", user_id=admin_id,
+                 client_number="+79990001122", toast_open=True, started_at=now, answered_at=now, legs={},
+                 note="Договорились о встрече", note_outcome="agreed"),
+            Call(provider="test", external_id=f"talking-blank-{rows}", direction="in", state="answered",
+                 user_id=admin_id, client_number="+79990001133", toast_open=True, started_at=now, answered_at=now,
+                 legs={})])
         db.session.commit()
     targets.update(contact_id=first_contact, company_id=first_company, name=f"custom.{keys['choice']}")
     return targets
@@ -161,18 +174,19 @@ def test_every_fragment_a_page_asks_for_renders_on_its_own(app, admin, admin_cli
     seen: set[htmx_crawler.HtmxRequest] = set()
     problems: list[str] = []
     with template_block_rendered.connected_to(record, app):
-        queue: list[tuple[str, str, int]] = []
+        queue: list[tuple[str, str, int, dict[str, str]]] = []
         for url in dict.fromkeys(pages):
             page = admin_client.get(url)
             if page.status_code != 200 or page.mimetype != "text/html":
                 continue
-            queue.append((page.get_data(as_text=True), url, 0))
+            html = page.get_data(as_text=True)
+            queue.append((html, url, 0, htmx_crawler.page_headers(html)))
             alone = admin_client.get(url, headers={"HX-Request": "true", "HX-Current-URL": url})
             if alone.status_code not in ACCEPTED:
                 problems.append(f"{alone.status_code} for GET {url} with HX-Request")
         while queue:
-            html, url, depth = queue.pop(0)
-            found = htmx_crawler.requests_of(html, url)
+            html, url, depth, inherited = queue.pop(0)
+            found = htmx_crawler.requests_of(html, url, inherited)
             # requests that change records go last, so every read sees the seeded data
             found.sort(key=lambda pair: pair[0].method != "GET")
             for request, element in found:
@@ -189,7 +203,7 @@ def test_every_fragment_a_page_asks_for_renders_on_its_own(app, admin, admin_cli
                         problems.append(str(exc))
                         continue
                     if depth < 3 and body:
-                        queue.append((body, url, depth + 1))
+                        queue.append((body, url, depth + 1, inherited))
         # the kanban's drag and drop (app.js) posts the card's stage change and swaps the board in
         board = admin_client.get(f"/deals/board/{targets['pipeline_id']}").get_data(as_text=True)
         tree = htmx_crawler.parse(board)

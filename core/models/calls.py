@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, UTCDateTime, utcnow
@@ -34,9 +34,8 @@ class Call(Base):
         Index("ix_call_user_started", "user_id", "started_at"),
         Index("ix_call_client_number", "client_number", "started_at"),
         Index("ix_call_contact", "contact_id", "started_at"),
-        # the toast asks "what rings for me now" every second or two: only live calls are in this index
-        Index("ix_call_live", "user_id", "id", postgresql_where=text("state IN ('dialing', 'ringing', 'answered')"),
-              sqlite_where=text("state IN ('dialing', 'ringing', 'answered')")),
+        # every open page asks "what rings for me now" every second or two: only open toasts are in this index
+        Index("ix_call_toast", "user_id", "id", postgresql_where=text("toast_open"), sqlite_where=text("toast_open")),
         Index("ix_call_recording_due", "recording_next_at", postgresql_where=text("recording_state = 'pending'"),
               sqlite_where=text("recording_state = 'pending'")),
         Index("ix_call_callback", "callback_task_id"),
@@ -79,10 +78,18 @@ class Call(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     note_outcome: Mapped[str] = mapped_column(String(40), default="")
     note_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # the caller's card is on its manager's screen: from the first ring until dismissed, or until the call ends
+    # unanswered, or until the note of an answered call is saved
+    toast_open: Mapped[bool] = mapped_column(Boolean, default=False)
     callback_task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="SET NULL"))
     called_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def owner_id(self) -> int | None:
+        """Whose call it is, for the access checks (the manager whose extension took it)."""
+        return self.user_id
 
     @property
     def live(self) -> bool:
@@ -97,5 +104,5 @@ class OwnNumber(Base):
 
     number: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
     label: Mapped[str] = mapped_column(String(120), default="")
-    seen_as_line: Mapped[bool] = mapped_column(default=False)
+    seen_as_line: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

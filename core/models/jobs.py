@@ -79,3 +79,15 @@ class ScheduleState(Base):
     name: Mapped[str] = mapped_column(String(120), primary_key=True)
     next_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Lease(Base):
+    """Who holds a role only one process may play at a time (a PBX's event listener): taken and renewed with a
+    conditional update, lost by a holder that stops renewing before ``expires_at``."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,6 +18,7 @@ extension (``101``) goes in the ``extension`` fields, never in a number field. T
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -370,6 +371,14 @@ class TelephonyProvider(Provider):
     def parse_incoming_call(self, request: WebhookRequest) -> IncomingCall | None:
         """The call a routing request is about, or ``None`` when ``request`` is not a routing request."""
         return None
+
+    def listen(self, deliver: Callable[[list[CallEvent]], None], stopping: threading.Event) -> None:
+        """For a PBX that pushes events over a connection of its own rather than webhooks (Asterisk's AMI):
+        connect, hand every batch of events to ``deliver`` (core folds them into calls and commits) and return
+        when the connection drops or ``stopping`` is set; raise on a failure to connect. ``mayak telephony
+        listen <key>`` runs it in a process of its own, one active listener per provider however many are
+        started, and calls it again with growing pauses after it returns or raises."""
+        raise NotSupported(self.key, "listen")
 
     def route_reply(self, call: IncomingCall, answer: RouteAnswer | None) -> WebhookAnswer:
         """The reply that tells the PBX whom to ring (for Zadarma, ``{"redirect": "101"}``); ``answer`` is

@@ -22,6 +22,7 @@ from core.services.platform.access import AccessDenied, can
 from core.services.platform.params import BadParameter
 from core.services.users import principals
 from core.web.blueprints import core_blueprints
+from core.web.calls import init_calls
 from core.web.context import actor
 from core.web.converters import init_converters
 from core.web.formatting import init_formatting
@@ -80,6 +81,7 @@ def init_web(app: Flask) -> None:
     init_htmx(app)
     init_security(app)
     init_converters(app)
+    init_calls(app)
 
     for blueprint in [*core_blueprints(), *facades.blueprints()]:
         app.register_blueprint(blueprint)

@@ -80,6 +80,7 @@ def user_new():  # type: ignore[no-untyped-def]
                     actor(), email=form.email.data or "", password=form.password.data,
                     full_name=form.full_name.data or "", is_admin=_admin_flag(form),
                     roles=_chosen(Role, form.roles.data), teams=_chosen(Team, form.teams.data),
+                    extension=form.extension.data,
                 )
             except ValidationError as exc:
                 db.session.rollback()
@@ -110,7 +111,7 @@ def user_edit(user_id: int):  # type: ignore[no-untyped-def]
             accounts.update_user(actor(), subject, full_name=form.full_name.data or "",
                                  email=form.email.data or "", is_admin=is_admin,
                                  roles=_chosen(Role, form.roles.data), teams=_chosen(Team, form.teams.data),
-                                 password=form.password.data or None)
+                                 password=form.password.data or None, extension=form.extension.data)
         except ValidationError as exc:
             db.session.rollback()
             _show_error(form, exc)

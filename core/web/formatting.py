@@ -114,6 +114,12 @@ def phone_filter(context: Context, phone: Any) -> str:
     return phones.display(phone.e164, phone.raw, reader_of(context).phone_region)
 
 
+@pass_context
+def phone_number_filter(context: Context, e164: str | None, raw: str = "") -> str:
+    """A number kept as E.164 (and as the PBX gave it), shown as the reader dials it."""
+    return phones.display(e164, raw or "", reader_of(context).phone_region)
+
+
 def date_input(value: object) -> str:
     """A date as the date inputs take it back (DD.MM.YYYY, as their placeholder says), whatever the locale; what
     was typed (an ISO string from storage, or text after an error) is kept when it is not a stored date."""
@@ -130,4 +136,5 @@ def init_formatting(app: Flask) -> None:
     app.jinja_env.filters.update({
         "money": money_filter, "datetime": datetime_filter, "relative": relative_filter,
         "format_date_value": date_value_filter, "date_input": date_input, "phone": phone_filter,
+        "phone_number": phone_number_filter,
     })

@@ -37,6 +37,9 @@ class UserForm(FlaskForm):
     is_admin = BooleanField(_l("Administrator (may do everything)"))
     roles = SelectMultipleField(_l("Roles"), coerce=int, choices=[])
     teams = SelectMultipleField(_l("Teams"), coerce=int, choices=[])
+    extension = StringField(_l("Extension on the PBX"), validators=[Optional(), Length(max=20)],
+                            description=_l("The internal number of this person's phone, such as 101: their calls "
+                                           "and click-to-call use it."))
 
 
 class TeamForm(FlaskForm):

@@ -1,4 +1,5 @@
-"""Calls, whatever PBX carried them; users' extensions; the company's own numbers
+"""Calls, whatever PBX carried them; users' extensions; the company's own numbers; leases for one-of-a-kind
+processes (a PBX's event listener)
 
 Revision ID: core_0018
 Revises: core_0017
@@ -16,6 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('lease',
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('holder', sa.String(length=200), nullable=False),
+    sa.Column('expires_at', core.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('taken_at', core.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_lease'))
+    )
     op.create_table('own_number',
     sa.Column('number', sa.String(length=20), nullable=False),
     sa.Column('label', sa.String(length=120), nullable=False),
@@ -59,6 +67,7 @@ def upgrade() -> None:
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('note_outcome', sa.String(length=40), nullable=False),
     sa.Column('note_by_id', sa.Integer(), nullable=True),
+    sa.Column('toast_open', sa.Boolean(), nullable=False),
     sa.Column('callback_task_id', sa.Integer(), nullable=True),
     sa.Column('called_back_at', core.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', core.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -78,7 +87,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_call_callback', ['callback_task_id'], unique=False)
         batch_op.create_index('ix_call_client_number', ['client_number', 'started_at'], unique=False)
         batch_op.create_index('ix_call_contact', ['contact_id', 'started_at'], unique=False)
-        batch_op.create_index('ix_call_live', ['user_id', 'id'], unique=False, postgresql_where=sa.text("state IN ('dialing', 'ringing', 'answered')"), sqlite_where=sa.text("state IN ('dialing', 'ringing', 'answered')"))
+        batch_op.create_index('ix_call_toast', ['user_id', 'id'], unique=False, postgresql_where=sa.text('toast_open'), sqlite_where=sa.text('toast_open'))
         batch_op.create_index('ix_call_recording_due', ['recording_next_at'], unique=False, postgresql_where=sa.text("recording_state = 'pending'"), sqlite_where=sa.text("recording_state = 'pending'"))
         batch_op.create_index('ix_call_started', ['started_at', 'id'], unique=False)
         batch_op.create_index('ix_call_user_started', ['user_id', 'started_at'], unique=False)
@@ -100,10 +109,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_call_user_started')
         batch_op.drop_index('ix_call_started')
         batch_op.drop_index('ix_call_recording_due', postgresql_where=sa.text("recording_state = 'pending'"), sqlite_where=sa.text("recording_state = 'pending'"))
-        batch_op.drop_index('ix_call_live', postgresql_where=sa.text("state IN ('dialing', 'ringing', 'answered')"), sqlite_where=sa.text("state IN ('dialing', 'ringing', 'answered')"))
+        batch_op.drop_index('ix_call_toast', postgresql_where=sa.text('toast_open'), sqlite_where=sa.text('toast_open'))
         batch_op.drop_index('ix_call_contact')
         batch_op.drop_index('ix_call_client_number')
         batch_op.drop_index('ix_call_callback')
 
     op.drop_table('call')
     op.drop_table('own_number')
+    op.drop_table('lease')

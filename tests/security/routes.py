@@ -16,6 +16,7 @@ from core.models import (
     ApiToken,
     AssignmentRule,
     Attachment,
+    Call,
     Company,
     Contact,
     Deal,
@@ -111,6 +112,9 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
         delivery = WebhookDelivery(plugin="target", endpoint="events", method="POST", status="failed",
                                    body=b'{"event": "x"}', error="Target failure")
         db.session.add(delivery)
+        call = Call(provider="target", external_id="target-call", direction="in", state="ended", outcome="missed",
+                    client_number="+79160000001", user_id=owner_id, contact_id=contact.id, legs={})
+        db.session.add(call)
         db.session.commit()
         return {"user_id": owner_id, "team_id": team.id, "role_id": role.id, "record_id": job.id,
                 "contact_id": contact.id, "company_id": company.id, "name": "city", "entity": "contacts",
@@ -118,7 +122,8 @@ def seed_targets(app: Flask, owner_id: int) -> dict[str, int]:
                 "attachment_id": attachment.id, "view_id": view.id, "kind": "contact",
                 "pipeline_id": pipeline.id, "deal_id": deal.id, "task_id": task.id, "item_id": item.id,
                 "form_id": lead_form.id, "key": lead_form.key, "rule_id": rule.id, "batch_id": batch.id,
-                "token_id": token.id, "plugin": "webhooks", "path": "events", "delivery_id": delivery.id}
+                "token_id": token.id, "plugin": "webhooks", "path": "events", "delivery_id": delivery.id,
+                "call_id": call.id}
 
 
 # --- every parameter of every route (tests/security/test_headers.py, test_bad_input.py) ------------------------

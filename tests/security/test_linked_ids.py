@@ -53,7 +53,7 @@ def _targets(world) -> dict:
             "entity": "contacts", "format": "csv", "collection": "contacts", "merge_id": 1, "attachment_id": 1,
             "view_id": 1, "kind": "contact", "item_id": 1, "form_id": 1, "key": "none", "rule_id": 1,
             "batch_id": 1, "token_id": 1, "plugin": "webhooks", "path": "events",
-            "delivery_id": 1, **mine}
+            "delivery_id": 1, "call_id": 1, **mine}
 
 
 def test_no_page_or_partial_names_a_hidden_record_given_by_id_in_its_address(app, client, world):

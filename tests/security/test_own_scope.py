@@ -40,6 +40,12 @@ def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, logi
         batch = ImportBatch(filename=f"{SECRET}.csv", stored_name="x.csv", format="csv", status="finished",
                             created_by_id=boss.user_id)
         db.session.add(batch)
+        from core.models import Call
+
+        secret_call = Call(provider="test", external_id="secret-call", direction="in", state="ended",
+                           outcome="missed", client_number="+79169998877", user_id=boss.user_id,
+                           contact_id=secret.id, legs={})
+        db.session.add(secret_call)
         db.session.commit()
         token = tokens.create(Actor(None, via="test"), db.session.get(User, seller.id))
         targets = {"user_id": admin.id, "team_id": 1, "role_id": 1, "record_id": 1, "contact_id": secret.id,
@@ -47,7 +53,7 @@ def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, logi
                    "collection": "contacts", "merge_id": 1, "attachment_id": 1, "view_id": 1, "kind": "contact",
                    "pipeline_id": pipeline.id, "deal_id": deal.id, "task_id": task.id, "item_id": item.id,
                    "form_id": 1, "key": "none", "rule_id": rule.id, "batch_id": batch.id, "token_id": 1,
-                   "plugin": "webhooks", "path": "events", "delivery_id": 1}
+                   "plugin": "webhooks", "path": "events", "delivery_id": 1, "call_id": secret_call.id}
         mine_id = mine.id
     login(seller)
     api = {"Authorization": f"Bearer {token}"}
@@ -60,7 +66,8 @@ def test_own_scope_never_leaks_another_owners_client(app, admin, make_user, logi
                 "/companies/?q=засекр", "/export/contacts.csv?q=Засекр", "/export/contacts.csv",
                 "/export/companies.csv", "/contacts/?group=company", "/contacts/?group=owner",
                 "/companies/options?q=засекр", f"/plugins/card-basics/colleagues/{mine_id}",
-                "/inbox/?status=attached", "/inbox/?status=new", "/tasks/recurring", "/tasks/"]
+                "/inbox/?status=attached", "/inbox/?status=new", "/tasks/recurring", "/tasks/", "/calls/",
+                f"/calls/{secret_call.id}/status", "/calls/?outcome=missed"]
     for url in searches:
         body = client.get(url).get_data(as_text=True)
         assert SECRET not in body, url

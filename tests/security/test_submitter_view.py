@@ -124,7 +124,7 @@ def test_contact_centre_learns_nothing_on_any_route(app, client, login, world):
                    "format": "csv", "collection": "contacts", "merge_id": 1, "attachment_id": 1, "view_id": 1,
                    "kind": "contact", "pipeline_id": 1, "deal_id": attached.deal_id, "task_id": 1,
                    "item_id": attached.id, "form_id": 1, "key": "none", "rule_id": 1, "batch_id": 1,
-                   "token_id": 1, "plugin": "webhooks", "path": "events", "delivery_id": 1}
+                   "token_id": 1, "plugin": "webhooks", "path": "events", "delivery_id": 1, "call_id": 1}
     api = {"Authorization": f"Bearer {world['token']}"}
     for route in all_routes(app, targets):
         if route.method != "GET" or route.endpoint in ("auth.logout",):

@@ -74,14 +74,15 @@ def apply(provider: str, event: CallEvent) -> Call:
 class _Facts:
     """What a call knew before an event, to tell which transitions the event made."""
 
-    __slots__ = ("answered", "ended", "outcome", "state")
+    __slots__ = ("answered", "ended", "outcome", "state", "user_id")
 
-    def __init__(self, state: str, answered: bool, ended: bool, outcome: str) -> None:
+    def __init__(self, state: str, answered: bool, ended: bool, outcome: str, user_id: int | None) -> None:
         self.state, self.answered, self.ended, self.outcome = state, answered, ended, outcome
+        self.user_id = user_id
 
     @classmethod
     def of(cls, call: Call) -> _Facts:
-        return cls(call.state, call.answered_at is not None, call.ended_at is not None, call.outcome)
+        return cls(call.state, call.answered_at is not None, call.ended_at is not None, call.outcome, call.user_id)
 
 
 # --- finding the call -----------------------------------------------------------------------------------------
@@ -307,9 +308,21 @@ def _after(call: Call, before: _Facts, created: bool, provider: str) -> None:
             task_id = _call_back_task(call, provider)
             events.emit(CallMissed(subject_id=call.id, origin=origin, client_number=call.client_number,
                                    user_id=call.user_id, contact_id=call.contact_id, task_id=task_id))
+    _toast(call, before, created)
     if call.recording_state == "pending" and call.recording_attempts == 0:
         jobs.enqueue(RECORDING_JOB, unique_key=f"recording:{call.id}:0", call_id=call.id)
     sync_timeline(call)
+
+
+def _toast(call: Call, before: _Facts, created: bool) -> None:
+    """The caller's card goes on the screen of the manager whose extension rings (and moves to whoever answers);
+    it goes away by itself when the call ends unanswered, or when the manager dismisses it or saves the note."""
+    if call.direction != CallDirection.INBOUND or call.user_id is None:
+        return
+    if call.ended_at is not None and call.answered_at is None:
+        call.toast_open = False
+    elif (created or before.user_id != call.user_id) and call.ended_at is None:
+        call.toast_open = True
 
 
 def _through_inbox(call: Call, provider: str) -> None:

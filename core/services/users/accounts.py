@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -85,6 +86,24 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalised))
 
 
+EXTENSION = re.compile(r"[0-9A-Za-z_.+-]{1,20}")
+
+
+def checked_extension(value: object, user_id: int | None = None) -> str | None:
+    """A typed PBX extension ("101"), checked: ``None`` for blank; :class:`ValidationError` for a malformed one or
+    one that another user has (a call to it must reach one person)."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not EXTENSION.fullmatch(text):
+        raise ValidationError("extension", _l("An extension is up to 20 digits or Latin letters, such as 101."))
+    holder = db.session.scalar(select(User).where(User.extension == text, User.id != (user_id or 0)))
+    if holder is not None:
+        raise ValidationError("extension", _l("Extension %(ext)s already belongs to %(name)s.", ext=text,
+                                              name=holder.display_name))
+    return text
+
+
 def create_user(
     actor: Actor,
     *,
@@ -95,6 +114,7 @@ def create_user(
     roles: Iterable[Role] = (),
     teams: Iterable[Team] = (),
     locale: str | None = None,
+    extension: str | None = None,
 ) -> User:
     roles, teams = list(roles), list(teams)
     if _checked(actor):
@@ -103,8 +123,10 @@ def create_user(
     check_password(password)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ValidationError("email", _l("A user with this email already exists."))
+    extension = checked_extension(extension)
     user = User(
         email=email,
+        extension=extension,
         full_name=full_name.strip(),
         password_hash=hash_password(password),
         is_admin=is_admin,
@@ -131,6 +153,7 @@ def update_user(
     roles: Iterable[Role],
     teams: Iterable[Team],
     password: str | None = None,
+    extension: str | object | None = ...,
 ) -> User:
     """Change an account (and its password when one is given) in one transaction.
 
@@ -152,7 +175,11 @@ def update_user(
         raise ValidationError("is_admin", _l("This is the last administrator; make someone else one first."))
     if password:
         check_password(password)
+    if extension is not ...:
+        extension = checked_extension(extension, user.id)
     before = _snapshot(user)
+    if extension is not ...:
+        user.extension = extension  # type: ignore[assignment]
     user.full_name = full_name.strip()
     user.email = email
     user.is_admin = is_admin
@@ -226,6 +253,7 @@ def _active_admin_count() -> int:
 def _snapshot(user: User) -> dict[str, object]:
     return {
         "full_name": user.full_name,
+        "extension": user.extension,
         "email": user.email,
         "is_admin": user.is_admin,
         "roles": sorted(r.name for r in user.roles),

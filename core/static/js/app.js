@@ -189,11 +189,17 @@
     document.dispatchEvent(new CustomEvent("mayak:toast", {detail: {
       message: text.replace("{code}", String(code || "")), level: "danger"}}));
   }
+  // a background poll (data-quiet: the call toasts, a call's status) fails silently: the next poll tries again
+  function quiet(event) {
+    var elt = event.detail && event.detail.elt;
+    return Boolean(elt && elt.closest && elt.closest("[data-quiet]"));
+  }
   document.addEventListener("htmx:responseError", function (event) {
+    if (quiet(event)) { return; }
     var xhr = event.detail && event.detail.xhr;
     say("requestFailed", xhr ? xhr.status : "");
   });
-  document.addEventListener("htmx:sendError", function () { say("requestUnsent"); });
+  document.addEventListener("htmx:sendError", function (event) { if (!quiet(event)) { say("requestUnsent"); } });
 })();
 // The time-zone offer (a user who has not chosen a zone yet): shown only when the browser's zone is known and
 // differs from the installation's; "use mine" posts the browser's zone.

@@ -1,0 +1,144 @@
+"""The caller's card on the screen of the manager whose phone rings, and the note they write about the call.
+
+Every open page asks :func:`fingerprint` every second or two; it is one statement over a partial index holding
+only the open toasts, and the page redraws (:func:`cards`) only when the fingerprint changed — a new call, or one
+that was answered. Nothing else of the page is touched, so a note being typed is never lost to a redraw."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from core.db import db
+from core.models import Activity, Call, Company, Contact, ContactCompany, Deal, Stage
+from core.services.clients import timeline
+from core.services.platform import audit
+from core.services.platform.context import Actor
+from core.services.platform.errors import InvalidInput
+from core.services.platform.text import text_block
+from core.services.telephony import calls
+from core.services.users.directory import active_people
+
+NOTE_OUTCOMES = {
+    "agreed": _l("Agreed on the next step"),
+    "call_back": _l("Call back later"),
+    "thinking": _l("Thinking it over"),
+    "not_interested": _l("Not interested"),
+    "wrong_number": _l("Wrong number"),
+    "other": _l("Other"),
+}
+MAX_TOASTS = 3
+
+
+def fingerprint(actor: Actor) -> str:
+    """What the actor's toasts show, in a few characters: the same while nothing changed."""
+    if actor.user is None:
+        return ""
+    rows = db.session.execute(select(Call.id, Call.answered_at.is_not(None)).where(
+        Call.user_id == actor.user_id, Call.toast_open.is_(True)).order_by(Call.id.desc()).limit(MAX_TOASTS)).all()
+    if not rows:
+        return "-"
+    return hashlib.blake2s(repr(rows).encode(), digest_size=6).hexdigest()
+
+
+@dataclass(frozen=True)
+class DealLine:
+    id: int
+    title: str
+    stage: str
+    amount: Decimal | None
+    currency: str
+
+
+@dataclass(frozen=True)
+class Card:
+    """One toast: the call, and the caller as the CRM knows them (empty for a new number)."""
+
+    call: Call
+    contact: Contact | None = None
+    company: Company | None = None
+    owner_name: str = ""
+    deals: list[DealLine] = field(default_factory=list)
+    recent: list[Activity] = field(default_factory=list)
+
+    @property
+    def talking(self) -> bool:
+        return self.call.answered_at is not None
+
+
+def cards(actor: Actor) -> list[Card]:
+    """The actor's open toasts, newest first, each with the caller's card: name, company, open deals with stage
+    and amount, the last three activities, the owner."""
+    if actor.user is None:
+        return []
+    found = list(db.session.scalars(select(Call).where(Call.user_id == actor.user_id, Call.toast_open.is_(True))
+                                    .order_by(Call.id.desc()).limit(MAX_TOASTS)))
+    names = {p.id: p.display_name for p in active_people()}
+    result = []
+    for call in found:
+        contact = db.session.get(Contact, call.contact_id) if call.contact_id else None
+        company = db.session.get(Company, call.company_id) if call.company_id else None
+        if contact is not None and company is None:
+            company = db.session.scalar(select(Company).join(ContactCompany, ContactCompany.company_id == Company.id)
+                                        .where(ContactCompany.contact_id == contact.id)
+                                        .order_by(ContactCompany.position).limit(1))
+        client = contact or company
+        result.append(Card(call=call, contact=contact, company=company,
+                           owner_name=names.get(client.owner_id, "") if client is not None and client.owner_id else "",
+                           deals=_open_deals(contact, company), recent=_recent(contact, company)))
+    return result
+
+
+def _open_deals(contact: Contact | None, company: Company | None) -> list[DealLine]:
+    if contact is None and company is None:
+        return []
+    who = Deal.contact_id == contact.id if contact is not None else Deal.company_id == company.id  # type: ignore[union-attr]
+    rows = db.session.execute(select(Deal.id, Deal.title, Stage.name, Deal.amount, Deal.currency)
+                              .join(Stage, Stage.id == Deal.stage_id)
+                              .where(who, Deal.deleted_at.is_(None), Stage.kind == "open")
+                              .order_by(Deal.updated_at.desc()).limit(3))
+    return [DealLine(*row) for row in rows]
+
+
+def _recent(contact: Contact | None, company: Company | None) -> list[Activity]:
+    if contact is None and company is None:
+        return []
+    return timeline.entries(contact_id=contact.id if contact else None,
+                            company_id=None if contact else company.id, limit=3)  # type: ignore[union-attr]
+
+
+def dismiss(actor: Actor, call_id: int) -> None:
+    """Take the toast off the actor's screen (only their own)."""
+    call = _own(actor, call_id)
+    call.toast_open = False
+    db.session.flush()
+
+
+def save_note(actor: Actor, call_id: int, text: str, outcome: str) -> Call:
+    """The manager's note about a call they took: its text and outcome land on the call and its timeline entry;
+    the toast closes."""
+    call = _own(actor, call_id)
+    note, outcome = text_block(text, 5000), (outcome or "").strip()
+    errors = {}
+    if outcome and outcome not in NOTE_OUTCOMES:
+        errors["outcome"] = _l("Choose how the call went from the list.")
+    if not note and not outcome:
+        errors["note"] = _l("Write what you agreed on, or choose how the call went.")
+    if errors:
+        raise InvalidInput(errors)
+    call.note, call.note_outcome, call.note_by_id, call.toast_open = note, outcome, actor.user_id, False
+    db.session.flush()
+    calls.sync_timeline(call)
+    audit.record(actor, "call.noted", "call", call.id, {"outcome": outcome, "length": len(note)})
+    return call
+
+
+def _own(actor: Actor, call_id: int) -> Call:
+    call = db.session.get(Call, call_id)
+    if call is None or actor.user is None or call.user_id != actor.user_id:
+        raise LookupError(call_id)
+    return call

@@ -46,9 +46,9 @@ def _record_id(name: str) -> int | None:
 def dial():  # type: ignore[no-untyped-def]
     """Place a call: the PBX rings the user's phone, then the client. Answers the status where the button was."""
     require(user(), "view", "call")
+    about = {name: _record_id(name) for name in ("contact_id", "company_id", "deal_id")}  # malformed: a 400
     try:
-        call = dialing.prepare(actor(), request.form.get("number", ""), contact_id=_record_id("contact_id"),
-                               company_id=_record_id("company_id"), deal_id=_record_id("deal_id"))
+        call = dialing.prepare(actor(), request.form.get("number", ""), **about)
     except InvalidInput as exc:
         return fragment("calls/_status.html", "status", call=None, error=" ".join(str(v) for v in exc.errors.values()))
     except LookupError:

@@ -122,7 +122,7 @@ def save_note(actor: Actor, call_id: int, text: str, outcome: str) -> Call:
     """The manager's note about a call they took: its text and outcome land on the call and its timeline entry;
     the toast closes."""
     call = _own(actor, call_id)
-    note, outcome = text_block(text, 5000), (outcome or "").strip()
+    note, outcome = text_block(text, 5000).strip(), (outcome or "").strip()
     errors = {}
     if outcome and outcome not in NOTE_OUTCOMES:
         errors["outcome"] = _l("Choose how the call went from the list.")

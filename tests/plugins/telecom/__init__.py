@@ -19,10 +19,13 @@ from mayak import (
     Balance,
     CallDirection,
     CallEvent,
+    CallHandle,
+    CallRequest,
     CallState,
     ChannelSpec,
     DeliveryState,
     DeliveryStatus,
+    Extension,
     HealthStatus,
     IncomingCall,
     MessagingProvider,
@@ -40,6 +43,7 @@ from mayak import (
 )
 
 SENT: list[tuple[str, OutgoingMessage]] = []
+PLACED: list[CallRequest] = []  # click-to-calls the "PBX" was asked to place
 RECORDINGS: dict[str, bytes] = {}  # recording ref -> audio the "PBX" holds; a ref not here is "not ready yet"
 
 
@@ -80,6 +84,17 @@ class FakePbx(TelephonyProvider):
         return [CallEvent(call_id=body["pbx_call_id"], state=state, direction=CallDirection.INBOUND,
                           occurred_at=datetime.fromtimestamp(body["time"], UTC), from_number=body["caller"],
                           extension=body.get("internal"), raw=body)]
+
+    def place_call(self, request: CallRequest) -> CallHandle:
+        if request.to.endswith("0000000"):
+            raise ProviderError(NO_MONEY, provider_message="201: insufficient funds", provider=self.key, code="201")
+        PLACED.append(request)
+        return CallHandle(provider=self.key, call_id=f"pbx-{len(PLACED)}", reference=request.reference)
+
+    def list_extensions(self) -> list[Extension]:
+        return [Extension(number="101", name="Анна", email="anna@example.com"),
+                Extension(number="102", name="Борис", email="BORIS@example.com"),
+                Extension(number="150", name="Ресепшн")]
 
     def fetch_recording(self, recording: RecordingRef) -> bytes:
         if recording.ref.startswith("gone"):

@@ -11,8 +11,9 @@ from core.db import db
 from core.errors import ProviderNotFound
 from core.models import Call
 from core.plugins import provider_facades
+from core.services.clients import contacts
 from core.services.platform import params
-from core.services.platform.access import can, require
+from core.services.platform.access import AccessDenied, can, require
 from core.services.platform.errors import InvalidInput
 from core.services.telephony import dialing, log, toasts
 from core.services.users.directory import active_people
@@ -31,6 +32,17 @@ def can_dial() -> bool:
         current = user()
         g.mayak_can_dial = bool(current is not None and current.extension and provider_facades.providers("telephony"))
     return bool(g.mayak_can_dial)
+
+
+def client_phones(contact_id: int | None) -> list:  # type: ignore[type-arg]
+    """A contact's phones to call from another card (a deal, a task), when the reader can place calls and may see
+    that contact; none otherwise, so no card shows a number its reader could not see on the contact."""
+    if not contact_id or not can_dial():
+        return []
+    try:
+        return list(contacts.get(actor(), contact_id).phones)[:3]
+    except (LookupError, AccessDenied):
+        return []
 
 
 def init_calls(app) -> None:  # type: ignore[no-untyped-def]
@@ -146,4 +158,4 @@ def telephony_ready() -> bool:
         return False
 
 
-__all__ = ["bp", "can", "can_dial", "init_calls", "telephony_ready"]
+__all__ = ["bp", "can", "can_dial", "client_phones", "init_calls", "telephony_ready"]

@@ -20,6 +20,7 @@ from core.services.platform.errors import InvalidInput
 from core.services.platform.text import optional_int
 from core.services.work import deals, reassign, tasks
 from core.web import clients
+from core.web.calls import client_phones
 from core.web.context import actor, user
 from core.web.forms import EmptyForm
 from core.web.htmx import fragment, is_htmx, render, trigger
@@ -228,6 +229,7 @@ def card(deal_id: int):  # type: ignore[no-untyped-def]
         abort(404)
     stages = {s.id: s.name for s in deal.stage.pipeline.stages}
     return render("deals/card.html", deal=deal, links=labels.linked_names([deal]), history=deals.history(deal),
+                  client_phones=client_phones(deal.contact_id),
                   owner_changes=reassign.history("deal", deal.id), stages=stages,
                   paid=deals.paid(deal), open_tasks=tasks.for_record(actor(), deal_id=deal.id),
                   names={u.id: u.display_name for u in clients.assignable_users()}, form=EmptyForm(),

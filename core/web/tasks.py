@@ -21,6 +21,7 @@ from core.services.platform.errors import InvalidInput
 from core.services.platform.text import optional_int
 from core.services.work import reassign, recurrence, repeat_rules, tasks
 from core.web import clients
+from core.web.calls import client_phones
 from core.web.context import actor, safe_next, user
 from core.web.forms import EmptyForm
 from core.web.htmx import is_htmx, render, trigger
@@ -188,7 +189,8 @@ def show(task_id: int):  # type: ignore[no-untyped-def]
     rule = db.session.get(TaskRecurrence, task.recurrence_id) if task.recurrence_id else None
     return render("tasks/show.html", task=task, names=_names(), form=EmptyForm(), links=labels.linked_names([task]),
                   repeats=repeat_rules.describe(rule.rrule) if rule is not None else "",
-                  history=reassign.history("task", task.id), can_edit=can(user(), "edit", "task", task))
+                  history=reassign.history("task", task.id), can_edit=can(user(), "edit", "task", task),
+                  client_phones=client_phones(task.contact_id))
 
 
 @bp.post("/<int:task_id>/status")

@@ -48,6 +48,31 @@ def test_rolled_back_job_never_runs(sample_app):
     assert marks(sample_app, "never") == 0
 
 
+@pytest.mark.parametrize("savepoint_ends", ["released", "rolled back"])
+def test_a_savepoint_after_the_enqueue_neither_hands_the_job_over_early_nor_drops_it(sample_app, savepoint_ends):
+    """SQLAlchemy signals a SAVEPOINT's release and rollback as commits and rollbacks too: a job queued before one
+    must go to the worker at the real commit (handed over at the release, PostgreSQL's worker could not see its
+    row yet and left it to the five-minute sweep) and must survive the savepoint's rollback."""
+    from core.db import savepoint
+
+    with sample_app.app_context(), unit_of_work():
+        record = jobs.enqueue("sample.mark", key=f"sp-{savepoint_ends}")
+        db.session.add(AuditEntry(action="test.before_savepoint", target_type="test"))
+        db.session.flush()
+        try:
+            with savepoint():
+                db.session.add(AuditEntry(action="test.inside", target_type="test"))
+                db.session.flush()
+                if savepoint_ends == "rolled back":
+                    raise LookupError
+        except LookupError:
+            pass
+        record_id = record.id
+    wait_for_jobs(sample_app)
+    done = job(sample_app, record_id)
+    assert (done.status, marks(sample_app, f"sp-{savepoint_ends}")) == ("finished", 1)
+
+
 def test_unique_key_gives_one_job(sample_app):
     first = _enqueue(sample_app, "sample.mark", key="u", unique_key="once")
     second = _enqueue(sample_app, "sample.mark", key="u", unique_key="once")

@@ -88,6 +88,41 @@ def test_a_provider_that_signs_the_address_it_called_sees_it(hook_app):
     assert elsewhere.status_code == 403  # the same signature for another address
 
 
+@pytest.mark.parametrize("encoding", ["form", "multipart"])
+def test_a_form_encoded_delivery_is_verified_and_handled_over_the_bytes_sent(hook_app, encoding):
+    """Most PBXs post forms: the signature is checked over the body exactly as sent (not emptied by the form
+    parsing every request gets), and the handler reads the same form."""
+    client = hook_app.test_client()
+    if encoding == "form":
+        raw, content_type = "event=NOTIFY_START&caller_id=%2B79161234567&note=%D0%B7%D0%B2%D0%BE%D0%BD%D0%BE%D0%BA".encode(), \
+            "application/x-www-form-urlencoded"
+    else:
+        raw = (b"--b0undary\r\nContent-Disposition: form-data; name=\"event\"\r\n\r\nNOTIFY_END\r\n"
+               b"--b0undary--\r\n")
+        content_type = "multipart/form-data; boundary=b0undary"
+    sent = deliver(client, "form", body=raw, content_type=content_type, delivery=f"f-{encoding}")
+    assert sent.status_code == 202, sent.get_data(as_text=True)
+    forged = deliver(client, "form", body=raw, content_type=content_type, delivery="f-forged",
+                     signature=hooktest.sign(raw + b"x"))
+    assert forged.status_code == 403
+    wait_for_jobs(hook_app)
+    assert effects(hook_app, f"f-{encoding}") == 1 and effects(hook_app, "f-forged") == 0
+    [row] = deliveries(hook_app, external_id=f"f-{encoding}")
+    assert bytes(row.body) == raw
+
+
+@pytest.mark.parametrize("query", ["AccountSid=AC1", "To=%2B74951234567&Caller=client%3Aolga",
+                                   "name=%D0%9E%D0%BB%D1%8C%D0%B3%D0%B0&empty=", "a=1&a=2&b=%40home"])
+def test_the_address_a_provider_signed_is_seen_with_its_escapes_as_sent(hook_app, query):
+    """A provider signs the address as it called it: escapes (%3A, %40, UTF-8) are not decoded and re-encoded."""
+    client = hook_app.test_client()
+    raw = b'{"event": "call_ended"}'
+    url = f"http://localhost/webhooks/hooktest/signed-url?{query}"
+    signed = deliver(client, f"signed-url?{query}", body=raw, delivery=f"q-{query}",
+                     signature=hooktest.sign(url.encode() + raw))
+    assert signed.status_code == 202, signed.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("signature", ["", "sha256=" + "0" * 64, "sha256=nothex", None])
 def test_wrong_or_missing_signature_is_refused_and_kept(hook_app, signature):
     client = hook_app.test_client()

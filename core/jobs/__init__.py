@@ -110,6 +110,10 @@ def get(record_id: int) -> JobRecord | None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # SQLAlchemy 2 fires this for a SAVEPOINT released too: the jobs queued so far are not committed yet (a
+        # worker would not see their rows on PostgreSQL and leave them to the sweep) — they go at the real commit
+        return
     pending = session.info.pop(PENDING_KEY, None)
     events_pending = session.info.pop(EVENTS_FLAG, None)
     if not pending and not events_pending:
@@ -125,5 +129,7 @@ def _after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT rolled back: the jobs the outer transaction queued before it still stand
     session.info.pop(PENDING_KEY, None)
     session.info.pop(EVENTS_FLAG, None)

@@ -67,3 +67,6 @@ def apply() -> None:
     for cached in ("stream", "content_length"):  # werkzeug caches both: read them again from the new body
         request.__dict__.pop(cached, None)
     request.max_content_length = limit
+    # kept as the request's data: a later hook that parses the form (refuse_nul) then parses these bytes, and the
+    # view can still read the body as sent (a form-encoded webhook checks its signature over the raw bytes)
+    request.get_data(cache=True)

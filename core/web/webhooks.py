@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, flash, jsonify, request, url_for
 from flask_babel import gettext as _
@@ -49,6 +50,20 @@ def _json(code: int, **body: Any) -> Response:
     return response
 
 
+def _as_called() -> str:
+    """The address exactly as the provider called it — its escapes as sent, not decoded and re-encoded as
+    ``request.url`` is — for providers that sign the address (Twilio). Behind a proxy the scheme and host are the
+    forwarded ones (``MAYAK_BEHIND_PROXY``)."""
+    path = quote(request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", ""),
+                 safe="/:@!$&'()*+,;=-._~%")
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw and raw.startswith("/"):
+        path, query = raw.partition("?")[0], raw.partition("?")[2]
+    else:
+        query = request.query_string.decode("latin-1")
+    return f"{request.scheme}://{request.host}{path}" + (f"?{query}" if query else "")
+
+
 def _error(code: int, name: str, message: str) -> Response:
     """An error in the API's shape: ``{"error": {"code": ..., "message": ...}}``."""
     return _json(code, error={"code": name, "message": message})
@@ -85,7 +100,7 @@ def receive(plugin: str, path: str) -> Response:
     body = request.get_data(cache=True) if request.method != "GET" else b""
     incoming = WebhookRequest(method=request.method, path=request.path, headers=_headers(),
                               query=request.args.to_dict(flat=False), body=body, remote_addr=client_ip(),
-                              content_type=request.content_type or "", url=request.url)
+                              content_type=request.content_type or "", url=_as_called())
     try:
         outcome = webhooks.receive(endpoint, incoming)
     except (MalformedBody, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:

@@ -109,7 +109,9 @@ def sign_in(page: Any, base: str, email: str = EMAIL) -> None:
 def watch(page: Any) -> list[str]:
     """Console errors, page errors and failed responses, collected for the test to assert empty."""
     problems: list[str] = []
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on("console", lambda msg: problems.append(f"console: {msg.text} (at {msg.location.get('url')}:"
+                                                   f"{msg.location.get('lineNumber')})")
+            if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     return problems

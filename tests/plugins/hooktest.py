@@ -66,6 +66,13 @@ def route(delivery: InboundDelivery) -> dict[str, str]:
     return {"ring": "ext-101", "caller": str(data.get("caller", ""))}
 
 
+def handle_form(delivery: InboundDelivery) -> None:
+    """A form-encoded delivery (most PBXs post so): its effect names the event the form carried."""
+    form = delivery.request.form()
+    record_audit(SYSTEM, "hooktest.effect", "hooktest", delivery.external_id or "-",
+                 {"event": (form.get("event") or [""])[0]})
+
+
 @hookimpl
 def register_webhooks() -> list[WebhookEndpoint]:
     return [
@@ -78,4 +85,6 @@ def register_webhooks() -> list[WebhookEndpoint]:
         WebhookEndpoint(path="office", verify=verify, delivery_id=delivery_id, handle=handle,
                         allow_from=("10.0.0.0/8",)),
         WebhookEndpoint(path="signed-url", verify=verify_url, delivery_id=delivery_id, handle=handle),
+        WebhookEndpoint(path="form", verify=verify, delivery_id=delivery_id, handle=handle_form,
+                        content_types=("application/x-www-form-urlencoded", "multipart/form-data")),
     ]

@@ -36,7 +36,7 @@ from core.plugins.providers import CallDirection, CallEvent, CallState
 from core.services.clients import files, phones, timeline
 from core.services.platform import events
 from core.services.platform.context import Actor
-from core.services.users.directory import by_extension
+from core.services.users.directory import active_people, by_extension
 from core.services.work import assignment, inbox, tasks
 
 RECORDING_JOB = "core.fetch_recording"
@@ -350,7 +350,8 @@ def summary(call: Call) -> dict[str, Any]:
     """The facts a call's timeline entry keeps (the entry says them in the reader's language)."""
     return {"call_id": call.id, "direction": call.direction, "outcome": call.outcome or None,
             "missed": True if call.outcome == "missed" else None, "duration": call.talk_seconds or None,
-            "wait": call.wait_seconds, "user_id": call.user_id, "extension": call.extension or None,
+            "wait": call.wait_seconds, "user_id": call.user_id, "manager": _name_of(call.user_id),
+            "extension": call.extension or None,
             "number": call.client_number or call.client_number_raw or None, "deal_id": call.deal_id,
             "note_outcome": call.note_outcome or None, "state": call.state}
 
@@ -461,6 +462,13 @@ def _close_task(task_id: int | None) -> None:
     task = db.session.get(Task, task_id) if task_id else None
     if task is not None and task.status == "open" and task.deleted_at is None:
         tasks.change_status(Actor(user=None, via="system", detail="telephony"), task, "done")
+
+
+def _name_of(user_id: int | None) -> str | None:
+    """The manager's name as the timeline shows it (kept in the entry, as task entries keep their owner's)."""
+    if user_id is None:
+        return None
+    return next((p.display_name for p in active_people() if p.id == user_id), None)
 
 
 def _active(user_id: int) -> bool:

@@ -27,6 +27,7 @@ from mayak import (
     DeliveryStatus,
     Extension,
     HealthStatus,
+    InboundDelivery,
     IncomingCall,
     MessagingProvider,
     OutgoingMessage,
@@ -38,8 +39,12 @@ from mayak import (
     TelephonyProvider,
     TimelineKindSpec,
     WebhookAnswer,
+    WebhookEndpoint,
     WebhookRequest,
+    hmac_hex,
     hookimpl,
+    record_call_events,
+    signature_matches,
 )
 
 SENT: list[tuple[str, OutgoingMessage]] = []
@@ -80,10 +85,12 @@ class FakePbx(TelephonyProvider):
 
     def parse_webhook(self, request: WebhookRequest) -> list[CallEvent]:
         body = request.json()
-        state = {"start": CallState.RINGING, "end": CallState.ENDED}[body["event"]]
+        state = {"start": CallState.RINGING, "answer": CallState.ANSWERED, "end": CallState.ENDED}[body["event"]]
+        recording = RecordingRef(ref=body["recording"]) if body.get("recording") else None
         return [CallEvent(call_id=body["pbx_call_id"], state=state, direction=CallDirection.INBOUND,
                           occurred_at=datetime.fromtimestamp(body["time"], UTC), from_number=body["caller"],
-                          extension=body.get("internal"), raw=body)]
+                          extension=body.get("internal"), duration=body.get("duration"), recording=recording,
+                          raw=body)]
 
     def place_call(self, request: CallRequest) -> CallHandle:
         if request.to.endswith("0000000"):
@@ -135,3 +142,21 @@ def register_channels() -> list[ChannelSpec]:
 @hookimpl
 def route_call(call: IncomingCall) -> RouteAnswer | None:
     return RouteAnswer(extensions=("101",)) if call.from_number == "+79001234567" else None
+
+
+WEBHOOK_SECRET = "telecom-secret"
+
+
+def _verify(request: WebhookRequest) -> bool:
+    return signature_matches(hmac_hex(WEBHOOK_SECRET, request.body), request.header("x-signature"))
+
+
+def _handle(delivery: InboundDelivery) -> None:
+    record_call_events("fakepbx", FakePbx(None).parse_webhook(delivery.request))
+
+
+@hookimpl
+def register_webhooks() -> list[WebhookEndpoint]:
+    # the "PBX" posts signed JSON call events here (the provider plugins' own tests speak real wire formats)
+    return [WebhookEndpoint(path="pbx", verify=_verify, handle=_handle,
+                            delivery_id=lambda request: request.header("x-event-id"))]

@@ -94,7 +94,7 @@ def test_a_form_encoded_delivery_is_verified_and_handled_over_the_bytes_sent(hoo
     parsing every request gets), and the handler reads the same form."""
     client = hook_app.test_client()
     if encoding == "form":
-        raw, content_type = "event=NOTIFY_START&caller_id=%2B79161234567&note=%D0%B7%D0%B2%D0%BE%D0%BD%D0%BE%D0%BA".encode(), \
+        raw, content_type = b"event=NOTIFY_START&caller_id=%2B79161234567&note=%D0%B7%D0%B2%D0%BE%D0%BD%D0%BE%D0%BA", \
             "application/x-www-form-urlencoded"
     else:
         raw = (b"--b0undary\r\nContent-Disposition: form-data; name=\"event\"\r\n\r\nNOTIFY_END\r\n"

@@ -98,7 +98,7 @@ def test_the_callers_card_appears_within_two_seconds_and_the_note_reaches_the_ti
     text = toast.inner_text()
     assert "Входящий звонок" in text and "Ольга Петровна Звонкова" in text and "Поставка кирпича" in text
     assert "450" in text and "Менеджер: Мария Ивановна" in text
-    page.screenshot(path=str(pbx_site_shot(app, "toast-ringing.png")))
+    page.screenshot(path=str(pbx_site_shot(app, "toast-ringing.png")), caret="initial")
     _post_event(app, "answer", "b-1")
     note = page.locator("#call-toasts textarea[name=note]")
     note.wait_for(state="visible", timeout=4000)
@@ -106,8 +106,10 @@ def test_the_callers_card_appears_within_two_seconds_and_the_note_reaches_the_ti
     _post_event(app, "start", "b-2")  # a second call rings while the note is being typed: the cards redraw
     page.locator("#call-toasts .call-toast").nth(1).wait_for(state="visible", timeout=4000)
     assert note.input_value() == "Клиент согласен на поставку во вторник", "the typed note was lost to a redraw"
+    for card in page.locator("#call-toasts .call-toast").all():
+        assert "Менеджер: Мария Ивановна" in card.inner_text(), card.inner_text()
     page.select_option("#call-toasts select[name=outcome]", "agreed")
-    page.screenshot(path=str(pbx_site_shot(app, "toast-note.png")))
+    page.screenshot(path=str(pbx_site_shot(app, "toast-note.png")), caret="initial")
     page.click("#call-toasts form.call-note button[type=submit]")
     page.locator("#call-toasts textarea[name=note]").wait_for(state="detached", timeout=4000)
     _post_event(app, "end", "b-1", duration=42)
@@ -145,11 +147,12 @@ def test_the_recording_plays_in_the_card(pbx_site, browser):
     assert player.get_attribute("aria-label") == "Запись разговора"
     duration = page.evaluate("""async (el) => {
         el.preload = 'auto'; el.load();
-        await new Promise((ok, fail) => { el.onloadedmetadata = ok; el.onerror = () => fail(el.error && el.error.code); });
+        await new Promise((ok, fail) => {
+            el.onloadedmetadata = ok; el.onerror = () => fail(el.error && el.error.code); });
         await el.play(); await new Promise(r => setTimeout(r, 300)); el.pause();
         return [el.duration, el.currentTime]; }""", player.element_handle())
     assert 1.4 < duration[0] < 1.6 and duration[1] > 0, duration
-    page.screenshot(path=str(pbx_site_shot(app, "card-recording.png")))
+    page.screenshot(path=str(pbx_site_shot(app, "card-recording.png")), caret="initial")
     assert problems == [], problems
     page.close()
 

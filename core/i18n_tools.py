@@ -37,6 +37,8 @@ UNITS: list[tuple[list[Path], Path, list[Path]]] = [
      [PROJECT_ROOT / "plugins/import_vcard/translations"]),
     ([PROJECT_ROOT / "plugins/mail_notify"], PROJECT_ROOT / "plugins/mail_notify/translations/messages.pot",
      [PROJECT_ROOT / "plugins/mail_notify/translations"]),
+    *[([PROJECT_ROOT / f"plugins/{name}"], PROJECT_ROOT / f"plugins/{name}/translations/messages.pot",
+       [PROJECT_ROOT / f"plugins/{name}/translations"]) for name in ("zadarma", "mango", "asterisk", "twilio")],
 ]
 LOCALES = ["ru"]
 

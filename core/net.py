@@ -384,6 +384,28 @@ def check_url(url: str, *, allow: AllowList | None = None, lookup: bool = True,
     return _with(target, check_addresses(target.host, resolve(target.host, target.port, timeout), allow))
 
 
+def connect(host: str, port: int, *, allow: AllowList | None = None,
+            timeout: float = DEFAULT_TIMEOUT) -> socket.socket:
+    """A TCP connection to ``host:port`` through the same guard as :func:`fetch`, for the protocols that are not
+    HTTP (a PBX's AMI): the name is resolved once, every address it gives is checked (a private, loopback or
+    link-local one only when the administrator's ``MAYAK_FETCH_ALLOW`` lists it), and the socket is opened to a
+    checked address. Raises :class:`FetchRefused` or :class:`FetchFailed`."""
+    allow = configured_allow() if allow is None else allow
+    if not 0 < int(port) < 65536:
+        raise FetchRefused(N_("%(port)s is not a port number; use 1 to 65535."), port=port)
+    host, literal = _host(str(host))
+    addresses = [literal] if literal is not None else resolve(host, int(port), timeout)
+    checked = check_addresses(host, addresses, allow)
+    failure: OSError | None = None
+    for address in checked:
+        try:
+            return socket.create_connection((str(address), int(port)), timeout)
+        except OSError as exc:
+            failure = exc
+    raise FetchFailed(N_("%(host)s refused the connection: %(error)s"), host=f"{host}:{port}",
+                      error=str(failure) if failure else "no address")
+
+
 def _with(target: Target, addresses: tuple[IPAddress, ...]) -> Target:
     return Target(target.url, target.scheme, target.host, target.port, target.request_target, addresses)
 

@@ -15,9 +15,10 @@ from flask_babel import force_locale, gettext, lazy_gettext, ngettext, pgettext
 from core.db import db, own_transactions
 from core.errors import ProviderError, ProviderNotFound, StartupError
 from core.jobs import JobContext, enqueue
-from core.models import Activity, Call, Company, Contact, Deal, InboxItem, Task, User
+from core.models import Activity, Call, Company, Contact, Deal, InboxItem, Task, User, WebhookDelivery
 from core.models.base import Base, UTCDateTime, utcnow
 from core.net import AllowList, FetchError, FetchFailed, FetchRefused, Response, check_url, fetch
+from core.net import connect as open_connection
 from core.plugins import hookimpl
 from core.plugins.events import (
     ALL,
@@ -282,6 +283,7 @@ __all__ = [
     "UserDeactivated",
     "ValidationError",
     "WebhookAnswer",
+    "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookRequest",
     "channels",
@@ -302,6 +304,7 @@ __all__ = [
     "mail",
     "messaging",
     "ngettext",
+    "open_connection",
     "own_transactions",
     "pgettext",
     "plugin_health",

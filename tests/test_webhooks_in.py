@@ -285,6 +285,19 @@ def test_inline_endpoint_falls_back_on_timeout(hook_app):
     assert "deadline" in row.error and json.loads(row.answer["body"]) == {"ring": "operator"}
 
 
+def test_an_inline_endpoint_whose_handler_failed_answers_its_fallback_to_every_repeat(hook_app):
+    """A PBX asking whom to ring understands only its own kind of answer: when the handler failed, the first
+    delivery and every repeat of it get the endpoint's fallback, never the pipeline's JSON."""
+    client = hook_app.test_client()
+    hooktest.FAILING.add("call-broken")
+    try:
+        for _attempt in range(3):
+            response = deliver(client, "calls/route", {"caller": "+7900"}, delivery="call-broken")
+            assert response.status_code == 200 and response.json == {"ring": "operator"}, response.get_data()
+    finally:
+        hooktest.FAILING.discard("call-broken")
+
+
 def test_allow_list_of_source_addresses(hook_app, make_app, tmp_path):
     client = hook_app.test_client()
     assert deliver(client, "office", delivery="o-1").status_code == 403  # from 127.0.0.1
@@ -421,7 +434,7 @@ def test_provider_health_counts_the_last_hour(hook_app):
         db.session.commit()
         [health] = webhooks.health()
     assert (health.plugin, health.received_last_hour, health.failures_last_hour) == ("hooktest", 1, 1)
-    assert health.endpoints == ["calls/route", "events", "office", "plain", "signed-url"]
+    assert health.endpoints == ["calls/route", "events", "form", "office", "plain", "signed-url"]
     assert health.last_event is not None and health.last_event.tzinfo is not None
     assert utcnow() - health.last_event < timedelta(minutes=5)
 

@@ -61,6 +61,8 @@ def handle_plain(delivery: InboundDelivery) -> None:
 
 def route(delivery: InboundDelivery) -> dict[str, str]:
     data = delivery.request.json()
+    if delivery.external_id in FAILING:
+        raise RuntimeError(f"routing exploded on {delivery.external_id}")
     time.sleep(float(data.get("think", 0)))
     record_audit(SYSTEM, "hooktest.effect", "hooktest", delivery.external_id or "-", {"event": "route"})
     return {"ring": "ext-101", "caller": str(data.get("caller", ""))}

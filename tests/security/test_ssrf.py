@@ -430,3 +430,27 @@ def test_refusals_are_translated(app):
         with pytest.raises(FetchRefused) as info:
             check_url("http://2130706433/", allow=NOTHING)
         assert "в обычном виде" in str(info.value.message)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254", "[::1]", "0x7f.1",
+                                  "2130706433", "0177.0.0.1"])
+def test_a_tcp_connection_goes_through_the_same_guard(host):
+    """A protocol that is not HTTP (a PBX's AMI) connects through core.net too: loopback, private and link-local
+    addresses, however spelled, only when the administrator lists them."""
+    with pytest.raises(FetchRefused):
+        net.connect(host, 5038, allow=NOTHING, timeout=1).close()
+
+
+def test_a_listed_address_is_reached_by_tcp():
+    server = socket.create_server(("127.0.0.1", 0))
+    try:
+        port = server.getsockname()[1]
+        with net.connect("127.0.0.1", port, allow=AllowList.parse(["127.0.0.1"]), timeout=2) as connection:
+            peer, _ = server.accept()
+            connection.sendall(b"Action: Ping\r\n\r\n")
+            assert peer.recv(64) == b"Action: Ping\r\n\r\n"
+            peer.close()
+        with pytest.raises(FetchRefused):
+            net.connect("127.0.0.1", 0, allow=AllowList.parse(["127.0.0.1"]), timeout=1)
+    finally:
+        server.close()

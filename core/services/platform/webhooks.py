@@ -183,7 +183,7 @@ def receive(endpoint: WebhookEndpoint, request: WebhookRequest) -> Outcome:
         values["attempts"] = 1
     delivery_id = _insert_once(values)
     if delivery_id is None:  # seen before (or a twin committed first): answer as the first time, change nothing
-        return _repeat(_seen(endpoint.plugin, external_id) if endpoint.inline else None)
+        return _repeat(_seen(endpoint.plugin, external_id) if endpoint.inline else None, endpoint)
     if endpoint.inline:
         db.session.commit()
         return _run_inline(endpoint, delivery_id)
@@ -209,12 +209,16 @@ def _seen(plugin: str, external_id: str | None) -> WebhookDelivery | None:
                                                            WebhookDelivery.dedup_key == external_id))
 
 
-def _repeat(seen: WebhookDelivery | None) -> Outcome:
-    """A repeat's answer: an inline endpoint's stored answer (``seen``), else a plain 200."""
+def _repeat(seen: WebhookDelivery | None, endpoint: WebhookEndpoint) -> Outcome:
+    """A repeat's answer: an inline endpoint's stored answer (``seen``) — or its fallback when the first delivery
+    stored none (its handler failed: the provider still gets what it understands, never our JSON) — else a plain
+    200."""
     answer = None
     if seen is not None and seen.answer:
         answer = WebhookAnswer(int(seen.answer.get("status", 200)), str(seen.answer.get("body", "")),
                                str(seen.answer.get("content_type", "text/plain; charset=utf-8")))
+    elif endpoint.inline:
+        answer = endpoint.fallback
     return Outcome(200, "duplicate", seen.id if seen is not None else None, duplicate=True, answer=answer)
 
 

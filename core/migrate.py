@@ -40,9 +40,18 @@ class MigrationUnit:
         return table.startswith(f"{self.name}_")
 
 
+def installed_plugin_names() -> list[str]:
+    """Every plugin installed as an entry point in the group ``mayak``."""
+    from importlib.metadata import entry_points
+
+    return [entry.name for entry in entry_points(group="mayak")]
+
+
 def units() -> list[MigrationUnit]:
     manager = plugins()
-    names = tuple(p.name for p in manager.enabled)
+    # core owns every table but those of plugins — the enabled ones and every one installed (a plugin's models join
+    # the shared metadata as soon as any app in the process loads it, enabled here or not)
+    names = tuple(dict.fromkeys([*(p.name for p in manager.enabled), *installed_plugin_names()]))
     found = [MigrationUnit("core", ENV_DIR / "versions", names)]
     for info in manager.enabled:
         versions = info.migrations_dir / "versions"

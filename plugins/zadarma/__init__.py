@@ -1,0 +1,1 @@
+"""Zadarma (and Novofon) telephony for Mayak: see ``plugin.py`` and ``README.md``."""

@@ -304,3 +304,21 @@ def test_two_listeners_one_active_and_the_other_takes_over(app, make_app, monkey
     with listening_app.app_context():
         assert {c for c in db.session.scalars(select(Call.external_id))} == {"l-1", "l-2"}
         assert db.session.get(Lease, listening.lease_name("listening")).expires_at <= utcnow()
+
+
+def test_old_cards_are_not_shown_however_long_the_page_was_closed(pbx_app, admin):
+    """An answered call's card waits for its note, but not forever: 30 minutes after the call ended, or 4 hours
+    after a ring the PBX never ended, it is no longer on the screen (the call itself stays in the log)."""
+    anna = _person(pbx_app, "anna@example.com", "101")
+    now = utcnow()
+    with pbx_app.app_context(), unit_of_work():
+        for key, started, ended in (("fresh", now - timedelta(minutes=5), now - timedelta(minutes=2)),
+                                    ("ended-long-ago", now - timedelta(minutes=40), now - timedelta(minutes=31)),
+                                    ("never-ended", now - timedelta(hours=5), None)):
+            db.session.add(Call(provider="fakepbx", external_id=key, direction="in", state="ended" if ended else
+                                "ringing", user_id=anna.id, toast_open=True, started_at=started, ended_at=ended,
+                                answered_at=started if ended else None, client_number=CLIENT, legs={}))
+    body = _browser(pbx_app, anna).get("/calls/live?v=-", headers={"HX-Request": "true"}).get_data(as_text=True)
+    with pbx_app.app_context():
+        shown = {c.external_id for c in db.session.scalars(select(Call)) if f"call-toast-{c.id}" in body}
+    assert shown == {"fresh"}

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db import db
 from core.plugins.provider_facades import build, provider_spec
@@ -310,6 +310,21 @@ class TelephonyConformance(WebhookConformance):
     def prepare(self, app: Flask) -> None:
         for number in self.known_numbers:
             sample_contact(app, "Caller", phone=number)
+
+    def state(self, app: Flask) -> Any:
+        """The calls the deliveries made, fact by fact (the provider's call id as the key), and the open "call
+        back" tasks: what every order and repeat of the same deliveries must leave the same. A call-back task that
+        a late "answered" cancelled is not counted (reversed deliveries may set and cancel one)."""
+        from core.models import Call, Task
+
+        wait_for_jobs(app)
+        with app.app_context():
+            calls = {c.external_id: (c.direction, c.state, c.outcome, c.client_number, c.line_number, c.extension,
+                                     c.answered_at is not None, c.talk_seconds, c.recording_state,
+                                     c.callback_task_id is not None)
+                     for c in db.session.scalars(select(Call).where(Call.provider == self.provider_key))}
+            open_tasks = db.session.scalar(select(func.count(Task.id)).where(Task.status == "open"))
+        return {"calls": calls, "open_call_backs": open_tasks, "written": written_records(app, self.plugin)}
 
     def normalise(self, provider: TelephonyProvider, request: WebhookRequest) -> list[Any]:
         incoming = provider.parse_incoming_call(request)

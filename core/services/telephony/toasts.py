@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from core.db import db
-from core.models import Activity, Call, Company, Contact, ContactCompany, Deal, Stage
+from core.models import Activity, Call, Company, Contact, ContactCompany, Deal, Stage, utcnow
 from core.services.clients import timeline
 from core.services.platform import audit
 from core.services.platform.context import Actor
@@ -32,17 +34,30 @@ NOTE_OUTCOMES = {
     "other": _l("Other"),
 }
 MAX_TOASTS = 3
+# a card whose call ended this long ago (its note never written), or that still rings hours on (the PBX never said
+# it ended), is no longer shown: a manager back from lunch does not find a wall of old calls
+ENDED_SHOWN_FOR = timedelta(minutes=30)
+LIVE_SHOWN_FOR = timedelta(hours=4)
 
 
 def fingerprint(actor: Actor) -> str:
     """What the actor's toasts show, in a few characters: the same while nothing changed."""
     if actor.user is None:
         return ""
-    rows = db.session.execute(select(Call.id, Call.answered_at.is_not(None)).where(
-        Call.user_id == actor.user_id, Call.toast_open.is_(True)).order_by(Call.id.desc()).limit(MAX_TOASTS)).all()
+    rows = db.session.execute(_open(select(Call.id, Call.answered_at.is_not(None)), actor)).all()
     if not rows:
         return "-"
     return hashlib.blake2s(repr(rows).encode(), digest_size=6).hexdigest()
+
+
+def _open(stmt: Any, actor: Actor) -> Any:
+    """The actor's open toasts, newest first (along the partial index of open toasts; the age limits then look at
+    a handful of rows)."""
+    now = utcnow()
+    return (stmt.where(Call.user_id == actor.user_id, Call.toast_open.is_(True),
+                       Call.started_at >= now - LIVE_SHOWN_FOR,
+                       or_(Call.ended_at.is_(None), Call.ended_at >= now - ENDED_SHOWN_FOR))
+            .order_by(Call.id.desc()).limit(MAX_TOASTS))
 
 
 @dataclass(frozen=True)
@@ -75,8 +90,7 @@ def cards(actor: Actor) -> list[Card]:
     and amount, the last three activities, the owner."""
     if actor.user is None:
         return []
-    found = list(db.session.scalars(select(Call).where(Call.user_id == actor.user_id, Call.toast_open.is_(True))
-                                    .order_by(Call.id.desc()).limit(MAX_TOASTS)))
+    found = list(db.session.scalars(_open(select(Call), actor)))
     names = {p.id: p.display_name for p in active_people()}
     result = []
     for call in found:

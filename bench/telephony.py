@@ -39,9 +39,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import Client, served  # noqa: E402
-from bench.telephony_plugin import sign  # noqa: E402
-from bench.throughput import LUA, wrk  # noqa: E402
+from bench.run import Client, served
+from bench.telephony_plugin import sign
+from bench.throughput import LUA, wrk
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 

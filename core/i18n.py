@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, has_request_context, request, session
-from flask_babel import get_locale
+from flask import Flask, current_app, has_request_context, request, session
+from flask_babel import Domain, get_locale
 from flask_login import current_user
 
 from core.config import Settings
@@ -72,6 +72,15 @@ def installation_defaults(settings: Settings) -> Settings:
     return dataclasses.replace(settings, default_locale=locale, default_timezone=timezone)
 
 
+class _PerAppDomain(Domain):
+    """Flask-Babel's message domain with its catalogue cache kept per app: the ``Babel`` object is one per process,
+    and so was its cache, so a second app in the same process (a worker's, a test's) with other plugins enabled got
+    the first app's catalogues, without its plugins' translations."""
+
+    def get_translations_cache(self, ctx: object) -> dict[object, object]:
+        return current_app.extensions.setdefault("mayak.translations", {})
+
+
 def init_i18n(app: Flask, settings: Settings, manager: MayakPlugins) -> None:
     """Set up Flask-Babel; ``settings`` must have gone through :func:`installation_defaults`."""
     from core.config import PROJECT_ROOT
@@ -82,5 +91,7 @@ def init_i18n(app: Flask, settings: Settings, manager: MayakPlugins) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = settings.default_locale
     app.config["BABEL_DEFAULT_TIMEZONE"] = settings.default_timezone
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    if not isinstance(babel.__dict__.get("domain_instance"), _PerAppDomain):
+        babel.__dict__["domain_instance"] = _PerAppDomain(domain="messages")  # the cached_property, set once
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     app.jinja_env.globals["available_locales"] = available_locales

@@ -311,3 +311,15 @@ def test_a_recording_the_provider_refuses_or_never_readies_is_given_up(pbx_app, 
 def test_recording_pauses_double_and_stop_growing_at_an_hour(attempts):
     pause = recordings.pause_after(attempts)
     assert pause == min(timedelta(seconds=30 * 2 ** (attempts - 1)), timedelta(hours=1))
+
+
+@pytest.mark.parametrize("typed", ["+7 (916) 123-45-67", "89161234567", "9161234567", "79161234567",
+                                   "+7 916 123 45 67", "8-916-123-45-67"])
+def test_a_number_in_any_format_finds_the_same_client(app, make_app, admin, typed):
+    """However the PBX writes the caller's number, it is the client whose phone was typed another way."""
+    pbx_app = make_app(extra_plugins=[("telecom", telecom)], MAYAK_PHONE_REGION="RU")
+    client = _client(pbx_app, None)
+    call_id = _record(pbx_app, [ev("fmt", CallState.RINGING, 0, from_number=typed)])[0]
+    with pbx_app.app_context():
+        call = db.session.get(Call, call_id)
+        assert (call.client_number, call.contact_id) == (CLIENT, client["contact"])

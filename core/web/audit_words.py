@@ -56,6 +56,7 @@ ACTIONS = {
     "deal.item_removed": _l("Product removed from a deal"),
     "deal.payment_added": _l("Payment recorded"),
     "file.uploaded": _l("File uploaded"),
+    "call.noted": _l("Call note saved"),
     "import.uploaded": _l("File uploaded for import"),
     "import.finished": _l("Import finished"),
     "import.undone": _l("Import undone"),

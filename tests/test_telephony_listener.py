@@ -19,10 +19,10 @@ from core.services.platform.context import Actor
 from core.services.telephony import listening
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "asterisk" / "tests"))
-from asterisk_fake import SECRET, fake_ami  # noqa: E402
-from asterisk_streams import CLIENT_RAW, INBOUND_ANSWERED  # noqa: E402
+from asterisk_fake import SECRET, fake_ami
+from asterisk_streams import CLIENT_RAW, INBOUND_ANSWERED
 
-from plugins.asterisk.provider import forget_calls_in_progress  # noqa: E402
+from plugins.asterisk.provider import forget_calls_in_progress
 
 
 def _events(stream: str) -> list[str]:

@@ -427,7 +427,7 @@ def _call_back_task(call: Call, provider: str) -> int | None:
            else phones.display(call.client_number, call.client_number_raw, default_phone_region()))
     task = tasks.create_system_task(
         title=str(_l("Call back: %(name)s", name=who)), owner_id=owner_id,
-        due_at=(call.ended_at or utcnow()) + timedelta(minutes=minutes), contact_id=call.contact_id,
+        due_at=utcnow() + timedelta(minutes=minutes), contact_id=call.contact_id,  # from now: a PBX's clock may be off
         company_id=None if call.contact_id else call.company_id, deal_id=call.deal_id,
         actor=Actor(user=None, via="provider", detail=provider[:60]))
     call.callback_task_id = task.id

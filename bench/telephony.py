@@ -13,6 +13,10 @@ The benchmark admin gets extension 101. Scenarios:
   open pages a server carries;
 * **poll, a card to draw** — the same request when the page's version is stale: the caller's card is drawn (the
   contact, company, open deals, last activities);
+* **ingest** — whole calls (ringing, answered, ended: three signed webhooks each) posted one at a time to one
+  web process with RQ (verified, stored, queued), beside the bare Flask app answering the same posts (the floor);
+  then one ``mayak worker --burst`` folds them into calls (matching the client, the inbox, the timeline, the
+  events): events a second per worker, with a fork per job (the default) and with ``--no-fork``;
 * **ringing to card** — a signed "ringing" webhook for a known caller, then ``/calls/live`` asked every 50 ms until
   the caller's card is there: the time the server needs (webhook, job, folding, matching), once with jobs in the
   web process (the embedded default) and once with RQ and a ``mayak worker``. A page polls every 1.5 s, so what a
@@ -111,6 +115,61 @@ def ringing_to_card(port: int, client: Client, caller: str, calls: int, label: s
             "max_ms": round(samples[-1], 1), "calls": calls}
 
 
+def _post(conn: http.client.HTTPConnection, path: str, body: bytes, headers: dict[str, str]) -> int:
+    conn.request("POST", path, body=body, headers=headers)
+    answer = conn.getresponse()
+    answer.read()
+    return answer.status
+
+
+def posting(port: int, bodies: list[tuple[bytes, dict[str, str]]], path: str, expect: int) -> dict[str, float]:
+    """Post ``bodies`` one at a time on a keep-alive connection: per second, and p50/p99 of each post."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    samples = []
+    started = time.perf_counter()
+    for body, headers in bodies:
+        sent = time.perf_counter()
+        status = _post(conn, path, body, headers)
+        samples.append((time.perf_counter() - sent) * 1000)
+        if status != expect:
+            raise SystemExit(f"{path} answered {status}, expected {expect}")
+    wall = time.perf_counter() - started
+    conn.close()
+    samples.sort()
+    return {"per_second": round(len(bodies) / wall, 1), "p50_ms": round(statistics.median(samples), 2),
+            "p99_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 2), "posts": len(bodies)}
+
+
+def lifecycles(caller: str, calls: int, stamp: str) -> list[tuple[bytes, dict[str, str]]]:
+    """``calls`` whole calls from a known client (ringing, answered, ended): three signed events each."""
+    bodies = []
+    for n in range(calls):
+        for event, extra in (("start", {}), ("answer", {}), ("end", {"duration": 60})):
+            body = json.dumps({"event": event, "call": f"ingest-{stamp}-{n}", "time": int(time.time()),
+                               "caller": caller, "line": "+74951112233", "extension": "101", **extra}).encode()
+            bodies.append((body, {"Content-Type": "application/json", "X-Signature": sign(body),
+                                  "X-Delivery-Id": f"ingest-{stamp}-{n}-{event}"}))
+    return bodies
+
+
+def drained_by_one_worker(env: dict[str, str], events: int, mode: str = "--fork") -> dict[str, float]:
+    """Events a second one ``mayak worker --burst`` folds into calls: the queue the posts filled, timed until the
+    worker exits, less its start-up (the same worker on an empty queue). ``mode``: ``--fork`` (a fork per job, the
+    default) or ``--no-fork`` (jobs in the worker process)."""
+    def burst() -> float:
+        started = time.perf_counter()
+        subprocess.run([str(ROOT / ".venv/bin/mayak"), "worker", "--burst", mode], cwd=ROOT, check=True,
+                       env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - started
+
+    busy = burst()
+    idle = burst()
+    work = max(busy - idle, 1e-3)
+    return {"events": events, "seconds": round(work, 2), "events_per_second": round(events / work, 1),
+            "worker_start_s": round(idle, 2)}
+
+
 @contextlib.contextmanager
 def rq_worker(env: dict[str, str]) -> Iterator[None]:
     # the benchmark's PBX plugin is a module of this folder: the worker must import it as gunicorn does
@@ -126,7 +185,7 @@ def rq_worker(env: dict[str, str]) -> Iterator[None]:
 
 
 def run(url: str, label: str, workers: int, threads: int, connections: list[int], seconds: int,
-        calls: int) -> list[dict[str, object]]:
+        calls: int, ingest_calls: int = 300, only: str = "") -> list[dict[str, object]]:
     caller = _prepare(url)
     env = {"MAYAK_DATABASE_URL": url, "MAYAK_SECRET_KEY": "bench-" * 4,
            "MAYAK_INSTANCE_PATH": "/tmp/mayak-bench-telephony", "MAYAK_PLUGINS_FILE": str(_plugins_file()),
@@ -143,11 +202,16 @@ def run(url: str, label: str, workers: int, threads: int, connections: list[int]
         script = Path(folder) / "count.lua"
         script.write_text(LUA)
         floors = {}
-        with served("bench.bare:app", env, workers=workers, threads=threads) as port:
-            wrk(f"http://127.0.0.1:{port}/", connections[0], 3, {}, script)
-            for c in connections:
+        polls = only == ""
+        with contextlib.nullcontext() if not polls else served("bench.bare:app", env, workers=workers,
+                                                                  threads=threads) as port:
+            for c in connections if polls else []:
+                wrk(f"http://127.0.0.1:{port}/", c, 3, {}, script)
                 floors[c] = wrk(f"http://127.0.0.1:{port}/", c, seconds, {}, script)
-        with served("wsgi:app", env, workers=workers, threads=threads) as port:
+        with contextlib.nullcontext() if not polls else served("wsgi:app", env, workers=workers,
+                                                                  threads=threads) as port:
+            if not polls:
+                return _ingest_and_ringing(results, note, env, caller, calls, ingest_calls, workers, threads)
             client = Client(port)
             client.login("bench@example.com")
             cookie = {"Cookie": client.cookie, "HX-Request": "true"}
@@ -172,12 +236,32 @@ def run(url: str, label: str, workers: int, threads: int, connections: list[int]
             client.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             note({"scenario": "ringing to card, jobs in the web process", **ringing_to_card(port, client, caller,
                                                                                           calls, "embedded")})
-        rq_env = {**env, "REDIS_URL": REDIS_URL, "MAYAK_RQ_QUEUE": f"bench-telephony-{os.getpid()}"}
-        with served("wsgi:app", rq_env, workers=workers, threads=threads) as port, rq_worker(rq_env):
-            client = Client(port)
-            client.login("bench@example.com")
-            note({"scenario": "ringing to card, RQ and one mayak worker",
-                  **ringing_to_card(port, client, caller, calls, "rq")})
+    return _ingest_and_ringing(results, note, env, caller, calls, ingest_calls, workers, threads)
+
+
+def _ingest_and_ringing(results: list[dict[str, object]], note, env: dict[str, str], caller: str,  # type: ignore[no-untyped-def]
+                        calls: int, ingest_calls: int, workers: int, threads: int) -> list[dict[str, object]]:
+    """The ingest scenarios and ringing to card on RQ; appends every result to ``bench/telephony.jsonl``."""
+    rq_env = {**env, "REDIS_URL": REDIS_URL, "MAYAK_RQ_QUEUE": f"bench-telephony-{os.getpid()}"}
+    stamp = str(int(time.time()))
+    bodies = lifecycles(caller, ingest_calls, stamp)
+    with served("bench.webhooks:bare", env, workers=1, threads=1) as port:
+        floor = posting(port, bodies, "/webhooks/bench_hooks/events", 202)
+    note({"scenario": "bare Flask POST of the same bodies (floor)", **floor})
+    for mode in ("--fork", "--no-fork"):
+        batch = lifecycles(caller, ingest_calls, f"{stamp}{mode}")
+        with served("wsgi:app", rq_env, workers=1, threads=1) as port:
+            posted = posting(port, batch, "/webhooks/bench_pbx/calls", 202)
+        if mode == "--fork":
+            note({"scenario": "call event webhook: verified, stored, queued (one web process)", **posted,
+                  "share_of_floor": round(posted["per_second"] / floor["per_second"], 2)})
+        note({"scenario": f"call events folded into calls by one RQ worker ({mode})",
+              **drained_by_one_worker(rq_env, len(batch), mode)})
+    with served("wsgi:app", rq_env, workers=workers, threads=threads) as port, rq_worker(rq_env):
+        client = Client(port)
+        client.login("bench@example.com")
+        note({"scenario": "ringing to card, RQ and one mayak worker",
+              **ringing_to_card(port, client, caller, calls, "rq")})
     with open(ROOT / "bench" / "telephony.jsonl", "a", encoding="utf-8") as fh:
         for row in results:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -192,6 +276,10 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument("--calls", type=int, default=40, help="calls timed from ringing to card")
+    parser.add_argument("--ingest-calls", type=int, default=300, help="whole calls (3 events each) ingested")
+    parser.add_argument("--only", default="", choices=["", "ingest"],
+                        help="ingest: only the ingest scenarios and ringing to card on RQ")
     args = parser.parse_args()
-    run(args.db, args.label, args.workers, args.threads, args.connections, args.seconds, args.calls)
+    run(args.db, args.label, args.workers, args.threads, args.connections, args.seconds, args.calls,
+        args.ingest_calls, args.only)

@@ -285,16 +285,19 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
 @own_transactions
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="exit when the queue is empty")
+@click.option("--fork/--no-fork", default=True, show_default=True,
+              help="run each job in a fork (isolated) or in the worker process (warm caches, faster small jobs)")
 @with_appcontext
-def worker(burst: bool) -> None:
+def worker(burst: bool, fork: bool) -> None:
     """Run an RQ worker for Mayak's queue (needs REDIS_URL)."""
     from core.jobs import backend
-    from core.jobs.rq_worker import MayakWorker
+    from core.jobs.rq_worker import MayakInProcessWorker, MayakWorker
 
     target = backend()
     if target.name != "rq":
         raise click.ClickException("REDIS_URL is not set: jobs run inside `mayak serve`; no worker is needed")
-    MayakWorker([target.queue], connection=target.redis).work(burst=burst, with_scheduler=False)  # type: ignore[attr-defined]
+    worker_class = MayakWorker if fork else MayakInProcessWorker
+    worker_class([target.queue], connection=target.redis).work(burst=burst, with_scheduler=False)  # type: ignore[attr-defined]
 
 
 @own_transactions

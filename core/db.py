@@ -106,6 +106,9 @@ def savepoint() -> Iterator[SessionTransaction | _WholeTransaction]:
     if nothing_written(session):
         try:
             yield _WholeTransaction(session)
+            # the block's rows are sent before it ends, as a SAVEPOINT's release would: a unique key met here is
+            # raised inside the caller's ``except`` around the block, not at some later autoflush outside it
+            session.flush()
         except BaseException:
             session.rollback()
             raise

@@ -72,8 +72,8 @@ def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def run_burst_worker(env: dict[str, str], timeout: float = 60) -> str:
-    proc = start_worker(env, "--burst")
+def run_burst_worker(env: dict[str, str], timeout: float = 60, *args: str) -> str:
+    proc = start_worker(env, "--burst", *args)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:  # say what the worker was doing, not only that it took too long

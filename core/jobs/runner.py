@@ -112,9 +112,14 @@ def dispatch_events() -> int:
     return dispatch_pending()
 
 
+IN_WORKER_PROCESS = False  # set by ``mayak worker --no-fork``: jobs run in the worker itself, its pool is its own
+
+
 def rq_run_job(record_id: int) -> str:
-    """RQ entry point. The worker forked this process from one holding an app context; fresh DB connections."""
-    db.engine.dispose(close=False)
+    """RQ entry point. The worker forked this process from one holding an app context: fresh DB connections (not
+    with ``--no-fork``, where the worker's own pool serves job after job)."""
+    if not IN_WORKER_PROCESS:
+        db.engine.dispose(close=False)
     try:
         return run_job(record_id)
     finally:
@@ -122,7 +127,8 @@ def rq_run_job(record_id: int) -> str:
 
 
 def rq_dispatch_events() -> int:
-    db.engine.dispose(close=False)
+    if not IN_WORKER_PROCESS:
+        db.engine.dispose(close=False)
     try:
         return dispatch_pending()
     finally:

@@ -13,13 +13,18 @@ AMI                                CallEvent
 ``DialBegin`` to a phone           ``ringing`` with ``extension`` (the first phone rung); a phone dialling a
                                    phone is ``internal``, a phone dialling a trunk ``out``
 ``DialEnd`` ``ANSWER``             ``answered``: the phone that picked up (``in``, ``internal``); the client
-                                   picking up (``out``)
+                                   picking up (``out``). Another phone picking up a call already answered
+                                   (a blind or attended transfer: the client's channel, or the Local
+                                   channels the transfer made, dialling it): ``answered`` again, with that
+                                   phone's ``extension`` — the call is now theirs
 ``BridgeEnter`` (no dial seen)     ``answered`` once two legs of the call share a bridge
 ``Hangup`` of the last leg         ``ended`` (answered, or any ``out`` call: ``reason`` = ``DialStatus``) or
                                    ``missed`` (``in``/``internal`` nobody answered)
 ``Cdr``                            ``duration`` = ``BillableSeconds`` of the leg a person answered (the
-                                   longest), ``recording`` = ``recordingfile``/``UserField``; a ``Cdr`` of a
-                                   call the listener did not see (restarted mid-call) stands on its own
+                                   longest; for a transferred call, whose records each count one manager's
+                                   part, the time from the first answer to the end), ``recording`` =
+                                   ``recordingfile``/``UserField``; a ``Cdr`` of a call the listener did
+                                   not see (restarted mid-call) stands on its own
 ``OriginateResponse`` ``Failure``  ``ended`` for our click-to-call (the manager did not pick up: ``reason``)
 ``VarSet``/``ChanVariable``        ``MAYAK_REF`` → ``reference``; ``MIXMONITOR_FILENAME``/``MAYAK_RECORDING``
                                    → ``recording``
@@ -99,6 +104,7 @@ class Conversation:
     bridges: dict[str, set[str]] = field(default_factory=dict)
     final: CallState | None = None  # the state the ending event said (ENDED or MISSED)
     partial: bool = True  # its first channel's Newchannel was not seen (the listener started mid-call)
+    transferred: bool = False  # another phone took the answered call over: it talked from the first answer to the end
     sequence: int = 0
 
 
@@ -190,6 +196,8 @@ class Translator:
             if dest.extension:  # a phone answered inside the call (a Local channel, a pickup): not the client
                 return []
             return self._answered(conv, at, conv.caller_ext, dest.uniqueid, message)
+        if conv.answered_at is not None:
+            return self._taken_over(conv, at, dest, message)
         return self._answered(conv, at, dest.extension, dest.uniqueid, message)
 
     def _bridge_enter(self, message: Message, at: datetime) -> list[CallEvent]:
@@ -251,7 +259,7 @@ class Translator:
         if recording and not conv.recording:
             conv.recording, changed = recording, True
         if person and billable is not None and (conv.billable is None or billable > conv.billable):
-            conv.billable, changed = billable, True
+            conv.billable, changed = billable, changed or not conv.transferred
             if conv.answered_ext is None and conv.direction != CallDirection.OUTBOUND:
                 conv.answered_ext = self._extension(message.get("DestinationChannel")[:120], "", "")
         if conv.final is None or not changed:
@@ -348,6 +356,19 @@ class Translator:
         conv.answered_at, conv.answered_ext = at, extension
         return [self._event(conv, CallState.ANSWERED, at, leg_id, message, extension=extension, answered_at=at)]
 
+    def _taken_over(self, conv: Conversation, at: datetime, phone: Leg, message: Message) -> list[CallEvent]:
+        """Another phone answered a call already answered (``in``, ``internal``): a transfer, the call is that
+        phone's now. The same phone again (a queue's Local channel answering after the phone inside it) or a Local
+        channel (no person: the phone it dials answers for it) changes nothing. The event carries the first
+        answer's time, which the core keeps."""
+        extension = phone.extension
+        if (conv.final is not None or not extension or extension == conv.answered_ext
+                or phone.channel.lower().startswith("local/")):
+            return []
+        conv.answered_ext, conv.transferred = extension, True
+        return [self._event(conv, CallState.ANSWERED, at, phone.uniqueid, message, extension=extension,
+                            answered_at=conv.answered_at)]
+
     def _end(self, conv: Conversation, at: datetime, leg_id: str | None, message: Message) -> list[CallEvent]:
         """The ending event. Nothing yet for a call whose direction is unknown (a phone that dialled a feature
         code) or whose start the listener missed and saw no answer of: its ``Cdr`` (or our Originate's failure)
@@ -364,8 +385,11 @@ class Translator:
         else:
             extension = conv.answered_ext or conv.target_ext
         recording = RecordingRef(ref=conv.recording) if conv.recording and self.recordings else None
+        duration = conv.billable if talked else None
+        if conv.transferred and conv.answered_at is not None:  # each leg's Cdr counts one manager's part only
+            duration = max(0, int(((conv.ended_at or at) - conv.answered_at).total_seconds()))
         return [self._event(conv, state, at, leg_id, message, extension=extension, answered_at=conv.answered_at,
-                            ended_at=conv.ended_at or at, duration=conv.billable if talked else None,
+                            ended_at=conv.ended_at or at, duration=duration,
                             reason=None if talked else conv.reason, recording=recording)]
 
     def _event(self, conv: Conversation, state: CallState, at: datetime, leg_id: str | None, message: Message,

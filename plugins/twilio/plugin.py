@@ -113,8 +113,9 @@ def dial_id(request: WebhookRequest) -> str:
 
 
 def record(delivery: InboundDelivery) -> None:
-    """A status or recording callback (a job; again on replay: the core folds repeats into nothing)."""
-    events = _provider().parse_webhook(delivery.request)
+    """A status or recording callback (a job; again on replay: the core folds repeats into nothing), dated by
+    Twilio's own times, else by when it arrived."""
+    events = _provider().events(delivery.request, delivery.received_at)
     if events:
         record_call_events(NAME, events)
 

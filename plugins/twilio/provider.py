@@ -3,6 +3,8 @@ rings a caller's manager, recordings, and the account check behind *Check connec
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import has_request_context, request
 
 from mayak import (
@@ -107,12 +109,17 @@ class TwilioVoice(TelephonyProvider):
     def parse_webhook(self, request: WebhookRequest) -> list[CallEvent]:
         """A status, ``<Dial>`` action or recording callback as call events; the voice request gives none (it
         asks whom to ring: :meth:`parse_incoming_call`)."""
+        return self.events(request)
+
+    def events(self, request: WebhookRequest, received: datetime | None = None) -> list[CallEvent]:
+        """The call events of one callback; ``received``: when it arrived, the moment of what Twilio sends
+        undated (the ``<Dial>`` action), so a delivery replayed later still tells when it happened."""
         endpoint = request.path.rstrip("/").rsplit("/", 1)[-1]
         reader = {"status": wire.status_events, "dial": wire.dial_end_events,
                   "recording": wire.recording_events}.get(endpoint)
         if reader is None:
             return []
-        return reader(wire.params_of(request.form()), wire.context_of(request.query))
+        return reader(wire.params_of(request.form()), wire.context_of(request.query), received)
 
     def parse_incoming_call(self, request: WebhookRequest) -> IncomingCall | None:
         if request.path.rstrip("/").rsplit("/", 1)[-1] not in ("voice", "fallback"):

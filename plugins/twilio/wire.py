@@ -8,7 +8,9 @@ conversation's id is therefore the parent ``CallSid`` (``call_id``), the leg's o
 
 A leg is either the *client's* or the *manager's*, and that decides what its states mean: the parent of an inbound
 call is "in progress" as soon as Twilio runs our TwiML, long before anyone talks, so only the manager's leg being
-answered answers an inbound conversation (and only the client's leg an outbound one). Twilio does not say in a
+answered answers an inbound conversation (and only the client's leg an outbound one). A manager's leg ending does
+not end an inbound conversation either: the caller may be put through to another manager (a transfer, a second
+``<Dial>`` of the same parent); the caller's leg or our ``<Dial>``'s action ends it. Twilio does not say in a
 child's callback which way the conversation goes, so every callback address Mayak hands Twilio carries that context
 in its query (``dir``, our ``line``, the ``client``'s number, our click-to-call ``ref``); Twilio signs the whole
 address, query included, so the context is as trustworthy as the rest of the callback.
@@ -22,7 +24,7 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 from xml.etree import ElementTree
@@ -303,11 +305,23 @@ def status_events(params: Mapping[str, str], context: Mapping[str, str],
     talk_leg = not clients_leg if inbound else clients_leg  # the leg whose answer is the conversation's answer
     numbers = _numbers(params, context, inbound=inbound, clients_leg=clients_leg)
     extension = None if clients_leg else extension_of(params.get("To"))
-    duration = reason = None
+    duration = reason = answered_at = None
+    moment = _moment(params.get("Timestamp"), now)
     if status in RINGING_STATUSES:
         state = CallState.RINGING
     elif status == "in-progress":
         state = CallState.ANSWERED if talk_leg else CallState.RINGING
+    elif status == "completed" and inbound and not clients_leg and "dir" in context:
+        # a manager's leg of an inbound call Mayak dialled is over, but the caller may be on the line still, put
+        # through to another manager (a transfer): the leg was answered, the conversation ends with the caller's
+        # leg or our <Dial>'s action. No extension: a late callback of this leg never takes the call back from
+        # whoever answered after it.
+        state, extension = CallState.ANSWERED, None
+        talked = _int(params.get("CallDuration"))
+        try:
+            answered_at = moment - timedelta(seconds=talked) if talked is not None else None
+        except OverflowError:  # a Timestamp near the year 1
+            answered_at = None
     elif status == "completed":
         state = CallState.ENDED
         duration = _int(params.get("CallDuration")) if talk_leg else None  # a parent's counts the ringing too
@@ -317,7 +331,7 @@ def status_events(params: Mapping[str, str], context: Mapping[str, str],
         state = CallState.RINGING if inbound and not clients_leg else CallState.ENDED
     sequence = _int(params.get("SequenceNumber"))
     return [CallEvent(call_id=parent or sid, leg_id=sid, state=state, direction=_direction(inbound),
-                      occurred_at=_moment(params.get("Timestamp"), now), extension=extension, duration=duration,
+                      occurred_at=moment, answered_at=answered_at, extension=extension, duration=duration,
                       reason=reason, sequence=sequence, reference=context.get("ref"),
                       event_id=":".join(p for p in (sid, status, params.get("SequenceNumber", "")) if p),
                       raw=dict(params), **numbers)]
@@ -400,11 +414,11 @@ def _int(value: str | None) -> int | None:
 def _moment(value: str | None, now: datetime | None) -> datetime:
     """An RFC 2822 time (``Tue, 01 Dec 2026 10:00:00 +0000``, Twilio's ``Timestamp``) in UTC; ``now`` when it is
     missing or unreadable."""
+    moment = None
     if value:
         try:
             moment = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError, OverflowError):
             moment = None
-        if moment is not None:
-            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return now or utcnow()
+    moment = moment or now or utcnow()
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

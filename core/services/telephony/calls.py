@@ -110,6 +110,7 @@ def _call_for(provider: str, event: CallEvent) -> tuple[Call, bool]:
     try:
         with savepoint():
             db.session.add(call)
+            db.session.flush()  # the unique key is met here, inside the except, when a twin delivery won the race
     except IntegrityError:  # another delivery of this call stored it a moment ago
         stored = _locked(select(Call).where(Call.provider == provider, Call.external_id == event.call_id[:200]))
         if stored is None:
@@ -197,12 +198,28 @@ def _numbers(call: Call, event: CallEvent) -> None:
             _remember_line(number)
 
 
+ANSWERS = "_answers"  # in ``legs``: each extension that answered and when it last did
+
+
 def _extension(call: Call, event: CallEvent, state: CallState) -> None:
-    """Who the call is for: the extension that answered, else the first one that rang (or dialled)."""
+    """Who the call is for: the extension that answered last (a transfer moves the call to whoever took it, in
+    whatever order the answers are told), else the first one that rang (or dialled)."""
     extension = (event.extension or "").strip()[:20]
-    if not extension or (call.extension and state != CallState.ANSWERED):
+    if not extension:
         return
-    if state == CallState.ANSWERED or not call.extension:
+    if state == CallState.ANSWERED:
+        at = (_aware(event.answered_at) or _aware(event.occurred_at)).isoformat()
+        legs = dict(call.legs or {})
+        answers = dict(legs.get(ANSWERS) or {})
+        if answers.get(extension, "") >= at:
+            return
+        answers[extension] = at
+        legs[ANSWERS] = answers
+        call.legs = legs
+        extension = max(answers.items(), key=lambda pair: (pair[1], pair[0]))[0]
+    elif call.extension:
+        return
+    if extension != call.extension or call.user_id is None:
         call.extension = extension
         person = by_extension().get(extension)
         if person is not None:
@@ -276,6 +293,7 @@ def _remember_line(number: str) -> None:
         try:
             with savepoint():
                 db.session.add(OwnNumber(number=number, seen_as_line=True))
+                db.session.flush()
         except IntegrityError:
             pass
 

@@ -1,6 +1,7 @@
 """AMI event streams as Asterisk 18 sends them to a manager user with ``read = call,cdr``, ``timestampevents = yes``
 and ``channelvars = MAYAK_REF,MIXMONITOR_FILENAME``: an incoming call answered by 101, one nobody answered (a ring
-group of 101 and 102), 102 calling 101, and our click-to-call (``Originate``) answered and not answered.
+group of 101 and 102), 102 calling 101, our click-to-call (``Originate``) answered and not answered, 101 calling the
+client from the desk phone, and an incoming call 101 transfers to 103 (blind, and attended).
 
 ``Timestamp: +N`` is N seconds after the stream starts (the fake server writes the real time). The trunk is a
 PJSIP endpoint named ``voippro``; phones are endpoints named by their extension, in context ``from-internal``."""
@@ -221,3 +222,154 @@ def originated_unanswered(fields: list[tuple[str, str]]) -> str:
               "Context: from-internal", f"Exten: {number}", "Application: ", "Data: ", "Reason: 3",
               "Uniqueid: <null>", "CallerIDNum: 101", f"CallerIDName: {number}"),
     ])
+
+
+# -- 101 calls the client back from the desk phone, 30 s into the stream: picked up after 10 s, 60 s of talk ----------
+
+PHONE_101_OUT, TRUNK_OUT = "PJSIP/101-00000091", "PJSIP/voippro-00000092"
+
+
+def _desk(state: str) -> str:
+    return _channel("", PHONE_101_OUT, state, "101", "from-internal", CLIENT_RAW, "1764500000.91", "1764500000.91")
+
+
+def _called(state: str, prefix: str = "") -> str:
+    return _channel(prefix, TRUNK_OUT, state, CLIENT_RAW, "from-trunk", "s", "1764500000.92", "1764500000.91",
+                    connected="101")
+
+
+CALL_BACK = "".join([
+    event("Newchannel", 30.0, _desk("0")),
+    event("Newstate", 30.01, _desk("4")),
+    event("Newchannel", 30.1, _called("0")),
+    event("DialBegin", 30.1, _desk("4"), _called("0", "Dest"), f"DialString: {CLIENT_RAW}@voippro"),
+    event("Newstate", 31.0, _called("5")),
+    event("DialEnd", 40.0, _desk("4"), _called("6", "Dest"), "DialStatus: ANSWER"),
+    _bridge(40.0, "9c1d2e3f-91", _desk("6"), 1),
+    _bridge(40.0, "9c1d2e3f-91", _called("6"), 2),
+    event("Hangup", 100.0, _called("6"), "Cause: 16", "Cause-txt: Normal Clearing"),
+    event("Hangup", 100.0, _desk("6"), "Cause: 16", "Cause-txt: Normal Clearing"),
+    cdr(100.1, source="101", destination=CLIENT_RAW, context="from-internal", channel=PHONE_101_OUT,
+        dest_channel=TRUNK_OUT, last_data=f"PJSIP/{CLIENT_RAW}@voippro,60", duration=70, billable=60,
+        disposition="ANSWERED", uniqueid="1764500000.91"),
+])
+
+# -- an incoming call 101 answers after 12 s and transfers to 103 ----------------------------------------------------
+#
+# Blind (101's phone sends REFER, or ## in features.conf): at 40 s Asterisk takes 101 out of the bridge and hangs it
+# up, then the client's channel dials 103, which answers at 45 s; they talk until 105 s.
+# Attended (*2, features.conf's atxfer): at 30 s 101 leaves the client on hold and Asterisk dials 103 for 101 through a
+# pair of Local channels — of the same Linkedid, since 101's channel asked for them; 103 answers at 36 s; at 40 s 101
+# hangs up, which completes the transfer: the Local pair optimizes itself away and the client is bridged with 103
+# until 100 s. One Cdr per answered leg.
+
+
+def _transfer_legs(base: str, suffix: str) -> dict[str, tuple[str, str]]:
+    """The transfer's channels: (channel, Uniqueid), the client's trunk channel's Uniqueid being the Linkedid."""
+    return {"trunk": (f"PJSIP/voippro-{suffix}1", f"{base}1"), "101": (f"PJSIP/101-{suffix}2", f"{base}2"),
+            "103": (f"PJSIP/103-{suffix}3", f"{base}3"), "local1": (f"Local/103@from-internal-{suffix}4;1", f"{base}4"),
+            "local2": (f"Local/103@from-internal-{suffix}4;2", f"{base}5")}
+
+
+def _transfer(kind: str) -> str:
+    base, suffix = ("1764500001.0", "000000a") if kind == "blind" else ("1764500001.1", "000000b")
+    legs = _transfer_legs(base, suffix)
+    linkedid = legs["trunk"][1]
+
+    def leg(name: str, state: str, prefix: str = "") -> str:
+        channel, uniqueid = legs[name]
+        if name == "trunk":
+            return _channel(prefix, channel, state, CLIENT_RAW, "from-trunk", LINE_RAW, uniqueid, linkedid)
+        if name.startswith("local"):
+            return _channel(prefix, channel, state, "101", "from-internal", "103", uniqueid, linkedid,
+                            connected=CLIENT_RAW)
+        return _channel(prefix, channel, state, name, "from-internal", name if prefix else "s", uniqueid, linkedid,
+                        connected=CLIENT_RAW)
+
+    first, hold = f"{suffix}-b1", f"{suffix}-b2"
+    answered_by_101 = [
+        event("Newchannel", 0.0, leg("trunk", "0")),
+        event("Newstate", 0.01, leg("trunk", "4")),
+        event("Newchannel", 0.2, leg("101", "0")),
+        event("DialBegin", 0.2, leg("trunk", "4"), leg("101", "0", "Dest"), "DialString: 101"),
+        event("Newstate", 0.25, leg("101", "5")),
+        event("Newstate", 12.0, leg("101", "6")),
+        event("DialEnd", 12.0, leg("trunk", "4"), leg("101", "6", "Dest"), "DialStatus: ANSWER"),
+        _bridge(12.0, first, leg("trunk", "6"), 1),
+        _bridge(12.0, first, leg("101", "6"), 2),
+    ]
+    def first_cdr(at: float) -> str:  # 101's part: answered at 12 s, transferred at 40 s
+        return cdr(at, source=CLIENT_RAW, destination=LINE_RAW, context="from-trunk", channel=legs["trunk"][0],
+                   dest_channel=legs["101"][0], last_data="PJSIP/101,30,tT", duration=40, billable=28,
+                   disposition="ANSWERED", uniqueid=linkedid)
+
+    if kind == "blind":
+        transfer = [
+            event("BlindTransfer", 40.0, "Result: Success", leg("101", "6", "Transferer"),
+                  leg("trunk", "6", "Transferee"), f"BridgeUniqueid: {first}", "BridgeType: basic", "IsExternal: No",
+                  "Context: from-internal", "Extension: 103"),
+            _bridge(40.0, first, leg("101", "6"), 1, leave=True),
+            event("Hangup", 40.0, leg("101", "6"), "Cause: 16", "Cause-txt: Normal Clearing"),
+            _bridge(40.0, first, leg("trunk", "6"), 0, leave=True),
+            event("Newchannel", 40.1, leg("103", "0")),
+            event("DialBegin", 40.1, leg("trunk", "6"), leg("103", "0", "Dest"), "DialString: 103"),
+            event("Newstate", 40.2, leg("103", "5")),
+            event("Newstate", 45.0, leg("103", "6")),
+            event("DialEnd", 45.0, leg("trunk", "6"), leg("103", "6", "Dest"), "DialStatus: ANSWER"),
+            _bridge(45.0, hold, leg("trunk", "6"), 1),
+            _bridge(45.0, hold, leg("103", "6"), 2),
+            _bridge(105.0, hold, leg("103", "6"), 1, leave=True),
+            event("Hangup", 105.0, leg("103", "6"), "Cause: 16", "Cause-txt: Normal Clearing"),
+            _bridge(105.0, hold, leg("trunk", "6"), 0, leave=True),
+            event("Hangup", 105.0, leg("trunk", "6"), "Cause: 16", "Cause-txt: Normal Clearing"),
+            first_cdr(105.1),
+            cdr(105.1, source=CLIENT_RAW, destination="103", context="from-internal", channel=legs["trunk"][0],
+                dest_channel=legs["103"][0], last_data="PJSIP/103,30", duration=65, billable=60,
+                disposition="ANSWERED", uniqueid=linkedid),
+        ]
+    else:
+        consult = f"{suffix}-b3"
+        transfer = [
+            _bridge(30.0, first, leg("101", "6"), 1, leave=True),
+            event("Newchannel", 30.0, leg("local1", "0")),
+            event("Newchannel", 30.0, leg("local2", "4")),
+            event("Newchannel", 30.1, leg("103", "0")),
+            event("DialBegin", 30.1, leg("local2", "4"), leg("103", "0", "Dest"), "DialString: 103"),
+            event("Newstate", 30.2, leg("103", "5")),
+            event("Newstate", 36.0, leg("103", "6")),
+            event("DialEnd", 36.0, leg("local2", "4"), leg("103", "6", "Dest"), "DialStatus: ANSWER"),
+            _bridge(36.0, hold, leg("local2", "6"), 1),
+            _bridge(36.0, hold, leg("103", "6"), 2),
+            _bridge(36.0, consult, leg("101", "6"), 1),
+            _bridge(36.0, consult, leg("local1", "6"), 2),
+            event("AttendedTransfer", 40.0, "Result: Success", leg("101", "6", "OrigTransferer"),
+                  f"OrigBridgeUniqueid: {first}", leg("101", "6", "SecondTransferer"),
+                  f"SecondBridgeUniqueid: {consult}", "DestType: Bridge", f"DestBridgeUniqueid: {first}",
+                  leg("trunk", "6", "Transferee"), leg("local1", "6", "TransferTarget"), "IsExternal: No"),
+            _bridge(40.0, consult, leg("101", "6"), 1, leave=True),
+            event("Hangup", 40.0, leg("101", "6"), "Cause: 16", "Cause-txt: Normal Clearing"),
+            _bridge(40.0, consult, leg("local1", "6"), 0, leave=True),
+            _bridge(40.0, first, leg("local1", "6"), 2),
+            _bridge(40.1, hold, leg("103", "6"), 1, leave=True),
+            _bridge(40.1, first, leg("103", "6"), 3),
+            _bridge(40.1, first, leg("local1", "6"), 2, leave=True),
+            event("Hangup", 40.1, leg("local1", "6"), "Cause: 16", "Cause-txt: Normal Clearing"),
+            _bridge(40.1, hold, leg("local2", "6"), 0, leave=True),
+            event("Hangup", 40.1, leg("local2", "6"), "Cause: 16", "Cause-txt: Normal Clearing"),
+            _bridge(100.0, first, leg("103", "6"), 1, leave=True),
+            event("Hangup", 100.0, leg("103", "6"), "Cause: 16", "Cause-txt: Normal Clearing"),
+            _bridge(100.0, first, leg("trunk", "6"), 0, leave=True),
+            event("Hangup", 100.0, leg("trunk", "6"), "Cause: 16", "Cause-txt: Normal Clearing"),
+            first_cdr(100.1),
+            cdr(100.1, source="101", destination="103", context="from-internal", channel=legs["101"][0],
+                dest_channel=legs["local1"][0], last_data="Local/103@from-internal", duration=10, billable=4,
+                disposition="ANSWERED", uniqueid=legs["101"][1]),
+            cdr(100.1, source="101", destination="103", context="from-internal", channel=legs["local2"][0],
+                dest_channel=legs["103"][0], last_data="PJSIP/103,30", duration=70, billable=64,
+                disposition="ANSWERED", uniqueid=legs["local2"][1]),
+        ]
+    return "".join(answered_by_101 + transfer)
+
+
+TRANSFER_LINKEDID = {"blind": "1764500001.01", "attended": "1764500001.11"}
+TRANSFERS = {"blind": _transfer("blind"), "attended": _transfer("attended")}

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from asterisk_fake import TOKEN, FakeAmi
@@ -28,106 +24,34 @@ from asterisk_streams import (
     RECORDING,
     originated,
 )
+from asterisk_support import (
+    ATTACHMENT,
+    AUDIO,
+    DELIVERY,
+    calls,
+    client_of,
+    deliver_into,
+    listen_once,
+    manager,
+    recordings_server,
+)
 from flask import Flask
-from sqlalchemy import JSON, Integer, String, column, func, select, table
+from sqlalchemy import func, select
 
 from mayak import (
     BAD_CREDENTIALS,
-    Contact,
     InboxItem,
     ProviderError,
     RecordingRef,
     Task,
-    User,
     db,
     enqueue,
     force_locale,
-    record_call_events,
     telephony,
 )
-from mayak.testing import create_user, post_form, sample_contact, sign_in, wait_for_jobs
+from mayak.testing import post_form, sign_in, wait_for_jobs
 from plugins.asterisk.provider import NO_EXTENSION
 from plugins.asterisk.settings_form import AsteriskForm
-
-CALL = table("call", *(column(name, Integer) for name in (
-    "id", "user_id", "contact_id", "inbox_item_id", "callback_task_id", "wait_seconds", "talk_seconds",
-    "recording_attachment_id")), *(column(name, String) for name in (
-    "external_id", "reference", "direction", "state", "outcome", "client_number", "line_number", "extension",
-    "recording_state", "recording_error")))
-ATTACHMENT = table("attachment", column("id", Integer), column("size", Integer))
-DELIVERY = table("webhook_delivery", column("plugin", String), column("status", String), column("query", JSON),
-                 column("headers", JSON))
-AUDIO = b"RIFF\x24\x08\x00\x00WAVEfmt " + b"\x00" * 2000
-
-
-@contextmanager
-def recordings_server() -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
-    """nginx on the PBX, serving the monitor folder: one recording, 403 for a forbidden one, 404 for the rest."""
-    seen: list[tuple[str, str | None]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append((self.path, self.headers.get("Authorization")))
-            status, body, kind = 404, b"<html>404 Not Found</html>", "text/html"
-            if self.path == f"/monitor/{RECORDING}":
-                status, body, kind = 200, AUDIO, "audio/x-wav"
-            elif self.path == "/monitor/forbidden.wav":
-                status, body, kind = 403, b"<html>403</html>", "text/html"
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/monitor/", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def manager(app: Flask, email: str = "olga@example.com", extension: str = "101") -> int:
-    user = create_user(app, email, full_name="Ольга Менеджер",
-                       grants={("contact", "view"): "own", ("call", "view"): "own"})
-    with app.app_context():
-        db.session.get(User, user.id).extension = extension
-        db.session.commit()
-    return user.id
-
-
-def client_of(app: Flask, owner_id: int, phone: str = CLIENT) -> int:
-    contact_id = sample_contact(app, "Анна", phone=phone)
-    with app.app_context():
-        db.session.get(Contact, contact_id).owner_id = owner_id
-        db.session.commit()
-    return contact_id
-
-
-def calls() -> dict[str, Any]:
-    return {row.external_id: row for row in db.session.execute(select(CALL))}
-
-
-def deliver_into(app: Flask) -> Callable[[list], None]:
-    """What ``mayak telephony listen`` does with a batch: fold it into calls and commit."""
-    def deliver(batch: list) -> None:
-        record_call_events("asterisk", batch)
-        db.session.commit()
-    return deliver
-
-
-def listen_once(app: Flask) -> list:
-    """Run the provider's ``listen`` in ``app`` until the fake PBX closes the connection; the events it read."""
-    seen: list = []
-    deliver = deliver_into(app)
-    with app.app_context():
-        telephony(key="asterisk").listen(lambda batch: (seen.extend(batch), deliver(batch)), threading.Event())
-    wait_for_jobs(app)
-    return seen
 
 
 def test_the_event_stream_becomes_the_right_calls(app, admin, make_app, ami: FakeAmi):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from asterisk_fake import wire
 from asterisk_streams import (
+    CALL_BACK,
     CLIENT,
     DIALLED,
     DIALLED_RAW,
@@ -17,6 +18,8 @@ from asterisk_streams import (
     INTERNAL,
     LINE,
     RECORDING,
+    TRANSFER_LINKEDID,
+    TRANSFERS,
     originated,
     originated_unanswered,
 )
@@ -86,6 +89,32 @@ def test_a_colleagues_call_is_internal():
         (linked, ENDED, INTERNAL_CALL, "101", "102", "101", None, 5.0, 35.0, None, None, None, None),
         (linked, ENDED, INTERNAL_CALL, "101", "102", "101", None, 5.0, 35.0, 30, None, None, None),
     ]
+
+
+def test_a_call_from_the_desk_phone_to_a_client_is_outbound():
+    linked = "1764500000.91"
+    assert [facts(e) for e in translate(CALL_BACK)] == [
+        (linked, RINGING, OUT, "101", "101", CLIENT, None, None, None, None, None, None, None),
+        (linked, ANSWERED, OUT, "101", "101", CLIENT, None, 40.0, None, None, None, None, None),
+        (linked, ENDED, OUT, "101", "101", CLIENT, None, 40.0, 100.0, None, None, None, None),
+        (linked, ENDED, OUT, "101", "101", CLIENT, None, 40.0, 100.0, 60, None, None, None),
+    ]
+
+
+@pytest.mark.parametrize(("kind", "second_answer", "end"), [("blind", 45.0, 105.0), ("attended", 36.0, 100.0)])
+def test_a_transferred_call_is_answered_again_by_the_phone_that_took_it_and_talked_on_to_its_end(kind,
+                                                                                                 second_answer, end):
+    linked = TRANSFER_LINKEDID[kind]
+    events = translate(TRANSFERS[kind])
+    assert [facts(e) for e in events] == [
+        (linked, RINGING, IN, None, CLIENT, LINE, LINE, None, None, None, None, None, None),
+        (linked, RINGING, IN, "101", CLIENT, LINE, LINE, None, None, None, None, None, None),
+        (linked, ANSWERED, IN, "101", CLIENT, LINE, LINE, 12.0, None, None, None, None, None),
+        (linked, ANSWERED, IN, "103", CLIENT, LINE, LINE, 12.0, None, None, None, None, None),
+        (linked, ENDED, IN, "103", CLIENT, LINE, LINE, 12.0, end, end - 12, None, None, None),
+    ], "the call is 103's from its answer on; each leg's Cdr (28 s, then 60 or 64 s) counts one manager's part only"
+    assert abs(events[3].occurred_at - at(second_answer)) < timedelta(milliseconds=1)
+    assert [e.sequence for e in events] == [1, 2, 3, 4, 5]
 
 
 def test_our_click_to_call_carries_its_reference():

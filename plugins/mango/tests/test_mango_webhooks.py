@@ -1,5 +1,6 @@
 """Mango's notifications posted, signed, to the app's real ``/webhooks/mango/...`` endpoints: what the calls become,
-in any order, repeated, forged; routing a waiting call to the client's manager; a missed call's task."""
+in any order, repeated, forged; routing a waiting call to the client's manager; a missed call's task, closed when the
+manager calls the client back; a transfer; a recording Mango prepares late."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from mango_support import (
     CLIENT,
     LINE,
@@ -21,20 +23,21 @@ from mango_support import (
 )
 from sqlalchemy import JSON, Integer, String, column, func, select, table
 
-from mayak import Activity, Contact, Task, User, WebhookDelivery, db
-from mayak.testing import create_user, sample_contact, wait_for_jobs
+from mayak import Activity, Call, Contact, Task, User, WebhookDelivery, db, enqueue, utcnow
+from mayak.testing import create_user, csrf_token, sample_contact, sign_in, wait_for_jobs
 
 # what the public API does not export, read as tables, the way a report would
 OUTBOX = table("outbox_event", column("name", String), column("payload", JSON))
-ATTACHMENT = table("attachment", column("activity_id", Integer), column("size", Integer))
+ATTACHMENT = table("attachment", column("id", Integer), column("activity_id", Integer), column("size", Integer))
 
 
 def at(seconds: int) -> datetime:
     return datetime.fromtimestamp(T0 + seconds, UTC)
 
 
-def manager(app, email: str = "anna@example.com", extension: str = "101") -> int:
-    user = create_user(app, email, full_name="Анна Менеджер")
+def manager(app, email: str = "anna@example.com", extension: str = "101",
+            grants: dict[tuple[str, str], str] | None = None) -> int:
+    user = create_user(app, email, full_name="Анна Менеджер", grants=grants)
     with app.app_context():
         db.session.get(User, user.id).extension = extension
         db.session.commit()
@@ -104,8 +107,11 @@ def test_notifications_in_any_order_repeated_or_stale_give_the_same_call(app, ma
         (found,) = [c for c in calls(app) if c["external_id"] == entry]
         results[name] = without_name([found])
         assert len(outbox(app, "call_ended")) == told, name
+        assert len(outbox(app, "call_answered")) == told, name
         with app.app_context():  # a leg's end heard before its answer was missed for a moment: never for good
             assert db.session.scalar(select(func.count()).select_from(Task).where(Task.status == "open")) == 0, name
+            entries = list(db.session.scalars(select(Activity).where(Activity.kind == "call")))
+            assert len(entries) == told, (name, "one timeline entry per call, however often it was told")
     for name, found in results.items():
         assert found == results["in order"], (name, {k: (v, results["in order"][0][k]) for k, v in found[0].items()
                                                      if v != results["in order"][0][k]})
@@ -143,8 +149,10 @@ def test_a_ring_group_and_a_transfer(app, mango):
                    call("G", "G-103", 3, "Disconnected", T0 + 100, to=abonent("103"), reason=1120),
                    summary("G", create=T0, talk=T0 + 9, end=T0 + 100, reason=1120, to=abonent("101"))])
     (done,) = calls(app)
-    assert (done["state"], done["outcome"], done["extension"], done["talk_seconds"], done["reason"]) == (
-        "ended", "answered", "103", 91, "1120 callee hung up")
+    assert (done["state"], done["outcome"], done["extension"], done["user_id"], done["talk_seconds"],
+            done["reason"]) == ("ended", "answered", "103", third, 91, "1120 callee hung up"), \
+        "the summary naming the first extension does not hand the call back to it"
+    assert (done["answered_at"], done["ended_at"]) == (at(9), at(100))
     assert first != third and len(outbox(app, "call_ended")) == 1
 
 
@@ -168,6 +176,131 @@ def test_a_missed_call_sets_one_call_back_task(app, mango):
         assert len(tasks) == 1 and tasks[0].owner_id == owner and tasks[0].status == "open"
         assert tasks[0].title.startswith("Call back:")
     assert len(outbox(app, "call_missed")) == 2 and "commands/route" not in mango.paths()
+
+
+GRANTS = {("contact", "view"): "all", ("call", "view"): "own"}
+
+
+def missed_call(entry: str, start: int) -> list[tuple[str, dict]]:
+    """The client's call rings 101 for 22 s and nobody picks up; the client hangs up in the voice menu."""
+    return [call(entry, f"{entry}-ivr", 1, "Appeared", start, location="ivr"),
+            call(entry, f"{entry}-101", 1, "Appeared", start + 3, to=abonent("101")),
+            call(entry, f"{entry}-101", 2, "Disconnected", start + 25, to=abonent("101"), reason=1111),
+            call(entry, f"{entry}-ivr", 2, "Disconnected", start + 26, location="ivr", reason=1110),
+            summary(entry, create=start, end=start + 26, reason=1110)]
+
+
+def call_back(entry: str, start: int, reference: str | None) -> list[tuple[str, dict]]:
+    """101 calls the client: the client picks up 10 s after being dialled, they talk 60 s. Placed from the CRM
+    (``reference``: Mango rings 101 first, then dials the client, echoing our command id), or from 101's desk
+    phone (one leg, from the extension out to the number)."""
+    me, client = {"extension": "101", "number": "sip:101@vpbx.mangosip.ru"}, {"number": CLIENT, "line_number": LINE}
+    out = f"{entry}-out"
+    notes = []
+    if reference is not None:
+        notes += [call(entry, f"{entry}-101", 1, "Appeared", start - 4, frm={"number": LINE}, to=abonent("101"),
+                       command_id=reference),
+                  call(entry, f"{entry}-101", 2, "Connected", start - 1, frm={"number": LINE}, to=abonent("101"),
+                       command_id=reference)]
+    notes += [call(entry, out, 1, "Appeared", start, frm=me, to=client, command_id=reference),
+              call(entry, out, 2, "Connected", start + 10, frm=me, to=client, command_id=reference),
+              call(entry, out, 3, "Disconnected", start + 70, frm=me, to=client, reason=1120, command_id=reference)]
+    if reference is not None:
+        notes.append(call(entry, f"{entry}-101", 3, "Disconnected", start + 70, frm={"number": LINE},
+                          to=abonent("101"), reason=1110, command_id=reference))
+    notes.append(summary(entry, direction=2, create=start, talk=start + 10, end=start + 70, reason=1120, frm=me,
+                         to=client, command_id=reference))
+    return notes
+
+
+@pytest.mark.parametrize("dialled", ["click-to-call", "desk phone"])
+def test_a_missed_call_then_called_back_closes_its_one_task(app, mango, dialled):
+    owner = manager(app, grants=GRANTS)
+    contact = client_of(app, owner)
+    post_all(app, missed_call("M1", T0))
+    (missed,) = calls(app)
+    assert (missed["state"], missed["outcome"], missed["contact_id"]) == ("missed", "missed", contact)
+    with app.app_context():
+        (task,) = db.session.scalars(select(Task))
+        assert (task.status, task.owner_id, task.contact_id) == ("open", owner, contact)
+    reference = None
+    if dialled == "click-to-call":  # the manager presses "call" on the client's card
+        browser = app.test_client()
+        sign_in(browser, "anna@example.com")
+        pressed = browser.post("/calls/dial", data={"number": f"+{CLIENT}", "contact_id": str(contact)},
+                               headers={"HX-Request": "true", "X-CSRFToken": csrf_token(browser)})
+        assert pressed.status_code == 200, pressed.get_data(as_text=True)
+        ((path, command),) = mango.requests
+        assert path == "commands/callback" and command["to_number"] == CLIENT
+        reference = command["command_id"]
+    post_all(app, call_back("B1", T0 + 300, reference))
+    with app.app_context():
+        earlier, back = db.session.scalars(select(Call).order_by(Call.id))
+        assert (back.external_id, back.direction, back.state, back.outcome, back.reference) == (
+            "B1", "out", "ended", "answered", reference)
+        assert (back.contact_id, back.user_id, back.extension, back.talk_seconds) == (contact, owner, "101", 60)
+        assert back.answered_at == at(310) and back.callback_task_id is None
+        assert (earlier.outcome, earlier.called_back_at, earlier.callback_task_id) == ("missed", at(310), task.id)
+        tasks = list(db.session.scalars(select(Task)))
+        assert [(t.id, t.status) for t in tasks] == [(task.id, "done")], "the one task, closed by the call back"
+    assert len(outbox(app, "call_missed")) == 1 and len(outbox(app, "call_answered")) == 1
+    # the call back told again changes nothing
+    post_all(app, call_back("B1", T0 + 300, reference))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Call)) == 2
+        assert [t.status for t in db.session.scalars(select(Task))] == ["done"]
+
+
+def recording_of(app, entry: str) -> Call:
+    with app.app_context():
+        found = db.session.scalar(select(Call).where(Call.external_id == entry))
+        db.session.expunge(found)
+        return found
+
+
+def sweep(app, *, pause_over: bool) -> None:
+    """The scheduled ``core.recordings`` job, once; ``pause_over``: after the pause the last try set (the clock
+    moved on)."""
+    with app.app_context():
+        if pause_over:
+            for waiting in db.session.scalars(select(Call).where(Call.recording_state == "pending")):
+                waiting.recording_next_at = utcnow() - timedelta(seconds=1)
+        enqueue("core.recordings")
+        db.session.commit()
+    wait_for_jobs(app)
+
+
+def test_a_recording_mango_prepares_late_is_brought_in_by_the_sweep(app, mango):
+    audio = b"ID3\x04\x00" + b"\x07" * 2000
+    mango.recordings["rec-L1"] = audio
+    mango.preparing["rec-L1"] = 2  # Mango answers 3320, "not ready", to the first two asks
+    manager(app)
+    contact = client_of(app)
+    post_all(app, inbound_call("L1"))
+    wait_for_jobs(app)  # the recording's first try, right after the call
+    asks = lambda: mango.paths().count("queries/recording/post")  # noqa: E731
+    first = recording_of(app, "L1")
+    assert (first.outcome, first.recording_state, first.recording_attempts, asks()) == ("answered", "pending", 1, 1)
+    assert utcnow() < first.recording_next_at <= utcnow() + timedelta(seconds=31)
+    assert "not prepared" in first.recording_error
+    sweep(app, pause_over=False)
+    assert (recording_of(app, "L1").recording_attempts, asks()) == (1, 1), "not asked again before the pause is over"
+    sweep(app, pause_over=True)
+    second = recording_of(app, "L1")
+    assert (second.recording_state, second.recording_attempts, asks()) == ("pending", 2, 2)
+    assert second.recording_next_at > utcnow() + timedelta(seconds=45), "the pause grows"
+    sweep(app, pause_over=True)
+    ready = recording_of(app, "L1")
+    assert (ready.recording_state, ready.recording_attempts, ready.recording_error, asks()) == ("ready", 3, "", 3)
+    assert ready.recording_next_at is None
+    with app.app_context():
+        (entry,) = db.session.scalars(select(Activity).where(Activity.contact_id == contact, Activity.kind == "call"))
+        attached = db.session.execute(select(ATTACHMENT.c.id, ATTACHMENT.c.size)
+                                      .where(ATTACHMENT.c.activity_id == entry.id)).all()
+        assert [tuple(row) for row in attached] == [(ready.recording_attachment_id, len(audio))]
+    assert len(outbox(app, "recording_ready")) == 1
+    sweep(app, pause_over=True)
+    assert asks() == 3, "a recording brought in is never asked for again"
 
 
 def test_a_forged_or_unsigned_notification_is_refused_and_changes_nothing(app, mango):

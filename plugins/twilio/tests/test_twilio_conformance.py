@@ -20,11 +20,13 @@ CONTEXT = {"dir": "in", "line": LINE}
 MANAGER = dict(frm=CLIENT, to="client:olga", direction="outbound-dial", parent=PARENT)
 
 
-def manager_leg(status: str, seconds: int, seq: int, state: CallState, **fields: Any) -> Recorded:
-    params = leg(CHILD, status, seconds, seq=seq, duration=fields.get("duration"), **MANAGER)
+def manager_leg(status: str, seconds: int, seq: int, state: CallState, duration: int | None = None,
+                **fields: Any) -> Recorded:
+    params = leg(CHILD, status, seconds, seq=seq, duration=duration, **MANAGER)
     event = CallEvent(call_id=PARENT, leg_id=CHILD, state=state, direction=CallDirection.INBOUND,
                       occurred_at=T0 + timedelta(seconds=seconds), from_number=CLIENT, to_number=LINE,
-                      line_number=LINE, extension="olga", sequence=seq, event_id=f"{CHILD}:{status}:{seq}", **fields)
+                      line_number=LINE, sequence=seq, event_id=f"{CHILD}:{status}:{seq}",
+                      **{"extension": "olga", **fields})
     return Recorded(params, expected=[event], path="status", query=CONTEXT, content_type=FORM)
 
 
@@ -39,7 +41,9 @@ class TestTwilioConformance(TelephonyConformance):
         manager_leg("initiated", 1, 0, CallState.RINGING),
         manager_leg("ringing", 2, 1, CallState.RINGING),
         manager_leg("in-progress", 12, 2, CallState.ANSWERED),
-        manager_leg("completed", 72, 3, CallState.ENDED, duration=60),
+        # the manager's leg is over, the caller's is not (a transfer may follow): the leg was answered, that is all
+        manager_leg("completed", 72, 3, CallState.ANSWERED, duration=60, extension=None,
+                    answered_at=T0 + timedelta(seconds=12)),
         Recorded(leg(PARENT, "completed", 73, frm=CLIENT, to=LINE, direction="inbound", duration=75), path="status",
                  content_type=FORM, expected=[CallEvent(
                      call_id=PARENT, leg_id=PARENT, state=CallState.ENDED, direction=CallDirection.INBOUND,

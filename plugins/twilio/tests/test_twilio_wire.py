@@ -113,7 +113,7 @@ def events(params: dict[str, str], context: dict[str, str] | None = None) -> lis
     return wire.status_events(params, context or {})
 
 
-def test_an_inbound_calls_legs_answer_and_end_it_only_where_the_manager_talks():
+def test_an_inbound_calls_manager_legs_answer_it_and_only_the_callers_leg_ends_it():
     parent = dict(frm=CLIENT, to=LINE, direction="inbound")
     child = dict(frm=CLIENT, to="client:olga", direction="outbound-dial", parent=PARENT)
     ctx = {"dir": "in", "line": LINE}
@@ -129,7 +129,12 @@ def test_an_inbound_calls_legs_answer_and_end_it_only_where_the_manager_talks():
     answered = events(leg(CHILD, "in-progress", 12, seq=2, **child), ctx)[0]
     assert (answered.state, answered.extension) == (CallState.ANSWERED, "olga")
     talked = events(leg(CHILD, "completed", 72, seq=3, duration=60, **child), ctx)[0]
-    assert (talked.state, talked.duration) == (CallState.ENDED, 60)
+    assert (talked.state, talked.answered_at, talked.ended_at, talked.extension, talked.leg_id) == (
+        CallState.ANSWERED, T0 + timedelta(seconds=12), None, None, CHILD), \
+        "the manager's leg is over, the caller may be put through to another: not the conversation's end"
+    foreign = events(leg(CHILD, "completed", 72, seq=3, duration=60, **child))[0]
+    assert (foreign.state, foreign.duration) == (CallState.ENDED, 60), \
+        "a leg of TwiML Mayak did not write (no context, no <Dial> action of ours): its end is all there is"
     ended = events(leg(PARENT, "completed", 73, duration=75, **parent))[0]
     assert (ended.state, ended.duration, ended.line_number) == (CallState.ENDED, None, LINE), \
         "the parent's duration counts the ringing: not talk time"

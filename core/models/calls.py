@@ -68,6 +68,9 @@ class Call(Base):
     last_sequence: Mapped[int | None] = mapped_column(Integer)
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     legs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # each extension that answered, and when it last did: the call is the one's who answered last by time (a
+    # transfer), whatever order the provider's events arrive in
+    answered_by: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # where the provider keeps the recording (its id, and a link that may expire: never shown to users)
     recording_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     recording_state: Mapped[str] = mapped_column(String(10), default="")

@@ -58,6 +58,7 @@ def upgrade() -> None:
     sa.Column('last_sequence', sa.Integer(), nullable=True),
     sa.Column('last_event_at', core.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('legs', sa.JSON(), nullable=False),
+    sa.Column('answered_by', sa.JSON(), nullable=False),
     sa.Column('recording_ref', sa.JSON(), nullable=True),
     sa.Column('recording_state', sa.String(length=10), nullable=False),
     sa.Column('recording_attempts', sa.Integer(), nullable=False),

@@ -106,7 +106,7 @@ def _call_for(provider: str, event: CallEvent) -> tuple[Call, bool]:
         return call, False
     start = _aware(event.started_at) or _aware(event.occurred_at)
     call = Call(provider=provider, external_id=event.call_id[:200], direction=str(event.direction),
-                state="ringing", started_at=start, legs={})
+                state="ringing", started_at=start, legs={}, answered_by={})
     try:
         with savepoint():
             db.session.add(call)
@@ -198,9 +198,6 @@ def _numbers(call: Call, event: CallEvent) -> None:
             _remember_line(number)
 
 
-ANSWERS = "_answers"  # in ``legs``: each extension that answered and when it last did
-
-
 def _extension(call: Call, event: CallEvent, state: CallState) -> None:
     """Who the call is for: the extension that answered last (a transfer moves the call to whoever took it, in
     whatever order the answers are told), else the first one that rang (or dialled)."""
@@ -209,13 +206,11 @@ def _extension(call: Call, event: CallEvent, state: CallState) -> None:
         return
     if state == CallState.ANSWERED:
         at = (_aware(event.answered_at) or _aware(event.occurred_at)).isoformat()
-        legs = dict(call.legs or {})
-        answers = dict(legs.get(ANSWERS) or {})
+        answers = dict(call.answered_by or {})
         if answers.get(extension, "") >= at:
             return
         answers[extension] = at
-        legs[ANSWERS] = answers
-        call.legs = legs
+        call.answered_by = answers
         extension = max(answers.items(), key=lambda pair: (pair[1], pair[0]))[0]
     elif call.extension:
         return

@@ -334,3 +334,19 @@ def test_a_number_in_any_format_finds_the_same_client(app, make_app, admin, type
     with pbx_app.app_context():
         call = db.session.get(Call, call_id)
         assert (call.client_number, call.contact_id) == (CLIENT, client["contact"])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(call_id=st.text(max_size=300), extension=st.text(max_size=30), reason=st.text(max_size=300))
+def test_whatever_ids_a_provider_sends_the_events_are_kept_or_skipped_never_failing(pbx_app, admin, call_id,
+                                                                                   extension, reason):
+    """A provider's ids and words with control characters (a NUL PostgreSQL refuses), separators or too many
+    characters: the call is kept with what the database can hold, or the event skipped when no id is left — the
+    delivery never fails and is never retried for ever."""
+    events = [ev(call_id, CallState.RINGING, 0, extension=extension),
+              ev(call_id, CallState.ENDED, 30, reason=reason)]
+    with pbx_app.app_context(), unit_of_work():
+        touched = calls.record_events("fakepbx", events)
+        assert len(touched) <= 1
+        for call in touched:
+            assert call.external_id and len(call.external_id) <= 200 and "\x00" not in call.external_id

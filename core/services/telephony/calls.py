@@ -18,8 +18,10 @@ deal. Extension-to-extension calls and calls from the company's own numbers are 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,8 +38,11 @@ from core.plugins.providers import CallDirection, CallEvent, CallState
 from core.services.clients import files, phones, timeline
 from core.services.platform import events
 from core.services.platform.context import Actor
+from core.services.platform.text import clean
 from core.services.users.directory import active_people, by_extension
 from core.services.work import assignment, inbox, tasks
+
+log = logging.getLogger(__name__)
 
 RECORDING_JOB = "core.fetch_recording"
 SOURCE = "telephony"  # the timeline's source of a call's entry when no inbox item carries it
@@ -52,12 +57,27 @@ def record_events(provider: str, call_events: Iterable[CallEvent]) -> list[Call]
     """Fold ``call_events`` from ``provider`` (its key, ``zadarma``) into calls, in the caller's unit of work;
     returns the calls touched. Safe to call again with the same events (a replayed webhook changes nothing)."""
     touched: dict[int, Call] = {}
-    ordered = sorted(call_events, key=lambda e: (e.call_id, e.sequence if e.sequence is not None else -1,
-                                                 _aware(e.occurred_at)))
+    usable = [cleaned for cleaned in map(_cleaned, call_events) if cleaned is not None]
+    ordered = sorted(usable, key=lambda e: (e.call_id, e.sequence if e.sequence is not None else -1,
+                                            _aware(e.occurred_at)))
     for event in ordered:
         call = apply(provider, event)
         touched[call.id] = call
     return list(touched.values())
+
+
+def _cleaned(event: CallEvent) -> CallEvent | None:
+    """The event with its ids and words as the database can keep them (a provider's id with a control character —
+    a NUL PostgreSQL refuses — or an over-long one is cut to what it can hold); ``None`` for an event without a
+    usable call id, which is skipped and logged rather than failing the whole delivery again and again."""
+    call_id = clean(event.call_id, 200)
+    if not call_id:
+        log.warning("a call event without a usable call id was skipped: %r", event.call_id[:100])
+        return None
+    return replace(event, call_id=call_id, leg_id=clean(event.leg_id, 100) or None if event.leg_id else None,
+                   reference=clean(event.reference, 64) or None if event.reference else None,
+                   extension=clean(event.extension, 20) or None if event.extension else None,
+                   reason=clean(event.reason, 200) or None if event.reason else None)
 
 
 def apply(provider: str, event: CallEvent) -> Call:
@@ -342,7 +362,7 @@ def _through_inbox(call: Call, provider: str) -> None:
     """An incoming client's call is incoming work: attached to the client's open deal, or a lead to sort."""
     contact = db.session.get(Contact, call.contact_id) if call.contact_id else None
     result = inbox.receive(inbox.IncomingItem(
-        channel="phone", source=provider, external_id=call.external_id,
+        channel="phone", source=provider, external_id=_inbox_key(call),
         name=contact.display_name if contact is not None else "",
         phone=call.client_number or call.client_number_raw, state=call.state,
         occurred_at=call.last_event_at, body=""))
@@ -350,6 +370,11 @@ def _through_inbox(call: Call, provider: str) -> None:
     call.inbox_item_id = item.id
     if item.deal_id and call.deal_id is None:
         call.deal_id = item.deal_id
+
+
+def _inbox_key(call: Call) -> str:
+    """The inbox item's key: the provider's call id, or ours when that id is not printable text."""
+    return call.external_id if call.external_id.isprintable() and call.external_id.strip() else f"call:{call.id}"
 
 
 def _timeline_key(call: Call) -> tuple[str, str]:

@@ -322,3 +322,28 @@ def test_old_cards_are_not_shown_however_long_the_page_was_closed(pbx_app, admin
     with pbx_app.app_context():
         shown = {c.external_id for c in db.session.scalars(select(Call)) if f"call-toast-{c.id}" in body}
     assert shown == {"fresh"}
+
+
+def test_drawing_more_cards_reads_the_callers_deals_and_companies_once(pbx_app, admin):
+    """The callers, their companies and open deals are read in one go for every card; each more card adds only its
+    client's last activities."""
+    from tests.test_query_budget import counted
+
+    anna = _person(pbx_app, "anna@example.com", "101")
+    numbers = ["+79161230001", "+79161230002", "+79161230003"]
+    for n, number in enumerate(numbers):
+        _client_of(pbx_app, anna.id, phone=number, name=f"Клиент{n}")
+    client = _browser(pbx_app, anna)
+
+    def statements_for_cards(count: int) -> int:
+        for n in range(count):
+            _ring(pbx_app, f"draw-{count}-{n}", "101", CallState.RINGING, number=numbers[n])
+        with counted(pbx_app) as statements:
+            body = client.get("/calls/live?v=-", headers={"HX-Request": "true"}).get_data(as_text=True)
+        assert body.count("call-toast mb-2") == count
+        with pbx_app.app_context(), unit_of_work():
+            db.session.execute(Call.__table__.update().values(toast_open=False))
+        return len(statements)
+
+    one, three = statements_for_cards(1), statements_for_cards(3)
+    assert three - one <= 2 * 2, f"{one} statements for one card, {three} for three"

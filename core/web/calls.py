@@ -8,15 +8,14 @@ from datetime import datetime
 from flask import Blueprint, abort, g, request
 
 from core.db import db
-from core.errors import ProviderNotFound
 from core.models import Call
 from core.plugins import provider_facades
 from core.services.clients import contacts
 from core.services.platform import params
-from core.services.platform.access import AccessDenied, can, require
+from core.services.platform.access import AccessDenied, require
 from core.services.platform.errors import InvalidInput
 from core.services.telephony import dialing, log, toasts
-from core.services.users.directory import active_people
+from core.services.users.directory import active_people, by_id
 from core.services.users.zones import day_bounds, zone_of
 from core.web import clients
 from core.web.context import actor, user
@@ -138,7 +137,7 @@ def index():  # type: ignore[no-untyped-def]
     return render("calls/log.html", "rows", rows=rows, next_before=log.next_before(rows),
                   to_call_back=log.to_call_back(actor(), filters) if first_page else [],
                   figures=log.figures(actor(), filters) if first_page else [],
-                  names={p.id: p.display_name for p in active_people()}, people=clients.assignable_users(),
+                  names={p.id: p.display_name for p in by_id().values()}, people=clients.assignable_users(),
                   args=request.args, more_args={k: v for k, v in request.args.items() if k != "before"})
 
 
@@ -150,12 +149,4 @@ def colleagues():  # type: ignore[no-untyped-def]
     return render("calls/colleagues.html", people=active_people(), can_call=can_dial())
 
 
-def telephony_ready() -> bool:
-    """Whether any telephony provider is enabled (the call log and directory are shown in the menu then)."""
-    try:
-        return bool(provider_facades.providers("telephony"))
-    except ProviderNotFound:
-        return False
-
-
-__all__ = ["bp", "can", "can_dial", "client_phones", "init_calls", "telephony_ready"]
+__all__ = ["bp", "can_dial", "client_phones", "init_calls"]

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core import jobs
 from core.db import db, savepoint
-from core.models import Call, Company, Contact, InboxItem, OwnNumber, Phone, Task, User, utcnow
+from core.models import Call, Company, Contact, InboxItem, OwnNumber, Phone, Task, utcnow
 from core.plugins.events import CallAnswered, CallEnded, CallMissed, CallStarted, Origin
 from core.plugins.facades import default_phone_region
 from core.plugins.providers import CallDirection, CallEvent, CallState
@@ -39,7 +39,7 @@ from core.services.clients import files, phones, timeline
 from core.services.platform import events
 from core.services.platform.context import Actor
 from core.services.platform.text import clean
-from core.services.users.directory import active_people, by_extension
+from core.services.users.directory import by_extension, by_id
 from core.services.work import assignment, inbox, tasks
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,10 @@ def apply(provider: str, event: CallEvent) -> Call:
     call, created = _call_for(provider, event)
     before = _Facts.of(call)
     _fold(call, event)
-    _link(call)
+    clients = is_clients_call(call)  # one look at the own numbers per event
+    _link(call, clients)
     db.session.flush()
-    _after(call, before, created, provider)
+    _after(call, before, created, provider, clients)
     return call
 
 
@@ -258,9 +259,7 @@ def _derive(call: Call) -> None:
     elif call.answered_at is not None:
         call.state = "answered"
         call.wait_seconds = _seconds(call.started_at, call.answered_at)
-    elif call.state == "dialing" and call.last_event_at is None:
-        pass
-    else:
+    elif call.last_event_at is not None:  # a click-to-call stays "dialing" until the PBX tells anything
         call.state = "ringing"
 
 
@@ -287,8 +286,8 @@ def is_clients_call(call: Call) -> bool:
     return call.client_number is None or db.session.get(OwnNumber, call.client_number) is None
 
 
-def _link(call: Call) -> None:
-    if call.contact_id or call.company_id or not call.client_number or not is_clients_call(call):
+def _link(call: Call, clients: bool) -> None:
+    if call.contact_id or call.company_id or not call.client_number or not clients:
         return
     contact = inbox.find_client(call.client_number, "")
     if contact is not None:
@@ -316,9 +315,8 @@ def _remember_line(number: str) -> None:
 # --- what happens on each transition ----------------------------------------------------------------------------
 
 
-def _after(call: Call, before: _Facts, created: bool, provider: str) -> None:
+def _after(call: Call, before: _Facts, created: bool, provider: str, clients: bool) -> None:
     origin = Origin("provider", detail=provider)
-    clients = is_clients_call(call)
     if clients and call.direction == CallDirection.INBOUND:
         _through_inbox(call, provider)
     if created:
@@ -504,14 +502,12 @@ def _close_task(task_id: int | None) -> None:
 
 def _name_of(user_id: int | None) -> str | None:
     """The manager's name as the timeline shows it (kept in the entry, as task entries keep their owner's)."""
-    if user_id is None:
-        return None
-    return next((p.display_name for p in active_people() if p.id == user_id), None)
+    person = by_id().get(user_id) if user_id is not None else None
+    return person.display_name if person is not None else None
 
 
 def _active(user_id: int) -> bool:
-    user = db.session.get(User, user_id)
-    return user is not None and user.is_active
+    return user_id in by_id()
 
 
 # --- small helpers --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from core.models import Company, Contact, Phone
 from core.plugins.facades import default_phone_region
 from core.plugins.providers import IncomingCall, RouteAnswer
 from core.services.clients import phones
-from core.services.users.directory import active_people
+from core.services.users.directory import by_id
 
 
 def owner_first(call: IncomingCall) -> RouteAnswer | None:
@@ -35,7 +35,7 @@ def owner_first(call: IncomingCall) -> RouteAnswer | None:
     contact_owner, first, middle, last, company_owner, company_name = row
     owner_id = contact_owner if contact_owner is not None else company_owner
     name = (Contact.name_of(first or "", middle or "", last or "") if first or middle or last else company_name) or None
-    person = next((p for p in active_people() if p.id == owner_id), None) if owner_id is not None else None
+    person = by_id().get(owner_id) if owner_id is not None else None
     if person is None:  # nobody's client, or their manager is no longer active: the PBX decides
         return None
     return RouteAnswer(extensions=(person.extension,) if person.extension else (), user_ids=(person.id,),

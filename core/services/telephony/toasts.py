@@ -23,7 +23,7 @@ from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 from core.services.platform.text import text_block
 from core.services.telephony import calls
-from core.services.users.directory import active_people
+from core.services.users.directory import by_id
 
 NOTE_OUTCOMES = {
     "agreed": _l("Agreed on the next step"),
@@ -87,35 +87,52 @@ class Card:
 
 def cards(actor: Actor) -> list[Card]:
     """The actor's open toasts, newest first, each with the caller's card: name, company, open deals with stage
-    and amount, the last three activities, the owner."""
+    and amount, the last three activities, the owner. The callers, their companies and open deals are read once
+    for every card; the recent activities along each client's timeline index."""
     if actor.user is None:
         return []
     found = list(db.session.scalars(_open(select(Call), actor)))
-    names = {p.id: p.display_name for p in active_people()}
+    contact_ids = {c.contact_id for c in found if c.contact_id}
+    people = {c.id: c for c in db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))} \
+        if contact_ids else {}
+    first_company = dict(db.session.execute(
+        select(ContactCompany.contact_id, ContactCompany.company_id).where(ContactCompany.contact_id.in_(contact_ids))
+        .order_by(ContactCompany.position.desc())).all()) if contact_ids else {}  # the first position wins
+    company_ids = {c.company_id for c in found if c.company_id} | set(first_company.values())
+    firms = {c.id: c for c in db.session.scalars(select(Company).where(Company.id.in_(company_ids)))} \
+        if company_ids else {}
+    deals = _open_deals(contact_ids, {c.company_id for c in found if c.company_id and not c.contact_id})
+    names = by_id()
     result = []
     for call in found:
-        contact = db.session.get(Contact, call.contact_id) if call.contact_id else None
-        company = db.session.get(Company, call.company_id) if call.company_id else None
-        if contact is not None and company is None:
-            company = db.session.scalar(select(Company).join(ContactCompany, ContactCompany.company_id == Company.id)
-                                        .where(ContactCompany.contact_id == contact.id)
-                                        .order_by(ContactCompany.position).limit(1))
+        contact = people.get(call.contact_id) if call.contact_id else None
+        company = firms.get(call.company_id or first_company.get(call.contact_id or 0, 0))
         client = contact or company
+        owner = names.get(client.owner_id) if client is not None and client.owner_id else None
+        key = ("contact", contact.id) if contact is not None else ("company", company.id) if company else None
         result.append(Card(call=call, contact=contact, company=company,
-                           owner_name=names.get(client.owner_id, "") if client is not None and client.owner_id else "",
-                           deals=_open_deals(contact, company), recent=_recent(contact, company)))
+                           owner_name=owner.display_name if owner is not None else "",
+                           deals=deals.get(key, [])[:3] if key else [], recent=_recent(contact, company)))
     return result
 
 
-def _open_deals(contact: Contact | None, company: Company | None) -> list[DealLine]:
-    if contact is None and company is None:
-        return []
-    who = Deal.contact_id == contact.id if contact is not None else Deal.company_id == company.id  # type: ignore[union-attr]
-    rows = db.session.execute(select(Deal.id, Deal.title, Stage.name, Deal.amount, Deal.currency)
-                              .join(Stage, Stage.id == Deal.stage_id)
-                              .where(who, Deal.deleted_at.is_(None), Stage.kind == "open")
-                              .order_by(Deal.updated_at.desc()).limit(3))
-    return [DealLine(*row) for row in rows]
+def _open_deals(contact_ids: set[int], company_ids: set[int]) -> dict[tuple[str, int], list[DealLine]]:
+    """The open deals of these contacts and companies, most recently changed first, by client."""
+    if not contact_ids and not company_ids:
+        return {}
+    rows = db.session.execute(
+        select(Deal.contact_id, Deal.company_id, Deal.id, Deal.title, Stage.name, Deal.amount, Deal.currency)
+        .join(Stage, Stage.id == Deal.stage_id)
+        .where(or_(Deal.contact_id.in_(contact_ids), Deal.company_id.in_(company_ids)), Deal.deleted_at.is_(None),
+               Stage.kind == "open")
+        .order_by(Deal.updated_at.desc()).limit(60))
+    found: dict[tuple[str, int], list[DealLine]] = {}
+    for contact_id, company_id, *line in rows:
+        if contact_id in contact_ids:
+            found.setdefault(("contact", contact_id), []).append(DealLine(*line))
+        if company_id in company_ids:
+            found.setdefault(("company", company_id), []).append(DealLine(*line))
+    return found
 
 
 def _recent(contact: Contact | None, company: Company | None) -> list[Activity]:

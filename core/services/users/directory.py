@@ -37,6 +37,11 @@ def active_people() -> list[Person]:
     return list(cached(PEOPLE, "active", _load))
 
 
+def by_id() -> dict[int, Person]:
+    """Active users by id: a name to show, or whether someone may still be given work (absent: not active)."""
+    return dict(cached(PEOPLE, "by_id", lambda: {p.id: p for p in _people()}))
+
+
 def by_extension() -> dict[str, Person]:
     """Active users by their PBX extension ("101" → the person): whom a call to an extension is for."""
     return dict(cached(PEOPLE, "by_extension", lambda: {p.extension: p for p in _people() if p.extension}))

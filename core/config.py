@@ -7,6 +7,7 @@ a :class:`~core.errors.StartupError` naming the variable and what it should look
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,33 @@ from sqlalchemy.exc import ArgumentError
 from core.errors import StartupError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+STORAGE_KINDS = ("local", "s3")
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """An S3-compatible bucket (AWS, MinIO, Ceph, ...): ``MAYAK_S3_*``. No key means boto3's own chain (an
+    instance role on AWS); the secret is never shown in a repr or a message."""
+
+    bucket: str
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    region: str = "us-east-1"
+    prefix: str = ""  # kept before every key: "mayak/" puts files/ab/... at mayak/files/ab/...
+    addressing: str = "path"  # path (MinIO and most self-hosted servers) or virtual (bucket.host)
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where uploaded files, import files and export results are kept: ``MAYAK_STORAGE`` names the backend in use;
+    ``s3`` is read whenever a bucket is given, so ``mayak files move`` can copy between the two."""
+
+    kind: str = "local"
+    s3: S3Settings | None = None
+    presigned_downloads: bool = False  # MAYAK_S3_PRESIGNED_DOWNLOADS: S3 downloads redirect to a short-lived URL
 
 
 @dataclass(frozen=True)
@@ -41,6 +69,7 @@ class Settings:
     fetch_allow: tuple[str, ...] = ()  # MAYAK_FETCH_ALLOW: non-public hosts/networks Mayak may fetch from
     # MAYAK_SETTINGS_KEYS: Fernet keys for secret plugin settings; the first encrypts, all decrypt (rotation)
     settings_keys: tuple[str, ...] = ()
+    storage: StorageSettings = field(default_factory=StorageSettings)
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -97,6 +126,54 @@ def _settings_keys(environ: dict[str, str], instance_path: Path) -> tuple[str, .
     if not keys:
         raise StartupError("MAYAK_SETTINGS_KEYS holds no key: give one or more keys separated by commas")
     return keys
+
+
+def _flag(environ: dict[str, str], name: str) -> bool:
+    return (_env(environ, name, "0") or "0").lower() in ("1", "true", "yes")
+
+
+def _s3_settings(env: dict[str, str], required: bool) -> S3Settings | None:
+    bucket = _env(env, "MAYAK_S3_BUCKET")
+    if bucket is None:
+        if required:
+            raise StartupError("MAYAK_S3_BUCKET is not set: MAYAK_STORAGE=s3 needs the name of the bucket")
+        return None
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket):
+        raise StartupError(f"MAYAK_S3_BUCKET {bucket!r} is not a bucket name: 3-63 lower-case letters, digits, "
+                           "dots and hyphens")
+    endpoint = _env(env, "MAYAK_S3_ENDPOINT_URL")
+    if endpoint is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", endpoint):
+        raise StartupError(f"MAYAK_S3_ENDPOINT_URL {endpoint!r} is not a URL: use https://s3.example.com or "
+                           "http://127.0.0.1:9000 (unset for AWS)")
+    key_id = _env(env, "MAYAK_S3_ACCESS_KEY_ID")
+    secret = _env(env, "MAYAK_S3_SECRET_ACCESS_KEY")
+    if (key_id is None) != (secret is None):
+        missing = "MAYAK_S3_SECRET_ACCESS_KEY" if secret is None else "MAYAK_S3_ACCESS_KEY_ID"
+        raise StartupError(f"{missing} is not set: give both MAYAK_S3_ACCESS_KEY_ID and MAYAK_S3_SECRET_ACCESS_KEY "
+                           "(or neither, for an AWS instance role)")
+    region = _env(env, "MAYAK_S3_REGION", "us-east-1") or "us-east-1"
+    if not re.fullmatch(r"[a-z0-9-]{2,32}", region):
+        raise StartupError(f"MAYAK_S3_REGION {region!r} is not a region: use a name such as us-east-1")
+    prefix = (_env(env, "MAYAK_S3_PREFIX", "") or "").strip("/")
+    if prefix and (any(part in ("", ".", "..") for part in prefix.split("/"))
+                   or any(ord(ch) < 32 or ord(ch) == 127 for ch in prefix)):
+        raise StartupError(f"MAYAK_S3_PREFIX {prefix!r} is not a key prefix: use plain names such as mayak or "
+                           "crm/files")
+    addressing = (_env(env, "MAYAK_S3_ADDRESSING", "path") or "path").lower()
+    if addressing not in ("path", "virtual"):
+        raise StartupError(f"MAYAK_S3_ADDRESSING {addressing!r} is not known: use path or virtual")
+    return S3Settings(bucket=bucket, endpoint_url=endpoint, access_key_id=key_id, secret_access_key=secret,
+                      region=region, prefix=f"{prefix}/" if prefix else "", addressing=addressing)
+
+
+def storage_settings(env: dict[str, str]) -> StorageSettings:
+    """``MAYAK_STORAGE`` and the S3 settings it needs (read, not checked against the server: see
+    :func:`core.services.platform.storage.check`)."""
+    kind = (_env(env, "MAYAK_STORAGE", "local") or "local").lower()
+    if kind not in STORAGE_KINDS:
+        raise StartupError(f"MAYAK_STORAGE {kind!r} is not known: use local (the instance folder) or s3")
+    return StorageSettings(kind=kind, s3=_s3_settings(env, required=kind == "s3"),
+                           presigned_downloads=_flag(env, "MAYAK_S3_PRESIGNED_DOWNLOADS"))
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -168,7 +245,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except ValueError as exc:
         raise StartupError(f"MAYAK_FETCH_ALLOW: {exc}; list host names and networks separated by commas") from exc
 
+    storage = storage_settings(env)
+
     return Settings(
+        storage=storage,
         fetch_allow=tuple(e.strip() for e in fetch_allow.split(",") if e.strip()),
         upload_max_mb=int(upload_max),
         import_keep_days=int(keep_days),

@@ -6,12 +6,15 @@ from __future__ import annotations
 import tempfile
 
 from flask import Blueprint, Response, abort, render_template, request, send_file, stream_with_context, url_for
+from flask import redirect as redirect_to
 from flask_babel import gettext as _
+from werkzeug.http import dump_options_header
 
 from core import jobs
 from core.services.clients import listing
+from core.services.platform import storage
 from core.services.transfer import export
-from core.web import clients
+from core.web import clients, downloads
 from core.web.context import actor, user
 from core.web.htmx import redirect
 
@@ -66,9 +69,25 @@ def job_file(record_id: int):  # type: ignore[no-untyped-def]
     if record.status != "finished" or not record.result:
         abort(404)
     name = str(record.result["file"])
-    path = export.storage_root() / name
-    if not path.is_file():
+    try:
+        key = export.key_of(name)
+    except ValueError:
         abort(404)
     extension = name.rsplit(".", 1)[-1]
     mimetype = next(m for m, ext in export.MEDIA.values() if ext == extension)
-    return send_file(path, as_attachment=True, download_name=name, mimetype=mimetype)
+    store = storage.current()
+    size = store.size(key)
+    if size is None:
+        return downloads.gone()
+    disposition = dump_options_header("attachment", {"filename": name})
+    url = store.download_url(key, disposition=disposition, content_type=mimetype) \
+        if storage.presigned_downloads() else None
+    if url:  # the job is the user's own, checked above; the URL works for a minute
+        return redirect_to(url)
+    try:
+        body = store.open(key)
+    except storage.ObjectMissing:
+        return downloads.gone()
+    response = downloads.stream(body, size=size, mimetype=mimetype)
+    response.headers["Content-Disposition"] = disposition
+    return response

@@ -6,11 +6,13 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from core.services.clients import companies, contacts, files
+from core.services.platform import storage
 from core.services.platform.errors import InvalidInput
+from core.web import downloads
 from core.web.context import actor
 from core.web.forms import EmptyForm
 
@@ -60,14 +62,29 @@ def content_disposition(kind: str, name: str) -> str:
 
 def _send(attachment_id: int, inline: bool):  # type: ignore[no-untyped-def]
     try:
-        attachment, path = files.open_for(actor(), attachment_id)
+        attachment = files.get_for(actor(), attachment_id)
     except LookupError:
         abort(404)
     preview = inline and attachment.content_type in files.PREVIEWABLE
-    response = send_file(path, mimetype=attachment.content_type if preview else "application/octet-stream",
-                         max_age=0, conditional=True, etag=attachment.sha256)
-    response.headers["Content-Disposition"] = content_disposition("inline" if preview else "attachment",
-                                                                  attachment.filename)
+    kind = "inline" if preview else "attachment"
+    mimetype = attachment.content_type if preview else "application/octet-stream"
+    unchanged = downloads.not_modified(attachment.sha256)
+    if unchanged is not None:
+        return unchanged
+    if storage.presigned_downloads():  # after the access check: the URL works for a minute, for this file only
+        store, key = storage.current(), files.key_of(attachment.sha256)
+        if not store.exists(key):
+            return downloads.gone()
+        url = store.download_url(key, disposition=content_disposition(kind, attachment.filename),
+                                 content_type=mimetype)
+        if url:
+            return redirect(url)
+    try:
+        body = files.open_file(attachment)
+    except files.FileGone:
+        return downloads.gone()
+    response = downloads.stream(body, size=attachment.size, mimetype=mimetype, etag=attachment.sha256)
+    response.headers["Content-Disposition"] = content_disposition(kind, attachment.filename)
     # a stored file never runs as a page of ours: downloads are sandboxed, previews may only show themselves
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; img-src 'self'; object-src 'self'" if preview else "default-src 'none'; sandbox")

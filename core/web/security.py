@@ -25,6 +25,7 @@ REDIRECT_HEADERS = ("Location", "HX-Redirect", "HX-Location", "HX-Push-Url", "HX
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # in a header value, only the tab of this range is allowed
 _VALUE_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
+REDIRECT_ORIGINS_KEY = "mayak.redirect_origins"  # origins the installation configured (a storage bucket)
 _STATUS = re.compile(r"[1-5][0-9]{2}( [ -~]*)?")
 
 
@@ -129,6 +130,17 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+def _trusted_elsewhere(url: str) -> bool:
+    """A redirect to an origin the installation itself configured (the bucket of presigned downloads), never one
+    a request could name."""
+    origins = current_app.extensions.get(REDIRECT_ORIGINS_KEY, frozenset())
+    if not origins or _CONTROL.search(url):
+        return False
+    parts = urlsplit(url)
+    theirs = _origin(parts.scheme, parts.netloc)
+    return theirs is not None and any(theirs == _origin(*urlsplit(o)[:2]) for o in origins)
+
+
 def header_problem(response: Response) -> str | None:
     """What is wrong with the status line or a header of ``response`` (``None`` when nothing): control
     characters, a name that is not a token, a value that is not Latin-1, a redirect to another site."""
@@ -144,7 +156,7 @@ def header_problem(response: Response) -> str | None:
         except UnicodeEncodeError:
             return f"header {name} (not Latin-1)"
         if name in REDIRECT_HEADERS and name != "Refresh" and value not in ("true", "false") \
-                and not value.startswith("{") and local_path(value) is None:
+                and not value.startswith("{") and local_path(value) is None and not _trusted_elsewhere(value):
             return f"header {name} (another site)"
     return None
 

@@ -1,37 +1,39 @@
-"""Files attached to a client's timeline: stored under ``instance/files/`` by their SHA-256 (never by the
-uploaded name, so no name can reach outside the folder), typed by their first bytes rather than by what the
-browser claimed, and served only to people who may see the client."""
+"""Files attached to a client's timeline: kept in the storage (:mod:`core.services.platform.storage`) under
+``files/ab/<sha256>`` (never by the uploaded name, so no name can reach outside it), typed by their first bytes
+rather than by what the browser claimed, and served only to people who may see the client."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import unicodedata
-from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from core.db import db
 from core.models import Attachment
 from core.services.clients import timeline
-from core.services.platform import audit
+from core.services.platform import audit, storage
 from core.services.platform.access import require
 from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
 
 MAX_BYTES = 25 * 1024 * 1024
 CHUNK = 64 * 1024
+SPOOL_BYTES = 1024 * 1024  # a file is hashed on its way in; bigger ones wait on disk, not in memory
 PREVIEWABLE = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "audio/mpeg", "audio/wav",
                "audio/ogg"}
 
 
-def storage_root() -> Path:
-    root = Path(current_app.instance_path) / "files"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+class FileGone(LookupError):
+    """The attachment is on the timeline but its file is not in the storage any more (lost with a disk, deleted
+    by hand, or not moved to a new storage yet)."""
+
+
+def key_of(sha256: str) -> str:
+    """Where a file is stored: its SHA-256, under a folder of its first two digits."""
+    return storage.validate_key(f"files/{sha256[:2]}/{sha256}")
 
 
 def sniff(head: bytes) -> str:
@@ -89,26 +91,23 @@ def write_blob(stream: IO[bytes], *, limit: int = MAX_BYTES) -> Blob:
     larger than ``limit`` or empty (:class:`InvalidInput`), leaving nothing behind."""
     digest = hashlib.sha256()
     size = 0
-    root = storage_root()
-    with tempfile.NamedTemporaryFile(dir=root, delete=False) as tmp:
-        head = b""
+    head = b""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         while chunk := stream.read(CHUNK):
             if not head:
                 head = chunk[:16]
             size += len(chunk)
             if size > limit:
-                tmp.close()
-                os.unlink(tmp.name)
                 raise InvalidInput({"file": _l("The file is larger than %(mb)d MB.", mb=limit // 1024 // 1024)})
             digest.update(chunk)
-            tmp.write(chunk)
-    if size == 0:
-        os.unlink(tmp.name)
-        raise InvalidInput({"file": _l("The file is empty.")})
-    sha = digest.hexdigest()
-    final = root / sha[:2] / sha
-    final.parent.mkdir(exist_ok=True)
-    os.replace(tmp.name, final)
+            spool.write(chunk)
+        if size == 0:
+            raise InvalidInput({"file": _l("The file is empty.")})
+        sha = digest.hexdigest()
+        store = storage.current()
+        if store.size(key_of(sha)) != size:  # the same bytes are already kept: nothing to write
+            spool.seek(0)
+            store.write(key_of(sha), spool)
     return Blob(sha, size, sniff(head))
 
 
@@ -136,8 +135,9 @@ def store(actor: Actor, *, stream: IO[bytes], filename: str, contact: Any = None
     return attachment
 
 
-def open_for(actor: Actor, attachment_id: int) -> tuple[Attachment, Path]:
-    """The attachment and its file, if ``actor`` may see the client it belongs to (else LookupError/AccessDenied)."""
+def get_for(actor: Actor, attachment_id: int) -> Attachment:
+    """The attachment, if ``actor`` may see the client it belongs to (else LookupError/AccessDenied). Reads the
+    database only: whether its file is still stored is known when it is opened."""
     from core.services.clients import companies, contacts
 
     attachment = db.session.get(Attachment, attachment_id)
@@ -148,7 +148,20 @@ def open_for(actor: Actor, attachment_id: int) -> tuple[Attachment, Path]:
         contacts.get(actor, activity.contact_id)
     else:
         companies.get(actor, activity.company_id or 0)
-    path = storage_root() / attachment.sha256[:2] / attachment.sha256
-    if not path.is_file():
-        raise LookupError(attachment_id)
-    return attachment, path
+    return attachment
+
+
+def open_file(attachment: Attachment) -> IO[bytes]:
+    """The attachment's file as a stream to close; :class:`FileGone` when the storage no longer holds it. No
+    access check: see :func:`get_for`."""
+    try:
+        return storage.current().open(key_of(attachment.sha256))
+    except storage.ObjectMissing as exc:
+        raise FileGone(attachment.id) from exc
+
+
+def open_for(actor: Actor, attachment_id: int) -> tuple[Attachment, IO[bytes]]:
+    """The attachment and its file as a stream to close, if ``actor`` may see the client it belongs to (else
+    LookupError/AccessDenied); :class:`FileGone` when the storage no longer holds the file."""
+    attachment = get_for(actor, attachment_id)
+    return attachment, open_file(attachment)

@@ -36,7 +36,7 @@ from core.db import db
 from core.models import Company, Contact, Deal, Pipeline, Stage, Task, User
 from core.plugins.facades import default_phone_region
 from core.services.clients import custom_fields, labels, listing, phones
-from core.services.platform import access, params
+from core.services.platform import access, params, storage
 from core.services.platform.access import require
 from core.services.platform.context import Actor
 
@@ -348,16 +348,13 @@ def needs_job(entity: str, actor: Actor, query: listing.ListQuery) -> bool:
     return capped or count > INLINE_LIMIT
 
 
-def storage_root() -> Path:
-    from flask import current_app
-
-    root = Path(current_app.instance_path) / "exports"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+def key_of(name: str) -> str:
+    """Where an export written by a job is kept in the storage (``ValueError`` for a name that is not a file's)."""
+    return storage.validate_key(f"exports/{name}")
 
 
 def start_job(entity: str, fmt: str, actor: Actor, query: listing.ListQuery, encoding: str) -> Any:
-    """Queue the export as a job; its result names the file written under ``instance/exports``."""
+    """Queue the export as a job; its result names the file written under ``exports/`` of the storage."""
     from core import jobs
 
     require(actor.user, "export" if entity != "tasks" else "view", ENTITIES[entity])
@@ -379,6 +376,7 @@ def run_job(ctx: Any, entity: str, fmt: str, encoding: str, args: dict[str, Any]
     query = listing.ListQuery.from_args(MultiDict([(k, v) for k, values in args.items()
                                                    for v in (values if isinstance(values, list) else [values])]))
     name = f"{entity}-{ctx.record_id}.{MEDIA[fmt][1]}"
-    path = storage_root() / name
-    rows = write(entity, fmt, actor, query, path, encoding)
+    # written to a local file (the spreadsheet writer needs one), stored when complete
+    with storage.current().staging(key_of(name)) as path:
+        rows = write(entity, fmt, actor, query, path, encoding)
     return {"file": name, "rows": rows}

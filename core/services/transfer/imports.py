@@ -8,9 +8,11 @@ its ``position``: running it again goes on from the next row; undoing it removes
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +30,7 @@ from core.plugins.events import ImportFinished, ImportUndone
 from core.plugins.facades import default_phone_region, import_formats
 from core.plugins.types import ImportFileError, ImportFormat, TableSource
 from core.services.clients import custom_fields
-from core.services.platform import audit, events
+from core.services.platform import audit, events, storage
 from core.services.platform.access import require
 from core.services.platform.context import Actor
 from core.services.platform.errors import InvalidInput
@@ -58,14 +60,41 @@ class Layout:
     top: list[tuple[int, list[str]]]  # the first rows of the sheet, to pick the header row from
 
 
+def key_of(batch: ImportBatch) -> str:
+    """Where the batch's uploaded file is kept in the storage."""
+    return storage.validate_key(f"imports/{batch.stored_name}")
+
+
 def storage_root() -> Path:
+    """The folder the local storage keeps uploaded import files in (``imports/`` of the instance folder); only
+    meaningful with ``MAYAK_STORAGE=local``: code goes through :func:`key_of` and the storage."""
     root = Path(current_app.instance_path) / "imports"
     root.mkdir(parents=True, exist_ok=True)
     return root
 
 
 def file_of(batch: ImportBatch) -> Path:
+    """The batch's file in the local storage's folder (see :func:`storage_root`)."""
     return storage_root() / batch.stored_name
+
+
+def _gone() -> ImportFileError:
+    return ImportFileError(_l("The uploaded file is no longer kept (files are deleted %(days)s days after "
+                              "their import); upload it again.", days=keep_days()))
+
+
+@contextmanager
+def _local_file(batch: ImportBatch) -> Iterator[Path]:
+    """The batch's file as a local path for the format plugins and the reader processes: the file itself on local
+    disk, a temporary copy of it from S3 (removed when the block ends)."""
+    if not batch.stored_name:
+        raise _gone()
+    with ExitStack() as stack:
+        try:
+            path = stack.enter_context(storage.current().local_path(key_of(batch)))
+        except storage.ObjectMissing as exc:
+            raise _gone() from exc
+        yield path
 
 
 def _format(batch: ImportBatch) -> ImportFormat:
@@ -76,11 +105,10 @@ def _format(batch: ImportBatch) -> ImportFormat:
     return fmt
 
 
-def _open(batch: ImportBatch) -> TableSource:
-    if not batch.stored_name or not file_of(batch).is_file():
-        raise ImportFileError(_l("The uploaded file is no longer kept (files are deleted %(days)s days after "
-                                 "their import); upload it again.", days=keep_days()))
-    return _format(batch).open(file_of(batch))
+@contextmanager
+def _open(batch: ImportBatch) -> Iterator[TableSource]:
+    with _local_file(batch) as path, _format(batch).open(path) as source:
+        yield source
 
 
 def keep_days() -> int:
@@ -95,7 +123,7 @@ def purge_files(now: Any = None) -> int:
     for batch in db.session.scalars(select(ImportBatch).where(
             ImportBatch.created_at < cutoff, ImportBatch.stored_name != "",
             ImportBatch.status.in_(("draft", "previewed", "finished", "undone")))):
-        file_of(batch).unlink(missing_ok=True)
+        storage.current().delete(key_of(batch))
         batch.stored_name = ""
         purged += 1
     db.session.flush()
@@ -131,26 +159,24 @@ def upload(actor: Actor, stream: IO[bytes], filename: str) -> ImportBatch:
     """
     require(actor.user, "import", ENTITY)
     require(actor.user, "create", ENTITY)  # an import makes contacts: it needs both rights
-    stored_name = f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:10]}"
-    target = storage_root() / stored_name
-    with target.open("wb") as fh:
-        shutil.copyfileobj(stream, fh, 1024 * 1024)
-    try:
+    suffix = Path(filename).suffix.lower()
+    stored_name = uuid.uuid4().hex + (suffix if re.fullmatch(r"\.[a-z0-9]{1,9}", suffix) else "")
+    # checked on a local file, and stored only when it can be read: a refused file leaves nothing behind
+    with storage.current().staging(storage.validate_key(f"imports/{stored_name}")) as target:
+        with target.open("wb") as fh:
+            shutil.copyfileobj(stream, fh, 1024 * 1024)
         fmt, source = open_table(target, filename)
         with source:
             layout = _layout(source, None, None)
             estimated = source.estimated_rows(layout.sheet)
-    except Exception:
-        target.unlink(missing_ok=True)
-        raise
-    if not layout.columns:
-        target.unlink(missing_ok=True)
-        raise ImportFileError(_l("The file has no rows."))
-    if not layout.samples:
-        target.unlink(missing_ok=True)
-        raise ImportFileError(_l("The file has column names but no rows under them: there is nothing to import."))
+        if not layout.columns:
+            raise ImportFileError(_l("The file has no rows."))
+        if not layout.samples:
+            raise ImportFileError(_l("The file has column names but no rows under them: there is nothing to "
+                                     "import."))
+        size = target.stat().st_size
     batch = ImportBatch(entity=ENTITY, filename=clean(Path(filename).name, 255) or "import", stored_name=stored_name,
-                        size=target.stat().st_size, format=fmt.key, sheet=layout.sheet, header_row=layout.header_row,
+                        size=size, format=fmt.key, sheet=layout.sheet, header_row=layout.header_row,
                         columns=layout.columns, region=default_phone_region(), created_by_id=actor.user_id,
                         estimated_rows=estimated)
     batch.mapping = [s.field for s in import_mapping.suggest(layout.columns, custom_fields.definitions(ENTITY))]
@@ -314,18 +340,20 @@ def run(batch_id: int, progress: Progress | None = None) -> ImportBatch:
     custom = custom_fields.definitions(ENTITY)
     engine = Engine(batch, actor, custom)
     fmt = _format(batch)
-    plan = ReadPlan(open=fmt.open, path=file_of(batch), sheet=batch.sheet,
-                    start_after=max(batch.position, batch.header_row), mapping=list(batch.mapping),
-                    region=batch.region, today=utcnow().date(),
-                    custom=[SimpleNamespace(key=f.key, label=f.label, type=f.type, choices=list(f.choices or []))
-                            for f in custom], chunk=CHUNK)
     try:
-        analyse_at = CHUNK
-        for chunk in import_reading.chunks(plan, batch.estimated_rows):
-            _commit_chunk(engine, chunk, progress)
-            if batch.rows >= analyse_at and not batch.dry_run:  # each time the tables have grown fourfold
-                refresh_statistics(GROWING_TABLES)
-                analyse_at *= 4
+        # S3: the file is copied to a local one for the run (the reader processes open it by path)
+        with _local_file(batch) as path:
+            plan = ReadPlan(open=fmt.open, path=path, sheet=batch.sheet,
+                            start_after=max(batch.position, batch.header_row), mapping=list(batch.mapping),
+                            region=batch.region, today=utcnow().date(),
+                            custom=[SimpleNamespace(key=f.key, label=f.label, type=f.type,
+                                                    choices=list(f.choices or [])) for f in custom], chunk=CHUNK)
+            analyse_at = CHUNK
+            for chunk in import_reading.chunks(plan, batch.estimated_rows):
+                _commit_chunk(engine, chunk, progress)
+                if batch.rows >= analyse_at and not batch.dry_run:  # each time the tables have grown fourfold
+                    refresh_statistics(GROWING_TABLES)
+                    analyse_at *= 4
     except Exception as exc:
         db.session.rollback()
         failed = db.session.get(ImportBatch, batch_id)

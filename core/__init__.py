@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
@@ -52,7 +53,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _check_services(settings: Settings) -> None:
     """Stop start-up with one line when the database or Redis cannot be reached."""
     from redis import Redis
-    from redis.exceptions import RedisError
+    from redis.exceptions import AuthenticationError, RedisError, ResponseError
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -69,12 +70,15 @@ def _check_services(settings: Settings) -> None:
             f"the database at {url} is unreachable ({reason}); start it or fix MAYAK_DATABASE_URL"
         ) from exc
     if settings.redis_url:
+        # Redis refusing the password or the database is a setting to fix; Redis not answering is an outage: pages
+        # work without it, jobs wait in the database, and `mayak worker` waits for it to come back
         try:
             Redis.from_url(settings.redis_url, socket_connect_timeout=2).ping()
+        except (AuthenticationError, ResponseError) as exc:
+            raise StartupError(f"Redis (REDIS_URL) refused the connection ({exc}); fix REDIS_URL") from exc
         except RedisError as exc:
-            raise StartupError(
-                f"Redis (REDIS_URL) is unreachable ({exc}); start it or unset REDIS_URL to run jobs in-process"
-            ) from exc
+            logging.getLogger("mayak").warning(
+                "Redis (REDIS_URL) is unreachable (%s); jobs wait in the database until it answers", exc)
 
 
 def create_app(
@@ -89,16 +93,18 @@ def create_app(
     """
     # reference_cache: its listeners replace the generation tokens on every write, in every process that builds the
     # app (a worker or a command that changes a user must tell the web processes)
-    from core import hooks, jobs, reference_cache  # noqa: F401
+    from core import hooks, jobs, logs, reference_cache  # noqa: F401
     from core.api.app import init_api
     from core.db import db
     from core.i18n import init_i18n, installation_defaults
     from core.plugins.facades import EXTENSION_KEY, REGISTRY_KEY, Registry
     from core.plugins.manager import MayakPlugins
+    from core.services.platform import storage
     from core.themes import init_themes
     from core.web import init_web
 
     settings: Settings = load_settings(dict(environ) if environ is not None else None)
+    logs.configure(dict(environ) if environ is not None else None)  # MAYAK_LOG_FORMAT=json: one JSON object a line
     app = Flask("core", instance_path=str(settings.instance_path), static_folder="static", template_folder=None)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -128,6 +134,10 @@ def create_app(
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
         _check_services(settings)
+        storage.check(settings)  # MAYAK_STORAGE=s3: the bucket answers to the key given, or start-up stops
+    from core.web.security import REDIRECT_ORIGINS_KEY
+
+    app.extensions[REDIRECT_ORIGINS_KEY] = storage.redirect_origins(settings)  # presigned downloads' bucket
 
     manager = MayakPlugins(settings.plugins_file, environ=environ)
     with app.app_context():  # plugin settings may be checked against the installation's (MAYAK_FETCH_ALLOW)

@@ -289,15 +289,14 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
               help="run each job in a fork (isolated) or in the worker process (warm caches, faster small jobs)")
 @with_appcontext
 def worker(burst: bool, fork: bool) -> None:
-    """Run an RQ worker for Mayak's queue (needs REDIS_URL)."""
-    from core.jobs import backend
-    from core.jobs.rq_worker import MayakInProcessWorker, MayakWorker
+    """Run an RQ worker for Mayak's queue (needs REDIS_URL); waits for Redis while it is down."""
+    from core.jobs import backend, rq_worker
 
     target = backend()
     if target.name != "rq":
         raise click.ClickException("REDIS_URL is not set: jobs run inside `mayak serve`; no worker is needed")
-    worker_class = MayakWorker if fork else MayakInProcessWorker
-    worker_class([target.queue], connection=target.redis).work(burst=burst, with_scheduler=False)  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    rq_worker.run(app, target.redis, target.queue, fork=fork, burst=burst)  # type: ignore[attr-defined]
 
 
 @own_transactions
@@ -312,8 +311,15 @@ def scheduler_command(interval: float) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    from core.jobs.beats import Beat
+
+    beat = Beat(app, "scheduler").start()
+    beat.set_state("running")
     click.echo("scheduler running")
-    scheduler.run_forever(app, stop, interval)
+    try:
+        scheduler.run_forever(app, stop, interval)
+    finally:
+        beat.stop()
 
 
 @click.group("telephony")
@@ -369,7 +375,10 @@ def demo_data(size: int) -> None:
 
 
 from core.settings_commands import SETTINGS_COMMANDS  # noqa: E402 - mayak settings rotate-key / new-key
+from core.status_commands import STATUS_COMMANDS  # noqa: E402 - mayak status
+from core.storage_commands import STORAGE_COMMANDS  # noqa: E402 - mayak files move
 from core.transfer_commands import TRANSFER_COMMANDS  # noqa: E402 - the import and export commands
 
 CORE_COMMANDS = [db_group, users_group, plugins_group, serve, worker, scheduler_command, telephony_group, demo_data,
-                 *TRANSFER_COMMANDS, *SETTINGS_COMMANDS]
+                 *TRANSFER_COMMANDS, *SETTINGS_COMMANDS, *STATUS_COMMANDS,
+                 *STORAGE_COMMANDS]

@@ -157,3 +157,30 @@ def _sqlite_savepoint_writes(conn: Connection, _name: str) -> None:
     raw = conn.connection.dbapi_connection
     if raw is not None and not raw.in_transaction:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# SQLSTATE classes of a connection that failed or was cut: 08 (connection exception), 57P01-57P03 (the server is
+# shutting down or not accepting connections yet)
+_UNREACHABLE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached (refused, cut, restarting) rather than that a
+    statement was wrong: work that failed this way is waited for and tried again, never counted as a failure."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # the DBAPI error may be wrapped by the job's own
+        seen.add(id(current))
+        if isinstance(current, DBAPIError):
+            if current.connection_invalidated:
+                return True
+            state = getattr(current.orig, "sqlstate", None)
+            if isinstance(current, OperationalError) and (state is None or state.startswith(_UNREACHABLE_STATES)):
+                # psycopg's refusals and cuts carry no SQLSTATE or class 08; SQLite's "database is locked" is
+                # an OperationalError too, but a busy database is not an unreachable one
+                return "locked" not in str(current.orig) and "sqlite" not in type(current.orig).__module__
+            return False
+        current = current.__cause__ or current.__context__
+    return False

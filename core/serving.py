@@ -38,7 +38,16 @@ def server_options(app: Flask, host: str, port: int, workers: int | None, thread
         "proc_name": "mayak",
         # gunicorn >= 25.1 opens a control socket in $HOME by default; two instances would fight over it
         "control_socket_disable": True,
+        "child_exit": _worker_exited,
     }
+
+
+def _worker_exited(server: Any, worker: Any) -> None:
+    """A worker process ended: its live gauges leave /metrics (its counters stay in the totals)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 # A young collection every 5,000 new containers: a page's garbage (ORM objects in reference cycles) is freed a few
@@ -100,10 +109,30 @@ class MayakServer(BaseApplication):  # type: ignore[misc]
             from core.jobs import scheduler
 
             scheduler.start_thread(app)
+        start_web_beat(app)
         settle_memory()
         return SettleAfterWarmUp(app)
 
 
+def start_web_beat(app: Flask) -> None:
+    """This web process's beat (health sees web processes per host); called in each gunicorn worker."""
+    from core.jobs.beats import Beat
+
+    Beat(app, "web").start().set_state("serving")
+
+
+def metrics_directory(base: str) -> str:
+    """A fresh folder where every gunicorn worker writes its request figures for ``/metrics`` to add up
+    (``PROMETHEUS_MULTIPROC_DIR``); figures of an earlier run of the server are removed."""
+    import shutil
+
+    folder = os.path.join(base, f"metrics-{os.getpid()}")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
 def serve(app: Flask, host: str, port: int, workers: int | None = None, threads: int | None = None) -> None:
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_directory(app.instance_path))
     settle_memory()  # before the fork: the workers share these pages instead of copying them
     MayakServer(app, server_options(app, host, port, workers, threads)).run()

@@ -6,6 +6,10 @@ embedded defaults (no REDIS_URL) run a single worker: jobs and the scheduler the
 
 import multiprocessing
 import os
+import tempfile
+
+# every worker writes its request figures here and /metrics adds them up (a folder of this server's own)
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mayak-metrics-"))
 
 bind = os.environ.get("MAYAK_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("MAYAK_WEB_WORKERS", multiprocessing.cpu_count() * 2))
@@ -26,7 +30,15 @@ forwarded_allow_ips = os.environ.get("MAYAK_FORWARDED_ALLOW_IPS", "127.0.0.1")
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
     """The app is loaded: keep its long-lived objects out of the garbage collector's full collections (they cost
     the p99 of every page), and once more after the first requests have compiled templates and filled caches."""
-    from core.serving import SettleAfterWarmUp, settle_memory
+    from core.serving import SettleAfterWarmUp, settle_memory, start_web_beat
 
+    start_web_beat(worker.wsgi)  # health sees this process
     settle_memory()
     worker.wsgi = SettleAfterWarmUp(worker.wsgi)
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A worker process ended: its live gauges leave /metrics (its counters stay in the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

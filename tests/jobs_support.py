@@ -7,14 +7,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from core.config import PROJECT_ROOT
 from core.db import db, unit_of_work
 from core.models import AuditEntry, JobRecord
+from tests.cluster import TcpProxy
 from tests.plugins import sample
 
 SAMPLE = [("sample", sample)]
@@ -94,3 +98,20 @@ def rq_app(make_app, redis_url: str, queue: str) -> Flask:
         return make_app(extra_plugins=SAMPLE, REDIS_URL=redis_url)
     finally:
         del os.environ["MAYAK_RQ_QUEUE"]
+
+
+@contextmanager
+def proxied_app(make_app, database_url: str, **kwargs: object) -> Iterator[tuple[Flask, TcpProxy]]:
+    """An app reaching the test's PostgreSQL database through a proxy the test can cut (``proxy.cut()``) and
+    restore; skips on SQLite, which has no connection to cut."""
+    import pytest
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the proxy stands in front of PostgreSQL")
+    url = make_url(database_url)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    try:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        yield make_app(MAYAK_DATABASE_URL=proxied, **kwargs), proxy
+    finally:
+        proxy.close()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+import uuid
+from typing import Any, NamedTuple
 
 from flask import Flask, current_app
 from sqlalchemy import event, select, update
@@ -33,13 +34,30 @@ def backend() -> Backend:
     return current_app.extensions[EXTENSION_KEY]
 
 
+JOB_SETTINGS = {
+    # seconds between a running job's heartbeats (its row's heartbeat_at)
+    "JOB_HEARTBEAT_SECONDS": 3.0,
+    # a running job whose heartbeat is this old lost its worker: the sweep queues it again
+    "JOB_STALE_SECONDS": 15.0,
+    # a submitted job whose queue message is gone after this long (Redis restarted, the message's run failed
+    # before claiming it) is submitted again
+    "JOB_LOST_SECONDS": 10.0,
+    # a job still waiting in the queue after this long is handed over once more (the queue cannot tell: a backend
+    # without a way to ask whether it holds a message); duplicates are harmless, the claim runs a job once
+    "JOB_RESUBMIT_SECONDS": 300.0,
+    # pause before a failed attempt, or a job nobody could submit, is submitted again
+    "JOB_RETRY_PAUSE_SECONDS": 5.0,
+    # how long a job's run waits for an unreachable database before it gives its message back to the sweep
+    "JOB_DATABASE_WAIT_SECONDS": 120.0,
+}
+
+
 def init_app(app: Flask) -> None:
     redis_url = app.config.get("REDIS_URL")
     queue_name = os.environ.get("MAYAK_RQ_QUEUE", "mayak")
     app.extensions[EXTENSION_KEY] = RQBackend(redis_url, queue_name) if redis_url else InProcessBackend(app)
-    # Timings of the durable job layer; the environment can tune them (MAYAK_JOB_STALE_SECONDS=...).
-    for key, default in (("JOB_HEARTBEAT_SECONDS", 5.0), ("JOB_STALE_SECONDS", 60.0),
-                         ("JOB_RESUBMIT_SECONDS", 300.0), ("JOB_RETRY_PAUSE_SECONDS", 5.0)):
+    # the environment can tune each (MAYAK_JOB_STALE_SECONDS=...); docs/deploy.md lists them
+    for key, default in JOB_SETTINGS.items():
         app.config.setdefault(key, float(os.environ.get(f"MAYAK_{key}", default)))
 
 
@@ -58,43 +76,72 @@ def enqueue(name: str, *, unique_key: str | None = None, created_by_id: int | No
     # stamped as submitted in this transaction: the hand-over right after the commit then needs no second commit
     # (it was half the time of a request that queues a job); a hand-over that fails clears the stamp again
     record = JobRecord(name=name, kwargs=kwargs, unique_key=unique_key, max_attempts=spec.max_attempts,
-                       created_by_id=created_by_id, submitted_at=utcnow())
+                       created_by_id=created_by_id)
     db.session.add(record)
-    db.session.flush()
-    db.session.info.setdefault(PENDING_KEY, []).append((record.id, spec.timeout))
+    hand_over_after_commit(record)
     return record
 
 
-def submit(records: list[tuple[int, int]], *, stamped: bool = False) -> int:
-    """Hand committed ``(record id, timeout)`` pairs to the backend; a failure is logged and left to the sweep.
+def hand_over_after_commit(record: JobRecord) -> None:
+    """Stamp ``record`` as submitted under a new message id in the current transaction and hand it to the backend
+    right after the commit (a rollback forgets it)."""
+    record.submitted_at, record.message_id = utcnow(), new_message_id()
+    db.session.flush()
+    db.session.info.setdefault(PENDING_KEY, []).append(
+        Submission(record.id, job_spec(record.name).timeout, record.message_id))
 
-    ``submitted_at`` is stamped *before* the hand-over: a fast worker may run and fail the job (clearing the
-    stamp for a retry) before this function returns, and must not be overwritten. Records :func:`enqueue` made
-    were stamped in their own transaction (``stamped=True``); the sweep's are stamped here. Uses its own connection:
-    it runs from ``after_commit``, where the session cannot emit SQL.
+
+def new_message_id() -> str:
+    return f"mayak-{uuid.uuid4().hex}"  # 38 characters: message_id holds 40
+
+
+class Submission(NamedTuple):
+    """One hand-over of a committed job record to the backend."""
+
+    record_id: int
+    timeout: int
+    message_id: str
+
+
+def submit(records: list[Submission]) -> int:
+    """Hand committed job records to the backend; a failure is logged and left to the sweep.
+
+    Each record was stamped (``submitted_at``, ``message_id``) *before* the hand-over, by :func:`enqueue` in its own
+    transaction or by :func:`stamp_for_resubmission`: a fast worker may run and fail the job (clearing the stamp for
+    a retry) before this function returns, and must not be overwritten. Uses its own connection: it runs from
+    ``after_commit``, where the session cannot emit SQL.
     """
     if not records:
         return 0
     target = backend()
-    ids = [record_id for record_id, _timeout in records]
-    stamp = None if stamped else utcnow()
-    if stamp is not None:
-        with db.engine.begin() as conn:
-            conn.execute(update(JobRecord).where(JobRecord.id.in_(ids)).values(submitted_at=stamp))
-    lost: list[int] = []
-    for record_id, timeout in records:
+    lost: list[Submission] = []
+    for item in records:
         try:
-            target.submit(record_id, timeout)
+            target.submit(item.record_id, item.timeout, item.message_id)
         except Exception as exc:
-            log.warning("job %s not submitted (%s); the sweep will retry", record_id, exc)
-            lost.append(record_id)
-    if lost:
-        # only the stamp of this hand-over, on a job still waiting (a worker may have taken it meanwhile)
-        same_stamp = JobRecord.submitted_at.is_not(None) if stamp is None else JobRecord.submitted_at == stamp
+            log.warning("job %s not submitted (%s); the sweep will retry", item.record_id, exc)
+            lost.append(item)
+    for item in lost:
+        # only this hand-over's stamp, on a job still waiting (a worker may have taken it meanwhile)
         with db.engine.begin() as conn:
-            conn.execute(update(JobRecord).where(JobRecord.id.in_(lost), JobRecord.status == "queued", same_stamp)
+            conn.execute(update(JobRecord).where(JobRecord.id == item.record_id, JobRecord.status == "queued",
+                                                 JobRecord.message_id == item.message_id)
                          .values(submitted_at=None))
     return len(records) - len(lost)
+
+
+def stamp_for_resubmission(rows: list[tuple[int, str]]) -> list[Submission]:
+    """Give each ``(record id, job name)`` a new message id and submission time (committed at once, in its own
+    connection) and return what to hand to :func:`submit`; a record no longer waiting is left out."""
+    stamped: list[Submission] = []
+    now = utcnow()
+    with db.engine.begin() as conn:
+        for record_id, name in rows:
+            message_id = new_message_id()
+            if conn.execute(update(JobRecord).where(JobRecord.id == record_id, JobRecord.status == "queued")
+                            .values(submitted_at=now, message_id=message_id)).rowcount:
+                stamped.append(Submission(record_id, job_spec(name).timeout, message_id))
+    return stamped
 
 
 def kick_dispatch() -> None:
@@ -120,7 +167,7 @@ def _after_commit(session: Session) -> None:
         return
     try:
         if pending:
-            submit(pending, stamped=True)
+            submit(pending)
         if events_pending:
             kick_dispatch()
     except SQLAlchemyError:

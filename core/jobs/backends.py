@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
+from rq.job import Job, JobStatus
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -24,10 +25,21 @@ log = logging.getLogger(__name__)
 RQ_QUEUE = "mayak"
 
 
+def _database_wait() -> float:
+    from flask import current_app
+
+    return float(current_app.config.get("JOB_DATABASE_WAIT_SECONDS", 120.0))
+
+
 class Backend(Protocol):
     name: str
 
-    def submit(self, record_id: int, timeout: int) -> None: ...
+    def submit(self, record_id: int, timeout: int, message_id: str) -> None: ...
+
+    def missing(self, message_ids: list[str]) -> set[str]:
+        """Those of ``message_ids`` the backend no longer holds waiting or running (lost in a restart, or their
+        run ended without the job being claimed); raises when the backend cannot be asked."""
+        ...
 
     def kick_dispatch(self) -> None: ...
 
@@ -43,15 +55,29 @@ class RQBackend:
         self.redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
         self.queue = Queue(queue_name, connection=self.redis)
 
-    def submit(self, record_id: int, timeout: int) -> None:
+    def submit(self, record_id: int, timeout: int, message_id: str) -> None:
         self.queue.enqueue(
             "core.jobs.runner.rq_run_job",
             record_id,
-            job_timeout=timeout + 30,
+            job_id=message_id,
+            # the run may wait for an unreachable database before the job's own time starts
+            job_timeout=timeout + 30 + int(_database_wait()),
             result_ttl=600,
             failure_ttl=86400,
             description=f"mayak job {record_id}",
         )
+
+    def missing(self, message_ids: list[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        with self.redis.pipeline(transaction=False) as pipe:
+            for message_id in message_ids:
+                pipe.hget(f"{Job.redis_job_namespace_prefix}{message_id}", "status")
+            statuses = pipe.execute()
+        held = {JobStatus.QUEUED.value, JobStatus.STARTED.value, JobStatus.DEFERRED.value,
+                JobStatus.SCHEDULED.value}
+        return {message_id for message_id, status in zip(message_ids, statuses, strict=True)
+                if status is None or status.decode() not in held}
 
     def kick_dispatch(self) -> None:
         self.queue.enqueue("core.jobs.runner.rq_dispatch_events", job_timeout=600, result_ttl=60,
@@ -74,7 +100,8 @@ class InProcessBackend:
     def __init__(self, app: Flask) -> None:
         self.app = app
         InProcessBackend._every.add(self)
-        self.queue: queue.Queue[tuple[str, int | None]] = queue.Queue()
+        self.queue: queue.Queue[tuple[str, int | None, str]] = queue.Queue()
+        self._held: set[str] = set()  # message ids waiting or running in this process
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -84,13 +111,19 @@ class InProcessBackend:
                 self._thread = threading.Thread(target=self._loop, name="mayak-jobs", daemon=True)
                 self._thread.start()
 
-    def submit(self, record_id: int, timeout: int) -> None:
+    def submit(self, record_id: int, timeout: int, message_id: str) -> None:
         self._ensure_thread()
-        self.queue.put(("job", record_id))
+        with self._lock:
+            self._held.add(message_id)
+        self.queue.put(("job", record_id, message_id))
+
+    def missing(self, message_ids: list[str]) -> set[str]:
+        with self._lock:
+            return {message_id for message_id in message_ids if message_id not in self._held}
 
     def kick_dispatch(self) -> None:
         self._ensure_thread()
-        self.queue.put(("dispatch", None))
+        self.queue.put(("dispatch", None, ""))
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until everything submitted so far has run (used by tests and the CLI)."""
@@ -117,14 +150,16 @@ class InProcessBackend:
         from core.jobs import runner
 
         while True:
-            kind, arg = self.queue.get()
+            kind, arg, message_id = self.queue.get()
             try:
                 with self.app.app_context():
                     if kind == "job" and arg is not None:
-                        runner.run_job(arg)
+                        runner.run_waiting_for_database(arg)
                     else:
                         runner.dispatch_events()
             except Exception:
                 log.exception("in-process job %s %s crashed", kind, arg)
             finally:
+                with self._lock:
+                    self._held.discard(message_id)
                 self.queue.task_done()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import update
 
@@ -12,11 +13,16 @@ from core.models import JobRecord, utcnow
 
 @dataclass
 class JobContext:
-    """What a running job receives first: its record id, attempt number and a progress reporter."""
+    """What a running job receives first: its record id, attempt number, a progress reporter, and ``memo``.
+
+    ``memo`` is a dict kept across the runs of one execution: when the database goes away after the job did
+    something outside it (sent a webhook, an SMS) and before its commit, the job runs again once the database is
+    back, with the same ``memo`` — a job that writes down what it already did there does it once."""
 
     record_id: int
     name: str
     attempt: int
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def progress(self, done: int, total: int | None = None, message: str = "") -> None:
         """Store progress on the job row at once (outside the job's own transaction) for progress bars."""

@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 
 from croniter import croniter
 from flask import Flask, current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.db import db
-from core.jobs import enqueue, kick_dispatch, submit
+from core.db import database_unreachable, db
+from core.jobs import backend, enqueue, kick_dispatch, stamp_for_resubmission, submit
 from core.models import JobRecord, OutboxEvent, ScheduleState, utcnow
-from core.plugins.facades import job_spec, registry
+from core.plugins.facades import registry
 from core.plugins.types import ScheduleSpec
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY = 10.0
+SWEEP_EVERY = 5.0
 
 
 def next_run(spec: ScheduleSpec, after: datetime) -> datetime:
@@ -64,36 +65,50 @@ def tick(now: datetime | None = None) -> list[str]:
     return fired
 
 
-def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Resubmit queued jobs nobody runs, requeue jobs whose worker died, and kick undelivered events."""
+def sweep(now: datetime | None = None, *, judge_heartbeats: bool = True) -> dict[str, int]:
+    """Requeue jobs whose worker died, submit again jobs whose queue message was lost or never sent, and kick
+    undelivered events.
+
+    ``judge_heartbeats`` is false while this scheduler has not yet seen the database for a whole
+    ``JOB_STALE_SECONDS``: after an outage every running job's heartbeat is old because nobody could write it, not
+    because its worker died, and requeuing it would run it twice at the same time."""
     now = now or utcnow()
     config = current_app.config
     stale = now - timedelta(seconds=config["JOB_STALE_SECONDS"])
     pause = timedelta(seconds=config["JOB_RETRY_PAUSE_SECONDS"])
     dead = list(db.session.scalars(
         select(JobRecord).where(JobRecord.status == "running", JobRecord.heartbeat_at < stale)
-    ))
+    )) if judge_heartbeats else []
     for record in dead:
         log.warning("job %s (%s) lost its worker; attempt %s", record.id, record.name, record.attempts)
         if record.attempts >= record.max_attempts:
             record.status, record.finished_at = "failed", now
             record.error = "the worker running this job stopped (killed or crashed)"
         else:
-            record.status, record.submitted_at = "queued", None
+            record.status, record.submitted_at, record.message_id = "queued", None, None
     db.session.commit()
 
-    resubmit_before = now - timedelta(seconds=config["JOB_RESUBMIT_SECONDS"])
-    waiting = db.session.execute(
+    never_sent = [tuple(row) for row in db.session.execute(
         select(JobRecord.id, JobRecord.name).where(
+            JobRecord.status == "queued", JobRecord.submitted_at.is_(None), JobRecord.created_at < now - pause,
+        ).limit(500))]
+    sent = db.session.execute(
+        select(JobRecord.id, JobRecord.name, JobRecord.message_id).where(
             JobRecord.status == "queued",
-            or_(
-                (JobRecord.submitted_at.is_(None)) & (JobRecord.created_at < now - pause),
-                JobRecord.submitted_at < resubmit_before,
-            ),
-        ).limit(500)
+            JobRecord.submitted_at < now - timedelta(seconds=config["JOB_LOST_SECONDS"]),
+        ).order_by(JobRecord.submitted_at).limit(500)
     ).all()
     db.session.commit()
-    resubmitted = submit([(row.id, job_spec(row.name).timeout) for row in waiting])
+    try:
+        gone = backend().missing([row.message_id for row in sent if row.message_id])
+    except Exception as exc:  # the queue cannot be asked (Redis down): nothing can be handed over either
+        log.warning("cannot ask the job queue for lost messages (%s)", exc)
+        gone = set()
+    lost = [(row.id, row.name) for row in sent if not row.message_id or row.message_id in gone]
+    if lost:
+        log.warning("%d job messages were lost (%s); submitting them again", len(lost),
+                    ", ".join(str(record_id) for record_id, _name in lost[:10]))
+    resubmitted = submit(stamp_for_resubmission([*never_sent, *lost]))
 
     pending = db.session.scalar(
         select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None),
@@ -106,23 +121,34 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
 
 
 def run_forever(app: Flask, stop: threading.Event, interval: float = 1.0) -> None:
-    """Tick every ``interval`` seconds and sweep every ``SWEEP_EVERY`` seconds until ``stop`` is set."""
-    last_sweep = 0.0
-    elapsed = 0.0
+    """Tick every ``interval`` seconds and sweep every ``SWEEP_EVERY`` seconds until ``stop`` is set; an
+    unreachable database or Redis is waited out (logged once per outage), never the end of the loop."""
+    last_sweep = -SWEEP_EVERY
+    reachable_since: float | None = None
+    failing = False
     while not stop.is_set():
         with app.app_context():
             try:
                 tick()
-                if elapsed - last_sweep >= SWEEP_EVERY or last_sweep == 0.0:
-                    sweep()
-                    last_sweep = elapsed or 0.001
-            except Exception:
-                log.exception("scheduler tick failed; retrying")
+                if reachable_since is None:
+                    reachable_since = time.monotonic()
+                if time.monotonic() - last_sweep >= SWEEP_EVERY:
+                    seen_for = time.monotonic() - reachable_since
+                    sweep(judge_heartbeats=seen_for >= app.config["JOB_STALE_SECONDS"])
+                    last_sweep = time.monotonic()
+                if failing:
+                    log.warning("scheduler: working again")
+                failing = False
+            except Exception as exc:
                 db.session.rollback()
+                if database_unreachable(exc):
+                    reachable_since = None
+                if not failing:
+                    log.exception("scheduler tick failed; retrying every %.0f s until it works", interval)
+                failing = True
             finally:
                 db.session.remove()
         stop.wait(interval)
-        elapsed += interval
 
 
 def start_thread(app: Flask) -> threading.Event:

@@ -12,7 +12,7 @@ from core.models.custom_fields import CustomField
 from core.models.deals import Deal, DealItem, Payment, Pipeline, Stage, StageChange, StageTotal
 from core.models.imports import ImportBatch, ImportProfile, ImportRow
 from core.models.inbox import AssignmentRule, ChannelSetting, InboxItem, LeadForm
-from core.models.jobs import EventDelivery, JobRecord, Lease, OutboxEvent, ScheduleState
+from core.models.jobs import EventDelivery, JobRecord, Lease, OutboxEvent, ProcessBeat, ScheduleState
 from core.models.notifications import Notification
 from core.models.plugin_settings import PluginSetting, UserPluginSetting
 from core.models.providers import ProviderChoice
@@ -55,6 +55,7 @@ __all__ = [
     "Phone",
     "Pipeline",
     "PluginSetting",
+    "ProcessBeat",
     "ProviderChoice",
     "Role",
     "RoleGrant",

@@ -42,6 +42,10 @@ class JobRecord(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # which execution holds the job while it runs: its own retries re-take it, a stale one cannot finish it
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    # the id of its latest queue message, so the sweep can ask the queue whether that message still exists
+    message_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class OutboxEvent(Base):
@@ -91,3 +95,22 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProcessBeat(Base):
+    """A running Mayak process (web, worker, scheduler, listener) and when it last said it was alive: what
+    ``/healthz`` and ``mayak status`` report per role and host. A process that stops cleanly marks itself stopped;
+    one that stops beating without doing so was lost (killed, crashed, its host gone)."""
+
+    __tablename__ = "process_beat"
+    __table_args__ = (Index("ix_process_beat_role_seen", "role", "seen_at"),)
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    host: Mapped[str] = mapped_column(String(120))
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[str] = mapped_column(String(120), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -28,6 +28,7 @@ from core.web.converters import init_converters
 from core.web.formatting import init_formatting
 from core.web.htmx import init_htmx, is_htmx
 from core.web.htmx import redirect as htmx_redirect
+from core.web.metrics import init_app as init_metrics
 from core.web.security import init_security
 from core.web.transactions import init_transactions
 from core.web.vocabulary import init_vocabulary
@@ -57,7 +58,8 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
 
 
 def init_web(app: Flask) -> None:
-    init_transactions(app)  # first, so that it runs after every other after_request hook
+    init_metrics(app)  # before the transactions: it counts the request after its commit, with the final status
+    init_transactions(app)  # first of the rest, so that it runs after every other after_request hook
     settings = app.extensions["mayak.settings"]
     if app.config.get("MAYAK_BEHIND_PROXY", settings.behind_tls):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]

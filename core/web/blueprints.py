@@ -25,6 +25,7 @@ from core.web import (
     intake,
     jobs,
     lead_capture,
+    metrics,
     pipelines,
     search,
     tasks,
@@ -36,4 +37,4 @@ from core.web import (
 def core_blueprints() -> list[Blueprint]:
     return [auth.bp, home.bp, admin.bp, jobs.bp, health.bp, contacts.bp, companies.bp, exports.bp, files.bp,
             views.bp, inline.bp, deals.bp, tasks.bp, inbox.bp, intake.bp, lead_capture.bp, pipelines.bp,
-            imports.bp, search.bp, webhooks.bp, webhooks.admin_bp, event_catalogue.bp, calls.bp]
+            imports.bp, search.bp, webhooks.bp, webhooks.admin_bp, event_catalogue.bp, calls.bp, metrics.bp]

@@ -1,36 +1,59 @@
-"""``/healthz``: database, job backend and plugins, as JSON for load balancers and monitoring."""
+"""Health for load balancers, orchestrators and monitoring.
+
+``/livez``: the process answers (no database touched: a liveness probe must not restart web processes for an
+outage elsewhere). ``/readyz``: this process can serve pages (its database answers). ``/healthz``: the whole
+installation (database, Redis, jobs, every web process, worker and scheduler, plugins) as JSON, 503 when degraded.
+
+The whole report names hosts, process ids and queues: it goes to monitoring (requests from loopback or private
+networks, or with ``Authorization: Bearer $MAYAK_MONITORING_TOKEN``); anyone else gets the status alone.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
-from sqlalchemy import text
+import hmac
+import ipaddress
+import os
 
-from core import jobs
-from core.db import db
-from core.plugins import facades
+from flask import Blueprint, jsonify, request
+
+from core.services.platform import health
+from core.web.context import client_ip
 from core.web.marks import public
 
 bp = Blueprint("health", __name__)
 
 
+def monitoring_allowed() -> bool:
+    """Whether this request may read the details of the installation (health report, metrics)."""
+    token = os.environ.get("MAYAK_MONITORING_TOKEN", "")
+    if token:
+        given = request.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    try:
+        address = ipaddress.ip_address(client_ip())
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private
+
+
+@bp.get("/livez")
+@public
+def livez():  # type: ignore[no-untyped-def]
+    return jsonify({"status": "alive"})
+
+
+@bp.get("/readyz")
+@public
+def readyz():  # type: ignore[no-untyped-def]
+    ok, detail = health.ready()
+    return jsonify({"status": "ready" if ok else "not ready", "database": detail}), 200 if ok else 503
+
+
 @bp.get("/healthz")
 @public
 def healthz():  # type: ignore[no-untyped-def]
-    checks: dict[str, dict[str, object]] = {}
-    try:
-        db.session.execute(text("SELECT 1"))
-        checks["database"] = {"ok": True, "detail": db.engine.dialect.name}
-    except Exception as exc:
-        db.session.rollback()
-        checks["database"] = {"ok": False, "detail": type(exc).__name__}
-    backend = jobs.backend()
-    ok, detail = backend.health()
-    if backend.name == "rq":
-        checks["redis"] = {"ok": ok, "detail": detail}
-    else:
-        checks["redis"] = {"ok": True, "detail": "not used: jobs run in-process"}
-    checks["jobs"] = {"ok": ok, "detail": f"{backend.name}: {detail}"}
-    plugin_status = {name: {"ok": s.ok, "detail": s.detail} for name, s in facades.plugin_health().items()}
-    healthy = all(c["ok"] for c in checks.values()) and all(p["ok"] for p in plugin_status.values())
-    body = {"status": "ok" if healthy else "degraded", **checks, "plugins": plugin_status}
-    return jsonify(body), 200 if healthy else 503
+    body = health.report()
+    code = 200 if body["status"] == "ok" else 503
+    if not monitoring_allowed():
+        body = {"status": body["status"]}
+    return jsonify(body), code

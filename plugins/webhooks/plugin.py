@@ -97,7 +97,13 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 def deliver_job(ctx: object, *, event_id: int, event: str, created_at: str, data: dict[str, Any],
                 version: int = 1, subject: dict[str, Any] | None = None, origin: dict[str, Any] | None = None) -> int:
     """POST one event through the outbound guard (every address and redirect checked, the connection pinned to
-    the checked address); a refusal, a network error or a non-2xx answer raises so the job is retried later."""
+    the checked address); a refusal, a network error or a non-2xx answer raises so the job is retried later.
+
+    A delivery the receiver accepted is written in the run's memo: when the database was lost before the job's
+    commit, the run that follows once it is back does not POST the event a second time."""
+    memo: dict[str, Any] = getattr(ctx, "memo", {})
+    if "accepted" in memo:
+        return int(memo["accepted"])
     conf = settings()
     if not conf.url:
         return 0
@@ -110,6 +116,7 @@ def deliver_job(ctx: object, *, event_id: int, event: str, created_at: str, data
                               "X-Mayak-Signature": sign(conf.secret, int(time.time()), body)})
     if not 200 <= response.status < 300:
         raise RuntimeError(f"{response.url} answered {response.status}")
+    memo["accepted"] = response.status
     return response.status
 
 

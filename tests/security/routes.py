@@ -39,8 +39,9 @@ __all__ = ["CROSS_SITE", "PUBLIC", "SELF_SERVICE", "Route", "all_routes", "param
            "seed_targets"]
 
 # Routes anyone may reach (they carry their own protection: throttling, CSRF, signatures).
-PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "static", "theme_static", "plugin_static",
-          "api.openapi", "lead_capture.page", "lead_capture.submit", "lead_capture.preflight", "webhooks.receive"}
+PUBLIC = {"auth.login", "auth.set_language", "health.healthz", "health.livez", "health.readyz", "metrics.metrics",
+          "static", "theme_static", "plugin_static", "api.openapi", "lead_capture.page", "lead_capture.submit",
+          "lead_capture.preflight", "webhooks.receive"}
 # Routes meant to be posted from other sites: lead forms check their own allowed origins, honeypot, rate limit and
 # fill time instead of CSRF tokens (tests/test_lead_capture.py). The walkers read the ``cross_site`` marker itself
 # (core.testing.security.cross_site_endpoints); this list is core's own, so that a new one is a decision.

@@ -11,10 +11,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 
 from core.db import db
-from core.jobs import PENDING_KEY
+from core.jobs import hand_over_after_commit
 from core.models import JobRecord, Notification, OutboxEvent, ThrottleCounter, utcnow
 from core.models.jobs import JOB_STATUSES as JOB_STATUSES  # re-exported: the statuses a job list filters by
-from core.plugins.facades import job_spec
 from core.services.platform import audit, paging
 from core.services.platform.context import Actor
 from core.services.platform.errors import ValidationError
@@ -70,8 +69,6 @@ def retry_job(actor: Actor, record_id: int) -> JobRecord:
     if record is None or record.status != "failed":
         raise ValidationError("job", _l("Only a failed job can be retried."))
     record.status, record.attempts, record.error, record.finished_at = "queued", 0, None, None
-    record.submitted_at = None
     audit.record(actor, "job.retried", "job", record.id, {"name": record.name})
-    db.session.info.setdefault(PENDING_KEY, []).append((record.id, job_spec(record.name).timeout))
-    db.session.flush()
+    hand_over_after_commit(record)
     return record

@@ -338,8 +338,20 @@ def telephony_listen(provider: str) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    from core.jobs.beats import Beat
+    from core.services.platform import leases
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    beat = Beat(app, "listener", (provider,))
+    holder = f"{beat.host}:{beat.pid}"
+    # health shows which of the listeners holds the PBX's connection and which stand by
+    beat.probe = lambda: "listening" if leases.holder_of(listening.lease_name(provider)) == holder else "standing by"
+    beat.start()
     click.echo(f"listening to {provider} (Ctrl+C to stop)")
-    listening.run(provider, stop)
+    try:
+        listening.run(provider, stop, holder=holder)
+    finally:
+        beat.stop()
 
 
 @telephony_group.command("extensions")
@@ -374,6 +386,7 @@ def demo_data(size: int) -> None:
                f"manager@demo.example, sales1@demo.example, sales2@demo.example (password {demo.DEMO_PASSWORD})")
 
 
+from core.backup_commands import BACKUP_COMMANDS  # noqa: E402 - mayak backup / restore
 from core.settings_commands import SETTINGS_COMMANDS  # noqa: E402 - mayak settings rotate-key / new-key
 from core.status_commands import STATUS_COMMANDS  # noqa: E402 - mayak status
 from core.storage_commands import STORAGE_COMMANDS  # noqa: E402 - mayak files move
@@ -381,4 +394,4 @@ from core.transfer_commands import TRANSFER_COMMANDS  # noqa: E402 - the import 
 
 CORE_COMMANDS = [db_group, users_group, plugins_group, serve, worker, scheduler_command, telephony_group, demo_data,
                  *TRANSFER_COMMANDS, *SETTINGS_COMMANDS, *STATUS_COMMANDS,
-                 *STORAGE_COMMANDS]
+                 *STORAGE_COMMANDS, *BACKUP_COMMANDS]

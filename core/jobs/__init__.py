@@ -49,6 +49,8 @@ JOB_SETTINGS = {
     "JOB_RETRY_PAUSE_SECONDS": 5.0,
     # how long a job's run waits for an unreachable database before it gives its message back to the sweep
     "JOB_DATABASE_WAIT_SECONDS": 120.0,
+    # health says degraded when the oldest waiting job has waited longer than this
+    "JOB_WAIT_ALERT_SECONDS": 120.0,
 }
 
 

@@ -87,10 +87,14 @@ class Beat:
     def beat(self) -> None:
         """Write the row once (the thread calls this every ``every`` seconds)."""
         self._touch_file()
-        if self.probe is not None:
-            self.state = self.probe()[:120]
+        with self.app.app_context():
+            if self.probe is not None:
+                self.state = self.probe()[:120]
+            self._write()
+
+    def _write(self) -> None:
         now = utcnow()
-        with self.app.app_context(), db.engine.begin() as conn:
+        with db.engine.begin() as conn:
             done = conn.execute(update(ProcessBeat).where(ProcessBeat.id == self.id)
                                 .values(seen_at=now, state=self.state)).rowcount
             if not done:

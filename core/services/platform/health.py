@@ -92,7 +92,7 @@ def _jobs(now: datetime, backend_name: str, queue_detail: str) -> dict[str, Any]
     running = db.session.scalar(select(func.count(JobRecord.id)).where(JobRecord.status == "running")) or 0
     db.session.commit()
     oldest_age = round((now - oldest).total_seconds(), 1) if oldest is not None else None
-    limit = float(current_app.config.get("JOB_WAIT_ALERT_SECONDS", JOB_WAIT_ALERT_DEFAULT))
+    limit = float(current_app.config.get("JOB_WAIT_ALERT_SECONDS") or JOB_WAIT_ALERT_DEFAULT)
     ok = oldest_age is None or oldest_age <= limit
     detail = (f"{backend_name}: {waiting} waiting, {running} running"
               + (f"; the oldest has waited {oldest_age:.0f} s (more than {limit:.0f})" if not ok else "")

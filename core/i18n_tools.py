@@ -18,7 +18,10 @@ from babel.messages.pofile import read_po
 
 from core.config import PROJECT_ROOT
 
-KEYWORDS = ["_", "gettext", "ngettext:1,2", "lazy_gettext", "_l", "N_", "pgettext:1c,2"]
+# every name the code translates with, contexts included (lazy_pgettext as _lp: a context message left out of the
+# catalogue shows in English whatever the language)
+KEYWORDS = ["_", "gettext", "ngettext:1,2", "lazy_gettext", "_l", "N_", "pgettext:1c,2", "lazy_pgettext:1c,2",
+            "_lp:1c,2", "npgettext:1c,2,3"]
 # (source folders, template, catalogue folders that translate it)
 UNITS: list[tuple[list[Path], Path, list[Path]]] = [
     ([PROJECT_ROOT / "core", PROJECT_ROOT / "themes"], PROJECT_ROOT / "core/translations/messages.pot",

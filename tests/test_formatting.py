@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from babel import dates as babel_dates
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,3 +36,23 @@ def test_under_half_a_minute_is_one_minute_in_the_right_direction(seconds, local
     expected = babel_dates.format_timedelta(timedelta(seconds=seconds), add_direction=True, granularity="minute",
                                             locale=locale)
     assert _words(seconds, locale) == expected
+
+
+@pytest.mark.parametrize(("size", "ru", "en"), [
+    (0, "0 байт", "0 bytes"), (37, "37 байт", "37 bytes"), (999, "999 байт", "999 bytes"),
+    (1_000, "1 кБ", "1 kB"), (350_400, "350,4 кБ", "350.4 kB"), (1_200_000, "1,2 МБ", "1.2 MB"),
+    (25 * 1024 * 1024, "26,2 МБ", "26.2 MB"), (3_500_000_000, "3,5 ГБ", "3.5 GB"),
+])
+def test_file_sizes_in_the_readers_words(size, ru, en):
+    from core.web.formatting import size_text
+
+    assert size_text(size, "ru").replace("\xa0", " ") == ru
+    assert size_text(size, "en").replace("\xa0", " ") == en
+
+
+@given(st.integers(min_value=0, max_value=10**13))
+def test_every_size_has_a_russian_unit(size):
+    from core.web.formatting import size_text
+
+    text = size_text(size, "ru")
+    assert text.rsplit("\xa0", 1)[-1].rsplit(" ", 1)[-1] in {"байт", "байта", "кБ", "МБ", "ГБ"}, text

@@ -56,6 +56,6 @@ def not_modified(etag: str) -> Response | None:
 
 def gone() -> tuple[str, int]:
     """The page for a file whose record is there but whose content the storage lost: a 404 that says so."""
-    return render_template("errors/error.html", code=404, error=None, detail=_(
+    return render_template("errors/error.html", code=404, error=None, heading=_("File not found"), detail=_(
         "This file is no longer in the storage. Ask your administrator to restore it from a backup, or upload it "
         "again.")), 404

@@ -13,6 +13,16 @@ from sqlalchemy.engine import make_url
 from core.db import own_transactions
 
 
+def _version() -> str:
+    """The installed Mayak's version (the package's metadata: importing ``core`` for it would be a circle)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mayak-crm")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 def _where(database_url: str) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
 
@@ -36,7 +46,7 @@ def _rows_text(rows: dict[str, int], limit: int = 6) -> str:
 def backup_command(target: Path, overwrite: bool) -> None:
     """Write the database and every stored file into one archive: TARGET.tar, TARGET.tar.gz, or a folder (which
     gets mayak-backup-<UTC time>.tar). Safe while Mayak runs. Secrets are not included: see docs/backup.md."""
-    from core import __version__, migrate
+    import core.migrate as migrate
     from core.db import db
     from core.services.platform import backup, storage
 
@@ -53,7 +63,7 @@ def backup_command(target: Path, overwrite: bool) -> None:
     click.echo(f"backing up {_where(settings.database_url)} and the files in {store.describe()} to {path}")
     try:
         report = backup.create(path, database_url=settings.database_url, store=store, revisions=revisions,
-                               version=__version__, progress=click.echo)
+                               version=_version(), progress=click.echo)
     except backup.BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     for key in report.skipped:
@@ -67,7 +77,7 @@ def _check_revisions(manifest: dict[str, object]) -> list[str]:
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
-    from core import migrate
+    import core.migrate as migrate
 
     known = {unit.name: unit for unit in migrate.units()}
     warnings = []
@@ -95,7 +105,7 @@ def _check_revisions(manifest: dict[str, object]) -> list[str]:
 def _older_units() -> list[str]:
     from alembic.script import ScriptDirectory
 
-    from core import migrate
+    import core.migrate as migrate
 
     current = migrate.current_revisions()
     older = []
@@ -108,7 +118,7 @@ def _older_units() -> list[str]:
 
 def _upgrade() -> list[str]:
     """What ``mayak db upgrade`` does: the migrations, then the default roles and pipeline."""
-    from core import migrate
+    import core.migrate as migrate
     from core.db import unit_of_work
     from core.plugins import facades
     from core.services.users import accounts

@@ -114,8 +114,11 @@ class MayakServer(BaseApplication):  # type: ignore[misc]
         return SettleAfterWarmUp(app)
 
 
-def start_web_beat(app: Flask) -> None:
-    """This web process's beat (health sees web processes per host); called in each gunicorn worker."""
+def start_web_beat(app: Any) -> None:
+    """This web process's beat (health sees web processes per host); called in each gunicorn worker with the
+    loaded WSGI application (a Mayak app: anything else served by the same settings has no beat)."""
+    if not isinstance(app, Flask) or "mayak.settings" not in app.extensions:
+        return
     from core.jobs.beats import Beat
 
     Beat(app, "web").start().set_state("serving")

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
-from typing import Any, NamedTuple
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import event, select, update
@@ -20,6 +19,8 @@ from sqlalchemy.orm import Session
 from core.db import db
 from core.jobs.backends import Backend, InProcessBackend, RQBackend
 from core.jobs.context import JobContext as JobContext  # re-exported: job functions annotate their ctx
+from core.jobs.messages import Submission as Submission  # re-exported: what submit() takes
+from core.jobs.messages import new_message_id
 from core.jobs.outbox import SESSION_FLAG as EVENTS_FLAG
 from core.models import JobRecord, utcnow
 from core.plugins.facades import job_spec
@@ -93,16 +94,6 @@ def hand_over_after_commit(record: JobRecord) -> None:
         Submission(record.id, job_spec(record.name).timeout, record.message_id))
 
 
-def new_message_id() -> str:
-    return f"mayak-{uuid.uuid4().hex}"  # 38 characters: message_id holds 40
-
-
-class Submission(NamedTuple):
-    """One hand-over of a committed job record to the backend."""
-
-    record_id: int
-    timeout: int
-    message_id: str
 
 
 def submit(records: list[Submission]) -> int:

@@ -56,12 +56,15 @@ RQ_RECONNECT_MAX = 5.0  # RQ's own back-off while it listens (its default lets a
 def _horse_killed(job: Job, retpid: int, ret_val: int, rusage: object) -> None:
     """The work horse running ``job`` died (killed, out of memory): its job is queued again at once rather than
     after its heartbeat goes stale."""
-    from core.jobs import runner
+    from core.jobs import runner, submit
 
     if job.func_name != "core.jobs.runner.rq_run_job" or not job.args:
         return
     try:
-        runner.give_back(int(job.args[0]), job.id, f"the process running this job stopped (exit status {ret_val})")
+        again = runner.give_back(int(job.args[0]), job.id,
+                                 f"the process running this job stopped (exit status {ret_val})")
+        if again is not None:
+            submit([again])
     except Exception as exc:  # the database is unreachable: the sweep finds the stale heartbeat later
         log.warning("could not queue job %s again at once (%s); the sweep will", job.args[0], type(exc).__name__)
 

@@ -16,6 +16,7 @@ from core.db import database_unreachable, db
 from core.jobs import outbox
 from core.jobs.context import JobContext
 from core.jobs.dispatch import dispatch_pending
+from core.jobs.messages import Submission, new_message_id
 from core.models import JobRecord, utcnow
 from core.plugins.events import SYSTEM_ORIGIN, JobFailed
 from core.plugins.facades import job_spec
@@ -159,16 +160,14 @@ def run_waiting_for_database(record_id: int) -> str:
             pause = min(pause * 2, 10.0)
 
 
-def give_back(record_id: int, message_id: str, reason: str) -> None:
-    """Queue again at once a job whose run was killed (its work horse died) and hand it over under a new message:
-    the record still says running under this message; after its last attempt it fails for good."""
-    from core.jobs import Submission, new_message_id, submit
-
+def give_back(record_id: int, message_id: str, reason: str) -> Submission | None:
+    """Queue again at once a job whose run was killed (its work horse died), stamped with a new message to hand
+    over (returned; ``None`` when it failed for good after its last attempt, or another run has it)."""
     with db.engine.begin() as conn:
         record = conn.execute(select(JobRecord.name, JobRecord.attempts, JobRecord.max_attempts).where(
             JobRecord.id == record_id, JobRecord.status == "running", JobRecord.message_id == message_id)).first()
         if record is None:
-            return
+            return None
         final = record.attempts >= record.max_attempts
         again = new_message_id()
         values: dict[str, Any] = ({"status": "failed", "finished_at": utcnow(), "error": reason} if final else
@@ -177,8 +176,7 @@ def give_back(record_id: int, message_id: str, reason: str) -> None:
         conn.execute(update(JobRecord).where(JobRecord.id == record_id, JobRecord.status == "running",
                                              JobRecord.message_id == message_id).values(**values))
     log.warning("job %s: %s; %s", record_id, reason, "failed for good" if final else "queued again")
-    if not final:
-        submit([Submission(record_id, job_spec(record.name).timeout, again)])
+    return None if final else Submission(record_id, job_spec(record.name).timeout, again)
 
 
 def dispatch_events() -> int:

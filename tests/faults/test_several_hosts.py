@@ -21,7 +21,8 @@ import pytest
 from core.testing import services
 from tests.cluster import run_scenario, running_cluster
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.xdist_group("several_hosts")]
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.several_hosts,
+              pytest.mark.xdist_group("several_hosts")]
 
 BUDGET_SECONDS = 480  # ~4 minutes when recovery takes seconds; each fault's wait is bounded by the 60 s limit
 

@@ -232,11 +232,11 @@ def test_redis_down_falls_back_to_the_database_counter(app, make_app, make_user,
     """Redis unreachable: no 500, and the gate stays shut (the database counts instead)."""
     import os
 
-    from tests.faults.test_redis_down import RedisServer
+    from tests.cluster import RedisServer
 
     if not os.path.exists("/usr/bin/redis-server"):
         pytest.skip("redis-server is not installed")
-    private = RedisServer(tmp_path)
+    private = RedisServer(tmp_path, tmp_path / "redis.log")
     private.start()
     try:
         web = make_app(REDIS_URL=private.url)

@@ -39,6 +39,7 @@ def server_options(app: Flask, host: str, port: int, workers: int | None, thread
         # gunicorn >= 25.1 opens a control socket in $HOME by default; two instances would fight over it
         "control_socket_disable": True,
         "child_exit": _worker_exited,
+        "worker_exit": stop_web_beat,
     }
 
 
@@ -121,7 +122,19 @@ def start_web_beat(app: Any) -> None:
         return
     from core.jobs.beats import Beat
 
-    Beat(app, "web").start().set_state("serving")
+    global _web_beat
+    _web_beat = Beat(app, "web").start()
+    _web_beat.set_state("serving")
+
+
+def stop_web_beat(server: Any = None, worker: Any = None) -> None:
+    """gunicorn's ``worker_exit``: a worker replaced after its requests (``max_requests``) or stopped says so,
+    and is not reported as lost."""
+    if _web_beat is not None:
+        _web_beat.stop()
+
+
+_web_beat: Any = None  # this process's beat, once it serves
 
 
 def metrics_directory(base: str) -> str:

@@ -37,6 +37,13 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     worker.wsgi = SettleAfterWarmUp(worker.wsgi)
 
 
+def worker_exit(server, worker):  # type: ignore[no-untyped-def]
+    """The worker stops (replaced after max_requests, or shut down): health must not report it as lost."""
+    from core.serving import stop_web_beat
+
+    stop_web_beat(server, worker)
+
+
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
     """A worker process ended: its live gauges leave /metrics (its counters stay in the totals)."""
     from prometheus_client import multiprocess

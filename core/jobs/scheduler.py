@@ -102,8 +102,8 @@ def sweep(now: datetime | None = None, *, judge_heartbeats: bool = True) -> dict
     try:
         gone = backend().missing([row.message_id for row in sent if row.message_id])
     except Exception as exc:  # the queue cannot be asked (Redis down): nothing can be handed over either
-        log.warning("cannot ask the job queue for lost messages (%s)", exc)
-        gone = set()
+        log.warning("cannot ask the job queue for lost messages (%s); nothing handed over", exc)
+        gone, never_sent, sent = set(), [], []
     lost = [(row.id, row.name) for row in sent if not row.message_id or row.message_id in gone]
     if lost:
         log.warning("%d job messages were lost (%s); submitting them again", len(lost),

@@ -535,11 +535,12 @@ class Writer:
 
 @dataclass
 class HealthSample:
-    at: float
+    at: float  # asked
     port: int
     status: int | None
     body: dict[str, Any] | None
     error: str = ""
+    done: float = 0.0  # answered (or given up)
 
 
 class HealthPoller:
@@ -573,9 +574,9 @@ class HealthPoller:
                     body = r.json()
                 except ValueError:
                     body = None
-                sample = HealthSample(at, port, r.status_code, body)
+                sample = HealthSample(at, port, r.status_code, body, done=time.time())
             except requests.RequestException as exc:
-                sample = HealthSample(at, port, None, None, type(exc).__name__)
+                sample = HealthSample(at, port, None, None, type(exc).__name__, done=time.time())
             with self.lock:
                 self.samples.append(sample)
             self.stopping.wait(max(0.0, self.every - (time.time() - at)))
@@ -613,7 +614,8 @@ def health_problems(fault: Fault, samples: list[HealthSample], after: list[Healt
     grace = 5.0  # the first seconds of an outage: a check may still be on its way
     if fault.kind in ("redis_down", "postgres_cut"):
         part = "redis" if fault.kind == "redis_down" else "database"
-        settled = [s for s in samples if s.at >= fault.start + grace]
+        # asked after the grace and answered before the service came back: a poll in flight at the end may see it
+        settled = [s for s in samples if s.at >= fault.start + grace and s.done <= (fault.restoring or fault.end)]
         if not [s for s in settled if s.status is not None]:
             problems.append(f"{fault.name}: /healthz never answered during the outage "
                             f"({Counter(s.error for s in settled)})")
@@ -910,6 +912,7 @@ class Fault:
     segment_start: float = 0.0  # from here to the next fault's segment_start, new events are this fault's
     start: float = 0.0
     end: float = 0.0  # restored (the kill itself for an instant fault)
+    restoring: float = 0.0  # an outage: the moment the service was being brought back
     recovered: float = 0.0  # the scenario moved on
     target: str = ""
     killed_pids: list[int] = field(default_factory=list)
@@ -1074,6 +1077,7 @@ class Scenario:
         fault.start = time.time()
         self.c.redis.stop()
         time.sleep(self.redis_down)
+        fault.restoring = time.time()
         self.c.redis.start()
         fault.end = time.time()
         self.wait_recovery(fault, lambda: all(self.c.ready(p) for p in self.c.processes))
@@ -1084,6 +1088,7 @@ class Scenario:
         fault.start = time.time()
         self.c.proxy.cut()
         time.sleep(self.postgres_cut)
+        fault.restoring = time.time()
         self.c.proxy.restore()
         fault.end = time.time()
         self.wait_recovery(fault, lambda: all(self.c.ready(p) for p in self.c.processes))

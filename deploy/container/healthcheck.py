@@ -2,7 +2,7 @@
 
 - ``web``: ``GET /livez`` on the port of ``MAYAK_BIND`` answers 200 within 4 seconds.
 - ``heartbeat``: the file named by ``MAYAK_HEARTBEAT_FILE`` was touched in the last 60 seconds. Every long-running
-  Mayak process touches it at each beat (every 5 s) while alive, also while it waits for Redis or PostgreSQL
+  Mayak process touches it at each beat (every 2 s) while alive, also while it waits for Redis or PostgreSQL
   (core/jobs/beats.py); it is how a worker or a scheduler, which have no HTTP port, show they are not stuck.
 - ``auto`` (the image's HEALTHCHECK): ``web`` when gunicorn runs in the container, ``heartbeat`` when
   ``mayak worker`` or ``mayak scheduler`` does; anything else (a one-off command) is healthy while it runs.

@@ -142,7 +142,7 @@ def metrics_directory(base: str) -> str:
     (``PROMETHEUS_MULTIPROC_DIR``); figures of an earlier run of the server are removed."""
     import shutil
 
-    folder = os.path.join(base, f"metrics-{os.getpid()}")
+    folder = os.path.join(base, "metrics")  # one server per instance folder: the last run's figures go
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
     return folder

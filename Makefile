@@ -49,14 +49,15 @@ lint: $(TSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-# The multi-host fault scenario spends its three minutes mostly waiting out the outages it causes: it runs as a
-# pytest of its own beside the two workers of the rest, and both must pass.
+# Three pytest workers on two cores: many tests wait on a subprocess, a server or a browser, and a third worker
+# fills those waits. The multi-host fault scenario spends its three minutes mostly waiting out the outages it
+# causes: it runs as a pytest of its own beside the rest, and both must pass.
 test: $(TSTAMP) compile-translations
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	@log=$$(mktemp); \
 	$(BIN)/python -m pytest -m several_hosts tests/faults/test_several_hosts.py $(PYTEST_ARGS) >$$log 2>&1 & hosts=$$!; \
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not several_hosts" $(PYTEST_ARGS); rest=$$?; \
+	$(BIN)/python -m pytest -n 3 --dist loadgroup -m "not several_hosts" $(PYTEST_ARGS); rest=$$?; \
 	wait $$hosts; several=$$?; echo "==> the multi-host fault scenario (tests/faults/test_several_hosts.py)"; \
 	cat $$log; rm -f $$log; \
 	for status in $$rest $$several; do test $$status = 0 || test $$status = 5 || exit 1; done  # 5: none selected

@@ -37,6 +37,15 @@ from tests.jobs_support import (
 )
 
 
+def _row(app, name: str, **kwargs) -> int:
+    """A queued job record and nothing else: no backend runs it but the test."""
+    with app.app_context(), unit_of_work():
+        record = JobRecord(name=name, kwargs=kwargs, status="queued")
+        db.session.add(record)
+        db.session.commit()
+        return record.id
+
+
 def _enqueue(app, name: str, **kwargs) -> int:
     with app.app_context(), unit_of_work():
         record = jobs.enqueue(name, **kwargs)
@@ -91,11 +100,7 @@ def test_unreachable_means_refused_or_cut_never_a_wrong_statement(tmp_path):
 @pytest.mark.postgres
 def test_a_job_waits_for_the_database_and_runs_once_without_spending_an_attempt(app, make_app, database_url):
     with proxied_app(make_app, database_url, extra_plugins=SAMPLE) as (worker_app, proxy):
-        with worker_app.app_context(), unit_of_work():  # a row only: no backend runs it but this test
-            record = JobRecord(name="sample.slow_mark", kwargs={"key": "outage", "seconds": 1.0}, status="queued")
-            db.session.add(record)
-            db.session.commit()
-            record_id = record.id
+        record_id = _row(worker_app, "sample.slow_mark", key="outage", seconds=1.0)
         outcome: list[str] = []
 
         def run() -> None:
@@ -118,11 +123,7 @@ def test_a_run_that_lost_its_claim_rolls_its_work_back(app, make_app):
     """The sweep gave a silent run's job to another run; the first one finishes later: its work is undone, the
     job's effect happens once (the finished mark and the work commit together)."""
     web = make_app(extra_plugins=SAMPLE)
-    with web.app_context(), unit_of_work():
-        record = JobRecord(name="sample.slow_mark", kwargs={"key": "fenced", "seconds": 1.0}, status="queued")
-        db.session.add(record)
-        db.session.commit()
-        record_id = record.id
+    record_id = _row(web, "sample.slow_mark", key="fenced", seconds=1.0)
     first: list[str] = []
 
     def slow_run() -> None:
